@@ -1,0 +1,70 @@
+/*
+ * api.h: what http/ hands a handler (api_call) and what the handler gives back (api_reply).
+ * Handlers know nothing of libmicrohttpd, so api/ is testable without a socket.
+ */
+#ifndef CAIRN_API_H
+#define CAIRN_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+#define API_MAX_PARAMS 8
+#define API_MAX_HEADERS 8
+
+/* Who is calling, as resolved by http/auth. */
+typedef struct api_caller {
+    bool authenticated;
+    bool server_admin;
+    const char *token_id; /* NULL for CAIRN_ADMIN_TOKEN */
+    const char *org_id;   /* NULL for CAIRN_ADMIN_TOKEN */
+    const char *org_slug;
+    int role; /* 1 reader, 2 writer, 3 admin */
+} api_caller;
+
+typedef struct api_kv {
+    const char *key, *value;
+} api_kv;
+
+typedef struct api_call {
+    const app *app;
+    arena *a;
+    const char *req_id;
+    const char *method;
+    const char *path;
+    api_kv params[API_MAX_PARAMS]; /* path parameters by name */
+    size_t nparams;
+    api_kv *query; /* every query argument, in order, repeats kept */
+    size_t nquery;
+    json_t *body; /* parsed JSON object, or NULL when the request had none */
+    api_caller caller;
+    /* Returns a request header (case-insensitive) or NULL. */
+    const char *(*header)(const struct api_call *c, const char *name);
+    void *conn; /* http/'s handle for header() */
+} api_call;
+
+typedef struct api_reply {
+    int status;   /* 0 until set; 200 by default on success */
+    json_t *body; /* owned by the reply (http/ decrefs it) */
+    err e;        /* filled when the handler returns -1 */
+    const char *etag; /* quoted strong ETag, or NULL */
+    api_kv headers[API_MAX_HEADERS];
+    size_t nheaders;
+} api_reply;
+
+typedef int (*api_handler)(api_reply *r, api_call *c);
+
+/* Returns path parameter `name` or NULL. */
+const char *api_param(const api_call *c, const char *name);
+/* Returns the first query argument `name` or NULL. */
+const char *api_query(const api_call *c, const char *name);
+/* Adds a response header (strings must outlive the reply: use the arena). */
+void api_header(api_reply *r, const char *name, const char *value);
+/* Sets status and body (takes the reference); returns 0. */
+int api_json(api_reply *r, int status, json_t *body);
+
+#endif

@@ -1,0 +1,478 @@
+/*
+ * common.c: shared handler helpers.
+ */
+#include "api/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/name.h"
+#include "util/crypto.h"
+#include "util/timeutil.h"
+
+const char *api_param(const api_call *c, const char *name)
+{
+    for (size_t i = 0; i < c->nparams; i++)
+        if (strcmp(c->params[i].key, name) == 0)
+            return c->params[i].value;
+    return NULL;
+}
+
+const char *api_query(const api_call *c, const char *name)
+{
+    for (size_t i = 0; i < c->nquery; i++)
+        if (strcmp(c->query[i].key, name) == 0)
+            return c->query[i].value;
+    return NULL;
+}
+
+void api_header(api_reply *r, const char *name, const char *value)
+{
+    if (r->nheaders < API_MAX_HEADERS) {
+        r->headers[r->nheaders].key = name;
+        r->headers[r->nheaders].value = value;
+        r->nheaders++;
+    }
+}
+
+int api_json(api_reply *r, int status, json_t *body)
+{
+    json_decref(r->body);
+    r->status = status;
+    r->body = body;
+    return 0;
+}
+
+json_t *api_error_body(const err *e)
+{
+    json_t *errors = json_null();
+    if (e->kind == ERR_VALIDATION && e->nfields > 0) {
+        errors = json_array();
+        for (size_t i = 0; i < e->nfields; i++) {
+            const err_field *f = &e->fields[i];
+            json_t *loc = json_array();
+            for (int k = 0; k < 3 && f->loc[k][0]; k++)
+                json_array_append_new(loc, json_string(f->loc[k]));
+            json_array_append_new(errors, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg",
+                                                    f->msg, "type", f->type));
+        }
+    }
+    const char *detail = e->detail[0] ? e->detail : "error";
+    json_t *body = json_pack("{s:i, s:s, s:s, s:o}", "code", err_status(e->kind), "detail",
+                             detail, "type", err_type(e->kind), "errors", errors);
+    if (!body) /* detail was not valid UTF-8 */
+        body = json_pack("{s:i, s:s, s:s, s:o}", "code", err_status(e->kind), "detail",
+                         "invalid input", "type", err_type(e->kind), "errors", errors);
+    return body;
+}
+
+const char *api_etag_of(const json_t *body, arena *a)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    char hex[65];
+    crypto_sha256_hex(hex, s ? s : "", s ? strlen(s) : 0);
+    free(s);
+    return arena_printf(a, "\"%.32s\"", hex);
+}
+
+bool api_etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return true;
+        while (*p && *p != ',')
+            p++;
+    }
+    return false;
+}
+
+static const char *type_name(field_type t)
+{
+    switch (t) {
+    case F_STR:
+    case F_NSTR: return "string_type";
+    case F_BOOL: return "bool_type";
+    case F_INT: return "int_type";
+    case F_STRLIST:
+    case F_OBJLIST: return "list_type";
+    case F_OBJ: return "dict_type";
+    }
+    return "value_error";
+}
+
+static void check_field(const field_spec *s, json_t *v, err *e)
+{
+    switch (s->type) {
+    case F_NSTR:
+        if (json_is_null(v))
+            return;
+        /* fall through */
+    case F_STR:
+        if (!json_is_string(v)) {
+            err_field_add(e, "body", s->name, "string_type", "Input should be a valid string");
+            return;
+        }
+        if (s->max && json_string_length(v) > s->max)
+            err_field_add(e, "body", s->name, "string_too_long",
+                          "String should have at most %zu characters", s->max);
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            err_field_add(e, "body", s->name, "value_error", "NUL characters are not allowed");
+        return;
+    case F_BOOL:
+        if (!json_is_boolean(v))
+            err_field_add(e, "body", s->name, "bool_type", "Input should be a valid boolean");
+        return;
+    case F_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (s->max && (size_t)json_integer_value(v) > s->max))
+            err_field_add(e, "body", s->name, "int_type",
+                          "Input should be an integer between 0 and %zu", s->max);
+        return;
+    case F_STRLIST: {
+        if (!json_is_array(v)) {
+            err_field_add(e, "body", s->name, "list_type", "Input should be a valid list");
+            return;
+        }
+        if (json_array_size(v) > 100) {
+            err_field_add(e, "body", s->name, "too_long", "List should have at most 100 items");
+            return;
+        }
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (!json_is_string(x) || json_string_length(x) == 0 ||
+                (s->max && json_string_length(x) > s->max) ||
+                strlen(json_string_value(x)) != json_string_length(x)) {
+                err_field_add(e, "body", s->name, "string_type",
+                              "Items should be non-empty strings of at most %zu characters",
+                              s->max);
+                return;
+            }
+        }
+        return;
+    }
+    case F_OBJLIST: {
+        if (!json_is_array(v) || json_array_size(v) > 100) {
+            err_field_add(e, "body", s->name, "list_type",
+                          "Input should be a list of at most 100 objects");
+            return;
+        }
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (!json_is_object(x)) {
+                err_field_add(e, "body", s->name, "dict_type", "Items should be objects");
+                return;
+            }
+        }
+        return;
+    }
+    case F_OBJ: {
+        if (!json_is_object(v)) {
+            err_field_add(e, "body", s->name, "dict_type", "Input should be a valid object");
+            return;
+        }
+        if (s->max) {
+            char *txt = json_dumps(v, JSON_COMPACT);
+            size_t n = txt ? strlen(txt) : 0;
+            free(txt);
+            if (n > s->max)
+                err_field_add(e, "body", s->name, "too_long",
+                              "Object should serialise to at most %zu bytes", s->max);
+        }
+        return;
+    }
+    }
+    (void)type_name;
+}
+
+int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e)
+{
+    json_t *body = c->body;
+    const char *key;
+    json_t *v;
+    if (body) {
+        json_object_foreach(body, key, v)
+        {
+            size_t i = 0;
+            while (i < n && strcmp(specs[i].name, key) != 0)
+                i++;
+            if (i == n) {
+                err_field_add(e, "body", key, "extra_forbidden", "Extra inputs are not permitted");
+                continue;
+            }
+            check_field(&specs[i], v, e);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (specs[i].required && (!body || !json_object_get(body, specs[i].name)))
+            err_field_add(e, "body", specs[i].name, "missing", "Field required");
+    return e->kind == ERR_VALIDATION ? -1 : 0;
+}
+
+const char *api_body_str(const api_call *c, const char *name)
+{
+    json_t *v = c->body ? json_object_get(c->body, name) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool api_body_has(const api_call *c, const char *name)
+{
+    return c->body && json_object_get(c->body, name) != NULL;
+}
+
+static bool caller_in(const api_call *c, const store_org *o)
+{
+    return c->caller.server_admin || (c->caller.org_id && strcmp(c->caller.org_id, o->id) == 0);
+}
+
+static int org_lookup(store_org *out, api_call *c, store_tx *tx, err *e)
+{
+    const char *slug = api_param(c, "org");
+    if (!slug || !slug_is_valid(slug, strlen(slug)))
+        return err_set(e, ERR_NOT_FOUND, "org '%s' not found", slug ? slug : "");
+    return store_org_get(out, tx, slug, c->a, e);
+}
+
+int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err *e)
+{
+    if (org_lookup(out, c, tx, e) < 0)
+        return -1;
+    if (!caller_in(c, out))
+        return err_set(e, ERR_NOT_FOUND, "org '%s' not found", out->slug);
+    if (c->caller.role < min_role)
+        return err_set(e, ERR_FORBIDDEN, "this needs the %s role",
+                       min_role == ROLE_ADMIN ? "admin" : "writer");
+    return 0;
+}
+
+int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_tx *tx,
+                        int min_role, err *e)
+{
+    const char *kind = api_param(c, "kind");
+    const char *name = api_param(c, "name");
+    const char *what = strcmp(kind, "models") == 0 ? "model" : "capability";
+    if (org_lookup(org, c, tx, e) < 0)
+        return -1;
+    if (!name || (!name_is_valid(name, strlen(name)) && !uuid_is_valid(name, strlen(name))))
+        return err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug,
+                       name ? name : "");
+    if (store_artifact_get(out, tx, org->id, kind, name, c->a, e) < 0) {
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug, name);
+        return -1;
+    }
+    if (caller_in(c, org)) {
+        if (c->caller.role < min_role)
+            return err_set(e, ERR_FORBIDDEN, "this needs the %s role",
+                           min_role == ROLE_ADMIN ? "admin" : "writer");
+        return 0;
+    }
+    /* 404, not 403: another org must not learn that a private artifact exists (API.md §1). */
+    if (!out->is_public)
+        return err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug, name);
+    if (min_role > ROLE_READER)
+        return err_set(e, ERR_FORBIDDEN, "%s '%s/%s' belongs to another org", what, org->slug,
+                       out->name);
+    return 0;
+}
+
+int api_limit(int *out, const api_call *c, err *e)
+{
+    const char *s = api_query(c, "limit");
+    *out = 50;
+    if (!s)
+        return 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 1 || v > 500)
+        return err_field_add(e, "query", "limit", "value_error",
+                             "limit must be an integer from 1 to 500");
+    *out = (int)v;
+    return 0;
+}
+
+const char *api_cursor_encode(const char *raw, arena *a)
+{
+    size_t n = strlen(raw);
+    char *out = arena_alloc(a, 2 * n + 1);
+    crypto_hex(out, (const uint8_t *)raw, n);
+    return out;
+}
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+int api_cursor_decode(const char **raw, const api_call *c, err *e)
+{
+    const char *s = api_query(c, "cursor");
+    *raw = NULL;
+    if (!s || !*s)
+        return 0;
+    size_t n = strlen(s);
+    if (n % 2 || n > 1024)
+        return err_field_add(e, "query", "cursor", "value_error", "invalid cursor");
+    char *out = arena_alloc(c->a, n / 2 + 1);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return err_field_add(e, "query", "cursor", "value_error", "invalid cursor");
+        out[i] = (char)(hi * 16 + lo);
+    }
+    *raw = out;
+    return 0;
+}
+
+json_t *api_time(int64_t ms)
+{
+    if (ms <= 0)
+        return json_null();
+    char buf[32];
+    time_format_iso(buf, sizeof(buf), ms);
+    return json_string(buf);
+}
+
+json_t *api_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *api_json_text(const char *text, const char *dflt)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    return v ? v : json_loads(dflt, JSON_DECODE_ANY, NULL);
+}
+
+char *api_json_dump(const json_t *v, arena *a)
+{
+    if (!v)
+        return NULL;
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *out = arena_strdup(a, s);
+    free(s);
+    return out;
+}
+
+json_t *api_org_json(const store_org *o)
+{
+    json_t *quota = o->quota_versions_monthly < 0 ? json_null()
+                                                  : json_integer(o->quota_versions_monthly);
+    return json_pack("{s:s, s:s, s:s, s:o, s:{s:o}}", "id", o->id, "slug", o->slug,
+                     "display_name", o->display_name, "created_at", api_time(o->created_at),
+                     "quotas", "model_versions_monthly", quota);
+}
+
+json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name)
+{
+    bool model = strcmp(m->kind, "models") == 0;
+    char canon[256];
+    snprintf(canon, sizeof(canon), "%s/%s", m->org_slug, m->name);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(m->id));
+    json_object_set_new(o, "name", json_string(model || canonical_name ? canon : m->name));
+    json_object_set_new(o, "version", api_str(m->latest_version));
+    json_object_set_new(o, "created_at", api_time(m->created_at));
+    json_object_set_new(o, "updated_at", api_time(m->updated_at));
+    json_object_set_new(o, "aliases", api_json_text(m->aliases, "[]"));
+    json_object_set_new(o, "architecture", api_str(m->architecture));
+    json_object_set_new(o, "base_model", api_str(m->base_model));
+    json_object_set_new(o, "download_count", json_integer(m->download_count));
+    json_object_set_new(o, "framework", api_str(m->framework));
+    json_object_set_new(o, "is_public", json_boolean(m->is_public));
+    json_object_set_new(o, "language", api_json_text(m->language, "[]"));
+    json_object_set_new(o, "license", api_str(m->license));
+    json_object_set_new(o, "origin", api_json_text(m->origin, "{}"));
+    json_object_set_new(o, "pretty_name", api_str(m->pretty_name));
+    json_object_set_new(o, "size_category", api_str(m->size_category));
+    json_object_set_new(o, "summary", api_str(m->summary));
+    json_object_set_new(o, "tags", api_json_text(m->tags, "[]"));
+    json_object_set_new(o, "task", api_str(m->task));
+    json_object_set_new(o, "task_categories", api_json_text(m->task_categories, "[]"));
+    json_object_set_new(o, "version_count", json_integer(m->version_count));
+    json_object_set_new(o, "org", json_string(m->org_slug));
+    json_object_set_new(o, "canonical_name", json_string(canon));
+    json_object_set_new(o, "kind", json_string(m->kind));
+    if (!model) {
+        json_t *comps = api_json_text(m->components, "[]");
+        json_t *counts = json_object();
+        size_t i;
+        json_t *x;
+        json_array_foreach(comps, i, x)
+        {
+            const char *t = json_string_value(json_object_get(x, "type"));
+            if (t) {
+                json_t *cur = json_object_get(counts, t);
+                json_object_set_new(counts, t,
+                                    json_integer(cur ? json_integer_value(cur) + 1 : 1));
+            }
+        }
+        json_object_set_new(o, "keywords", api_json_text(m->keywords, "[]"));
+        json_object_set_new(o, "component_counts", counts);
+        json_object_set_new(o, "components", comps);
+    }
+    return o;
+}
+
+json_t *api_artifact_json(const store_artifact *m)
+{
+    json_t *o = api_artifact_summary_json(m, false);
+    json_object_set_new(o, "description", api_str(m->description));
+    json_object_set_new(o, "enabled", json_boolean(m->enabled));
+    json_object_set_new(o, "revision", json_integer(m->revision));
+    json_object_set_new(o, "deleted_at", api_time(m->deleted_at));
+    json_object_set_new(o, "attributes", api_json_text(m->attributes, "{}"));
+    return o;
+}
+
+json_t *api_version_json(const store_version *v, json_t *packages)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(v->id));
+    json_object_set_new(o, "artifact_id", json_string(v->artifact_id));
+    json_object_set_new(o, "version", json_string(v->version));
+    json_object_set_new(o, "lifecycle", json_string(v->lifecycle));
+    json_object_set_new(o, "summary", api_str(v->summary));
+    json_object_set_new(o, "changelog", api_str(v->changelog));
+    json_object_set_new(o, "framework", api_str(v->framework));
+    json_object_set_new(o, "architecture", api_str(v->architecture));
+    json_object_set_new(o, "base_model", api_str(v->base_model));
+    json_object_set_new(o, "metadata", api_json_text(v->metadata, "{}"));
+    json_object_set_new(o, "parameter_count",
+                        v->parameter_count < 0 ? json_null() : json_integer(v->parameter_count));
+    json_object_set_new(o, "size_bytes", json_integer(v->size_bytes));
+    json_object_set_new(o, "download_count", json_integer(v->download_count));
+    json_object_set_new(o, "created_at", api_time(v->created_at));
+    json_object_set_new(o, "updated_at", api_time(v->updated_at));
+    json_object_set_new(o, "published_at", api_time(v->published_at));
+    json_object_set_new(o, "deprecated_at", api_time(v->deprecated_at));
+    json_object_set_new(o, "packages", packages ? packages : json_array());
+    return o;
+}
+
+int api_in_tx(api_reply *r, api_call *c, bool write,
+              int (*fn)(api_reply *, api_call *, store_tx *))
+{
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->store, write, &r->e) < 0)
+        return -1;
+    int rc = fn(r, c, tx);
+    if (store_tx_end(tx, rc == 0 && write, &r->e) < 0)
+        rc = -1;
+    return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * common.h: helpers every handler shares: the error envelope, ETags, body validation,
+ * org/artifact access rules, pagination and JSON encoders of store records.
+ */
+#ifndef CAIRN_API_COMMON_H
+#define CAIRN_API_COMMON_H
+
+#include "api/api.h"
+#include "store/store.h"
+
+#define ROLE_READER 1
+#define ROLE_WRITER 2
+#define ROLE_ADMIN 3
+
+/* Returns a new APIErrorPayload object for e. */
+json_t *api_error_body(const err *e);
+/* Returns the quoted strong ETag of a JSON body (hash of its compact serialisation). */
+const char *api_etag_of(const json_t *body, arena *a);
+/* True if an If-None-Match / If-Match header value lists etag (or is "*"). */
+bool api_etag_matches(const char *header, const char *etag);
+
+/* Body field types for api_check_body. */
+typedef enum field_type {
+    F_STR,     /* string up to max bytes */
+    F_NSTR,    /* string or null */
+    F_BOOL,
+    F_INT,     /* integer in [0, max] (max 0: any non-negative) */
+    F_STRLIST, /* array of up to 100 strings of up to max bytes */
+    F_OBJ,     /* object, serialised size up to max bytes */
+    F_OBJLIST, /* array of up to 100 objects */
+} field_type;
+
+typedef struct field_spec {
+    const char *name;
+    field_type type;
+    size_t max;
+    bool required;
+} field_spec;
+
+/* Checks c->body against specs: unknown fields (extra_forbidden), missing required ones,
+ * types and sizes; collects every problem into e as 422 items. A NULL body counts as {}. */
+int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e);
+/* Returns body field `name` as a string, or NULL when absent or null. */
+const char *api_body_str(const api_call *c, const char *name);
+/* Returns true if the body has field `name` (even null). */
+bool api_body_has(const api_call *c, const char *name);
+
+/* Resolves {org} for an org-level route: the caller must belong to it (or be server admin),
+ * else 404; role below min_role gives 403. */
+int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err *e);
+/* Resolves {org}/{kind}/{name}: own org (or server admin) needs min_role (403); another org's
+ * public artifact may be read (writes: 403); anything else is 404. */
+int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_tx *tx,
+                        int min_role, err *e);
+
+/* Reads ?limit (1..500, default 50). */
+int api_limit(int *out, const api_call *c, err *e);
+/* Encodes / decodes an opaque keyset cursor around a string. */
+const char *api_cursor_encode(const char *raw, arena *a);
+int api_cursor_decode(const char **raw, const api_call *c, err *e);
+
+/* Returns a JSON string of an ISO 8601 time, or null for 0. */
+json_t *api_time(int64_t ms);
+/* Returns a JSON string or null. */
+json_t *api_str(const char *s);
+/* Parses stored JSON text (falls back to dflt, "[]" or "{}"). */
+json_t *api_json_text(const char *text, const char *dflt);
+/* Serialises a JSON value to compact text in the arena (NULL stays NULL). */
+char *api_json_dump(const json_t *v, arena *a);
+
+/* Encoders. */
+json_t *api_org_json(const store_org *o);
+json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name);
+json_t *api_artifact_json(const store_artifact *m);
+json_t *api_version_json(const store_version *v, json_t *packages);
+
+/* Runs fn inside a transaction and ends it (commit on success). */
+int api_in_tx(api_reply *r, api_call *c, bool write, int (*fn)(api_reply *, api_call *,
+                                                                 store_tx *));
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * handlers.h: every route handler, one file per resource.
+ */
+#ifndef CAIRN_HANDLERS_H
+#define CAIRN_HANDLERS_H
+
+#include "api/api.h"
+#include "store/store.h"
+
+int api_healthz(api_reply *r, api_call *c);
+int api_readyz(api_reply *r, api_call *c);
+int api_openapi(api_reply *r, api_call *c);
+int api_whoami(api_reply *r, api_call *c);
+
+int api_org_create(api_reply *r, api_call *c);
+int api_org_list(api_reply *r, api_call *c);
+int api_org_get(api_reply *r, api_call *c);
+int api_token_create(api_reply *r, api_call *c);
+int api_token_list(api_reply *r, api_call *c);
+int api_token_delete(api_reply *r, api_call *c);
+
+int api_artifact_create(api_reply *r, api_call *c);
+int api_artifact_list(api_reply *r, api_call *c);
+int api_artifact_get(api_reply *r, api_call *c);
+int api_artifact_patch(api_reply *r, api_call *c);
+int api_artifact_delete(api_reply *r, api_call *c);
+/* Creates artifact `name` of {kind} in org o (from the body's fields if from_body). */
+int api_artifact_create_in(store_artifact *out, api_call *c, store_tx *tx, const store_org *o,
+                           const char *name, bool from_body, err *e);
+
+int api_version_list(api_reply *r, api_call *c);
+int api_version_create(api_reply *r, api_call *c);
+int api_version_get(api_reply *r, api_call *c);
+int api_version_get_by_id(api_reply *r, api_call *c);
+int api_version_patch(api_reply *r, api_call *c);
+int api_version_delete(api_reply *r, api_call *c);
+int api_version_publish(api_reply *r, api_call *c);
+int api_version_deprecate(api_reply *r, api_call *c);
+int api_alias_put(api_reply *r, api_call *c);
+int api_alias_delete(api_reply *r, api_call *c);
+
+#endif

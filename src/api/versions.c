@@ -1,0 +1,355 @@
+/*
+ * versions.c: versions of an artifact and their lifecycle (API.md §5), and aliases.
+ */
+#include "api/handlers.h"
+
+#include <string.h>
+
+#include "api/common.h"
+#include "core/lifecycle.h"
+#include "core/name.h"
+#include "core/semver.h"
+#include "util/crypto.h"
+#include "util/timeutil.h"
+
+static const field_spec version_fields[] = {
+    {"version", F_STR, SEMVER_MAX, true},  {"summary", F_NSTR, 1024, false},
+    {"changelog", F_NSTR, 65536, false},   {"framework", F_NSTR, 64, false},
+    {"architecture", F_NSTR, 256, false},  {"base_model", F_NSTR, 256, false},
+    {"metadata", F_OBJ, 65536, false},
+};
+
+/* Finds the version {ref} names: exact SemVer, `latest`, a UUID or an alias. */
+static int resolve_version(store_version *out, api_call *c, store_tx *tx,
+                           const store_artifact *m, const char *ref, err *e)
+{
+    size_t n = strlen(ref);
+    semver sv;
+    if (strcmp(ref, "latest") == 0) {
+        if (!m->latest_version_id)
+            return err_set(e, ERR_NOT_FOUND, "'%s/%s' has no published version", m->org_slug,
+                           m->name);
+        return store_version_by_id(out, tx, m->id, m->latest_version_id, c->a, e);
+    }
+    if (semver_parse(&sv, ref, n) == 0) {
+        char key[SEMVER_KEY_MAX];
+        semver_sort_key(key, sizeof(key), &sv);
+        if (store_version_by_key(out, tx, m->id, key, c->a, e) < 0)
+            return err_set(e, e->kind, "version '%s' of '%s/%s' not found", ref, m->org_slug,
+                           m->name);
+        return 0;
+    }
+    if (uuid_is_valid(ref, n))
+        return store_version_by_id(out, tx, m->id, ref, c->a, e);
+    char *vid = NULL;
+    if (alias_is_valid(ref, n) && store_alias_get(&vid, tx, m->id, ref, c->a, e) == 0)
+        return store_version_by_id(out, tx, m->id, vid, c->a, e);
+    return err_set(e, ERR_NOT_FOUND, "version '%s' of '%s/%s' not found", ref, m->org_slug,
+                   m->name);
+}
+
+static int reply_version(api_reply *r, api_call *c, const store_version *v, int status)
+{
+    json_t *body = api_version_json(v, NULL);
+    if (status == 200)
+        r->etag = api_etag_of(body, c->a);
+    return api_json(r, status, body);
+}
+
+static int do_list(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version *items;
+    size_t n;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
+        return -1;
+    const char *lc = api_query(c, "lifecycle");
+    if (lc && !lifecycle_is_valid(lc))
+        return err_field_add(&r->e, "query", "lifecycle", "enum",
+                             "Input should be 'draft', 'published' or 'deprecated'");
+    if (store_version_list(&items, &n, tx, m.id, lc, c->a, &r->e) < 0)
+        return -1;
+    json_t *versions = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(versions, json_string(items[i].version));
+    json_t *summary = api_artifact_summary_json(&m, false);
+    json_t *latest = m.latest_version ? json_incref(summary) : json_null();
+    json_t *body = json_pack("{s:O, s:o, s:o}", "name", json_object_get(summary, "name"),
+                             "latest", latest, "versions", versions);
+    json_decref(summary);
+    r->etag = api_etag_of(body, c->a);
+    return api_json(r, 200, body);
+}
+
+int api_version_list(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_list);
+}
+
+static int do_create(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0) {
+        /* Seed 004: a version under a missing, slug-shaped name creates the model. */
+        const char *name = api_param(c, "name");
+        if (r->e.kind != ERR_NOT_FOUND || !name_is_slug_shaped(name, strlen(name)) ||
+            name_is_reserved(name, strlen(name)))
+            return -1;
+        err_clear(&r->e);
+        if (api_org_access(&o, c, tx, ROLE_WRITER, &r->e) < 0 ||
+            api_artifact_create_in(&m, c, tx, &o, name, false, &r->e) < 0)
+            return -1;
+    }
+    const char *vs = api_body_str(c, "version");
+    semver sv;
+    char key[SEMVER_KEY_MAX], id[37];
+    semver_parse(&sv, vs, strlen(vs));
+    semver_sort_key(key, sizeof(key), &sv);
+    crypto_uuid7(id);
+    int64_t now = time_now_ms();
+    store_version v = {0};
+    v.id = id;
+    v.artifact_id = m.id;
+    v.version = (char *)vs;
+    v.sort_key = key;
+    v.lifecycle = "draft";
+    v.summary = (char *)api_body_str(c, "summary");
+    v.changelog = (char *)api_body_str(c, "changelog");
+    v.framework = (char *)api_body_str(c, "framework");
+    v.architecture = (char *)api_body_str(c, "architecture");
+    v.base_model = (char *)api_body_str(c, "base_model");
+    v.metadata = api_json_dump(json_object_get(c->body, "metadata"), c->a);
+    v.parameter_count = -1;
+    v.created_at = v.updated_at = now;
+    if (store_version_insert(tx, &v, &r->e) < 0) {
+        if (r->e.kind == ERR_EXISTS)
+            err_set(&r->e, ERR_EXISTS, "version '%s' of '%s/%s' already exists", vs, o.slug,
+                    m.name);
+        return -1;
+    }
+    if (store_artifact_refresh(tx, m.id, now, &r->e) < 0 ||
+        store_version_by_id(&v, tx, m.id, id, c->a, &r->e) < 0)
+        return -1;
+    return reply_version(r, c, &v, 201);
+}
+
+int api_version_create(api_reply *r, api_call *c)
+{
+    if (api_check_body(c, version_fields, 7, &r->e) < 0)
+        return -1;
+    const char *vs = api_body_str(c, "version");
+    if (!semver_is_valid(vs, strlen(vs)))
+        return err_field_add(&r->e, "body", "version", "value_error",
+                             "'%.64s' is not a valid SemVer 2.0.0 version", vs);
+    return api_in_tx(r, c, true, do_create);
+}
+
+static int do_get(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0 ||
+        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        return -1;
+    return reply_version(r, c, &v, 200);
+}
+
+int api_version_get(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_get);
+}
+
+static int do_get_by_id(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_version v;
+    store_artifact m;
+    const char *id = api_param(c, "version_id");
+    if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
+        return -1;
+    if (!uuid_is_valid(id, strlen(id)) ||
+        store_version_by_id(&v, tx, NULL, id, c->a, &r->e) < 0)
+        return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
+    /* The version must belong to an artifact of this org. */
+    if (store_artifact_get(&m, tx, o.id, "models", v.artifact_id, c->a, &r->e) < 0 &&
+        store_artifact_get(&m, tx, o.id, "capabilities", v.artifact_id, c->a, &r->e) < 0)
+        return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
+    return reply_version(r, c, &v, 200);
+}
+
+int api_version_get_by_id(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_get_by_id);
+}
+
+static int do_patch(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
+        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        return -1;
+    const char *key;
+    json_t *val;
+    json_object_foreach(c->body, key, val)
+    {
+        if (!lifecycle_field_mutable(v.lifecycle, key))
+            return err_set(&r->e, ERR_CONFLICT,
+                           "version '%s' is %s: only summary and changelog may change", v.version,
+                           v.lifecycle);
+    }
+    if (api_body_has(c, "summary"))
+        v.summary = (char *)api_body_str(c, "summary");
+    if (api_body_has(c, "changelog"))
+        v.changelog = (char *)api_body_str(c, "changelog");
+    if (api_body_has(c, "framework"))
+        v.framework = (char *)api_body_str(c, "framework");
+    if (api_body_has(c, "architecture"))
+        v.architecture = (char *)api_body_str(c, "architecture");
+    if (api_body_has(c, "base_model"))
+        v.base_model = (char *)api_body_str(c, "base_model");
+    if (api_body_has(c, "metadata"))
+        v.metadata = api_json_dump(json_object_get(c->body, "metadata"), c->a);
+    int64_t now = time_now_ms();
+    if (store_version_update(tx, &v, now, &r->e) < 0 ||
+        store_version_by_id(&v, tx, m.id, v.id, c->a, &r->e) < 0)
+        return -1;
+    return reply_version(r, c, &v, 200);
+}
+
+int api_version_patch(api_reply *r, api_call *c)
+{
+    field_spec specs[7];
+    memcpy(specs, version_fields, sizeof(specs));
+    specs[0].required = false;
+    if (api_check_body(c, specs, 7, &r->e) < 0)
+        return -1;
+    if (api_body_has(c, "version"))
+        return err_field_add(&r->e, "body", "version", "extra_forbidden",
+                             "The version string cannot be changed");
+    return api_in_tx(r, c, true, do_patch);
+}
+
+static int do_delete(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    int64_t now = time_now_ms();
+    if (api_artifact_access(&o, &m, c, tx, ROLE_ADMIN, &r->e) < 0 ||
+        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        return -1;
+    if (store_version_delete(tx, v.id, now, &r->e) < 0 ||
+        store_artifact_refresh(tx, m.id, now, &r->e) < 0)
+        return -1;
+    r->status = 204;
+    return 0;
+}
+
+int api_version_delete(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, true, do_delete);
+}
+
+static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event ev)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    int64_t now = time_now_ms();
+    if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
+        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        return -1;
+    const char *next = NULL;
+    if (lifecycle_next(&next, v.lifecycle, ev, &r->e) < 0)
+        return err_set(&r->e, r->e.kind, "version '%s' of '%s/%s': %s", v.version, o.slug,
+                       m.name, r->e.detail);
+    if (ev == LIFECYCLE_PUBLISH) {
+        int64_t total = 0, unverified = 0;
+        if (store_version_resource_counts(&total, &unverified, tx, v.id, &r->e) < 0)
+            return -1;
+        if (lifecycle_check_publishable(total, unverified, &r->e) < 0)
+            return -1;
+        v.published_at = now;
+    } else {
+        v.deprecated_at = now;
+    }
+    v.lifecycle = (char *)next;
+    if (store_version_update(tx, &v, now, &r->e) < 0 ||
+        store_artifact_refresh(tx, m.id, now, &r->e) < 0 ||
+        store_version_by_id(&v, tx, m.id, v.id, c->a, &r->e) < 0)
+        return -1;
+    return reply_version(r, c, &v, 200);
+}
+
+static int do_publish(api_reply *r, api_call *c, store_tx *tx)
+{
+    return transition(r, c, tx, LIFECYCLE_PUBLISH);
+}
+
+static int do_deprecate(api_reply *r, api_call *c, store_tx *tx)
+{
+    return transition(r, c, tx, LIFECYCLE_DEPRECATE);
+}
+
+int api_version_publish(api_reply *r, api_call *c)
+{
+    if (api_check_body(c, NULL, 0, &r->e) < 0)
+        return -1;
+    return api_in_tx(r, c, true, do_publish);
+}
+
+int api_version_deprecate(api_reply *r, api_call *c)
+{
+    if (api_check_body(c, NULL, 0, &r->e) < 0)
+        return -1;
+    return api_in_tx(r, c, true, do_deprecate);
+}
+
+static int do_alias_put(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    const char *alias = api_param(c, "alias");
+    if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
+        resolve_version(&v, c, tx, &m, api_body_str(c, "version"), &r->e) < 0)
+        return -1;
+    if (store_alias_set(tx, m.id, alias, v.id, time_now_ms(), &r->e) < 0)
+        return -1;
+    return api_json(r, 200, json_pack("{s:s, s:s}", "alias", alias, "version", v.version));
+}
+
+int api_alias_put(api_reply *r, api_call *c)
+{
+    static const field_spec specs[] = {{"version", F_STR, SEMVER_MAX, true}};
+    const char *alias = api_param(c, "alias");
+    if (!alias_is_valid(alias, strlen(alias)))
+        err_field_add(&r->e, "path", "alias", "value_error",
+                      "an alias is a valid name that is not SemVer, a UUID or 'latest'");
+    if (api_check_body(c, specs, 1, &r->e) < 0 || r->e.kind != ERR_NONE)
+        return -1;
+    return api_in_tx(r, c, true, do_alias_put);
+}
+
+static int do_alias_delete(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0)
+        return -1;
+    if (store_alias_delete(tx, m.id, api_param(c, "alias"), &r->e) < 0 ||
+        store_artifact_refresh(tx, m.id, time_now_ms(), &r->e) < 0)
+        return -1;
+    r->status = 204;
+    return 0;
+}
+
+int api_alias_delete(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, true, do_alias_delete);
+}

@@ -1,0 +1,34 @@
+/*
+ * app.h: the read-only application context main() builds and passes down to every layer
+ * above store/. Mutable state lives in the handles, never here.
+ */
+#ifndef CAIRN_APP_H
+#define CAIRN_APP_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef struct config {
+    const char *listen;    /* host:port */
+    const char *db_url;    /* sqlite://... */
+    const char *blobs_url; /* file://... */
+    const char *secret;    /* presigning key */
+    const char *admin_token;
+    const char *openapi_path;
+    int64_t max_body;      /* bytes of a JSON body */
+    int threads;
+    int max_connections;
+    int timeout_s;
+    int retention_days;
+} config;
+
+typedef struct app {
+    const config *cfg;
+    store *store;
+    json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
+    char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
+} app;
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * server.c: libmicrohttpd glue. Turns a request into an api_call, runs the handler, turns the
+ * api_reply into a response with the error envelope, request id, ETag and a JSON log line.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api/api.h"
+#include "api/common.h"
+#include "http/auth.h"
+#include "http/router.h"
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct server {
+    struct MHD_Daemon *d;
+    const app *app;
+};
+
+/* One request in flight; lives from the first access callback to the completion callback. */
+typedef struct req {
+    arena *a;
+    api_call call;
+    const route *rt;
+    char allow[64];
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+    int status;
+    size_t bytes_out;
+    int64_t started_us;
+    const char *route_name;
+} req;
+
+static const char *conn_header(const api_call *c, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)c->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct query_acc {
+    req *r;
+    size_t cap;
+} query_acc;
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    query_acc *q = cls;
+    api_call *c = &q->r->call;
+    if (c->nquery == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 8;
+        api_kv *bigger = arena_array(c->a, api_kv, ncap);
+        if (c->nquery)
+            memcpy(bigger, c->query, sizeof(api_kv) * c->nquery);
+        c->query = bigger;
+        q->cap = ncap;
+    }
+    c->query[c->nquery].key = arena_strdup(c->a, key);
+    c->query[c->nquery].value = arena_strdup(c->a, value ? value : "");
+    c->nquery++;
+    return c->nquery < 256 ? MHD_YES : MHD_NO;
+}
+
+static bool request_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static struct MHD_Response *json_response(req *r, int status, json_t *body)
+{
+    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+    if (s)
+        MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    r->status = status;
+    r->bytes_out = n;
+    return resp;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply *rep)
+{
+    struct MHD_Response *resp;
+    int status = rep->status ? rep->status : 200;
+    if (rep->e.kind != ERR_NONE) {
+        status = err_status(rep->e.kind);
+        json_decref(rep->body);
+        rep->body = api_error_body(&rep->e);
+    }
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    bool is_get = strcmp(r->call.method, "GET") == 0 || strcmp(r->call.method, "HEAD") == 0;
+    if (rep->etag && is_get && status == 200 && inm && api_etag_matches(inm, rep->etag)) {
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = 304;
+        r->status = 304;
+    } else {
+        resp = json_response(r, status, status == 204 ? NULL : rep->body);
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->call.req_id);
+    if (rep->etag)
+        MHD_add_response_header(resp, "ETag", rep->etag);
+    if (rep->e.kind == ERR_METHOD)
+        MHD_add_response_header(resp, "Allow", r->allow);
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].key, rep->headers[i].value);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    json_decref(rep->body);
+    rep->body = NULL;
+    return ret;
+}
+
+/* Parses the buffered body into c->body; 400 for bad JSON or content type, 422 non-object. */
+static int parse_body(req *r, err *e)
+{
+    if (r->body_len == 0)
+        return 0;
+    const char *m = r->call.method;
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "DELETE") == 0)
+        return 0;
+    const char *ct = r->call.header(&r->call, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) != 0)
+        return err_set(e, ERR_INVALID, "unsupported content type '%.64s': send application/json",
+                       ct);
+    json_error_t je;
+    json_t *doc = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc)
+        return err_set(e, ERR_INVALID, "malformed JSON at line %d column %d: %s", je.line,
+                       je.column, je.text);
+    arena_defer(r->a, (arena_fn)json_decref, doc);
+    if (!json_is_object(doc))
+        return err_field_add(e, "body", NULL, "dict_type", "the body must be a JSON object");
+    r->call.body = doc;
+    return 0;
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
+{
+    api_reply rep = {0};
+    api_call *c = &r->call;
+    if (r->too_large) {
+        err_set(&rep.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
+                (long long)c->app->cfg->max_body);
+        return send_reply(conn, r, &rep);
+    }
+    if (!r->rt) {
+        if (r->allow[0])
+            err_set(&rep.e, ERR_METHOD, "method %s not allowed here; allowed: %s", c->method,
+                    r->allow);
+        else
+            err_set(&rep.e, ERR_NOT_FOUND, "no route for %s %s", c->method, c->path);
+        return send_reply(conn, r, &rep);
+    }
+    if (!r->rt->public_route && auth_resolve(c, &rep.e) < 0)
+        return send_reply(conn, r, &rep);
+    if (parse_body(r, &rep.e) < 0)
+        return send_reply(conn, r, &rep);
+    if (r->rt->handler(&rep, c) < 0 && rep.e.kind == ERR_NONE)
+        err_set(&rep.e, ERR_SERVER, "internal error");
+    return send_reply(conn, r, &rep);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    const server *srv = cls;
+    req *r = *con_cls;
+    if (!r) {
+        arena *a = arena_create();
+        r = arena_new(a, req);
+        r->a = a;
+        r->started_us = time_mono_us();
+        api_call *c = &r->call;
+        c->app = srv->app;
+        c->a = a;
+        c->method = arena_strdup(a, method);
+        c->path = arena_strdup(a, url);
+        c->header = conn_header;
+        c->conn = conn;
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && request_id_ok(rid)) {
+            c->req_id = arena_strdup(a, rid);
+        } else {
+            char id[37];
+            crypto_uuid7(id);
+            c->req_id = arena_strdup(a, id);
+        }
+        query_acc q = {r, 0};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
+        r->rt = router_match(c, method, url, r->allow, sizeof(r->allow));
+        r->route_name = r->rt ? r->rt->name : "unmatched";
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
+            r->too_large = true;
+            return dispatch(conn, r); /* answer now; MHD discards the body */
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large)
+            return MHD_YES;
+        if ((int64_t)(r->body_len + n) > srv->app->cfg->max_body) {
+            r->too_large = true;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = 0;
+            return MHD_YES;
+        }
+        if (r->body_len + n > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 4096;
+            while (cap < r->body_len + n)
+                cap *= 2;
+            char *nb = realloc(r->body, cap);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        return MHD_YES;
+    }
+    if (r->status) /* already answered (oversized body) */
+        return MHD_YES;
+    return dispatch(conn, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    req *r = *con_cls;
+    if (!r)
+        return;
+    double ms = (double)(time_mono_us() - r->started_us) / 1000.0;
+    log_info(r->call.req_id, "http.request", "s:s, s:s, s:s, s:i, s:I, s:f, s:b", "method",
+             r->call.method, "path", r->call.path, "route", r->route_name, "status", r->status,
+             "bytes", (json_int_t)r->bytes_out, "ms", ms, "completed",
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    free(r->body);
+    arena_free(r->a);
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[256];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_warn(NULL, "http.mhd", "s:s", "msg", buf);
+}
+
+static int parse_listen(struct sockaddr_storage *ss, socklen_t *len, const char *listen, err *e)
+{
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        return err_set(e, ERR_INVALID, "--listen wants HOST:PORT, got '%s'", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 0 || port > 65535)
+        return err_set(e, ERR_INVALID, "bad port in '%s'", listen);
+    memset(ss, 0, sizeof(*ss));
+    char *h = host;
+    if (h[0] == '[') {
+        h++;
+        h[strlen(h) - 1] = '\0';
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, h, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, h, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*v6);
+    } else {
+        return err_set(e, ERR_INVALID, "bad host in '%s' (use an IP address)", listen);
+    }
+    return 0;
+}
+
+int server_start(server **out, const app *ctx, err *e)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (parse_listen(&ss, &sl, ctx->cfg->listen, e) < 0)
+        return -1;
+    server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(e, ERR_SERVER, "out of memory");
+    s->app = ctx;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        s, MHD_OPTION_END);
+    if (!s->d) {
+        free(s);
+        return err_set(e, ERR_SERVER, "cannot listen on %s", ctx->cfg->listen);
+    }
+    *out = s;
+    return 0;
+}
+
+void server_stop(server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

@@ -1,0 +1,368 @@
+/*
+ * main.c: `cairnd serve` and `cairnd admin ...`: reads the configuration (flags, then CAIRN_*
+ * variables, then defaults), opens the handles and runs the server until SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "core/name.h"
+#include "core/yamljson.h"
+#include "http/auth.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+extern const unsigned char cairn_openapi_yaml[];
+extern const unsigned int cairn_openapi_yaml_len;
+
+typedef struct opt {
+    const char *flag, *env, *dflt;
+    const char **dst;
+} opt;
+
+static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
+    *o_timeout, *o_retention;
+
+static opt options[] = {
+    {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
+    {"--db", "CAIRN_DB", "sqlite://./data/cairn.db", &o_db},
+    {"--blobs", "CAIRN_BLOBS", "file://./data/blobs", &o_blobs},
+    {"--secret", "CAIRN_SECRET", NULL, &o_secret},
+    {"--max-body", "CAIRN_MAX_BODY", "1048576", &o_max_body},
+    {"--threads", "CAIRN_THREADS", "4", &o_threads},
+    {"--max-connections", "CAIRN_MAX_CONNECTIONS", "1024", &o_maxconn},
+    {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
+    {"--retention", "CAIRN_RETENTION", "7", &o_retention},
+};
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void usage(FILE *f)
+{
+    fputs("usage: cairnd serve [--listen HOST:PORT] [--db URL] [--blobs URL] [--secret S]\n"
+          "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
+          "                    [--timeout SECONDS] [--retention DAYS]\n"
+          "       cairnd admin create-org SLUG [--db URL]\n"
+          "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
+          "                    [--server-admin] [--db URL]\n"
+          "Each flag has an environment variable: --listen CAIRN_LISTEN, --db CAIRN_DB, ...\n"
+          "CAIRN_ADMIN_TOKEN=T makes T a server-admin token.\n",
+          f);
+}
+
+/* Parses argv[from..] into the option table plus the extra flags named in extras. */
+static int parse_flags(int argc, char **argv, int from, const char **org, const char **role,
+                       const char **name, int *server_admin, const char **positional)
+{
+    for (int i = from; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        char flag[64];
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof(flag)) {
+            memcpy(flag, a, (size_t)(eq - a));
+            flag[eq - a] = '\0';
+            val = eq + 1;
+            a = flag;
+        }
+        if (strcmp(a, "--server-admin") == 0) {
+            *server_admin = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (positional && !*positional) {
+                *positional = a;
+                continue;
+            }
+            fprintf(stderr, "cairnd: unexpected argument '%s'\n", a);
+            return -1;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cairnd: %s needs a value\n", a);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        bool found = false;
+        for (size_t k = 0; k < N_OPTIONS; k++) {
+            if (strcmp(a, options[k].flag) == 0) {
+                *options[k].dst = val;
+                found = true;
+            }
+        }
+        if (!found && org && strcmp(a, "--org") == 0)
+            *org = val, found = true;
+        if (!found && role && strcmp(a, "--role") == 0)
+            *role = val, found = true;
+        if (!found && name && strcmp(a, "--name") == 0)
+            *name = val, found = true;
+        if (!found) {
+            fprintf(stderr, "cairnd: unknown flag '%s'\n", a);
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < N_OPTIONS; k++) {
+        if (!*options[k].dst)
+            *options[k].dst = getenv(options[k].env);
+        if (!*options[k].dst)
+            *options[k].dst = options[k].dflt;
+    }
+    return 0;
+}
+
+static long num_opt(const char *s, const char *flag, long lo, long hi)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cairnd: %s must be a number from %ld to %ld\n", flag, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+/* Creates the parent directory of a sqlite path (./data) so defaults work from a fresh clone. */
+static void ensure_parent_dir(const char *url)
+{
+    const char *p = url;
+    if (strncmp(p, "sqlite://", 9) == 0)
+        p += 9;
+    else if (strncmp(p, "file://", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://"))
+        return;
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", p);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(buf, 0755);
+            *s = '/';
+        }
+    }
+}
+
+static int open_store(store **s, err *e)
+{
+    ensure_parent_dir(o_db);
+    if (store_open(s, o_db, 2, e) < 0) {
+        fprintf(stderr, "cairnd: cannot open database %s: %s\n", o_db, e->detail);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_create_org(const char *slug)
+{
+    err e = {0};
+    store *s = NULL;
+    store_tx *tx = NULL;
+    store_org o;
+    arena *a = arena_create();
+    int rc = 1;
+    if (!slug || !slug_is_valid(slug, strlen(slug))) {
+        fprintf(stderr, "cairnd: org slug must match ^[a-z0-9][a-z0-9-]{1,38}$\n");
+        goto out;
+    }
+    if (open_store(&s, &e) < 0 || store_tx_begin(&tx, s, true, &e) < 0)
+        goto out;
+    if (store_org_create(&o, tx, slug, NULL, a, &e) < 0 || store_tx_end(tx, true, &e) < 0) {
+        tx = NULL;
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
+    tx = NULL;
+    printf("%s\n", o.id);
+    rc = 0;
+out:
+    store_tx_end(tx, false, &e);
+    store_close(s);
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_create_token(const char *org, const char *role, const char *name,
+                            int server_admin)
+{
+    err e = {0};
+    store *s = NULL;
+    store_tx *tx = NULL;
+    store_org o;
+    store_token t;
+    arena *a = arena_create();
+    char secret[64], hash[65];
+    int rc = 1;
+    if (!org || !role || role_rank(role, strlen(role)) == 0) {
+        fprintf(stderr, "cairnd: create-token needs --org SLUG and --role reader|writer|admin\n");
+        goto out;
+    }
+    if (open_store(&s, &e) < 0 || store_tx_begin(&tx, s, true, &e) < 0)
+        goto out;
+    if (store_org_get(&o, tx, org, a, &e) < 0) {
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
+    if (auth_token_new(secret) < 0)
+        goto out;
+    auth_token_hash(hash, secret);
+    if (store_token_create(&t, tx, o.id, name ? name : "cli", server_admin ? "admin" : role,
+                           server_admin != 0, hash, 0, a, &e) < 0 ||
+        store_tx_end(tx, true, &e) < 0) {
+        tx = NULL;
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
+    tx = NULL;
+    printf("%s\n", secret);
+    rc = 0;
+out:
+    store_tx_end(tx, false, &e);
+    store_close(s);
+    arena_free(a);
+    return rc;
+}
+
+/* First start: org `default` and, without CAIRN_ADMIN_TOKEN, a printed server-admin token. */
+static int bootstrap(store *s, bool have_admin_env, err *e)
+{
+    store_tx *tx = NULL;
+    arena *a = arena_create();
+    int64_t n = 0;
+    int rc = -1;
+    store_org o;
+    store_token t;
+    char secret[64] = "", hash[65];
+    if (store_tx_begin(&tx, s, true, e) < 0 || store_org_count(&n, tx, e) < 0)
+        goto out;
+    if (n > 0) {
+        rc = 0;
+        goto out;
+    }
+    if (store_org_create(&o, tx, "default", "Default", a, e) < 0)
+        goto out;
+    if (!have_admin_env) {
+        if (auth_token_new(secret) < 0)
+            goto out;
+        auth_token_hash(hash, secret);
+        if (store_token_create(&t, tx, o.id, "bootstrap", "admin", true, hash, 0, a, e) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (store_tx_end(tx, rc == 0, e) < 0)
+        rc = -1;
+    if (rc == 0 && secret[0]) {
+        printf("cairnd: first start: created org 'default' and a server-admin token "
+               "(shown once):\n  %s\n",
+               secret);
+        fflush(stdout);
+    }
+    arena_free(a);
+    return rc;
+}
+
+static int cmd_serve(void)
+{
+    config cfg = {0};
+    app ctx = {0};
+    err e = {0};
+    server *srv = NULL;
+    int rc = 1;
+    cfg.listen = o_listen;
+    cfg.db_url = o_db;
+    cfg.blobs_url = o_blobs;
+    cfg.secret = o_secret;
+    cfg.admin_token = getenv("CAIRN_ADMIN_TOKEN");
+    cfg.max_body = num_opt(o_max_body, "--max-body", 64, 1L << 30);
+    cfg.threads = (int)num_opt(o_threads, "--threads", 1, 256);
+    cfg.max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
+    cfg.timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
+    cfg.retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
+    ctx.cfg = &cfg;
+    if (cfg.admin_token && *cfg.admin_token)
+        auth_token_hash(ctx.admin_hash, cfg.admin_token);
+
+    char yerr[256];
+    ctx.openapi = yaml_to_json((const char *)cairn_openapi_yaml, cairn_openapi_yaml_len, yerr,
+                               sizeof(yerr));
+    if (!ctx.openapi)
+        log_warn(NULL, "openapi.unavailable", "s:s", "reason", yerr);
+
+    /* Block the stop signals before threads start, so only sigwait below sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ensure_parent_dir(cfg.db_url);
+    if (store_open(&ctx.store, cfg.db_url, cfg.threads + 2, &e) < 0) {
+        log_error(NULL, "store.open_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
+    if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
+        log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
+        goto out;
+    }
+    if (server_start(&srv, &ctx, &e) < 0) {
+        log_error(NULL, "server.start_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
+    log_info(NULL, "server.started", "s:s, s:s, s:i", "listen", cfg.listen, "db", cfg.db_url,
+             "threads", cfg.threads);
+    printf("cairnd: serving on http://%s\n", cfg.listen);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info(NULL, "server.stopping", "s:i", "signal", sig);
+    rc = 0;
+out:
+    server_stop(srv);
+    store_close(ctx.store);
+    json_decref(ctx.openapi);
+    if (rc == 0)
+        log_info(NULL, "server.stopped", NULL);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) {
+        if (parse_flags(argc, argv, 2, NULL, NULL, NULL, NULL, NULL) < 0)
+            return 2;
+        return cmd_serve();
+    }
+    if (strcmp(cmd, "admin") == 0 && argc >= 3) {
+        const char *org = NULL, *role = NULL, *name = NULL, *pos = NULL;
+        int sa = 0;
+        if (parse_flags(argc, argv, 3, &org, &role, &name, &sa, &pos) < 0)
+            return 2;
+        if (strcmp(argv[2], "create-org") == 0)
+            return cmd_create_org(pos);
+        if (strcmp(argv[2], "create-token") == 0 && !pos)
+            return cmd_create_token(org, role, name, sa);
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}

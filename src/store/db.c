@@ -1,0 +1,123 @@
+/*
+ * db.c: generic entry points of the SQL driver interface.
+ */
+#include "store/db.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "util/log.h"
+
+int db_open(db **out, const char *url, err *e)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return err_set(e, ERR_SERVER, "PostgreSQL support is not built into this server yet");
+    return db_sqlite_ops.open(out, url, e);
+}
+
+void db_close(db *d)
+{
+    if (d)
+        d->ops->close(d);
+}
+
+int db_exec(db *d, const char *sql, err *e)
+{
+    return d->ops->exec(d, sql, e);
+}
+
+int db_begin(db *d, bool write, err *e)
+{
+    return d->ops->begin(d, write, e);
+}
+
+int64_t db_changes(db *d)
+{
+    return d->ops->changes(d);
+}
+
+static int bind_va(db_stmt *st, const char *types, va_list ap)
+{
+    int i = 1;
+    for (const char *t = types; t && *t; t++, i++) {
+        int rc = 0;
+        switch (*t) {
+        case 't': rc = st->ops->bind_text(st, i, va_arg(ap, const char *)); break;
+        case 'i': rc = st->ops->bind_int(st, i, va_arg(ap, int64_t)); break;
+        case 'b': rc = st->ops->bind_int(st, i, va_arg(ap, int) ? 1 : 0); break;
+        case 'n': rc = st->ops->bind_null(st, i); break;
+        default: return -1;
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, ...)
+{
+    db_stmt *st = NULL;
+    if (d->ops->prepare(&st, d, sql, e) < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, types);
+    int rc = bind_va(st, types, ap);
+    va_end(ap);
+    if (rc < 0) {
+        st->ops->done(st);
+        log_error(NULL, "db.bind_failed", "s:s", "sql", sql);
+        return err_set(e, ERR_DATABASE, "database error");
+    }
+    *out = st;
+    return 0;
+}
+
+int db_step(db_stmt *st, err *e)
+{
+    return st->ops->step(st, e);
+}
+
+const char *db_col_text(db_stmt *st, int i)
+{
+    return st->ops->col_text(st, i);
+}
+
+int64_t db_col_int(db_stmt *st, int i)
+{
+    return st->ops->col_int(st, i);
+}
+
+bool db_col_null(db_stmt *st, int i)
+{
+    return st->ops->col_null(st, i);
+}
+
+void db_done(db_stmt *st)
+{
+    if (st)
+        st->ops->done(st);
+}
+
+int64_t db_run(db *d, const char *sql, err *e, const char *types, ...)
+{
+    db_stmt *st = NULL;
+    if (d->ops->prepare(&st, d, sql, e) < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, types);
+    int rc = bind_va(st, types, ap);
+    va_end(ap);
+    int64_t changed = -1;
+    if (rc < 0) {
+        err_set(e, ERR_DATABASE, "database error");
+        goto out;
+    }
+    while ((rc = st->ops->step(st, e)) == 1)
+        ;
+    if (rc < 0)
+        goto out;
+    changed = d->ops->changes(d);
+out:
+    st->ops->done(st);
+    return changed;
+}

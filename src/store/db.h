@@ -1,0 +1,72 @@
+/*
+ * db.h: the SQL driver interface under store/. One `db` is one connection, used by one thread
+ * at a time. SQL is written portably with `?` placeholders; a driver rewrites what it must.
+ * Only src/store/ includes this header.
+ */
+#ifndef CAIRN_DB_H
+#define CAIRN_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct db db;
+typedef struct db_stmt db_stmt;
+
+/* Driver function table (curl's Curl_ssl): one per database. */
+typedef struct db_ops {
+    const char *name;
+    int (*open)(db **out, const char *url, err *e);
+    void (*close)(db *d);
+    int (*exec)(db *d, const char *sql, err *e);
+    int (*prepare)(db_stmt **out, db *d, const char *sql, err *e);
+    int (*bind_text)(db_stmt *st, int i, const char *v);
+    int (*bind_int)(db_stmt *st, int i, int64_t v);
+    int (*bind_null)(db_stmt *st, int i);
+    int (*step)(db_stmt *st, err *e);
+    const char *(*col_text)(db_stmt *st, int i);
+    int64_t (*col_int)(db_stmt *st, int i);
+    bool (*col_null)(db_stmt *st, int i);
+    void (*done)(db_stmt *st);
+    int64_t (*changes)(db *d);
+    int (*begin)(db *d, bool write, err *e);
+} db_ops;
+
+extern const db_ops db_sqlite_ops;
+
+/* Every driver's db starts with this header, so the generic calls can dispatch. */
+struct db {
+    const db_ops *ops;
+};
+struct db_stmt {
+    const db_ops *ops;
+};
+
+/* Opens a connection for url (sqlite://PATH or a plain path); returns 0 or -1. */
+int db_open(db **out, const char *url, err *e);
+/* Closes d; accepts NULL. */
+void db_close(db *d);
+/* Runs one or more statements without parameters. */
+int db_exec(db *d, const char *sql, err *e);
+/* Begins a transaction (write: take the write lock now, so conflicts surface early). */
+int db_begin(db *d, bool write, err *e);
+/* Returns rows changed by the last statement. */
+int64_t db_changes(db *d);
+
+/* Prepares sql (a string literal: drivers cache statements by pointer) and binds parameters
+ * described by types, one char each: 't' const char * (NULL binds NULL), 'i' int64_t,
+ * 'b' int (bool). Returns 0 or -1. Release the statement with db_done(). */
+int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, ...);
+/* Steps: 1 a row is ready, 0 done, -1 error (unique violation gives ERR_EXISTS). */
+int db_step(db_stmt *st, err *e);
+/* Column i (0-based) of the current row; text is NULL for SQL NULL and valid until next step. */
+const char *db_col_text(db_stmt *st, int i);
+int64_t db_col_int(db_stmt *st, int i);
+bool db_col_null(db_stmt *st, int i);
+/* Resets and releases st; accepts NULL. */
+void db_done(db_stmt *st);
+/* Runs a statement that returns no rows; returns rows changed, or -1. */
+int64_t db_run(db *d, const char *sql, err *e, const char *types, ...);
+
+#endif

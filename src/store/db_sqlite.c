@@ -1,0 +1,228 @@
+/*
+ * db_sqlite.c: the SQLite driver: WAL, synchronous=FULL (an acknowledged write survives a power
+ * cut), foreign keys, busy timeout, and a per-connection statement cache keyed by SQL pointer.
+ */
+#include "store/db.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define CACHE_SLOTS 256
+
+typedef struct sq_stmt {
+    db_stmt base;
+    sqlite3_stmt *st;
+    struct sq_db *owner;
+    const char *sql;
+    bool in_use;
+} sq_stmt;
+
+typedef struct sq_db {
+    db base;
+    sqlite3 *h;
+    sq_stmt *cache[CACHE_SLOTS];
+} sq_db;
+
+static int sq_fail(sq_db *d, const char *what, err *e)
+{
+    int code = sqlite3_extended_errcode(d->h);
+    if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return err_set(e, ERR_EXISTS, "already exists");
+    log_error(NULL, "db.error", "s:s, s:i, s:s", "op", what, "code", code, "msg",
+              sqlite3_errmsg(d->h));
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        return err_set(e, ERR_UNAVAILABLE, "database busy, retry");
+    return err_set(e, ERR_DATABASE, "database error");
+}
+
+static const char *path_of(const char *url)
+{
+    if (strncmp(url, "sqlite://", 9) == 0)
+        return url + 9;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return url + 7;
+    return url;
+}
+
+static int sq_open(db **out, const char *url, err *e)
+{
+    sq_db *d = calloc(1, sizeof(*d));
+    if (!d)
+        return err_set(e, ERR_SERVER, "out of memory");
+    d->base.ops = &db_sqlite_ops;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path_of(url), &d->h, flags, NULL) != SQLITE_OK) {
+        log_error(NULL, "db.open_failed", "s:s", "msg", d->h ? sqlite3_errmsg(d->h) : "oom");
+        sqlite3_close(d->h);
+        free(d);
+        return err_set(e, ERR_DATABASE, "cannot open the database");
+    }
+    sqlite3_busy_timeout(d->h, 10000);
+    sqlite3_extended_result_codes(d->h, 1);
+    const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                          "PRAGMA cache_size=-16000;";
+    char *msg = NULL;
+    if (sqlite3_exec(d->h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        log_error(NULL, "db.open_failed", "s:s", "msg", msg ? msg : "");
+        sqlite3_free(msg);
+        sqlite3_close(d->h);
+        free(d);
+        return err_set(e, ERR_DATABASE, "cannot configure the database");
+    }
+    *out = &d->base;
+    return 0;
+}
+
+static void sq_close(db *base)
+{
+    sq_db *d = (sq_db *)base;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        if (d->cache[i]) {
+            sqlite3_finalize(d->cache[i]->st);
+            free(d->cache[i]);
+        }
+    }
+    sqlite3_close(d->h);
+    free(d);
+}
+
+static int sq_exec(db *base, const char *sql, err *e)
+{
+    sq_db *d = (sq_db *)base;
+    char *msg = NULL;
+    if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_free(msg);
+        return sq_fail(d, "exec", e);
+    }
+    return 0;
+}
+
+static int sq_begin(db *base, bool write, err *e)
+{
+    return sq_exec(base, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
+}
+
+static size_t slot_of(const char *sql)
+{
+    uintptr_t p = (uintptr_t)sql;
+    return (size_t)((p >> 3) ^ (p >> 11)) % CACHE_SLOTS;
+}
+
+static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e)
+{
+    sq_db *d = (sq_db *)base;
+    size_t slot = slot_of(sql);
+    sq_stmt *c = d->cache[slot];
+    if (c && c->sql == sql && !c->in_use) {
+        c->in_use = true;
+        *out = &c->base;
+        return 0;
+    }
+    sq_stmt *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(e, ERR_SERVER, "out of memory");
+    s->base.ops = &db_sqlite_ops;
+    s->owner = d;
+    s->sql = sql;
+    s->in_use = true;
+    if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL) != SQLITE_OK) {
+        log_error(NULL, "db.prepare_failed", "s:s, s:s", "sql", sql, "msg", sqlite3_errmsg(d->h));
+        free(s);
+        return err_set(e, ERR_DATABASE, "database error");
+    }
+    if (!c) {
+        d->cache[slot] = s; /* cached: done() resets instead of finalizing */
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static int sq_bind_text(db_stmt *base, int i, const char *v)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    int rc = v ? sqlite3_bind_text(s->st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s->st, i);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int sq_bind_int(db_stmt *base, int i, int64_t v)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return sqlite3_bind_int64(s->st, i, v) == SQLITE_OK ? 0 : -1;
+}
+
+static int sq_bind_null(db_stmt *base, int i)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return sqlite3_bind_null(s->st, i) == SQLITE_OK ? 0 : -1;
+}
+
+static int sq_step(db_stmt *base, err *e)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return sq_fail(s->owner, s->sql, e);
+}
+
+static const char *sq_col_text(db_stmt *base, int i)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return (const char *)sqlite3_column_text(s->st, i);
+}
+
+static int64_t sq_col_int(db_stmt *base, int i)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return sqlite3_column_int64(s->st, i);
+}
+
+static bool sq_col_null(db_stmt *base, int i)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return sqlite3_column_type(s->st, i) == SQLITE_NULL;
+}
+
+static void sq_done(db_stmt *base)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    sq_db *d = s->owner;
+    if (d->cache[slot_of(s->sql)] == s) {
+        sqlite3_reset(s->st);
+        sqlite3_clear_bindings(s->st);
+        s->in_use = false;
+        return;
+    }
+    sqlite3_finalize(s->st);
+    free(s);
+}
+
+static int64_t sq_changes(db *base)
+{
+    sq_db *d = (sq_db *)base;
+    return sqlite3_changes64(d->h);
+}
+
+const db_ops db_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .prepare = sq_prepare,
+    .bind_text = sq_bind_text,
+    .bind_int = sq_bind_int,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_text = sq_col_text,
+    .col_int = sq_col_int,
+    .col_null = sq_col_null,
+    .done = sq_done,
+    .changes = sq_changes,
+    .begin = sq_begin,
+};

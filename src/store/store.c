@@ -1,0 +1,381 @@
+/*
+ * store.c: connection pool, transactions, migrations, orgs and tokens.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+struct store {
+    char *url;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    db **idle;
+    int nidle, created, max;
+};
+
+char *store_col_str(db_stmt *st, int i, arena *a)
+{
+    const char *v = db_col_text(st, i);
+    return v ? arena_strdup(a, v) : NULL;
+}
+
+static int conn_take(db **out, store *s, err *e)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->nidle > 0) {
+            *out = s->idle[--s->nidle];
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        if (s->created < s->max) {
+            s->created++;
+            pthread_mutex_unlock(&s->mu);
+            if (db_open(out, s->url, e) < 0) {
+                pthread_mutex_lock(&s->mu);
+                s->created--;
+                pthread_cond_signal(&s->cv);
+                pthread_mutex_unlock(&s->mu);
+                return -1;
+            }
+            return 0;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+}
+
+static void conn_give(store *s, db *d)
+{
+    pthread_mutex_lock(&s->mu);
+    s->idle[s->nidle++] = d;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int migrate(store *s, err *e)
+{
+    store_tx *tx = NULL;
+    int rc = -1;
+    db_stmt *st = NULL;
+    if (store_tx_begin(&tx, s, true, e) < 0)
+        return -1;
+    if (db_exec(tx->d,
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                e) < 0)
+        goto out;
+    if (db_query(&st, tx->d, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", e, "") <
+            0 ||
+        db_step(st, e) < 0)
+        goto out;
+    int64_t have = db_col_int(st, 0);
+    db_done(st);
+    st = NULL;
+    for (int64_t v = have + 1; v <= store_migration_count; v++) {
+        if (db_exec(tx->d, store_migrations[v - 1], e) < 0)
+            goto out;
+        if (db_run(tx->d, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", e,
+                   "ii", v, time_now_ms()) < 0)
+            goto out;
+        log_info(NULL, "store.migrated", "s:I", "version", (json_int_t)v);
+    }
+    rc = 0;
+out:
+    db_done(st);
+    if (store_tx_end(tx, rc == 0, e) < 0)
+        rc = -1;
+    return rc;
+}
+
+int store_open(store **out, const char *url, int pool_size, err *e)
+{
+    store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(e, ERR_SERVER, "out of memory");
+    s->url = strdup(url);
+    s->max = pool_size < 1 ? 1 : pool_size;
+    s->idle = calloc((size_t)s->max, sizeof(db *));
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!s->url || !s->idle || migrate(s, e) < 0) {
+        store_close(s);
+        if (e->kind == ERR_NONE)
+            err_set(e, ERR_SERVER, "out of memory");
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nidle; i++)
+        db_close(s->idle[i]);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->idle);
+    free(s->url);
+    free(s);
+}
+
+bool store_ping(store *s)
+{
+    err e = {0};
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    bool ok = false;
+    if (store_tx_begin(&tx, s, false, &e) < 0)
+        return false;
+    if (db_query(&st, tx->d, "SELECT 1", &e, "") == 0 && db_step(st, &e) == 1)
+        ok = true;
+    db_done(st);
+    store_tx_end(tx, false, &e);
+    return ok;
+}
+
+int store_tx_begin(store_tx **out, store *s, bool write, err *e)
+{
+    db *d = NULL;
+    if (conn_take(&d, s, e) < 0)
+        return -1;
+    if (db_begin(d, write, e) < 0) {
+        conn_give(s, d);
+        return -1;
+    }
+    store_tx *tx = malloc(sizeof(*tx));
+    if (!tx) {
+        db_exec(d, "ROLLBACK", e);
+        conn_give(s, d);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    tx->s = s;
+    tx->d = d;
+    tx->write = write;
+    *out = tx;
+    return 0;
+}
+
+int store_tx_end(store_tx *tx, bool commit, err *e)
+{
+    if (!tx)
+        return 0;
+    int rc = 0;
+    err tmp = {0};
+    if (commit) {
+        if (db_exec(tx->d, "COMMIT", e) < 0) {
+            rc = -1;
+            db_exec(tx->d, "ROLLBACK", &tmp);
+        }
+    } else {
+        db_exec(tx->d, "ROLLBACK", &tmp);
+    }
+    conn_give(tx->s, tx->d);
+    free(tx);
+    return rc;
+}
+
+/* ---- orgs ---- */
+
+#define ORG_COLS "id, slug, display_name, created_at, quota_versions_monthly"
+
+static void org_read(store_org *o, db_stmt *st, arena *a)
+{
+    o->id = store_col_str(st, 0, a);
+    o->slug = store_col_str(st, 1, a);
+    o->display_name = store_col_str(st, 2, a);
+    o->created_at = db_col_int(st, 3);
+    o->quota_versions_monthly = db_col_int(st, 4);
+}
+
+int store_org_create(store_org *out, store_tx *tx, const char *slug, const char *display_name,
+                     arena *a, err *e)
+{
+    char id[37];
+    crypto_uuid7(id);
+    int64_t now = time_now_ms();
+    if (db_run(tx->d,
+               "INSERT INTO orgs (id, slug, display_name, created_at) VALUES (?, ?, ?, ?)", e,
+               "ttti", id, slug, display_name ? display_name : slug, now) < 0) {
+        if (e->kind == ERR_EXISTS)
+            err_set(e, ERR_EXISTS, "org '%s' already exists", slug);
+        return -1;
+    }
+    out->id = arena_strdup(a, id);
+    out->slug = arena_strdup(a, slug);
+    out->display_name = arena_strdup(a, display_name ? display_name : slug);
+    out->created_at = now;
+    out->quota_versions_monthly = -1;
+    return 0;
+}
+
+int store_org_get(store_org *out, store_tx *tx, const char *slug_or_id, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT " ORG_COLS " FROM orgs WHERE slug = ? OR id = ?", e, "tt",
+                 slug_or_id, slug_or_id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        org_read(out, st, a);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "org '%s' not found", slug_or_id);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_org_count(int64_t *out, store_tx *tx, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT COUNT(*) FROM orgs", e, "") < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        *out = db_col_int(st, 0);
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+static int count_rows(int64_t *out, db *d, const char *sql, err *e, const char *arg)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, d, sql, e, arg ? "t" : "", arg) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    *out = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_org_list(store_org **out, size_t *n, int64_t *total, store_tx *tx, const char *after,
+                   int limit, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (count_rows(total, tx->d, "SELECT COUNT(*) FROM orgs", e, NULL) < 0)
+        return -1;
+    if (db_query(&st, tx->d, "SELECT " ORG_COLS " FROM orgs WHERE id > ? ORDER BY id LIMIT ?", e,
+                 "ti", after ? after : "", (int64_t)limit) < 0)
+        return -1;
+    store_org *items = arena_array(a, store_org, (size_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = db_step(st, e)) == 1 && k < (size_t)limit)
+        org_read(&items[k++], st, a);
+    db_done(st);
+    *out = items;
+    *n = k;
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- tokens ---- */
+
+#define TOKEN_COLS                                                                                 \
+    "t.id, t.org_id, o.slug, t.name, t.role, t.server_admin, t.created_at, t.expires_at,"         \
+    " t.last_used_at, t.revoked_at"
+
+static void token_read(store_token *t, db_stmt *st, arena *a)
+{
+    t->id = store_col_str(st, 0, a);
+    t->org_id = store_col_str(st, 1, a);
+    t->org_slug = store_col_str(st, 2, a);
+    t->name = store_col_str(st, 3, a);
+    t->role = store_col_str(st, 4, a);
+    t->server_admin = db_col_int(st, 5) != 0;
+    t->created_at = db_col_int(st, 6);
+    t->expires_at = db_col_int(st, 7);
+    t->last_used_at = db_col_int(st, 8);
+    t->revoked_at = db_col_int(st, 9);
+}
+
+int store_token_create(store_token *out, store_tx *tx, const char *org_id, const char *name,
+                       const char *role, bool server_admin, const char *hash,
+                       int64_t expires_at, arena *a, err *e)
+{
+    char id[37];
+    crypto_uuid7(id);
+    int64_t now = time_now_ms();
+    if (db_run(tx->d,
+               "INSERT INTO tokens (id, org_id, name, role, server_admin, hash, created_at,"
+               " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               e, "ttttbtii", id, org_id, name, role, (int)server_admin, hash, now,
+               expires_at) < 0)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->id = arena_strdup(a, id);
+    out->org_id = arena_strdup(a, org_id);
+    out->name = arena_strdup(a, name);
+    out->role = arena_strdup(a, role);
+    out->server_admin = server_admin;
+    out->created_at = now;
+    out->expires_at = expires_at;
+    return 0;
+}
+
+int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                 " WHERE t.hash = ?",
+                 e, "t", hash) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        token_read(out, st, a);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "token not found");
+    return rc < 0 ? -1 : 0;
+}
+
+int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e)
+{
+    return db_run(tx->d, "UPDATE tokens SET last_used_at = ? WHERE id = ?", e, "it", now, id) < 0
+               ? -1
+               : 0;
+}
+
+int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
+                     const char *org_id, const char *after, int limit, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (count_rows(total, tx->d,
+                   "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0", e,
+                   org_id) < 0)
+        return -1;
+    if (db_query(&st, tx->d,
+                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                 " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.id > ? ORDER BY t.id LIMIT ?",
+                 e, "tti", org_id, after ? after : "", (int64_t)limit) < 0)
+        return -1;
+    store_token *items = arena_array(a, store_token, (size_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = db_step(st, e)) == 1 && k < (size_t)limit)
+        token_read(&items[k++], st, a);
+    db_done(st);
+    *out = items;
+    *n = k;
+    return rc < 0 ? -1 : 0;
+}
+
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e)
+{
+    int64_t n = db_run(tx->d,
+                       "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
+                       " AND revoked_at = 0",
+                       e, "itt", now, id, org_id);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        return err_set(e, ERR_NOT_FOUND, "token '%s' not found", id);
+    return 0;
+}

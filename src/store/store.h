@@ -1,0 +1,140 @@
+/*
+ * store.h: cairn's metadata repository; the whole interface of src/store/. All SQL lives
+ * behind it. A `store` is thread-safe; a `store_tx` (one pooled connection inside one
+ * transaction) belongs to the thread that began it.
+ * Records are plain data; their strings live in the arena passed to the call that filled them.
+ * JSON-valued fields (tags, metadata, ...) are carried as JSON text.
+ */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/err.h"
+
+typedef struct store store;
+typedef struct store_tx store_tx;
+
+/* Opens the store at url (sqlite://PATH or a path), applies pending migrations; pool_size
+ * connections at most. Returns 0 or -1. */
+int store_open(store **out, const char *url, int pool_size, err *e);
+/* Closes every pooled connection; accepts NULL. */
+void store_close(store *s);
+/* Returns true if the database answers a trivial query. */
+bool store_ping(store *s);
+/* Takes a pooled connection and begins a transaction (write: take the write lock now). */
+int store_tx_begin(store_tx **out, store *s, bool write, err *e);
+/* Commits (commit=true) or rolls back, and returns the connection; accepts NULL. Returns -1
+ * if the commit failed (e filled), 0 otherwise. */
+int store_tx_end(store_tx *tx, bool commit, err *e);
+
+/* ---- orgs ---- */
+typedef struct store_org {
+    char *id, *slug, *display_name;
+    int64_t created_at;
+    int64_t quota_versions_monthly; /* -1: unlimited */
+} store_org;
+
+/* Creates an org; ERR_EXISTS if the slug is taken. */
+int store_org_create(store_org *out, store_tx *tx, const char *slug, const char *display_name,
+                     arena *a, err *e);
+/* Finds an org by slug or id; ERR_NOT_FOUND. */
+int store_org_get(store_org *out, store_tx *tx, const char *slug_or_id, arena *a, err *e);
+/* Lists orgs by id after `after` (NULL: from the start); *n items, *total overall. */
+int store_org_list(store_org **out, size_t *n, int64_t *total, store_tx *tx, const char *after,
+                   int limit, arena *a, err *e);
+/* Returns the number of orgs (for first-start bootstrap). */
+int store_org_count(int64_t *out, store_tx *tx, err *e);
+
+/* ---- tokens ---- */
+typedef struct store_token {
+    char *id, *org_id, *org_slug, *name, *role;
+    bool server_admin;
+    int64_t created_at, expires_at, last_used_at, revoked_at; /* 0: none */
+} store_token;
+
+/* Inserts a token whose secret hashes to hash (hex SHA-256). */
+int store_token_create(store_token *out, store_tx *tx, const char *org_id, const char *name,
+                       const char *role, bool server_admin, const char *hash,
+                       int64_t expires_at, arena *a, err *e);
+/* Finds a token by secret hash (revoked ones too: the caller decides); ERR_NOT_FOUND. */
+int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e);
+/* Records a use at now. */
+int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e);
+/* Lists an org's live tokens by id after `after`. */
+int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
+                     const char *org_id, const char *after, int limit, arena *a, err *e);
+/* Revokes a live token of org_id; ERR_NOT_FOUND if none. */
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e);
+
+/* ---- artifacts ---- */
+typedef struct store_artifact {
+    char *id, *org_id, *org_slug, *kind, *name;
+    char *pretty_name, *summary, *description, *license, *task, *architecture, *base_model;
+    char *framework, *size_category;
+    char *tags, *language, *task_categories, *keywords, *components, *origin, *attributes; /* JSON */
+    char *aliases;        /* JSON array of alias names, sorted (maintained by the store) */
+    char *latest_version; /* highest published, non-deprecated version, or NULL */
+    char *latest_version_id;
+    bool is_public, enabled, framework_set;
+    int64_t revision, download_count, version_count, created_at, updated_at, deleted_at;
+} store_artifact;
+
+/* Inserts a new artifact (revision 1); ERR_EXISTS if org/kind/name is taken. */
+int store_artifact_insert(store_tx *tx, const store_artifact *in, err *e);
+/* Finds a live artifact of org by name or id; ERR_NOT_FOUND. */
+int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
+                       const char *name_or_id, arena *a, err *e);
+/* Writes every mutable field of in, sets revision = in->revision + 1 and updated_at, provided
+ * the stored revision is still in->revision; ERR_CONFLICT otherwise. */
+int store_artifact_update(store_tx *tx, const store_artifact *in, int64_t now, err *e);
+/* Soft-deletes an artifact and its versions at now. */
+int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e);
+/* Lists live artifacts of org/kind, newest update first, keyset after (updated_at, id). */
+int store_artifact_list(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                        const char *org_id, const char *kind, int64_t after_updated,
+                        const char *after_id, int limit, arena *a, err *e);
+/* Recomputes latest_version, version_count and aliases after a version or alias change. */
+int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e);
+
+/* ---- versions ---- */
+typedef struct store_version {
+    char *id, *artifact_id, *version, *sort_key, *lifecycle;
+    char *summary, *changelog, *framework, *architecture, *base_model, *metadata; /* JSON */
+    int64_t parameter_count; /* -1: unknown */
+    int64_t size_bytes, download_count, created_at, updated_at, published_at, deprecated_at;
+} store_version;
+
+/* Inserts a version; ERR_EXISTS if one of equal precedence (sort_key) is live. */
+int store_version_insert(store_tx *tx, const store_version *in, err *e);
+/* Finds a live version of an artifact by sort key; ERR_NOT_FOUND. */
+int store_version_by_key(store_version *out, store_tx *tx, const char *artifact_id,
+                         const char *sort_key, arena *a, err *e);
+/* Finds a live version by id (artifact_id NULL: any artifact); ERR_NOT_FOUND. */
+int store_version_by_id(store_version *out, store_tx *tx, const char *artifact_id,
+                        const char *id, arena *a, err *e);
+/* Lists live versions newest first (lifecycle NULL: all). */
+int store_version_list(store_version **out, size_t *n, store_tx *tx, const char *artifact_id,
+                       const char *lifecycle, arena *a, err *e);
+/* Writes every mutable field of in, sets updated_at = now. */
+int store_version_update(store_tx *tx, const store_version *in, int64_t now, err *e);
+/* Soft-deletes a version (and drops aliases pointing at it). */
+int store_version_delete(store_tx *tx, const char *id, int64_t now, err *e);
+/* Counts a version's live resources, and those whose sha256 is not verified. */
+int store_version_resource_counts(int64_t *total, int64_t *unverified, store_tx *tx,
+                                  const char *version_id, err *e);
+
+/* ---- aliases ---- */
+/* Points alias at version_id (insert or move). */
+int store_alias_set(store_tx *tx, const char *artifact_id, const char *alias,
+                    const char *version_id, int64_t now, err *e);
+/* Finds the version id an alias points at; ERR_NOT_FOUND. */
+int store_alias_get(char **version_id, store_tx *tx, const char *artifact_id, const char *alias,
+                    arena *a, err *e);
+/* Removes an alias; ERR_NOT_FOUND if absent. */
+int store_alias_delete(store_tx *tx, const char *artifact_id, const char *alias, err *e);
+
+#endif

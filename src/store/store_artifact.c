@@ -1,0 +1,303 @@
+/*
+ * store_artifact.c: artifacts (models and capabilities), their facet rows and aliases.
+ */
+#include "store/store.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+#define ART_COLS                                                                                   \
+    "a.id, a.org_id, o.slug, a.kind, a.name, a.pretty_name, a.summary, a.description,"            \
+    " a.license, a.task, a.architecture, a.base_model, a.framework, a.size_category, a.tags,"    \
+    " a.language, a.task_categories, a.keywords, a.components, a.origin, a.attributes,"          \
+    " a.aliases, a.latest_version, a.latest_version_id, a.is_public, a.enabled,"                 \
+    " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
+    " a.updated_at, a.deleted_at"
+
+static void art_read(store_artifact *m, db_stmt *st, arena *a)
+{
+    char **strs[] = {&m->id,           &m->org_id,      &m->org_slug,   &m->kind,
+                     &m->name,         &m->pretty_name, &m->summary,    &m->description,
+                     &m->license,      &m->task,        &m->architecture, &m->base_model,
+                     &m->framework,    &m->size_category, &m->tags,     &m->language,
+                     &m->task_categories, &m->keywords, &m->components, &m->origin,
+                     &m->attributes,   &m->aliases,     &m->latest_version,
+                     &m->latest_version_id};
+    int i = 0;
+    for (; i < (int)(sizeof(strs) / sizeof(strs[0])); i++)
+        *strs[i] = store_col_str(st, i, a);
+    m->is_public = db_col_int(st, i++) != 0;
+    m->enabled = db_col_int(st, i++) != 0;
+    m->framework_set = db_col_int(st, i++) != 0;
+    m->revision = db_col_int(st, i++);
+    m->download_count = db_col_int(st, i++);
+    m->version_count = db_col_int(st, i++);
+    m->created_at = db_col_int(st, i++);
+    m->updated_at = db_col_int(st, i++);
+    m->deleted_at = db_col_int(st, i++);
+}
+
+static int facet_add(db *d, const char *id, const char *facet, const char *value, err *e)
+{
+    if (!value || !*value)
+        return 0;
+    return db_run(d,
+                  "INSERT INTO artifact_facets (artifact_id, facet, value) VALUES (?, ?, ?)"
+                  " ON CONFLICT DO NOTHING",
+                  e, "ttt", id, facet, value) < 0
+               ? -1
+               : 0;
+}
+
+static int facet_add_list(db *d, const char *id, const char *facet, const char *json, err *e)
+{
+    json_t *arr = json ? json_loads(json, 0, NULL) : NULL;
+    int rc = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && facet_add(d, id, facet, json_string_value(v), e) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    json_decref(arr);
+    return rc;
+}
+
+/* Facet rows mirror the filterable fields so facet counts are GROUP BY over an index. */
+static int facets_refresh(db *d, const store_artifact *m, err *e)
+{
+    if (db_run(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
+        return -1;
+    if (facet_add_list(d, m->id, "tags", m->tags, e) < 0 ||
+        facet_add_list(d, m->id, "task_categories", m->task_categories, e) < 0 ||
+        facet_add_list(d, m->id, "language", m->language, e) < 0 ||
+        facet_add(d, m->id, "license", m->license, e) < 0 ||
+        facet_add(d, m->id, "framework", m->framework, e) < 0 ||
+        facet_add(d, m->id, "size_category", m->size_category, e) < 0)
+        return -1;
+    return 0;
+}
+
+static const char *or_json(const char *v, const char *dflt)
+{
+    return v ? v : dflt;
+}
+
+int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
+{
+    if (db_run(tx->d,
+               "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
+               " license, task, architecture, base_model, framework, framework_set,"
+               " size_category, tags, language, task_categories, keywords, components, origin,"
+               " attributes, is_public, enabled, revision, created_at, updated_at)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
+               " ?, ?)",
+               e, "ttttttttttttbttttttttbbii", m->id, m->org_id, m->kind, m->name,
+               m->pretty_name, m->summary, m->description, m->license, m->task,
+               m->architecture, m->base_model, m->framework, (int)m->framework_set,
+               m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
+               or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
+               or_json(m->components, "[]"), or_json(m->origin, "{}"),
+               or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled, m->created_at,
+               m->updated_at) < 0) {
+        if (e->kind == ERR_EXISTS)
+            err_set(e, ERR_EXISTS, "%s '%s/%s' already exists",
+                    strcmp(m->kind, "models") == 0 ? "model" : "capability", m->org_slug,
+                    m->name);
+        return -1;
+    }
+    return facets_refresh(tx->d, m, e);
+}
+
+int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
+                       const char *name_or_id, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT " ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                 " WHERE a.org_id = ? AND a.kind = ? AND (a.name = ? OR a.id = ?)"
+                 " AND a.deleted_at = 0 ORDER BY a.name = ? DESC LIMIT 1",
+                 e, "ttttt", org_id, kind, name_or_id, name_or_id, name_or_id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        art_read(out, st, a);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "%s '%s' not found",
+                       strcmp(kind, "models") == 0 ? "model" : "capability", name_or_id);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, err *e)
+{
+    int64_t n = db_run(
+        tx->d,
+        "UPDATE artifacts SET pretty_name = ?, summary = ?, description = ?, license = ?,"
+        " task = ?, architecture = ?, base_model = ?, framework = ?, framework_set = ?,"
+        " size_category = ?, tags = ?, language = ?, task_categories = ?, keywords = ?,"
+        " components = ?, origin = ?, attributes = ?, is_public = ?, enabled = ?,"
+        " revision = revision + 1, updated_at = ? WHERE id = ? AND revision = ?"
+        " AND deleted_at = 0",
+        e, "ttttttttbtttttttbbbiti", m->pretty_name, m->summary, m->description, m->license,
+        m->task, m->architecture, m->base_model, m->framework, (int)m->framework_set,
+        m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
+        or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
+        or_json(m->components, "[]"), or_json(m->origin, "{}"), or_json(m->attributes, "{}"),
+        (int)m->is_public, (int)m->enabled, now, m->id, m->revision);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        return err_set(e, ERR_CONFLICT, "revision mismatch: the artifact changed meanwhile");
+    return facets_refresh(tx->d, m, e);
+}
+
+int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
+{
+    if (db_run(tx->d, "UPDATE versions SET deleted_at = ? WHERE artifact_id = ? AND deleted_at = 0",
+               e, "it", now, id) < 0)
+        return -1;
+    int64_t n = db_run(tx->d,
+                       "UPDATE artifacts SET deleted_at = ?, updated_at = ? WHERE id = ?"
+                       " AND deleted_at = 0",
+                       e, "iit", now, now, id);
+    if (n < 0)
+        return -1;
+    return n == 0 ? err_set(e, ERR_NOT_FOUND, "artifact not found") : 0;
+}
+
+int store_artifact_list(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                        const char *org_id, const char *kind, int64_t after_updated,
+                        const char *after_id, int limit, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT COUNT(*) FROM artifacts WHERE org_id = ? AND kind = ? AND deleted_at = 0",
+                 e, "tt", org_id, kind) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    *total = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    if (db_query(&st, tx->d,
+                 "SELECT " ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                 " WHERE a.org_id = ? AND a.kind = ? AND a.deleted_at = 0"
+                 " AND (? = 0 OR a.updated_at < ? OR (a.updated_at = ? AND a.id < ?))"
+                 " ORDER BY a.updated_at DESC, a.id DESC LIMIT ?",
+                 e, "ttiiiti", org_id, kind, (int64_t)(after_id != NULL), after_updated,
+                 after_updated, after_id ? after_id : "", (int64_t)limit) < 0)
+        return -1;
+    store_artifact *items = arena_array(a, store_artifact, (size_t)limit);
+    size_t k = 0;
+    while ((rc = db_step(st, e)) == 1 && k < (size_t)limit)
+        art_read(&items[k++], st, a);
+    db_done(st);
+    *out = items;
+    *n = k;
+    return rc < 0 ? -1 : 0;
+}
+
+int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e)
+{
+    db_stmt *st = NULL;
+    char *latest = NULL, *latest_id = NULL;
+    int64_t count = 0;
+    json_t *aliases = json_array();
+    char *aliases_text = NULL;
+    int rc = -1, r;
+    arena *a = arena_create();
+
+    if (db_query(&st, tx->d,
+                 "SELECT id, version FROM versions WHERE artifact_id = ? AND deleted_at = 0"
+                 " AND lifecycle = 'published' ORDER BY sort_key DESC LIMIT 1",
+                 e, "t", artifact_id) < 0)
+        goto out;
+    if ((r = db_step(st, e)) < 0)
+        goto out;
+    if (r == 1) {
+        latest_id = store_col_str(st, 0, a);
+        latest = store_col_str(st, 1, a);
+    }
+    db_done(st);
+    st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT COUNT(*) FROM versions WHERE artifact_id = ? AND deleted_at = 0"
+                 " AND lifecycle <> 'draft'",
+                 e, "t", artifact_id) < 0 ||
+        db_step(st, e) < 0)
+        goto out;
+    count = db_col_int(st, 0);
+    db_done(st);
+    st = NULL;
+    if (db_query(&st, tx->d, "SELECT alias FROM aliases WHERE artifact_id = ? ORDER BY alias", e,
+                 "t", artifact_id) < 0)
+        goto out;
+    while ((r = db_step(st, e)) == 1)
+        json_array_append_new(aliases, json_string(db_col_text(st, 0)));
+    if (r < 0)
+        goto out;
+    db_done(st);
+    st = NULL;
+    aliases_text = json_dumps(aliases, JSON_COMPACT);
+    if (db_run(tx->d,
+               "UPDATE artifacts SET latest_version = ?, latest_version_id = ?,"
+               " version_count = ?, aliases = ?, updated_at = ? WHERE id = ?",
+               e, "ttitit", latest, latest_id, count, aliases_text ? aliases_text : "[]", now,
+               artifact_id) < 0)
+        goto out;
+    rc = 0;
+out:
+    db_done(st);
+    free(aliases_text);
+    json_decref(aliases);
+    arena_free(a);
+    return rc;
+}
+
+/* ---- aliases ---- */
+
+int store_alias_set(store_tx *tx, const char *artifact_id, const char *alias,
+                    const char *version_id, int64_t now, err *e)
+{
+    if (db_run(tx->d,
+               "INSERT INTO aliases (artifact_id, alias, version_id, updated_at)"
+               " VALUES (?, ?, ?, ?) ON CONFLICT (artifact_id, alias) DO UPDATE SET"
+               " version_id = excluded.version_id, updated_at = excluded.updated_at",
+               e, "ttti", artifact_id, alias, version_id, now) < 0)
+        return -1;
+    return store_artifact_refresh(tx, artifact_id, now, e);
+}
+
+int store_alias_get(char **version_id, store_tx *tx, const char *artifact_id, const char *alias,
+                    arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT version_id FROM aliases WHERE artifact_id = ? AND alias = ?", e, "tt",
+                 artifact_id, alias) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        *version_id = store_col_str(st, 0, a);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "alias '%s' not found", alias);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_alias_delete(store_tx *tx, const char *artifact_id, const char *alias, err *e)
+{
+    int64_t n = db_run(tx->d, "DELETE FROM aliases WHERE artifact_id = ? AND alias = ?", e, "tt",
+                       artifact_id, alias);
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        return err_set(e, ERR_NOT_FOUND, "alias '%s' not found", alias);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * crypto.h: SHA-256, HMAC-SHA256, random bytes, UUIDv7 and encodings (OpenSSL libcrypto).
+ * Every function is thread-safe.
+ */
+#ifndef CAIRN_CRYPTO_H
+#define CAIRN_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_HEX_LEN 64
+
+/* Writes the lowercase hex SHA-256 of p[0..n) into hex (SHA256_HEX_LEN + 1 bytes). */
+void crypto_sha256_hex(char *hex, const void *p, size_t n);
+/* Writes the 32-byte HMAC-SHA256 of msg under key into mac. */
+void crypto_hmac_sha256(uint8_t mac[32], const void *key, size_t keylen, const void *msg,
+                        size_t n);
+/* Fills p with n cryptographically random bytes; returns 0 or -1. */
+int crypto_random(void *p, size_t n);
+/* Writes a new UUIDv7 (time-ordered) as 36 chars + NUL into out. */
+void crypto_uuid7(char out[37]);
+/* Writes the lowercase hex of p[0..n) into out (2n + 1 bytes). */
+void crypto_hex(char *out, const uint8_t *p, size_t n);
+/* Writes unpadded base64url of p[0..n) into out (4*ceil(n/3) + 1 bytes suffice). */
+void crypto_base64url(char *out, const uint8_t *p, size_t n);
+/* Compares two strings in time independent of where they differ. */
+bool crypto_equal(const char *a, const char *b);
+
+#endif

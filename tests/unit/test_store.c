@@ -1,0 +1,245 @@
+/*
+ * test_store.c: the store against a temporary SQLite file: migrations, uniqueness,
+ * optimistic concurrency, version ordering by sort key, soft delete.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/semver.h"
+#include "store/store.h"
+
+typedef struct fixture {
+    char dir[64];
+    char url[128];
+    store *s;
+    arena *a;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/cairn-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->url, sizeof(f->url), "sqlite://%s/t.db", f->dir);
+    err e = {0};
+    if (store_open(&f->s, f->url, 2, &e) < 0)
+        return -1;
+    f->a = arena_create();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    store_close(f->s);
+    arena_free(f->a);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static store_tx *begin(fixture *f)
+{
+    err e = {0};
+    store_tx *tx = NULL;
+    assert_int_equal(store_tx_begin(&tx, f->s, true, &e), 0);
+    return tx;
+}
+
+static void orgs_are_unique_and_migrations_idempotent(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o, o2;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "acme", NULL, f->a, &e), 0);
+    assert_string_equal(o.display_name, "acme");
+    assert_int_equal(store_org_create(&o2, tx, "acme", NULL, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_EXISTS);
+    err_clear(&e);
+    assert_int_equal(store_org_get(&o2, tx, "acme", f->a, &e), 0);
+    assert_string_equal(o2.id, o.id);
+    assert_int_equal(store_org_get(&o2, tx, o.id, f->a, &e), 0);
+    assert_int_equal(store_org_get(&o2, tx, "nope", f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    /* Re-opening applies no migration twice and keeps the data. */
+    store *again = NULL;
+    err_clear(&e);
+    assert_int_equal(store_open(&again, f->url, 1, &e), 0);
+    store_tx *t2 = NULL;
+    assert_int_equal(store_tx_begin(&t2, again, false, &e), 0);
+    assert_int_equal(store_org_get(&o2, t2, "acme", f->a, &e), 0);
+    store_tx_end(t2, false, &e);
+    store_close(again);
+}
+
+static void rollback_leaves_nothing(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "ghost", NULL, f->a, &e), 0);
+    store_tx_end(tx, false, &e);
+    tx = begin(f);
+    assert_int_equal(store_org_get(&o, tx, "ghost", f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, false, &e);
+}
+
+static void tokens_by_hash_and_revoke(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_token t, got;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "tok", NULL, f->a, &e), 0);
+    assert_int_equal(store_token_create(&t, tx, o.id, "ci", "writer", false, "h1", 0, f->a, &e),
+                     0);
+    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_string_equal(got.role, "writer");
+    assert_string_equal(got.org_slug, "tok");
+    assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, 5, &e), 0);
+    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_int_equal(got.revoked_at, 5);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, 6, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, true, &e);
+}
+
+static store_artifact new_artifact(const store_org *o, const char *id, const char *name)
+{
+    store_artifact m = {0};
+    m.id = (char *)id;
+    m.org_id = o->id;
+    m.org_slug = o->slug;
+    m.kind = "models";
+    m.name = (char *)name;
+    m.framework = "safetensors";
+    m.tags = "[\"a\",\"b\"]";
+    m.enabled = true;
+    m.created_at = m.updated_at = 1000;
+    return m;
+}
+
+static void artifact_revision_conflict(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_artifact got;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "art", NULL, f->a, &e), 0);
+    store_artifact m = new_artifact(&o, "00000000-0000-7000-8000-000000000001", "llama");
+    assert_int_equal(store_artifact_insert(tx, &m, &e), 0);
+    assert_int_equal(store_artifact_insert(tx, &m, &e), -1);
+    assert_int_equal(e.kind, ERR_EXISTS);
+    err_clear(&e);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), 0);
+    assert_int_equal(got.revision, 1);
+    assert_string_equal(got.tags, "[\"a\",\"b\"]");
+    got.summary = "new";
+    assert_int_equal(store_artifact_update(tx, &got, 2000, &e), 0);
+    /* got.revision is still 1: a second writer with the old revision conflicts. */
+    assert_int_equal(store_artifact_update(tx, &got, 3000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    err_clear(&e);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", m.id, f->a, &e), 0);
+    assert_int_equal(got.revision, 2);
+    assert_string_equal(got.summary, "new");
+    assert_int_equal(store_artifact_delete(tx, m.id, 4000, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, true, &e);
+}
+
+static void add_version(store_tx *tx, const char *art, const char *id, const char *vs,
+                        const char *lifecycle)
+{
+    err e = {0};
+    semver sv;
+    char key[SEMVER_KEY_MAX];
+    assert_int_equal(semver_parse(&sv, vs, strlen(vs)), 0);
+    assert_int_equal(semver_sort_key(key, sizeof(key), &sv), 0);
+    store_version v = {0};
+    v.id = (char *)id;
+    v.artifact_id = (char *)art;
+    v.version = (char *)vs;
+    v.sort_key = key;
+    v.lifecycle = (char *)lifecycle;
+    v.parameter_count = -1;
+    assert_int_equal(store_version_insert(tx, &v, &e), 0);
+}
+
+static void versions_order_and_latest(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_artifact got;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "ver", NULL, f->a, &e), 0);
+    const char *art = "00000000-0000-7000-8000-0000000000a1";
+    store_artifact m = new_artifact(&o, art, "m");
+    assert_int_equal(store_artifact_insert(tx, &m, &e), 0);
+    add_version(tx, art, "00000000-0000-7000-8000-000000000011", "1.0.0-rc.1", "published");
+    add_version(tx, art, "00000000-0000-7000-8000-000000000012", "1.10.0", "draft");
+    add_version(tx, art, "00000000-0000-7000-8000-000000000013", "1.2.0", "published");
+    add_version(tx, art, "00000000-0000-7000-8000-000000000014", "1.0.0", "deprecated");
+    store_version *items;
+    size_t n;
+    assert_int_equal(store_version_list(&items, &n, tx, art, NULL, f->a, &e), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(items[0].version, "1.10.0");
+    assert_string_equal(items[1].version, "1.2.0");
+    assert_string_equal(items[2].version, "1.0.0");
+    assert_string_equal(items[3].version, "1.0.0-rc.1");
+    /* Same precedence (build metadata differs) is the same version. */
+    semver sv;
+    char key[SEMVER_KEY_MAX];
+    semver_parse(&sv, "1.2.0+b7", 8);
+    semver_sort_key(key, sizeof(key), &sv);
+    store_version v = {0};
+    v.id = "00000000-0000-7000-8000-000000000015";
+    v.artifact_id = (char *)art;
+    v.version = "1.2.0+b7";
+    v.sort_key = key;
+    v.lifecycle = "draft";
+    assert_int_equal(store_version_insert(tx, &v, &e), -1);
+    assert_int_equal(e.kind, ERR_EXISTS);
+    err_clear(&e);
+    assert_int_equal(store_artifact_refresh(tx, art, 5000, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", art, f->a, &e), 0);
+    assert_string_equal(got.latest_version, "1.2.0");
+    assert_int_equal(got.version_count, 3);
+    assert_int_equal(store_version_list(&items, &n, tx, art, "draft", f->a, &e), 0);
+    assert_int_equal(n, 1);
+    store_tx_end(tx, true, &e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(orgs_are_unique_and_migrations_idempotent),
+        cmocka_unit_test(rollback_leaves_nothing),
+        cmocka_unit_test(tokens_by_hash_and_revoke),
+        cmocka_unit_test(artifact_revision_conflict),
+        cmocka_unit_test(versions_order_and_latest),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
