@@ -323,10 +323,10 @@ int api_cursor_decode(const char **raw, const api_call *c, err *e)
 {
     const char *s = api_query(c, "cursor");
     *raw = NULL;
-    if (!s || !*s)
+    if (!s)
         return 0;
     size_t n = strlen(s);
-    if (n % 2 || n > 1024)
+    if (n == 0 || n % 2 || n > 1024)
         return err_field_add(e, "query", "cursor", "value_error", "invalid cursor");
     char *out = arena_alloc(c->a, n / 2 + 1);
     for (size_t i = 0; i < n / 2; i++) {

@@ -21,6 +21,9 @@ int api_token_delete(api_reply *r, api_call *c);
 
 int api_artifact_create(api_reply *r, api_call *c);
 int api_artifact_list(api_reply *r, api_call *c);
+int api_artifact_facets(api_reply *r, api_call *c);
+int api_catalog_list(api_reply *r, api_call *c);
+int api_catalog_facets(api_reply *r, api_call *c);
 int api_artifact_get(api_reply *r, api_call *c);
 int api_artifact_patch(api_reply *r, api_call *c);
 int api_artifact_delete(api_reply *r, api_call *c);

@@ -45,6 +45,19 @@ static const char *conn_header(const api_call *c, const char *name)
     return MHD_lookup_connection_value((struct MHD_Connection *)c->conn, MHD_HEADER_KIND, name);
 }
 
+/* Request headers above this total are refused with 431 (the MHD pool is larger, for fast
+ * uploads, so it would accept them). */
+#define HEADERS_MAX 32768
+
+static enum MHD_Result sum_headers(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    size_t *total = cls;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
 typedef struct query_acc {
     req *r;
     size_t cap;
@@ -139,7 +152,8 @@ static int parse_body(req *r, err *e)
         return err_set(e, ERR_INVALID, "unsupported content type '%.64s': send application/json",
                        ct);
     json_error_t je;
-    json_t *doc = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(r->body, r->body_len,
+                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!doc)
         return err_set(e, ERR_INVALID, "malformed JSON at line %d column %d: %s", je.line,
                        je.column, je.text);
@@ -154,6 +168,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
 {
     api_reply rep = {0};
     api_call *c = &r->call;
+    size_t hdr_total = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_headers, &hdr_total);
+    if (hdr_total > HEADERS_MAX) {
+        err_set(&rep.e, ERR_HEADERS_TOO_LARGE, "request headers exceed %d bytes", HEADERS_MAX);
+        return send_reply(conn, r, &rep);
+    }
     if (r->too_large) {
         err_set(&rep.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
                 (long long)c->app->cfg->max_body);

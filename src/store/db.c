@@ -121,3 +121,25 @@ out:
     st->ops->done(st);
     return changed;
 }
+
+int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n)
+{
+    db_stmt *st = NULL;
+    if (d->ops->prepare(&st, d, sql, e) < 0)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        int rc = args[k].type == 'i' ? st->ops->bind_int(st, (int)k + 1, args[k].i)
+                                     : st->ops->bind_text(st, (int)k + 1, args[k].t);
+        if (rc < 0) {
+            st->ops->done(st);
+            return err_set(e, ERR_DATABASE, "database error");
+        }
+    }
+    *out = st;
+    return 0;
+}
+
+const char *db_driver(const db *d)
+{
+    return d->ops->name;
+}

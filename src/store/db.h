@@ -54,10 +54,21 @@ int db_begin(db *d, bool write, err *e);
 /* Returns rows changed by the last statement. */
 int64_t db_changes(db *d);
 
-/* Prepares sql (a string literal: drivers cache statements by pointer) and binds parameters
+/* Prepares sql (drivers cache prepared statements by their text) and binds parameters
  * described by types, one char each: 't' const char * (NULL binds NULL), 'i' int64_t,
  * 'b' int (bool). Returns 0 or -1. Release the statement with db_done(). */
 int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, ...);
+/* One bound parameter of a dynamically built statement. */
+typedef struct db_arg {
+    char type; /* 't' text, 'i' integer */
+    const char *t;
+    int64_t i;
+} db_arg;
+/* Like db_query, with parameters from an array (for SQL built at run time). */
+int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n);
+/* Returns the driver's name ("sqlite", "postgres"). */
+const char *db_driver(const db *d);
+
 /* Steps: 1 a row is ready, 0 done, -1 error (unique violation gives ERR_EXISTS). */
 int db_step(db_stmt *st, err *e);
 /* Column i (0-based) of the current row; text is NULL for SQL NULL and valid until next step. */

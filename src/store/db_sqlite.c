@@ -16,8 +16,9 @@ typedef struct sq_stmt {
     db_stmt base;
     sqlite3_stmt *st;
     struct sq_db *owner;
-    const char *sql;
-    bool in_use;
+    char *sql; /* own copy: the cache is keyed by text, so dynamic SQL is safe */
+    size_t slot;
+    bool in_use, cached;
 } sq_stmt;
 
 typedef struct sq_db {
@@ -25,6 +26,13 @@ typedef struct sq_db {
     sqlite3 *h;
     sq_stmt *cache[CACHE_SLOTS];
 } sq_db;
+
+static void stmt_free(sq_stmt *s)
+{
+    sqlite3_finalize(s->st);
+    free(s->sql);
+    free(s);
+}
 
 static int sq_fail(sq_db *d, const char *what, err *e)
 {
@@ -80,12 +88,9 @@ static int sq_open(db **out, const char *url, err *e)
 static void sq_close(db *base)
 {
     sq_db *d = (sq_db *)base;
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (d->cache[i]) {
-            sqlite3_finalize(d->cache[i]->st);
-            free(d->cache[i]);
-        }
-    }
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (d->cache[i])
+            stmt_free(d->cache[i]);
     sqlite3_close(d->h);
     free(d);
 }
@@ -108,34 +113,41 @@ static int sq_begin(db *base, bool write, err *e)
 
 static size_t slot_of(const char *sql)
 {
-    uintptr_t p = (uintptr_t)sql;
-    return (size_t)((p >> 3) ^ (p >> 11)) % CACHE_SLOTS;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h % CACHE_SLOTS);
 }
+
 
 static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e)
 {
     sq_db *d = (sq_db *)base;
     size_t slot = slot_of(sql);
     sq_stmt *c = d->cache[slot];
-    if (c && c->sql == sql && !c->in_use) {
+    if (c && !c->in_use && strcmp(c->sql, sql) == 0) {
         c->in_use = true;
         *out = &c->base;
         return 0;
     }
     sq_stmt *s = calloc(1, sizeof(*s));
-    if (!s)
+    if (!s || !(s->sql = strdup(sql))) {
+        free(s);
         return err_set(e, ERR_SERVER, "out of memory");
+    }
     s->base.ops = &db_sqlite_ops;
     s->owner = d;
-    s->sql = sql;
+    s->slot = slot;
     s->in_use = true;
     if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL) != SQLITE_OK) {
         log_error(NULL, "db.prepare_failed", "s:s, s:s", "sql", sql, "msg", sqlite3_errmsg(d->h));
+        free(s->sql);
         free(s);
         return err_set(e, ERR_DATABASE, "database error");
     }
     if (!c) {
-        d->cache[slot] = s; /* cached: done() resets instead of finalizing */
+        s->cached = true; /* done() resets instead of finalizing */
+        d->cache[slot] = s;
     }
     *out = &s->base;
     return 0;
@@ -192,15 +204,13 @@ static bool sq_col_null(db_stmt *base, int i)
 static void sq_done(db_stmt *base)
 {
     sq_stmt *s = (sq_stmt *)base;
-    sq_db *d = s->owner;
-    if (d->cache[slot_of(s->sql)] == s) {
+    if (s->cached) {
         sqlite3_reset(s->st);
         sqlite3_clear_bindings(s->st);
         s->in_use = false;
         return;
     }
-    sqlite3_finalize(s->st);
-    free(s);
+    stmt_free(s);
 }
 
 static int64_t sq_changes(db *base)

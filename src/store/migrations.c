@@ -4,9 +4,9 @@
  */
 #include "store/store_int.h"
 
-const char *const store_migrations[] = {
+const store_migration store_migrations[] = {
     /* 1: catalog core */
-    "CREATE TABLE orgs ("
+    {    "CREATE TABLE orgs ("
     " id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,"
     " created_at BIGINT NOT NULL, quota_versions_monthly BIGINT NOT NULL DEFAULT -1);"
     "CREATE TABLE tokens ("
@@ -65,6 +65,13 @@ const char *const store_migrations[] = {
     " deleted_at BIGINT NOT NULL DEFAULT 0);"
     "CREATE INDEX resources_version ON resources(version_id, path);"
     "CREATE INDEX resources_package ON resources(package_id);",
+     NULL, NULL},
+    /* 2: full-text search over name, pretty_name, summary, tags, description */
+    {NULL,
+     "CREATE VIRTUAL TABLE artifacts_fts USING fts5(name, pretty_name, summary, tags,"
+     " description, prefix='2 3');",
+     "ALTER TABLE artifacts ADD COLUMN fts tsvector;"
+     "CREATE INDEX artifacts_fts ON artifacts USING GIN (fts);"},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

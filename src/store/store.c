@@ -79,7 +79,10 @@ static int migrate(store *s, err *e)
     db_done(st);
     st = NULL;
     for (int64_t v = have + 1; v <= store_migration_count; v++) {
-        if (db_exec(tx->d, store_migrations[v - 1], e) < 0)
+        const store_migration *m = &store_migrations[v - 1];
+        const char *dialect = strcmp(db_driver(tx->d), "sqlite") == 0 ? m->sqlite : m->postgres;
+        if ((m->common && db_exec(tx->d, m->common, e) < 0) ||
+            (dialect && db_exec(tx->d, dialect, e) < 0))
             goto out;
         if (db_run(tx->d, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", e,
                    "ii", v, time_now_ms()) < 0)

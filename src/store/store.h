@@ -93,10 +93,6 @@ int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, co
 int store_artifact_update(store_tx *tx, const store_artifact *in, int64_t now, err *e);
 /* Soft-deletes an artifact and its versions at now. */
 int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e);
-/* Lists live artifacts of org/kind, newest update first, keyset after (updated_at, id). */
-int store_artifact_list(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
-                        const char *org_id, const char *kind, int64_t after_updated,
-                        const char *after_id, int limit, arena *a, err *e);
 /* Recomputes latest_version, version_count and aliases after a version or alias change. */
 int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e);
 
@@ -136,5 +132,48 @@ int store_alias_get(char **version_id, store_tx *tx, const char *artifact_id, co
                     arena *a, err *e);
 /* Removes an alias; ERR_NOT_FOUND if absent. */
 int store_alias_delete(store_tx *tx, const char *artifact_id, const char *alias, err *e);
+
+
+/* ---- discovery: list, search, facets (API.md §4, §7) ---- */
+typedef enum store_sort {
+    STORE_SORT_UPDATED,   /* -updated_at (default) */
+    STORE_SORT_NAME,      /* name */
+    STORE_SORT_DOWNLOADS, /* -downloads */
+    STORE_SORT_CREATED,   /* -created_at */
+    STORE_SORT_RELEVANCE, /* relevance, with a search */
+} store_sort;
+
+#define STORE_FACETS 5
+/* Facet names, as query parameters: tags, license, task_categories, framework, size_category. */
+extern const char *const store_facet_names[STORE_FACETS];
+
+typedef struct store_filter {
+    const char *org_id;  /* the org in scope; NULL: the public catalog of every org */
+    const char *kind;
+    bool include_public; /* with org_id: other orgs' public, enabled artifacts too */
+    const char *search;  /* free text (prefix-matched words), or NULL */
+    const char *const *values[STORE_FACETS]; /* OR within a facet, AND across facets */
+    size_t nvalues[STORE_FACETS];
+} store_filter;
+
+/* Lists artifacts matching f in sort order, after the keyset position (after_key, after_id)
+ * when after_id is non-NULL (for STORE_SORT_RELEVANCE after_key is an offset). Fills *total
+ * with the count of all matches. */
+int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                          const store_filter *f, store_sort sort, const char *after_key,
+                          const char *after_id, int limit, arena *a, err *e);
+
+typedef struct store_facet_count {
+    const char *value;
+    int64_t count;
+} store_facet_count;
+
+/* Disjunctive facet counts: for facet i, counts of its values over the matches of every filter
+ * but its own, most frequent first. *total: artifacts in scope; *filtered: matches of f. */
+int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+                 int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
+                 arena *a, err *e);
+/* Returns the sort key string of a for sort (what the next page's cursor carries). */
+const char *store_sort_key_of(const store_artifact *a, store_sort sort, arena *ar);
 
 #endif

@@ -8,15 +8,7 @@
 
 #include "store/store_int.h"
 
-#define ART_COLS                                                                                   \
-    "a.id, a.org_id, o.slug, a.kind, a.name, a.pretty_name, a.summary, a.description,"            \
-    " a.license, a.task, a.architecture, a.base_model, a.framework, a.size_category, a.tags,"    \
-    " a.language, a.task_categories, a.keywords, a.components, a.origin, a.attributes,"          \
-    " a.aliases, a.latest_version, a.latest_version_id, a.is_public, a.enabled,"                 \
-    " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
-    " a.updated_at, a.deleted_at"
-
-static void art_read(store_artifact *m, db_stmt *st, arena *a)
+void store_art_read(store_artifact *m, db_stmt *st, arena *a)
 {
     char **strs[] = {&m->id,           &m->org_id,      &m->org_slug,   &m->kind,
                      &m->name,         &m->pretty_name, &m->summary,    &m->description,
@@ -80,7 +72,7 @@ static int facets_refresh(db *d, const store_artifact *m, err *e)
         facet_add(d, m->id, "framework", m->framework, e) < 0 ||
         facet_add(d, m->id, "size_category", m->size_category, e) < 0)
         return -1;
-    return 0;
+    return store_fts_refresh(d, m, e);
 }
 
 static const char *or_json(const char *v, const char *dflt)
@@ -119,14 +111,14 @@ int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, co
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
-                 "SELECT " ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                 "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
                  " WHERE a.org_id = ? AND a.kind = ? AND (a.name = ? OR a.id = ?)"
                  " AND a.deleted_at = 0 ORDER BY a.name = ? DESC LIMIT 1",
                  e, "ttttt", org_id, kind, name_or_id, name_or_id, name_or_id) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1)
-        art_read(out, st, a);
+        store_art_read(out, st, a);
     db_done(st);
     if (rc == 0)
         return err_set(e, ERR_NOT_FOUND, "%s '%s' not found",
@@ -144,7 +136,7 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
         " components = ?, origin = ?, attributes = ?, is_public = ?, enabled = ?,"
         " revision = revision + 1, updated_at = ? WHERE id = ? AND revision = ?"
         " AND deleted_at = 0",
-        e, "ttttttttbtttttttbbbiti", m->pretty_name, m->summary, m->description, m->license,
+        e, "ttttttttbttttttttbbiti", m->pretty_name, m->summary, m->description, m->license,
         m->task, m->architecture, m->base_model, m->framework, (int)m->framework_set,
         m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
         or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
@@ -169,38 +161,6 @@ int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
     if (n < 0)
         return -1;
     return n == 0 ? err_set(e, ERR_NOT_FOUND, "artifact not found") : 0;
-}
-
-int store_artifact_list(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
-                        const char *org_id, const char *kind, int64_t after_updated,
-                        const char *after_id, int limit, arena *a, err *e)
-{
-    db_stmt *st = NULL;
-    if (db_query(&st, tx->d,
-                 "SELECT COUNT(*) FROM artifacts WHERE org_id = ? AND kind = ? AND deleted_at = 0",
-                 e, "tt", org_id, kind) < 0)
-        return -1;
-    int rc = db_step(st, e);
-    *total = rc == 1 ? db_col_int(st, 0) : 0;
-    db_done(st);
-    if (rc < 0)
-        return -1;
-    if (db_query(&st, tx->d,
-                 "SELECT " ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
-                 " WHERE a.org_id = ? AND a.kind = ? AND a.deleted_at = 0"
-                 " AND (? = 0 OR a.updated_at < ? OR (a.updated_at = ? AND a.id < ?))"
-                 " ORDER BY a.updated_at DESC, a.id DESC LIMIT ?",
-                 e, "ttiiiti", org_id, kind, (int64_t)(after_id != NULL), after_updated,
-                 after_updated, after_id ? after_id : "", (int64_t)limit) < 0)
-        return -1;
-    store_artifact *items = arena_array(a, store_artifact, (size_t)limit);
-    size_t k = 0;
-    while ((rc = db_step(st, e)) == 1 && k < (size_t)limit)
-        art_read(&items[k++], st, a);
-    db_done(st);
-    *out = items;
-    *n = k;
-    return rc < 0 ? -1 : 0;
 }
 
 int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e)

@@ -7,7 +7,11 @@
 #include "store/db.h"
 #include "store/store.h"
 
-extern const char *const store_migrations[];
+/* A migration: SQL for every driver, then the parts one dialect needs (full-text search). */
+typedef struct store_migration {
+    const char *common, *sqlite, *postgres;
+} store_migration;
+extern const store_migration store_migrations[];
 extern const int store_migration_count;
 
 struct store_tx {
@@ -15,6 +19,19 @@ struct store_tx {
     db *d;
     bool write;
 };
+
+#define STORE_ART_COLS                                                                                   \
+    "a.id, a.org_id, o.slug, a.kind, a.name, a.pretty_name, a.summary, a.description,"            \
+    " a.license, a.task, a.architecture, a.base_model, a.framework, a.size_category, a.tags,"    \
+    " a.language, a.task_categories, a.keywords, a.components, a.origin, a.attributes,"          \
+    " a.aliases, a.latest_version, a.latest_version_id, a.is_public, a.enabled,"                 \
+    " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
+    " a.updated_at, a.deleted_at"
+
+/* Reads a row selected with STORE_ART_COLS. */
+void store_art_read(store_artifact *m, db_stmt *st, arena *a);
+/* Dialect: refreshes the artifact's full-text index row. */
+int store_fts_refresh(db *d, const store_artifact *m, err *e);
 
 /* Copies a nullable column into the arena. */
 char *store_col_str(db_stmt *st, int i, arena *a);

@@ -20,6 +20,7 @@ typedef enum err_kind {
     ERR_EXISTS,           /* 409 already_exists_error */
     ERR_CONFLICT,         /* 409 conflict_error */
     ERR_TOO_LARGE,        /* 413 invalid_error */
+    ERR_HEADERS_TOO_LARGE, /* 431 invalid_error */
     ERR_VALIDATION,       /* 422 validation_error */
     ERR_UPGRADE,          /* 426 upgrade_required_error */
     ERR_LIMIT,            /* 429 usage_limit_exceeded_error */

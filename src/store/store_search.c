@@ -1,0 +1,300 @@
+/*
+ * store_search.c: list, full-text search and disjunctive facet counts over artifacts.
+ * SQL is built at run time from the active filters; the full-text parts are the SQLite
+ * dialect (FTS5 with bm25), kept to the functions marked "dialect" below.
+ */
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+const char *const store_facet_names[STORE_FACETS] = {"tags", "license", "task_categories",
+                                                     "framework", "size_category"};
+
+#define MAX_ARGS 256
+
+typedef struct q {
+    arena *a;
+    char *sql;
+    size_t len, cap;
+    db_arg args[MAX_ARGS];
+    size_t nargs;
+} q;
+
+static void q_add(q *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *bigger = arena_alloc(b->a, cap);
+        if (b->len)
+            memcpy(bigger, b->sql, b->len);
+        b->sql = bigger;
+        b->cap = cap;
+    }
+    memcpy(b->sql + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void q_t(q *b, const char *v)
+{
+    if (b->nargs < MAX_ARGS)
+        b->args[b->nargs++] = (db_arg){'t', v, 0};
+}
+
+static void q_i(q *b, int64_t v)
+{
+    if (b->nargs < MAX_ARGS)
+        b->args[b->nargs++] = (db_arg){'i', NULL, v};
+}
+
+/* Dialect: turns free text into an FTS5 query of prefix-matched words, or NULL if no word. */
+static const char *fts_query(const char *text, arena *a)
+{
+    size_t n = strlen(text);
+    char *out = arena_alloc(a, n * 4 + 64);
+    size_t o = 0;
+    int words = 0;
+    for (size_t i = 0; i < n && words < 16;) {
+        unsigned char ch = (unsigned char)text[i];
+        bool word = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
+        if (!word) {
+            i++;
+            continue;
+        }
+        if (words++)
+            out[o++] = ' ';
+        out[o++] = '"';
+        while (i < n) {
+            ch = (unsigned char)text[i];
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                  (ch >= 'A' && ch <= 'Z') || ch >= 0x80))
+                break;
+            out[o++] = (char)ch;
+            i++;
+        }
+        out[o++] = '"';
+        out[o++] = '*';
+    }
+    out[o] = '\0';
+    return words ? out : NULL;
+}
+
+/* FROM clause, with the dialect's full-text join when there is a search. */
+static void q_from(q *b, const store_filter *f, const char **match)
+{
+    q_add(b, " FROM artifacts a JOIN orgs o ON o.id = a.org_id");
+    *match = f->search ? fts_query(f->search, b->a) : NULL;
+    if (*match) {
+        q_add(b, " JOIN (SELECT rowid AS rid, bm25(artifacts_fts) AS score FROM artifacts_fts"
+                 " WHERE artifacts_fts MATCH ?) s ON s.rid = a.rowid");
+        q_t(b, *match);
+    }
+}
+
+/* WHERE clause: scope, kind, liveness, and every facet filter except `skip` (-1: none). */
+static void q_where(q *b, const store_filter *f, int skip)
+{
+    q_add(b, " WHERE a.kind = ? AND a.deleted_at = 0");
+    q_t(b, f->kind);
+    if (f->search && !fts_query(f->search, b->a))
+        q_add(b, " AND 1 = 0"); /* a search with no word in it matches nothing */
+    if (!f->org_id) {
+        q_add(b, " AND a.is_public = 1 AND a.enabled = 1");
+    } else if (f->include_public) {
+        q_add(b, " AND (a.org_id = ? OR (a.is_public = 1 AND a.enabled = 1))");
+        q_t(b, f->org_id);
+    } else {
+        q_add(b, " AND a.org_id = ?");
+        q_t(b, f->org_id);
+    }
+    for (int i = 0; i < STORE_FACETS; i++) {
+        if (i == skip || f->nvalues[i] == 0)
+            continue;
+        q_add(b, " AND a.id IN (SELECT artifact_id FROM artifact_facets WHERE facet = ?"
+                 " AND value IN (");
+        q_t(b, store_facet_names[i]);
+        for (size_t k = 0; k < f->nvalues[i]; k++) {
+            q_add(b, k ? ", ?" : "?");
+            q_t(b, f->values[i][k]);
+        }
+        q_add(b, "))");
+    }
+}
+
+static int count_of(int64_t *out, store_tx *tx, q *b, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query_v(&st, tx->d, b->sql, e, b->args, b->nargs) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    *out = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+const char *store_sort_key_of(const store_artifact *m, store_sort sort, arena *ar)
+{
+    switch (sort) {
+    case STORE_SORT_NAME: return m->name;
+    case STORE_SORT_DOWNLOADS: return arena_printf(ar, "%lld", (long long)m->download_count);
+    case STORE_SORT_CREATED: return arena_printf(ar, "%lld", (long long)m->created_at);
+    case STORE_SORT_UPDATED:
+    case STORE_SORT_RELEVANCE: break;
+    }
+    return arena_printf(ar, "%lld", (long long)m->updated_at);
+}
+
+int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                          const store_filter *f, store_sort sort, const char *after_key,
+                          const char *after_id, int limit, arena *a, err *e)
+{
+    const char *match;
+    q cnt = {.a = a};
+    q_add(&cnt, "SELECT COUNT(*)");
+    q_from(&cnt, f, &match);
+    q_where(&cnt, f, -1);
+    if (count_of(total, tx, &cnt, e) < 0)
+        return -1;
+
+    if (sort == STORE_SORT_RELEVANCE && !match)
+        sort = STORE_SORT_UPDATED;
+    q b = {.a = a};
+    q_add(&b, "SELECT " STORE_ART_COLS);
+    q_from(&b, f, &match);
+    q_where(&b, f, -1);
+    static const char *const col[] = {"a.updated_at", "a.name", "a.download_count",
+                                      "a.created_at", NULL};
+    int64_t offset = 0;
+    if (after_id && sort == STORE_SORT_RELEVANCE) {
+        offset = strtoll(after_key, NULL, 10);
+    } else if (after_id && sort == STORE_SORT_NAME) {
+        q_add(&b, " AND (a.name > ? OR (a.name = ? AND a.id > ?))");
+        q_t(&b, after_key);
+        q_t(&b, after_key);
+        q_t(&b, after_id);
+    } else if (after_id) {
+        int64_t k = strtoll(after_key, NULL, 10);
+        char buf[160];
+        snprintf(buf, sizeof(buf), " AND (%s < ? OR (%s = ? AND a.id < ?))", col[sort],
+                 col[sort]);
+        q_add(&b, buf);
+        q_i(&b, k);
+        q_i(&b, k);
+        q_t(&b, after_id);
+    }
+    switch (sort) {
+    case STORE_SORT_NAME: q_add(&b, " ORDER BY a.name ASC, a.id ASC"); break;
+    case STORE_SORT_RELEVANCE: q_add(&b, " ORDER BY s.score ASC, a.id ASC"); break;
+    default: {
+        char buf[96];
+        snprintf(buf, sizeof(buf), " ORDER BY %s DESC, a.id DESC", col[sort]);
+        q_add(&b, buf);
+    }
+    }
+    q_add(&b, " LIMIT ? OFFSET ?");
+    q_i(&b, limit);
+    q_i(&b, offset);
+
+    db_stmt *st = NULL;
+    if (db_query_v(&st, tx->d, b.sql, e, b.args, b.nargs) < 0)
+        return -1;
+    store_artifact *items = arena_array(a, store_artifact, (size_t)limit);
+    size_t k = 0;
+    int rc;
+    while ((rc = db_step(st, e)) == 1 && k < (size_t)limit)
+        store_art_read(&items[k++], st, a);
+    db_done(st);
+    *out = items;
+    *n = k;
+    return rc < 0 ? -1 : 0;
+}
+
+int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+                 int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
+                 arena *a, err *e)
+{
+    const char *match;
+    store_filter scope = {.org_id = f->org_id, .kind = f->kind,
+                          .include_public = f->include_public};
+    q t = {.a = a};
+    q_add(&t, "SELECT COUNT(*)");
+    q_from(&t, &scope, &match);
+    q_where(&t, &scope, -1);
+    if (count_of(total, tx, &t, e) < 0)
+        return -1;
+    q fl = {.a = a};
+    q_add(&fl, "SELECT COUNT(*)");
+    q_from(&fl, f, &match);
+    q_where(&fl, f, -1);
+    if (count_of(filtered, tx, &fl, e) < 0)
+        return -1;
+    for (int i = 0; i < STORE_FACETS; i++) {
+        q b = {.a = a};
+        q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv JOIN (SELECT a.id");
+        q_from(&b, f, &match);
+        q_where(&b, f, i);
+        q_add(&b, ") m ON m.id = fv.artifact_id WHERE fv.facet = ? GROUP BY fv.value"
+                  " ORDER BY n DESC, fv.value ASC LIMIT 200");
+        q_t(&b, store_facet_names[i]);
+        db_stmt *st = NULL;
+        if (db_query_v(&st, tx->d, b.sql, e, b.args, b.nargs) < 0)
+            return -1;
+        out[i] = arena_array(a, store_facet_count, 200);
+        nout[i] = 0;
+        int rc;
+        while ((rc = db_step(st, e)) == 1 && nout[i] < 200) {
+            out[i][nout[i]].value = store_col_str(st, 0, a);
+            out[i][nout[i]].count = db_col_int(st, 1);
+            nout[i]++;
+        }
+        db_done(st);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Dialect: keeps the artifact's full-text row (rowid = the artifact's rowid) current. */
+int store_fts_refresh(db *d, const store_artifact *m, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, d, "SELECT rowid FROM artifacts WHERE id = ?", e, "t", m->id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    int64_t rowid = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    if (rc != 1)
+        return rc < 0 ? -1 : 0;
+    if (db_run(d, "DELETE FROM artifacts_fts WHERE rowid = ?", e, "i", rowid) < 0)
+        return -1;
+    if (m->deleted_at)
+        return 0;
+    char tags[4096] = "";
+    json_t *arr = m->tags ? json_loads(m->tags, 0, NULL) : NULL;
+    size_t i, used = 0;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        int w = snprintf(tags + used, sizeof(tags) - used, "%s%s", used ? " " : "",
+                         json_string_value(v) ? json_string_value(v) : "");
+        if (w < 0 || (size_t)w >= sizeof(tags) - used)
+            break;
+        used += (size_t)w;
+    }
+    json_decref(arr);
+    return db_run(d,
+                  "INSERT INTO artifacts_fts (rowid, name, pretty_name, summary, tags,"
+                  " description) VALUES (?, ?, ?, ?, ?, ?)",
+                  e, "itttt" "t", rowid, m->name, m->pretty_name,
+                  m->summary, tags, m->description) < 0
+               ? -1
+               : 0;
+}
