@@ -47,6 +47,15 @@ typedef struct api_call {
     void *conn; /* http/'s handle for header() */
 } api_call;
 
+/* A body produced piece by piece (export.csv): read() fills up to max bytes and returns the
+ * count, 0 at the end, or -1 on error (the connection is then closed); done() frees ctx.
+ * Both run on the request's thread. */
+typedef struct api_stream {
+    long (*read)(void *ctx, char *buf, size_t max);
+    void (*done)(void *ctx);
+    void *ctx;
+} api_stream;
+
 typedef struct api_reply {
     int status;   /* 0 until set; 200 by default on success */
     json_t *body; /* owned by the reply (http/ decrefs it) */
@@ -54,6 +63,10 @@ typedef struct api_reply {
     const char *etag; /* quoted strong ETag, or NULL */
     api_kv headers[API_MAX_HEADERS];
     size_t nheaders;
+    const char *content_type; /* for raw/stream bodies */
+    const char *raw;          /* a non-JSON body in the arena, raw_len bytes */
+    size_t raw_len;
+    api_stream stream; /* set stream.read for a streamed body */
 } api_reply;
 
 typedef int (*api_handler)(api_reply *r, api_call *c);

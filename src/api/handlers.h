@@ -42,4 +42,20 @@ int api_version_deprecate(api_reply *r, api_call *c);
 int api_alias_put(api_reply *r, api_call *c);
 int api_alias_delete(api_reply *r, api_call *c);
 
+int api_artifact_restore(api_reply *r, api_call *c);
+int api_artifact_duplicate(api_reply *r, api_call *c);
+int api_artifact_bulk(api_reply *r, api_call *c);
+int api_artifact_docs(api_reply *r, api_call *c);
+int api_artifact_export(api_reply *r, api_call *c);
+int api_package_list(api_reply *r, api_call *c);
+
+/* Encoders shared by the files handlers. */
+json_t *api_resource_json(const store_resource *r);
+/* Appends the version's resources to out. */
+int api_version_resources(json_t *out, api_call *c, store_tx *tx, const char *version_id,
+                          err *e);
+/* Sets *out to the version's packages, each with its resources. */
+int api_version_packages(json_t **out, api_call *c, store_tx *tx, const char *version_id,
+                         err *e);
+
 #endif

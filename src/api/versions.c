@@ -48,9 +48,13 @@ static int resolve_version(store_version *out, api_call *c, store_tx *tx,
                    m->name);
 }
 
-static int reply_version(api_reply *r, api_call *c, const store_version *v, int status)
+static int reply_version(api_reply *r, api_call *c, store_tx *tx, const store_version *v,
+                         int status)
 {
-    json_t *body = api_version_json(v, NULL);
+    json_t *packages;
+    if (api_version_packages(&packages, c, tx, v->id, &r->e) < 0)
+        return -1;
+    json_t *body = api_version_json(v, packages);
     if (status == 200)
         r->etag = api_etag_of(body, c->a);
     return api_json(r, status, body);
@@ -132,7 +136,7 @@ static int do_create(api_reply *r, api_call *c, store_tx *tx)
     if (store_artifact_refresh(tx, m.id, now, &r->e) < 0 ||
         store_version_by_id(&v, tx, m.id, id, c->a, &r->e) < 0)
         return -1;
-    return reply_version(r, c, &v, 201);
+    return reply_version(r, c, tx, &v, 201);
 }
 
 int api_version_create(api_reply *r, api_call *c)
@@ -154,7 +158,7 @@ static int do_get(api_reply *r, api_call *c, store_tx *tx)
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0 ||
         resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
-    return reply_version(r, c, &v, 200);
+    return reply_version(r, c, tx, &v, 200);
 }
 
 int api_version_get(api_reply *r, api_call *c)
@@ -179,7 +183,7 @@ static int do_get_by_id(api_reply *r, api_call *c, store_tx *tx)
         if (store_artifact_get(&m, tx, o.id, "capabilities", v.artifact_id, c->a, &r->e) < 0)
             return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
     }
-    return reply_version(r, c, &v, 200);
+    return reply_version(r, c, tx, &v, 200);
 }
 
 int api_version_get_by_id(api_reply *r, api_call *c)
@@ -220,7 +224,7 @@ static int do_patch(api_reply *r, api_call *c, store_tx *tx)
     if (store_version_update(tx, &v, now, &r->e) < 0 ||
         store_version_by_id(&v, tx, m.id, v.id, c->a, &r->e) < 0)
         return -1;
-    return reply_version(r, c, &v, 200);
+    return reply_version(r, c, tx, &v, 200);
 }
 
 int api_version_patch(api_reply *r, api_call *c)
@@ -285,7 +289,7 @@ static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event e
         store_artifact_refresh(tx, m.id, now, &r->e) < 0 ||
         store_version_by_id(&v, tx, m.id, v.id, c->a, &r->e) < 0)
         return -1;
-    return reply_version(r, c, &v, 200);
+    return reply_version(r, c, tx, &v, 200);
 }
 
 static int do_publish(api_reply *r, api_call *c, store_tx *tx)

@@ -106,6 +106,56 @@ static struct MHD_Response *json_response(req *r, int status, json_t *body)
     return resp;
 }
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    api_stream *st = cls;
+    long n = st->read(st->ctx, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    api_stream *st = cls;
+    if (st->done)
+        st->done(st->ctx);
+    free(st);
+}
+
+/* Sends a raw or streamed (chunked) body. */
+static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply *rep,
+                                 int status)
+{
+    struct MHD_Response *resp;
+    if (rep->stream.read) {
+        api_stream *st = malloc(sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        *st = rep->stream;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
+                                                 stream_free);
+    } else {
+        resp = MHD_create_response_from_buffer(rep->raw_len, (void *)rep->raw,
+                                               MHD_RESPMEM_MUST_COPY);
+        r->bytes_out = rep->raw_len;
+    }
+    r->status = status;
+    MHD_add_response_header(resp, "Content-Type",
+                            rep->content_type ? rep->content_type : "application/octet-stream");
+    MHD_add_response_header(resp, "X-Request-Id", r->call.req_id);
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].key, rep->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    json_decref(rep->body);
+    rep->body = NULL;
+    return ret;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply *rep)
 {
     struct MHD_Response *resp;
@@ -115,6 +165,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply
         json_decref(rep->body);
         rep->body = api_error_body(&rep->e);
     }
+    if (rep->e.kind == ERR_NONE && (rep->stream.read || rep->raw))
+        return send_body(conn, r, rep, status);
     const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
     bool is_get = strcmp(r->call.method, "GET") == 0 || strcmp(r->call.method, "HEAD") == 0;
     if (rep->etag && is_get && status == 200 && inm && api_etag_matches(inm, rep->etag)) {

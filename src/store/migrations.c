@@ -72,6 +72,15 @@ const store_migration store_migrations[] = {
      " description, prefix='2 3');",
      "ALTER TABLE artifacts ADD COLUMN fts tsvector;"
      "CREATE INDEX artifacts_fts ON artifacts USING GIN (fts);"},
+    /* 3: file paths unique per live version; blobs known to the database */
+    {"CREATE UNIQUE INDEX resources_path ON resources(version_id, path) WHERE deleted_at = 0;"
+     "CREATE INDEX resources_key ON resources(storage_key);"
+     "CREATE TABLE blobs (storage_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+     " size_bytes BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+     "CREATE TABLE upload_sessions (id TEXT PRIMARY KEY, version_id TEXT NOT NULL"
+     " REFERENCES versions(id), path TEXT NOT NULL, kind TEXT NOT NULL, size_bytes BIGINT,"
+     " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

@@ -93,6 +93,17 @@ int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, co
 int store_artifact_update(store_tx *tx, const store_artifact *in, int64_t now, err *e);
 /* Soft-deletes an artifact and its versions at now. */
 int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e);
+/* Undeletes the most recently deleted artifact org/kind/name deleted at or after since, with
+ * the versions deleted with it; ERR_NOT_FOUND if none; ERR_EXISTS if the name is live. */
+int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id,
+                           const char *kind, const char *name, int64_t since, int64_t now,
+                           arena *a, err *e);
+/* Hard-deletes artifacts and versions soft-deleted before `before`; *purged counts artifacts
+ * and versions removed. */
+int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e);
+/* Counts versions created in org's artifacts at or after since (deleted ones too: quota). */
+int store_versions_created_since(int64_t *out, store_tx *tx, const char *org_id, int64_t since,
+                                 err *e);
 /* Recomputes latest_version, version_count and aliases after a version or alias change. */
 int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e);
 
@@ -175,5 +186,38 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
                  arena *a, err *e);
 /* Returns the sort key string of a for sort (what the next page's cursor carries). */
 const char *store_sort_key_of(const store_artifact *a, store_sort sort, arena *ar);
+
+/* ---- packages and resources (API.md §5, §6) ---- */
+typedef struct store_package {
+    char *id, *version_id, *format, *kind; /* kind: file | bundle | converted */
+    int64_t size_bytes, created_at;
+} store_package;
+
+typedef struct store_resource {
+    char *id, *package_id, *version_id, *path, *kind, *sha256, *media_type, *storage_key;
+    bool primary, verified;
+    int64_t size_bytes, created_at;
+} store_resource;
+
+/* Inserts a package. */
+int store_package_insert(store_tx *tx, const store_package *p, err *e);
+/* Inserts a resource; ERR_EXISTS if its path is taken in the version. Records the blob. */
+int store_resource_insert(store_tx *tx, const store_resource *r, err *e);
+/* Lists a version's live packages, oldest first. */
+int store_package_list(store_package **out, size_t *n, store_tx *tx, const char *version_id,
+                       arena *a, err *e);
+/* Lists a version's live resources by path (package_id NULL: all packages). */
+int store_resource_list(store_resource **out, size_t *n, store_tx *tx, const char *version_id,
+                        const char *package_id, arena *a, err *e);
+/* Finds a live resource of a version by path; ERR_NOT_FOUND. */
+int store_resource_by_path(store_resource *out, store_tx *tx, const char *version_id,
+                           const char *path, arena *a, err *e);
+/* Copies a version's packages and resources (same blobs) to another version. */
+int store_version_copy_files(store_tx *tx, const char *from, const char *to, int64_t now,
+                             err *e);
+/* Adds n to the download counters of a version and its artifact. */
+int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e);
+/* True (1) if any resource row, live or soft-deleted, references storage_key; 0 if none. */
+int store_blob_referenced(store_tx *tx, const char *storage_key, err *e);
 
 #endif

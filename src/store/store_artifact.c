@@ -261,3 +261,80 @@ int store_alias_delete(store_tx *tx, const char *artifact_id, const char *alias,
         return err_set(e, ERR_NOT_FOUND, "alias '%s' not found", alias);
     return 0;
 }
+
+int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id,
+                           const char *kind, const char *name, int64_t since, int64_t now,
+                           arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT id, deleted_at FROM artifacts WHERE org_id = ? AND kind = ?"
+                 " AND (name = ? OR id = ?) AND deleted_at >= ? AND deleted_at > 0"
+                 " ORDER BY deleted_at DESC LIMIT 1",
+                 e, "tttti", org_id, kind, name, name, since) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    char *id = rc == 1 ? store_col_str(st, 0, a) : NULL;
+    int64_t when = rc == 1 ? db_col_int(st, 1) : 0;
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    if (!id)
+        return err_set(e, ERR_NOT_FOUND, "no deleted artifact '%s' inside the retention window",
+                       name);
+    if (db_run(tx->d, "UPDATE versions SET deleted_at = 0 WHERE artifact_id = ? AND deleted_at = ?",
+               e, "ti", id, when) < 0 ||
+        db_run(tx->d, "UPDATE artifacts SET deleted_at = 0, updated_at = ? WHERE id = ?", e, "it",
+               now, id) < 0)
+        return -1;
+    if (store_artifact_refresh(tx, id, now, e) < 0)
+        return -1;
+    return store_artifact_get(out, tx, org_id, kind, id, a, e);
+}
+
+int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
+{
+    *purged = 0;
+    /* Children first: resources, packages, aliases of dead versions and of dead artifacts. */
+    static const char *const steps[] = {
+        "DELETE FROM resources WHERE version_id IN (SELECT v.id FROM versions v JOIN artifacts a"
+        " ON a.id = v.artifact_id WHERE (v.deleted_at > 0 AND v.deleted_at < ?1)"
+        " OR (a.deleted_at > 0 AND a.deleted_at < ?1))",
+        "DELETE FROM packages WHERE version_id IN (SELECT v.id FROM versions v JOIN artifacts a"
+        " ON a.id = v.artifact_id WHERE (v.deleted_at > 0 AND v.deleted_at < ?1)"
+        " OR (a.deleted_at > 0 AND a.deleted_at < ?1))",
+        "DELETE FROM aliases WHERE artifact_id IN (SELECT id FROM artifacts WHERE"
+        " deleted_at > 0 AND deleted_at < ?1) OR version_id IN (SELECT id FROM versions WHERE"
+        " deleted_at > 0 AND deleted_at < ?1)",
+        "DELETE FROM versions WHERE (deleted_at > 0 AND deleted_at < ?1) OR artifact_id IN"
+        " (SELECT id FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)",
+        "DELETE FROM artifact_facets WHERE artifact_id IN (SELECT id FROM artifacts WHERE"
+        " deleted_at > 0 AND deleted_at < ?1)",
+        "DELETE FROM artifacts_fts WHERE rowid IN (SELECT rowid FROM artifacts WHERE"
+        " deleted_at > 0 AND deleted_at < ?1)",
+        "DELETE FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        int64_t n = db_run(tx->d, steps[i], e, "i", before);
+        if (n < 0)
+            return -1;
+        if (i >= 3 && i != 4 && i != 5)
+            *purged += n;
+    }
+    return 0;
+}
+
+int store_versions_created_since(int64_t *out, store_tx *tx, const char *org_id, int64_t since,
+                                 err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT COUNT(*) FROM versions v JOIN artifacts a ON a.id = v.artifact_id"
+                 " WHERE a.org_id = ? AND v.created_at >= ?",
+                 e, "ti", org_id, since) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    *out = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}

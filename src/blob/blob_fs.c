@@ -1,0 +1,977 @@
+/*
+ * blob_fs.c: the blob store's front end (key and id checks, hashing, dispatch through
+ * blob_ops) and its local-directory backend. Layout under the store directory:
+ *   tmp/<32 hex>        a writer's temporary, or a session being committed
+ *   tmp/session-<id>    a resumable upload session
+ *   sha256/ab/<64 hex>  a blob, made visible only by rename(2) after fsync
+ * The front end moves to blob.c when a second backend lands.
+ */
+#include "blob/blob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+/* Read buffer for re-hashing a whole file (verify, session commit). */
+#define HASH_BUF (1u << 20)
+#define KEY_PREFIX "sha256/"
+#define KEY_PREFIX_LEN 7
+#define KEY_LEN (KEY_PREFIX_LEN + 3 + SHA256_HEX_LEN)
+
+/* ================================ front end ================================ */
+
+struct blob {
+    const blob_ops *ops;
+    void *st; /* the backend's state; immutable after open, so the handle is thread-safe */
+};
+
+struct blob_writer {
+    blob *b;
+    void *wst;       /* the backend's writer */
+    EVP_MD_CTX *md;  /* SHA-256 of every byte written so far */
+    uint64_t size;
+    bool failed;     /* a write failed: the bytes on disk no longer match md */
+};
+
+static bool is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+bool blob_key_is_valid(const char *s)
+{
+    if (!s || strlen(s) != KEY_LEN || memcmp(s, KEY_PREFIX, KEY_PREFIX_LEN) != 0)
+        return false;
+    const char *ab = s + KEY_PREFIX_LEN, *hex = ab + 3;
+    return ab[2] == '/' && is_lower_hex(hex, SHA256_HEX_LEN) && ab[0] == hex[0] &&
+           ab[1] == hex[1];
+}
+
+void blob_key_of(char *out, size_t cap, const char *hex)
+{
+    snprintf(out, cap, KEY_PREFIX "%.2s/%s", hex, hex);
+}
+
+static bool session_id_is_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n < 1 || n > BLOB_SESSION_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int blob_digest_check(const char *expected_hex, const char *got_hex, err *e)
+{
+    if (!expected_hex ||
+        (strlen(expected_hex) == SHA256_HEX_LEN && strcasecmp(expected_hex, got_hex) == 0))
+        return 0;
+    return err_field_add(e, "body", "sha256", "value_error",
+                         "checksum mismatch: expected %s, got %s", expected_hex, got_hex);
+}
+
+static void log_committed(const char *hex, uint64_t size, bool dedup)
+{
+    log_info(NULL, "blob.committed", "s:s, s:I, s:b", "sha256", hex, "size", (json_int_t)size,
+             "dedup", (int)dedup);
+}
+
+int blob_open(blob **out, const char *url, err *e)
+{
+    *out = NULL;
+    const char *loc = url;
+    if (!url || !*url)
+        return err_set(e, ERR_INVALID, "blob store url is empty");
+    if (strncmp(url, "file://", 7) == 0) {
+        loc = url + 7;
+        if (strncmp(loc, "localhost/", 10) == 0) /* RFC 8089: file://localhost/abs */
+            loc += 9;
+    } else if (strstr(url, "://")) {
+        return err_set(e, ERR_INVALID, "unsupported blob store url scheme");
+    }
+    if (!*loc)
+        return err_set(e, ERR_INVALID, "blob store url has no path");
+
+    blob *b = calloc(1, sizeof(*b));
+    if (!b)
+        return err_set(e, ERR_SERVER, "out of memory");
+    b->ops = &blob_fs_ops;
+    if (b->ops->open(&b->st, loc, e) < 0) {
+        free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+void blob_close(blob *b)
+{
+    if (!b)
+        return;
+    b->ops->close(b->st);
+    free(b);
+}
+
+static void writer_free(blob_writer *w)
+{
+    EVP_MD_CTX_free(w->md);
+    free(w);
+}
+
+int blob_writer_open(blob_writer **out, blob *b, err *e)
+{
+    *out = NULL;
+    blob_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return err_set(e, ERR_SERVER, "out of memory");
+    w->b = b;
+    w->md = EVP_MD_CTX_new();
+    if (!w->md || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+        writer_free(w);
+        return err_set(e, ERR_SERVER, "blob digest unavailable");
+    }
+    if (b->ops->writer_open(&w->wst, b->st, e) < 0) {
+        writer_free(w);
+        return -1;
+    }
+    *out = w;
+    return 0;
+}
+
+int blob_writer_write(blob_writer *w, const void *p, size_t n, err *e)
+{
+    if (w->failed)
+        return err_set(e, ERR_SERVER, "blob store write failed");
+    if (n == 0)
+        return 0;
+    if (w->b->ops->writer_write(w->wst, p, n, e) < 0) {
+        w->failed = true;
+        return -1;
+    }
+    if (EVP_DigestUpdate(w->md, p, n) != 1) {
+        w->failed = true;
+        return err_set(e, ERR_SERVER, "blob digest failed");
+    }
+    w->size += n;
+    return 0;
+}
+
+uint64_t blob_writer_size(const blob_writer *w)
+{
+    return w->size;
+}
+
+int blob_writer_commit(blob_writer *w, const char *expected_hex, char hex_out[65], uint64_t *size,
+                       err *e)
+{
+    const blob_ops *ops = w->b->ops;
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    char hex[SHA256_HEX_LEN + 1];
+    bool dedup = false;
+
+    if (w->failed) {
+        blob_writer_abort(w);
+        return err_set(e, ERR_SERVER, "blob store write failed");
+    }
+    if (EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 || mdlen != sizeof(md)) {
+        blob_writer_abort(w);
+        return err_set(e, ERR_SERVER, "blob digest failed");
+    }
+    crypto_hex(hex, md, sizeof(md));
+    if (blob_digest_check(expected_hex, hex, e) < 0) {
+        blob_writer_abort(w);
+        return -1;
+    }
+    uint64_t n = w->size;
+    int rc = ops->writer_publish(w->wst, hex, &dedup, e); /* frees wst either way */
+    writer_free(w);
+    if (rc < 0)
+        return -1;
+    memcpy(hex_out, hex, sizeof(hex));
+    *size = n;
+    log_committed(hex, n, dedup);
+    return 0;
+}
+
+void blob_writer_abort(blob_writer *w)
+{
+    if (!w)
+        return;
+    w->b->ops->writer_abort(w->wst);
+    writer_free(w);
+}
+
+int blob_open_read(int *fd, uint64_t *size, blob *b, const char *key, err *e)
+{
+    *fd = -1;
+    if (!blob_key_is_valid(key))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    return b->ops->open_read(fd, size, b->st, key, e);
+}
+
+bool blob_exists(blob *b, const char *key)
+{
+    return blob_key_is_valid(key) && b->ops->exists(b->st, key);
+}
+
+int blob_delete(blob *b, const char *key, err *e)
+{
+    if (!blob_key_is_valid(key))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    return b->ops->remove(b->st, key, e);
+}
+
+int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtime_ms, void *ctx),
+                 void *ctx, err *e)
+{
+    return b->ops->foreach(b->st, fn, ctx, e);
+}
+
+int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e)
+{
+    *removed = 0;
+    return b->ops->sweep_tmp(b->st, max_age_ms, removed, e);
+}
+
+/* Hashes the whole of fd from offset 0 with pread(2), leaving its file offset alone. */
+static int hash_fd(char hex[65], uint64_t *size, int fd, err *e)
+{
+    int rc = -1;
+    uint8_t *buf = malloc(HASH_BUF);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint64_t off = 0;
+
+    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        err_set(e, ERR_SERVER, "blob digest unavailable");
+        goto out;
+    }
+    for (;;) {
+        ssize_t r = pread(fd, buf, HASH_BUF, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            char msg[128];
+            log_error(NULL, "blob.io_error", "s:s, s:i, s:s", "op", "hash", "errno", errno,
+                      "error", strerror_r(errno, msg, sizeof(msg)));
+            err_set(e, ERR_SERVER, "blob store read failed");
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if (EVP_DigestUpdate(md, buf, (size_t)r) != 1) {
+            err_set(e, ERR_SERVER, "blob digest failed");
+            goto out;
+        }
+        off += (uint64_t)r;
+    }
+    uint8_t d[32];
+    unsigned int dlen = 0;
+    if (EVP_DigestFinal_ex(md, d, &dlen) != 1 || dlen != sizeof(d)) {
+        err_set(e, ERR_SERVER, "blob digest failed");
+        goto out;
+    }
+    crypto_hex(hex, d, sizeof(d));
+    *size = off;
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return rc;
+}
+
+int blob_verify(bool *ok, blob *b, const char *key, err *e)
+{
+    int fd = -1;
+    uint64_t size = 0, hashed = 0;
+    char hex[SHA256_HEX_LEN + 1];
+
+    *ok = false;
+    if (blob_open_read(&fd, &size, b, key, e) < 0)
+        return -1;
+    int rc = hash_fd(hex, &hashed, fd, e);
+    close(fd);
+    if (rc < 0)
+        return -1;
+    *ok = strcmp(hex, key + KEY_PREFIX_LEN + 3) == 0;
+    if (!*ok)
+        log_warn(NULL, "blob.corrupt", "s:s, s:s", "key", key, "got", hex);
+    return 0;
+}
+
+typedef struct stats_acc {
+    uint64_t bytes, count;
+} stats_acc;
+
+static int stats_add(const char *key, uint64_t size, int64_t mtime_ms, void *ctx)
+{
+    (void)key;
+    (void)mtime_ms;
+    stats_acc *s = ctx;
+    s->bytes += size;
+    s->count++;
+    return 0;
+}
+
+int blob_stats(uint64_t *bytes, uint64_t *count, blob *b, err *e)
+{
+    stats_acc s = {0, 0};
+    *bytes = 0;
+    *count = 0;
+    if (blob_foreach(b, stats_add, &s, e) < 0)
+        return -1;
+    *bytes = s.bytes;
+    *count = s.count;
+    return 0;
+}
+
+int blob_session_append(blob *b, const char *id, uint64_t offset, const void *p, size_t n,
+                        uint64_t *new_size, err *e)
+{
+    if (!session_id_is_valid(id))
+        return err_set(e, ERR_INVALID, "invalid upload session id");
+    return b->ops->session_append(b->st, id, offset, p, n, new_size, e);
+}
+
+int blob_session_size(uint64_t *size, blob *b, const char *id, err *e)
+{
+    *size = 0;
+    if (!session_id_is_valid(id))
+        return err_set(e, ERR_INVALID, "invalid upload session id");
+    return b->ops->session_size(size, b->st, id, e);
+}
+
+int blob_session_commit(blob *b, const char *id, const char *expected_hex, char hex_out[65],
+                        uint64_t *size, err *e)
+{
+    bool dedup = false;
+    if (!session_id_is_valid(id))
+        return err_set(e, ERR_INVALID, "invalid upload session id");
+    if (b->ops->session_commit(b->st, id, expected_hex, hex_out, size, &dedup, e) < 0)
+        return -1;
+    log_committed(hex_out, *size, dedup);
+    return 0;
+}
+
+void blob_session_discard(blob *b, const char *id)
+{
+    if (session_id_is_valid(id))
+        b->ops->session_discard(b->st, id);
+}
+
+/* ============================ filesystem backend ============================ */
+
+typedef struct fs {
+    char *dir; /* as configured; for log lines only */
+    int root, tmp, sha;
+} fs;
+
+typedef struct fs_writer {
+    fs *f;
+    int fd;
+    char name[33]; /* under tmp/ */
+} fs_writer;
+
+/* Logs the fault with its path and errno, and gives the caller a plain sentence. */
+static int io_fail(err *e, const char *op, const char *dir, const char *path, int errnum)
+{
+    char msg[128];
+    log_error(NULL, "blob.io_error", "s:s, s:s, s:s, s:i, s:s", "op", op, "dir", dir ? dir : "",
+              "path", path ? path : "", "errno", errnum, "error",
+              strerror_r(errnum, msg, sizeof(msg)));
+    return err_set(e, ERR_SERVER, "blob store %s failed", op);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int lock_ex(int fd)
+{
+    int r;
+    while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+    return r;
+}
+
+static int64_t mtime_ms_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+/* Creates a fresh temporary tmp/<32 hex> (O_EXCL) for writing. */
+static int tmp_create(int *fd, char name[33], fs *f, err *e)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint8_t r[16];
+        if (crypto_random(r, sizeof(r)) < 0)
+            return err_set(e, ERR_SERVER, "blob store random source failed");
+        crypto_hex(name, r, sizeof(r));
+        *fd = openat(f->tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (*fd >= 0)
+            return 0;
+        if (errno != EEXIST)
+            return io_fail(e, "write", f->dir, "tmp/", errno);
+    }
+    return io_fail(e, "write", f->dir, "tmp/", EEXIST);
+}
+
+/* Makes the durable temporary tmp/<name> the blob sha256/ab/<hex>, or drops it if that blob
+ * exists (*dedup). The temporary is gone afterwards, also on failure. */
+static int publish(fs *f, const char *name, const char *hex, bool *dedup, err *e)
+{
+    char ab[3] = {hex[0], hex[1], '\0'};
+    char path[KEY_LEN + 1];
+    int abfd = -1, rc = -1;
+
+    *dedup = false;
+    snprintf(path, sizeof(path), KEY_PREFIX "%s/%s", ab, hex);
+    abfd = openat(f->sha, ab, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (abfd < 0 && errno == ENOENT) {
+        if (mkdirat(f->sha, ab, 0755) < 0 && errno != EEXIST) {
+            io_fail(e, "write", f->dir, path, errno);
+            goto out;
+        }
+        if (fsync(f->sha) < 0) { /* the new sha256/ab entry must survive too */
+            io_fail(e, "write", f->dir, KEY_PREFIX, errno);
+            goto out;
+        }
+        abfd = openat(f->sha, ab, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (abfd < 0) {
+        io_fail(e, "write", f->dir, path, errno);
+        goto out;
+    }
+    if (renameat2(f->tmp, name, abfd, hex, RENAME_NOREPLACE) < 0) {
+        if (errno == EEXIST) {
+            *dedup = true;
+        } else if (errno == EINVAL || errno == ENOSYS) {
+            /* No RENAME_NOREPLACE here: replacing equal bytes is harmless, but skip it. */
+            struct stat st;
+            if (fstatat(abfd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                *dedup = true;
+            } else if (renameat(f->tmp, name, abfd, hex) < 0) {
+                io_fail(e, "write", f->dir, path, errno);
+                goto out;
+            }
+        } else {
+            io_fail(e, "write", f->dir, path, errno);
+            goto out;
+        }
+    }
+    if (!*dedup && fsync(abfd) < 0) {
+        io_fail(e, "write", f->dir, path, errno);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0 || *dedup)
+        unlinkat(f->tmp, name, 0);
+    if (abfd >= 0)
+        close(abfd);
+    return rc;
+}
+
+static int fs_mkdirs(const char *loc, err *e)
+{
+    size_t n = strlen(loc);
+    char *p = malloc(n + 1);
+    if (!p)
+        return err_set(e, ERR_SERVER, "out of memory");
+    memcpy(p, loc, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+            int errnum = errno;
+            free(p);
+            return io_fail(e, "open", loc, NULL, errnum);
+        }
+        p[i] = c;
+    }
+    free(p);
+    return 0;
+}
+
+static int subdir(int *fd, fs *f, const char *name, err *e)
+{
+    if (mkdirat(f->root, name, 0755) < 0 && errno != EEXIST)
+        return io_fail(e, "open", f->dir, name, errno);
+    *fd = openat(f->root, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        return io_fail(e, "open", f->dir, name, errno);
+    return 0;
+}
+
+static void fs_close(void *st)
+{
+    fs *f = st;
+    if (!f)
+        return;
+    if (f->sha >= 0)
+        close(f->sha);
+    if (f->tmp >= 0)
+        close(f->tmp);
+    if (f->root >= 0)
+        close(f->root);
+    free(f->dir);
+    free(f);
+}
+
+static int fs_open(void **st, const char *loc, err *e)
+{
+    *st = NULL;
+    fs *f = calloc(1, sizeof(*f));
+    if (!f)
+        return err_set(e, ERR_SERVER, "out of memory");
+    f->root = f->tmp = f->sha = -1;
+    f->dir = strdup(loc);
+    if (!f->dir) {
+        fs_close(f);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    if (fs_mkdirs(loc, e) < 0)
+        goto fail;
+    /* Held open so the store stays put if the process changes directory. */
+    f->root = open(loc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (f->root < 0) {
+        io_fail(e, "open", f->dir, NULL, errno);
+        goto fail;
+    }
+    if (subdir(&f->tmp, f, "tmp", e) < 0 || subdir(&f->sha, f, "sha256", e) < 0)
+        goto fail;
+    *st = f;
+    return 0;
+fail:
+    fs_close(f);
+    return -1;
+}
+
+static int fs_writer_open(void **wst, void *st, err *e)
+{
+    *wst = NULL;
+    fs_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return err_set(e, ERR_SERVER, "out of memory");
+    w->f = st;
+    if (tmp_create(&w->fd, w->name, w->f, e) < 0) {
+        free(w);
+        return -1;
+    }
+    *wst = w;
+    return 0;
+}
+
+static int fs_writer_write(void *wst, const void *p, size_t n, err *e)
+{
+    fs_writer *w = wst;
+    if (write_all(w->fd, p, n) < 0)
+        return io_fail(e, "write", w->f->dir, w->name, errno);
+    return 0;
+}
+
+static void fs_writer_abort(void *wst)
+{
+    fs_writer *w = wst;
+    if (!w)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    unlinkat(w->f->tmp, w->name, 0);
+    free(w);
+}
+
+static int fs_writer_publish(void *wst, const char *hex, bool *dedup, err *e)
+{
+    fs_writer *w = wst;
+    if (fsync(w->fd) < 0) {
+        io_fail(e, "write", w->f->dir, w->name, errno);
+        fs_writer_abort(w);
+        return -1;
+    }
+    int r = close(w->fd);
+    w->fd = -1;
+    if (r < 0) {
+        io_fail(e, "write", w->f->dir, w->name, errno);
+        fs_writer_abort(w);
+        return -1;
+    }
+    int rc = publish(w->f, w->name, hex, dedup, e);
+    free(w);
+    return rc;
+}
+
+static int fs_open_read(int *fd, uint64_t *size, void *st, const char *key, err *e)
+{
+    fs *f = st;
+    const char *rel = key + KEY_PREFIX_LEN; /* "ab/<hex>" under sha256/ */
+    struct stat sb;
+
+    *fd = openat(f->sha, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOT_FOUND, "blob not found");
+        return io_fail(e, "read", f->dir, key, errno);
+    }
+    if (fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        int errnum = S_ISREG(sb.st_mode) ? errno : EINVAL;
+        close(*fd);
+        *fd = -1;
+        return io_fail(e, "read", f->dir, key, errnum);
+    }
+    *size = (uint64_t)sb.st_size;
+    return 0;
+}
+
+static bool fs_exists(void *st, const char *key)
+{
+    fs *f = st;
+    struct stat sb;
+    return fstatat(f->sha, key + KEY_PREFIX_LEN, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(sb.st_mode);
+}
+
+static int fs_remove(void *st, const char *key, err *e)
+{
+    fs *f = st;
+    if (unlinkat(f->sha, key + KEY_PREFIX_LEN, 0) < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOT_FOUND, "blob not found");
+        return io_fail(e, "delete", f->dir, key, errno);
+    }
+    return 0;
+}
+
+/* Opens a directory stream on dirfd/name with its own descriptor. */
+static DIR *open_dir(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        close(fd);
+    return d;
+}
+
+/* Walks one sha256/ab/ directory; returns 0 to go on, 1 if fn stopped, -1 on failure. */
+static int foreach_prefix(fs *f, const char *ab,
+                          int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e)
+{
+    DIR *d = open_dir(f->sha, ab);
+    if (!d) {
+        if (errno == ENOENT) /* removed while we walked */
+            return 0;
+        return io_fail(e, "read", f->dir, ab, errno);
+    }
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno)
+                rc = io_fail(e, "read", f->dir, ab, errno);
+            break;
+        }
+        const char *name = de->d_name;
+        if (strlen(name) != SHA256_HEX_LEN || !is_lower_hex(name, SHA256_HEX_LEN) ||
+            name[0] != ab[0] || name[1] != ab[1])
+            continue;
+        struct stat sb;
+        if (fstatat(dirfd(d), name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            rc = io_fail(e, "read", f->dir, name, errno);
+            break;
+        }
+        if (!S_ISREG(sb.st_mode))
+            continue;
+        char key[BLOB_KEY_MAX];
+        blob_key_of(key, sizeof(key), name);
+        int r = fn(key, (uint64_t)sb.st_size, mtime_ms_of(&sb), ctx);
+        if (r != 0) {
+            if (r < 0 && e && e->kind == ERR_NONE)
+                err_set(e, ERR_SERVER, "blob walk failed");
+            rc = r < 0 ? -1 : 1;
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_foreach(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx,
+                      err *e)
+{
+    fs *f = st;
+    DIR *d = open_dir(f->sha, ".");
+    if (!d)
+        return io_fail(e, "read", f->dir, KEY_PREFIX, errno);
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno)
+                rc = io_fail(e, "read", f->dir, KEY_PREFIX, errno);
+            break;
+        }
+        if (strlen(de->d_name) != 2 || !is_lower_hex(de->d_name, 2))
+            continue;
+        rc = foreach_prefix(f, de->d_name, fn, ctx, e);
+        if (rc != 0)
+            break;
+    }
+    closedir(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static int fs_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
+{
+    fs *f = st;
+    int64_t now = time_now_ms();
+    DIR *d = open_dir(f->tmp, ".");
+    if (!d)
+        return io_fail(e, "read", f->dir, "tmp/", errno);
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno)
+                rc = io_fail(e, "read", f->dir, "tmp/", errno);
+            break;
+        }
+        const char *name = de->d_name;
+        struct stat sb;
+        if (name[0] == '.' || fstatat(f->tmp, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(sb.st_mode) || now - mtime_ms_of(&sb) <= max_age_ms)
+            continue;
+        if (unlinkat(f->tmp, name, 0) == 0) {
+            (*removed)++;
+            log_info(NULL, "blob.tmp_swept", "s:s", "name", name);
+        } else if (errno != ENOENT) {
+            rc = io_fail(e, "delete", f->dir, name, errno);
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static void session_name(char out[8 + BLOB_SESSION_ID_MAX + 1], const char *id)
+{
+    snprintf(out, 8 + BLOB_SESSION_ID_MAX + 1, "session-%s", id);
+}
+
+/* True if fd (locked) is still the file named tmp/name: a commit or discard may have unlinked
+ * or renamed it between our open and our lock. */
+static bool still_named(fs *f, int fd, const char *name)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && fstatat(f->tmp, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static int fs_session_append(void *st, const char *id, uint64_t offset, const void *p, size_t n,
+                             uint64_t *new_size, err *e)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1];
+    int fd = -1;
+    struct stat sb;
+
+    session_name(name, id);
+    for (int attempt = 0; fd < 0; attempt++) {
+        if (attempt == 4)
+            return err_set(e, ERR_CONFLICT, "upload session is busy");
+        fd = openat(f->tmp, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            return io_fail(e, "write", f->dir, name, errno);
+        if (lock_ex(fd) < 0) {
+            int errnum = errno;
+            close(fd);
+            return io_fail(e, "write", f->dir, name, errnum);
+        }
+        if (!still_named(f, fd, name)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    int rc = -1;
+    if (fstat(fd, &sb) < 0) {
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    if (offset != (uint64_t)sb.st_size) {
+        err_set(e, ERR_CONFLICT, "upload offset %llu does not match the session size %llu",
+                (unsigned long long)offset, (unsigned long long)sb.st_size);
+        goto out;
+    }
+    if (pwrite_all(fd, p, n, offset) < 0) {
+        int errnum = errno;
+        if (ftruncate(fd, (off_t)offset) < 0) /* keep the session at a size the client knows */
+            log_error(NULL, "blob.session_truncate_failed", "s:s", "name", name);
+        io_fail(e, "write", f->dir, name, errnum);
+        goto out;
+    }
+    *new_size = offset + n;
+    rc = 0;
+out:
+    close(fd); /* releases the lock */
+    return rc;
+}
+
+static int fs_session_size(uint64_t *size, void *st, const char *id, err *e)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1];
+    struct stat sb;
+
+    session_name(name, id);
+    if (fstatat(f->tmp, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return io_fail(e, "read", f->dir, name, errno);
+    }
+    *size = (uint64_t)sb.st_size;
+    return 0;
+}
+
+static int fs_session_commit(void *st, const char *id, const char *expected_hex,
+                             char hex_out[65], uint64_t *size, bool *dedup, err *e)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1], claim[33] = "";
+    char hex[SHA256_HEX_LEN + 1];
+    uint64_t n = 0;
+    int fd = -1, rc = -1;
+
+    session_name(name, id);
+    fd = openat(f->tmp, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return err_set(e, ERR_NOT_FOUND, "upload session not found");
+        return io_fail(e, "read", f->dir, name, errno);
+    }
+    /* Lock, then move the session to a private name: appends that were waiting for the lock
+     * see it gone and never touch the bytes being published. */
+    if (lock_ex(fd) < 0) {
+        io_fail(e, "read", f->dir, name, errno);
+        goto out;
+    }
+    if (!still_named(f, fd, name)) {
+        err_set(e, ERR_NOT_FOUND, "upload session not found");
+        goto out;
+    }
+    uint8_t r[16];
+    if (crypto_random(r, sizeof(r)) < 0) {
+        err_set(e, ERR_SERVER, "blob store random source failed");
+        goto out;
+    }
+    crypto_hex(claim, r, sizeof(r));
+    if (renameat(f->tmp, name, f->tmp, claim) < 0) {
+        claim[0] = '\0';
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    if (hash_fd(hex, &n, fd, e) < 0 || blob_digest_check(expected_hex, hex, e) < 0)
+        goto out;
+    if (fsync(fd) < 0) {
+        io_fail(e, "write", f->dir, claim, errno);
+        goto out;
+    }
+    rc = publish(f, claim, hex, dedup, e);
+    claim[0] = '\0'; /* publish removed or renamed it */
+    if (rc < 0)
+        goto out;
+    memcpy(hex_out, hex, sizeof(hex));
+    *size = n;
+out:
+    if (claim[0])
+        unlinkat(f->tmp, claim, 0);
+    close(fd);
+    return rc;
+}
+
+static void fs_session_discard(void *st, const char *id)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1];
+    session_name(name, id);
+    unlinkat(f->tmp, name, 0);
+}
+
+const blob_ops blob_fs_ops = {
+    .name = "fs",
+    .open = fs_open,
+    .close = fs_close,
+    .writer_open = fs_writer_open,
+    .writer_write = fs_writer_write,
+    .writer_publish = fs_writer_publish,
+    .writer_abort = fs_writer_abort,
+    .open_read = fs_open_read,
+    .exists = fs_exists,
+    .remove = fs_remove,
+    .foreach = fs_foreach,
+    .sweep_tmp = fs_sweep_tmp,
+    .session_append = fs_session_append,
+    .session_size = fs_session_size,
+    .session_commit = fs_session_commit,
+    .session_discard = fs_session_discard,
+};
