@@ -22,6 +22,9 @@ typedef struct config {
     int max_connections;
     int timeout_s;
     int retention_days;
+    double rate_limit;            /* requests/s per token (0: off) */
+    const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
+    int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
 } config;
 
 typedef struct app {

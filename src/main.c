@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "core/name.h"
+#include "core/semver.h"
 #include "core/yamljson.h"
 #include "http/auth.h"
 #include "http/server.h"
@@ -28,7 +29,7 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention;
+    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -40,6 +41,9 @@ static opt options[] = {
     {"--max-connections", "CAIRN_MAX_CONNECTIONS", "1024", &o_maxconn},
     {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
     {"--retention", "CAIRN_RETENTION", "7", &o_retention},
+    {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
+    {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
+    {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -47,7 +51,8 @@ static void usage(FILE *f)
 {
     fputs("usage: cairnd serve [--listen HOST:PORT] [--db URL] [--blobs URL] [--secret S]\n"
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
-          "                    [--timeout SECONDS] [--retention DAYS]\n"
+          "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
+          "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
           "       cairnd admin create-org SLUG [--db URL]\n"
           "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
           "                    [--server-admin] [--db URL]\n"
@@ -289,6 +294,14 @@ static int cmd_serve(void)
     cfg.max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
     cfg.timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
     cfg.retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
+    cfg.rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
+    cfg.quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
+    cfg.min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
+    if (cfg.min_client_version &&
+        !semver_is_valid(cfg.min_client_version, strlen(cfg.min_client_version))) {
+        fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
+        return 2;
+    }
     ctx.cfg = &cfg;
     if (cfg.admin_token && *cfg.admin_token)
         auth_token_hash(ctx.admin_hash, cfg.admin_token);

@@ -369,10 +369,11 @@ char *api_json_dump(const json_t *v, arena *a)
     return out;
 }
 
-json_t *api_org_json(const store_org *o)
+json_t *api_org_json(const store_org *o, const config *cfg)
 {
-    json_t *quota = o->quota_versions_monthly < 0 ? json_null()
-                                                  : json_integer(o->quota_versions_monthly);
+    int64_t q = o->quota_versions_monthly >= 0 ? o->quota_versions_monthly
+                                               : cfg->quota_versions_monthly;
+    json_t *quota = q < 0 ? json_null() : json_integer(q);
     return json_pack("{s:s, s:s, s:s, s:o, s:{s:o}}", "id", o->id, "slug", o->slug,
                      "display_name", o->display_name, "created_at", api_time(o->created_at),
                      "quotas", "model_versions_monthly", quota);

@@ -69,7 +69,7 @@ json_t *api_json_text(const char *text, const char *dflt);
 char *api_json_dump(const json_t *v, arena *a);
 
 /* Encoders. */
-json_t *api_org_json(const store_org *o);
+json_t *api_org_json(const store_org *o, const config *cfg);
 json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name);
 json_t *api_artifact_json(const store_artifact *m);
 json_t *api_version_json(const store_version *v, json_t *packages);

@@ -24,7 +24,7 @@ static int do_org_create(api_reply *r, api_call *c, store_tx *tx)
     const char *slug = api_body_str(c, "slug");
     if (store_org_create(&o, tx, slug, api_body_str(c, "display_name"), c->a, &r->e) < 0)
         return -1;
-    return api_json(r, 201, api_org_json(&o));
+    return api_json(r, 201, api_org_json(&o, c->app->cfg));
 }
 
 int api_org_create(api_reply *r, api_call *c)
@@ -55,7 +55,7 @@ static int do_org_list(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++)
-        json_array_append_new(arr, api_org_json(&items[i]));
+        json_array_append_new(arr, api_org_json(&items[i], c->app->cfg));
     return list_reply(r, arr, total, n > (size_t)limit ? items[limit - 1].id : NULL, c->a);
 }
 
@@ -71,7 +71,7 @@ static int do_org_get(api_reply *r, api_call *c, store_tx *tx)
     store_org o;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
-    json_t *body = api_org_json(&o);
+    json_t *body = api_org_json(&o, c->app->cfg);
     r->etag = api_etag_of(body, c->a);
     return api_json(r, 200, body);
 }

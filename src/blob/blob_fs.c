@@ -668,8 +668,8 @@ static int fs_open_read(int *fd, uint64_t *size, void *st, const char *key, err 
             return err_set(e, ERR_NOT_FOUND, "blob not found");
         return io_fail(e, "read", f->dir, key, errno);
     }
-    if (fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        int errnum = S_ISREG(sb.st_mode) ? errno : EINVAL;
+    int errnum = fstat(*fd, &sb) < 0 ? errno : S_ISREG(sb.st_mode) ? 0 : EINVAL;
+    if (errnum) {
         close(*fd);
         *fd = -1;
         return io_fail(e, "read", f->dir, key, errnum);

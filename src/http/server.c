@@ -14,7 +14,9 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "core/semver.h"
 #include "http/auth.h"
+#include "http/limits.h"
 #include "http/router.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -23,6 +25,7 @@
 struct server {
     struct MHD_Daemon *d;
     const app *app;
+    ratelimit *rl;
 };
 
 /* One request in flight; lives from the first access callback to the completion callback. */
@@ -38,6 +41,7 @@ typedef struct req {
     size_t bytes_out;
     int64_t started_us;
     const char *route_name;
+    const struct server *srv;
 } req;
 
 static const char *conn_header(const api_call *c, const char *name)
@@ -216,6 +220,39 @@ static int parse_body(req *r, err *e)
     return 0;
 }
 
+/* 426 when X-Client-Version is older than --min-client-version (API.md §1). */
+static int check_client_version(const api_call *c, err *e)
+{
+    const char *min = c->app->cfg->min_client_version;
+    const char *have = c->header(c, "X-Client-Version");
+    if (!min || !have || strncmp(c->path, "/api/", 5) != 0)
+        return 0;
+    semver a, b;
+    if (semver_parse(&a, have, strlen(have)) < 0)
+        return err_set(e, ERR_UPGRADE, "X-Client-Version '%.64s' is not a version; this server "
+                                       "needs %s or newer", have, min);
+    if (semver_parse(&b, min, strlen(min)) == 0 && semver_cmp(&a, &b) < 0)
+        return err_set(e, ERR_UPGRADE, "client %s is too old: this server needs %s or newer",
+                       have, min);
+    return 0;
+}
+
+static const char *client_ip(struct MHD_Connection *conn, arena *a)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char buf[64] = "?";
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+                      sizeof(buf));
+    }
+    return arena_strdup(a, buf);
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
 {
     api_reply rep = {0};
@@ -239,8 +276,22 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
             err_set(&rep.e, ERR_NOT_FOUND, "no route for %s %s", c->method, c->path);
         return send_reply(conn, r, &rep);
     }
+    if (check_client_version(c, &rep.e) < 0)
+        return send_reply(conn, r, &rep);
     if (!r->rt->public_route && auth_resolve(c, &rep.e) < 0)
         return send_reply(conn, r, &rep);
+    const server *srv = r->srv;
+    int retry = 1;
+    const char *key = c->caller.token_id   ? c->caller.token_id
+                      : c->caller.server_admin ? "server-admin"
+                                               : client_ip(conn, r->a);
+    if (srv->rl && r->rt->handler != NULL && strcmp(r->route_name, "healthz") != 0 &&
+        !ratelimit_take(srv->rl, key, time_now_ms(), &retry)) {
+        err_set(&rep.e, ERR_LIMIT, "rate limit of %g requests per second exceeded; retry in %d s",
+                c->app->cfg->rate_limit, retry);
+        api_header(&rep, "Retry-After", arena_printf(r->a, "%d", retry));
+        return send_reply(conn, r, &rep);
+    }
     if (parse_body(r, &rep.e) < 0)
         return send_reply(conn, r, &rep);
     if (r->rt->handler(&rep, c) < 0 && rep.e.kind == ERR_NONE)
@@ -260,6 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         arena *a = arena_create();
         r = arena_new(a, req);
         r->a = a;
+        r->srv = srv;
         r->started_us = time_mono_us();
         api_call *c = &r->call;
         c->app = srv->app;
@@ -391,6 +443,7 @@ int server_start(server **out, const app *ctx, err *e)
     if (!s)
         return err_set(e, ERR_SERVER, "out of memory");
     s->app = ctx;
+    s->rl = ratelimit_new(ctx->cfg->rate_limit);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -403,6 +456,7 @@ int server_start(server **out, const app *ctx, err *e)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         s, MHD_OPTION_END);
     if (!s->d) {
+        ratelimit_free(s->rl);
         free(s);
         return err_set(e, ERR_SERVER, "cannot listen on %s", ctx->cfg->listen);
     }
@@ -415,5 +469,6 @@ void server_stop(server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    ratelimit_free(s->rl);
     free(s);
 }

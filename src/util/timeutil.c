@@ -33,3 +33,24 @@ void time_now_iso(char *buf, size_t cap)
 {
     time_format_iso(buf, cap, time_now_ms());
 }
+
+int64_t time_month_start_ms(int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+int64_t time_next_month_ms(int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    tm.tm_mday = 1;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    tm.tm_mon += 1;
+    return (int64_t)timegm(&tm) * 1000;
+}

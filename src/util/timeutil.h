@@ -16,4 +16,8 @@ void time_format_iso(char *buf, size_t cap, int64_t ms);
 /* Formats the current time. */
 void time_now_iso(char *buf, size_t cap);
 
+/* Returns the start of the UTC calendar month containing ms, and of the next one. */
+int64_t time_month_start_ms(int64_t ms);
+int64_t time_next_month_ms(int64_t ms);
+
 #endif
