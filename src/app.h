@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "blob/blob.h"
 #include "store/store.h"
 
 typedef struct config {
@@ -27,10 +28,15 @@ typedef struct config {
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
 } config;
 
+typedef struct manifest_cache manifest_cache;
+
 typedef struct app {
     const config *cfg;
     store *store;
+    blob *blob;
+    const char *secret; /* presigning key: --secret, or random per process */
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
+    manifest_cache *manifest;
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
 } app;
 

@@ -3,13 +3,17 @@
  * variables, then defaults), opens the handles and runs the server until SIGTERM/SIGINT.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "api/admin.h"
+#include "api/manifest.h"
 #include "app.h"
 #include "core/name.h"
 #include "core/semver.h"
@@ -53,6 +57,8 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
+          "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
+          "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd admin create-org SLUG [--db URL]\n"
           "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
           "                    [--server-admin] [--db URL]\n"
@@ -182,12 +188,16 @@ static int cmd_create_org(const char *slug)
     }
     if (open_store(&s, &e) < 0 || store_tx_begin(&tx, s, true, &e) < 0)
         goto out;
-    if (store_org_create(&o, tx, slug, NULL, a, &e) < 0 || store_tx_end(tx, true, &e) < 0) {
-        tx = NULL;
+    if (store_org_create(&o, tx, slug, NULL, a, &e) < 0) {
         fprintf(stderr, "cairnd: %s\n", e.detail);
         goto out;
     }
+    int committed = store_tx_end(tx, true, &e);
     tx = NULL;
+    if (committed < 0) {
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
     printf("%s\n", o.id);
     rc = 0;
 out:
@@ -222,13 +232,16 @@ static int cmd_create_token(const char *org, const char *role, const char *name,
         goto out;
     auth_token_hash(hash, secret);
     if (store_token_create(&t, tx, o.id, name ? name : "cli", server_admin ? "admin" : role,
-                           server_admin != 0, hash, 0, a, &e) < 0 ||
-        store_tx_end(tx, true, &e) < 0) {
-        tx = NULL;
+                           server_admin != 0, hash, 0, a, &e) < 0) {
         fprintf(stderr, "cairnd: %s\n", e.detail);
         goto out;
     }
+    int committed = store_tx_end(tx, true, &e);
     tx = NULL;
+    if (committed < 0) {
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
     printf("%s\n", secret);
     rc = 0;
 out:
@@ -277,6 +290,108 @@ out:
     return rc;
 }
 
+static char secret_buf[65];
+
+/* Fills cfg from the parsed options; exits on a bad value. */
+static void build_config(config *cfg)
+{
+    cfg->listen = o_listen;
+    cfg->db_url = o_db;
+    cfg->blobs_url = o_blobs;
+    cfg->secret = o_secret;
+    cfg->admin_token = getenv("CAIRN_ADMIN_TOKEN");
+    cfg->max_body = num_opt(o_max_body, "--max-body", 64, 1L << 30);
+    cfg->threads = (int)num_opt(o_threads, "--threads", 1, 256);
+    cfg->max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
+    cfg->timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
+    cfg->retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
+    cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
+    cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
+    cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
+    if (cfg->min_client_version &&
+        !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
+        fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
+        exit(2);
+    }
+}
+
+/* Opens the store and the blob store of ctx; returns 0 or -1 (logged). */
+static int open_handles(app *ctx, int pool, err *e)
+{
+    ensure_parent_dir(ctx->cfg->db_url);
+    if (store_open(&ctx->store, ctx->cfg->db_url, pool, e) < 0) {
+        log_error(NULL, "store.open_failed", "s:s", "detail", e->detail);
+        return -1;
+    }
+    if (blob_open(&ctx->blob, ctx->cfg->blobs_url, e) < 0) {
+        log_error(NULL, "blob.open_failed", "s:s", "detail", e->detail);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_handles(app *ctx)
+{
+    blob_close(ctx->blob);
+    store_close(ctx->store);
+}
+
+static int cmd_maintenance(bool fsck)
+{
+    config cfg = {0};
+    app ctx = {0};
+    err e = {0};
+    json_t *report = NULL;
+    int64_t broken = 0;
+    int rc = 1;
+    build_config(&cfg);
+    ctx.cfg = &cfg;
+    if (open_handles(&ctx, 2, &e) < 0)
+        goto out;
+    if ((fsck ? admin_fsck(&report, &broken, &ctx, &e) : admin_gc(&report, &ctx, &e)) < 0) {
+        fprintf(stderr, "cairnd: %s failed: %s\n", fsck ? "fsck" : "gc", e.detail);
+        goto out;
+    }
+    char *txt = json_dumps(report, JSON_INDENT(2));
+    printf("%s\n", txt ? txt : "{}");
+    free(txt);
+    rc = broken > 0 ? 1 : 0;
+out:
+    json_decref(report);
+    close_handles(&ctx);
+    return rc;
+}
+
+/* Runs GC hourly until stop is set: purges past the retention window (DESIGN.md). */
+typedef struct sweeper {
+    const app *ap;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+} sweeper;
+
+static void *sweep_loop(void *arg)
+{
+    sweeper *sw = arg;
+    pthread_mutex_lock(&sw->mu);
+    while (!sw->stop) {
+        pthread_mutex_unlock(&sw->mu);
+        err e = {0};
+        json_t *report = NULL;
+        if (admin_gc(&report, sw->ap, &e) < 0)
+            log_warn(NULL, "gc.failed", "s:s", "detail", e.detail);
+        json_decref(report);
+        pthread_mutex_lock(&sw->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 3600;
+        while (!sw->stop && pthread_cond_timedwait(&sw->cv, &sw->mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&sw->mu);
+    return NULL;
+}
+
 static int cmd_serve(void)
 {
     config cfg = {0};
@@ -284,24 +399,10 @@ static int cmd_serve(void)
     err e = {0};
     server *srv = NULL;
     int rc = 1;
-    cfg.listen = o_listen;
-    cfg.db_url = o_db;
-    cfg.blobs_url = o_blobs;
-    cfg.secret = o_secret;
-    cfg.admin_token = getenv("CAIRN_ADMIN_TOKEN");
-    cfg.max_body = num_opt(o_max_body, "--max-body", 64, 1L << 30);
-    cfg.threads = (int)num_opt(o_threads, "--threads", 1, 256);
-    cfg.max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
-    cfg.timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
-    cfg.retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
-    cfg.rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
-    cfg.quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
-    cfg.min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
-    if (cfg.min_client_version &&
-        !semver_is_valid(cfg.min_client_version, strlen(cfg.min_client_version))) {
-        fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
-        return 2;
-    }
+    sweeper sw = {.stop = false};
+    pthread_t sweep_thread;
+    bool sweeping = false;
+    build_config(&cfg);
     ctx.cfg = &cfg;
     if (cfg.admin_token && *cfg.admin_token)
         auth_token_hash(ctx.admin_hash, cfg.admin_token);
@@ -320,11 +421,19 @@ static int cmd_serve(void)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    ensure_parent_dir(cfg.db_url);
-    if (store_open(&ctx.store, cfg.db_url, cfg.threads + 2, &e) < 0) {
-        log_error(NULL, "store.open_failed", "s:s", "detail", e.detail);
-        goto out;
+    if (cfg.secret && *cfg.secret) {
+        ctx.secret = cfg.secret;
+    } else {
+        uint8_t raw[32];
+        crypto_random(raw, sizeof(raw));
+        crypto_hex(secret_buf, raw, sizeof(raw));
+        ctx.secret = secret_buf;
+        log_warn(NULL, "presign.ephemeral_secret", "s:s", "detail",
+                 "no --secret: presigned URLs stay valid only while this process runs");
     }
+    ctx.manifest = manifest_cache_new();
+    if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
+        goto out;
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
         log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
         goto out;
@@ -337,13 +446,25 @@ static int cmd_serve(void)
              "threads", cfg.threads);
     printf("cairnd: serving on http://%s\n", cfg.listen);
     fflush(stdout);
+    sw.ap = &ctx;
+    pthread_mutex_init(&sw.mu, NULL);
+    pthread_cond_init(&sw.cv, NULL);
+    sweeping = pthread_create(&sweep_thread, NULL, sweep_loop, &sw) == 0;
     int sig = 0;
     sigwait(&stop, &sig);
     log_info(NULL, "server.stopping", "s:i", "signal", sig);
     rc = 0;
 out:
+    if (sweeping) {
+        pthread_mutex_lock(&sw.mu);
+        sw.stop = true;
+        pthread_cond_signal(&sw.cv);
+        pthread_mutex_unlock(&sw.mu);
+        pthread_join(sweep_thread, NULL);
+    }
     server_stop(srv);
-    store_close(ctx.store);
+    close_handles(&ctx);
+    manifest_cache_free(ctx.manifest);
     json_decref(ctx.openapi);
     if (rc == 0)
         log_info(NULL, "server.stopped", NULL);
@@ -361,6 +482,11 @@ int main(int argc, char **argv)
         if (parse_flags(argc, argv, 2, NULL, NULL, NULL, NULL, NULL) < 0)
             return 2;
         return cmd_serve();
+    }
+    if (strcmp(cmd, "gc") == 0 || strcmp(cmd, "fsck") == 0) {
+        if (parse_flags(argc, argv, 2, NULL, NULL, NULL, NULL, NULL) < 0)
+            return 2;
+        return cmd_maintenance(strcmp(cmd, "fsck") == 0);
     }
     if (strcmp(cmd, "admin") == 0 && argc >= 3) {
         const char *org = NULL, *role = NULL, *name = NULL, *pos = NULL;

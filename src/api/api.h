@@ -56,6 +56,20 @@ typedef struct api_stream {
     void *ctx;
 } api_stream;
 
+/* A reply from a file descriptor (downloads): http/ applies Range and sends it zero-copy. */
+typedef struct api_file {
+    bool set;
+    int fd; /* http/ closes it */
+    uint64_t size;
+    const char *etag; /* quoted */
+} api_file;
+
+/* Runs after the response was sent: ok is true when the whole body reached the client. */
+typedef struct api_done {
+    void (*fn)(const app *ap, void *ctx, bool ok, bool full);
+    void *ctx; /* lives in the request arena */
+} api_done;
+
 typedef struct api_reply {
     int status;   /* 0 until set; 200 by default on success */
     json_t *body; /* owned by the reply (http/ decrefs it) */
@@ -67,7 +81,31 @@ typedef struct api_reply {
     const char *raw;          /* a non-JSON body in the arena, raw_len bytes */
     size_t raw_len;
     api_stream stream; /* set stream.read for a streamed body */
+    api_file file;     /* set file.fd >= 0 for a file body */
+    api_done done;
 } api_reply;
+
+/* One part of a multipart/form-data body, as streamed to an upload handler. */
+typedef struct api_part {
+    const char *name;     /* form field name */
+    const char *filename; /* NULL for plain fields */
+    uint64_t offset;      /* of this data within the part: 0 starts a new part */
+} api_part;
+
+/* A handler whose request body is streamed to it chunk by chunk (uploads of any size).
+ * begin() runs after auth, before any body byte is read; it validates the request and sets
+ * *state. chunk() gets each piece (part is NULL for raw bodies). finish() runs when the body is
+ * complete and fills the reply. abort() runs instead of finish() if the request ends early or
+ * failed; it must accept the state begin() left. A failing begin() or chunk() answers with its
+ * error at once and the rest of the body is discarded. */
+typedef struct api_upload {
+    int (*begin)(api_reply *r, api_call *c, void **state);
+    int (*chunk)(void *state, api_call *c, const api_part *part, const char *p, size_t n,
+                 err *e);
+    int (*finish)(api_reply *r, api_call *c, void *state);
+    void (*abort)(void *state);
+    bool multipart;
+} api_upload;
 
 typedef int (*api_handler)(api_reply *r, api_call *c);
 

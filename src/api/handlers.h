@@ -58,4 +58,23 @@ int api_version_resources(json_t *out, api_call *c, store_tx *tx, const char *ve
 int api_version_packages(json_t **out, api_call *c, store_tx *tx, const char *version_id,
                          err *e);
 
+/* Finds the version ref names in m: exact SemVer, `latest`, a UUID or an alias. */
+int api_resolve_version(store_version *out, api_call *c, store_tx *tx, const store_artifact *m,
+                        const char *ref, err *e);
+
+/* Uploads (upload.c) and downloads (download.c). */
+extern const api_upload api_upload_file, api_upload_bundle, api_upload_presigned,
+    api_upload_session_patch;
+int api_upload_ticket(api_reply *r, api_call *c);
+int api_upload_confirm(api_reply *r, api_call *c);
+int api_session_create(api_reply *r, api_call *c);
+int api_session_get(api_reply *r, api_call *c);
+int api_session_commit(api_reply *r, api_call *c);
+int api_file_get(api_reply *r, api_call *c);
+int api_blob_get(api_reply *r, api_call *c);
+int api_download_url(api_reply *r, api_call *c);
+int api_download_urls(api_reply *r, api_call *c);
+int api_trust_card(api_reply *r, api_call *c);
+int api_admin_gc(api_reply *r, api_call *c);
+
 #endif

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "api/common.h"
+#include <unistd.h>
+
+#include "core/capability.h"
 #include "core/lifecycle.h"
 #include "core/name.h"
 #include "core/semver.h"
@@ -20,7 +23,7 @@ static const field_spec version_fields[] = {
 };
 
 /* Finds the version {ref} names: exact SemVer, `latest`, a UUID or an alias. */
-static int resolve_version(store_version *out, api_call *c, store_tx *tx,
+int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
                            const store_artifact *m, const char *ref, err *e)
 {
     size_t n = strlen(ref);
@@ -170,7 +173,7 @@ static int do_get(api_reply *r, api_call *c, store_tx *tx)
     store_artifact m;
     store_version v;
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0 ||
-        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
     return reply_version(r, c, tx, &v, 200);
 }
@@ -211,7 +214,7 @@ static int do_patch(api_reply *r, api_call *c, store_tx *tx)
     store_artifact m;
     store_version v;
     if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
-        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
     const char *key;
     json_t *val;
@@ -261,7 +264,7 @@ static int do_delete(api_reply *r, api_call *c, store_tx *tx)
     store_version v;
     int64_t now = time_now_ms();
     if (api_artifact_access(&o, &m, c, tx, ROLE_ADMIN, &r->e) < 0 ||
-        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
     if (store_version_delete(tx, v.id, now, &r->e) < 0 ||
         store_artifact_refresh(tx, m.id, now, &r->e) < 0)
@@ -275,6 +278,44 @@ int api_version_delete(api_reply *r, api_call *c)
     return api_in_tx(r, c, true, do_delete);
 }
 
+/* A capability's capability.json fills keywords and components when it is published. */
+static int read_manifest(api_call *c, store_tx *tx, const store_artifact *m,
+                         const store_version *v, int64_t now, err *e)
+{
+    store_resource res;
+    if (store_resource_by_path(&res, tx, v->id, CAPABILITY_MANIFEST, c->a, e) < 0) {
+        if (e->kind != ERR_NOT_FOUND)
+            return -1;
+        err_clear(e);
+        return 0;
+    }
+    if (res.size_bytes > (int64_t)CAPABILITY_MANIFEST_MAX)
+        return err_field_add(e, "body", CAPABILITY_MANIFEST, "value_error",
+                             "capability.json is larger than 1 MiB");
+    int fd = -1;
+    uint64_t size = 0;
+    if (blob_open_read(&fd, &size, c->app->blob, res.storage_key, e) < 0)
+        return -1;
+    char *buf = arena_alloc(c->a, (size_t)size + 1);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    json_t *kw, *comps, *desc;
+    if (capability_parse(&kw, &comps, &desc, buf, got, e) < 0)
+        return -1;
+    int rc = store_artifact_set_capability(tx, m->id, api_json_dump(kw, c->a),
+                                           api_json_dump(comps, c->a), now, e);
+    json_decref(kw);
+    json_decref(comps);
+    json_decref(desc);
+    return rc;
+}
+
 static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event ev)
 {
     store_org o;
@@ -282,7 +323,7 @@ static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event e
     store_version v;
     int64_t now = time_now_ms();
     if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
-        resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
+        api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
     const char *next = NULL;
     if (lifecycle_next(&next, v.lifecycle, ev, &r->e) < 0)
@@ -293,6 +334,8 @@ static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event e
         if (store_version_resource_counts(&total, &unverified, tx, v.id, &r->e) < 0)
             return -1;
         if (lifecycle_check_publishable(total, unverified, &r->e) < 0)
+            return -1;
+        if (strcmp(m.kind, "capabilities") == 0 && read_manifest(c, tx, &m, &v, now, &r->e) < 0)
             return -1;
         v.published_at = now;
     } else {
@@ -337,7 +380,7 @@ static int do_alias_put(api_reply *r, api_call *c, store_tx *tx)
     store_version v;
     const char *alias = api_param(c, "alias");
     if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0 ||
-        resolve_version(&v, c, tx, &m, api_body_str(c, "version"), &r->e) < 0)
+        api_resolve_version(&v, c, tx, &m, api_body_str(c, "version"), &r->e) < 0)
         return -1;
     if (store_alias_set(tx, m.id, alias, v.id, time_now_ms(), &r->e) < 0)
         return -1;

@@ -105,8 +105,7 @@ typedef struct blob_ops {
     int (*open_read)(int *fd, uint64_t *size, void *st, const char *key, err *e);
     bool (*exists)(void *st, const char *key);
     int (*remove)(void *st, const char *key, err *e);
-    int (*foreach)(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx,
-                   err *e);
+    int (*walk)(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e);
     int (*sweep_tmp)(void *st, int64_t max_age_ms, int *removed, err *e);
     int (*session_append)(void *st, const char *id, uint64_t offset, const void *p, size_t n,
                           uint64_t *new_size, err *e);

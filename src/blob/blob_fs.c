@@ -39,10 +39,10 @@ struct blob {
 
 struct blob_writer {
     blob *b;
-    void *wst;       /* the backend's writer */
-    EVP_MD_CTX *md;  /* SHA-256 of every byte written so far */
+    void *wst;      /* the backend's writer */
+    EVP_MD_CTX *md; /* SHA-256 of every byte written so far */
     uint64_t size;
-    bool failed;     /* a write failed: the bytes on disk no longer match md */
+    bool failed; /* a write failed: the bytes on disk no longer match md */
 };
 
 static bool is_lower_hex(const char *s, size_t n)
@@ -58,8 +58,7 @@ bool blob_key_is_valid(const char *s)
     if (!s || strlen(s) != KEY_LEN || memcmp(s, KEY_PREFIX, KEY_PREFIX_LEN) != 0)
         return false;
     const char *ab = s + KEY_PREFIX_LEN, *hex = ab + 3;
-    return ab[2] == '/' && is_lower_hex(hex, SHA256_HEX_LEN) && ab[0] == hex[0] &&
-           ab[1] == hex[1];
+    return ab[2] == '/' && is_lower_hex(hex, SHA256_HEX_LEN) && ab[0] == hex[0] && ab[1] == hex[1];
 }
 
 void blob_key_of(char *out, size_t cap, const char *hex)
@@ -245,7 +244,7 @@ int blob_delete(blob *b, const char *key, err *e)
 int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtime_ms, void *ctx),
                  void *ctx, err *e)
 {
-    return b->ops->foreach(b->st, fn, ctx, e);
+    return b->ops->walk(b->st, fn, ctx, e);
 }
 
 int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e)
@@ -272,8 +271,8 @@ static int hash_fd(char hex[65], uint64_t *size, int fd, err *e)
             continue;
         if (r < 0) {
             char msg[128];
-            log_error(NULL, "blob.io_error", "s:s, s:i, s:s", "op", "hash", "errno", errno,
-                      "error", strerror_r(errno, msg, sizeof(msg)));
+            log_error(NULL, "blob.io_error", "s:s, s:i, s:s", "op", "hash", "errno", errno, "error",
+                      strerror_r(errno, msg, sizeof(msg)));
             err_set(e, ERR_SERVER, "blob store read failed");
             goto out;
         }
@@ -710,8 +709,8 @@ static DIR *open_dir(int dirfd, const char *name)
 }
 
 /* Walks one sha256/ab/ directory; returns 0 to go on, 1 if fn stopped, -1 on failure. */
-static int foreach_prefix(fs *f, const char *ab,
-                          int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e)
+static int foreach_prefix(fs *f, const char *ab, int (*fn)(const char *, uint64_t, int64_t, void *),
+                          void *ctx, err *e)
 {
     DIR *d = open_dir(f->sha, ab);
     if (!d) {
@@ -755,8 +754,7 @@ static int foreach_prefix(fs *f, const char *ab,
     return rc;
 }
 
-static int fs_foreach(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx,
-                      err *e)
+static int fs_walk(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e)
 {
     fs *f = st;
     DIR *d = open_dir(f->sha, ".");
@@ -893,8 +891,8 @@ static int fs_session_size(uint64_t *size, void *st, const char *id, err *e)
     return 0;
 }
 
-static int fs_session_commit(void *st, const char *id, const char *expected_hex,
-                             char hex_out[65], uint64_t *size, bool *dedup, err *e)
+static int fs_session_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
+                             uint64_t *size, bool *dedup, err *e)
 {
     fs *f = st;
     char name[8 + BLOB_SESSION_ID_MAX + 1], claim[33] = "";
@@ -968,7 +966,7 @@ const blob_ops blob_fs_ops = {
     .open_read = fs_open_read,
     .exists = fs_exists,
     .remove = fs_remove,
-    .foreach = fs_foreach,
+    .walk = fs_walk,
     .sweep_tmp = fs_sweep_tmp,
     .session_append = fs_session_append,
     .session_size = fs_session_size,

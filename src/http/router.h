@@ -15,6 +15,7 @@ typedef struct route {
     api_handler handler;
     bool public_route; /* no token needed */
     const char *name;  /* stable label for logs and metrics */
+    const api_upload *upload; /* set for routes whose body is streamed (handler is NULL) */
 } route;
 
 extern const route router_routes[];

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/common.h"
@@ -42,6 +43,13 @@ typedef struct req {
     int64_t started_us;
     const char *route_name;
     const struct server *srv;
+    bool preflight_done;
+    void *up_state;           /* upload handler state, until finish/abort */
+    bool up_open;
+    err up_err;               /* first error of a streamed upload */
+    struct MHD_PostProcessor *pp;
+    api_done done;
+    bool full_body;           /* a file sent whole (not a Range) */
 } req;
 
 static const char *conn_header(const api_call *c, const char *name)
@@ -148,9 +156,119 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
         r->bytes_out = rep->raw_len;
     }
     r->status = status;
-    MHD_add_response_header(resp, "Content-Type",
-                            rep->content_type ? rep->content_type : "application/octet-stream");
+    if (status != 304)
+        MHD_add_response_header(resp, "Content-Type", rep->content_type
+                                                          ? rep->content_type
+                                                          : "application/octet-stream");
+    if (rep->etag)
+        MHD_add_response_header(resp, "ETag", rep->etag);
     MHD_add_response_header(resp, "X-Request-Id", r->call.req_id);
+    for (size_t i = 0; i < rep->nheaders; i++)
+        MHD_add_response_header(resp, rep->headers[i].key, rep->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    json_decref(rep->body);
+    rep->body = NULL;
+    return ret;
+}
+
+/* Parses "bytes=a-b" / "bytes=a-" / "bytes=-n" against size. Returns 1 with [*off, *len) for a
+ * satisfiable single range, 0 for no Range header, -1 with e set otherwise. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len, err *e)
+{
+    if (!h)
+        return 0;
+    if (strncmp(h, "bytes=", 6) != 0)
+        return err_set(e, ERR_INVALID, "bad Range header: only bytes ranges are supported");
+    const char *p = h + 6;
+    if (strchr(p, ','))
+        return err_set(e, ERR_INVALID, "multiple ranges are not supported");
+    char *end;
+    if (*p == '-') {
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (end == p + 1 || *end)
+            return err_set(e, ERR_INVALID, "bad Range header");
+        if (n == 0 || size == 0)
+            return err_set(e, ERR_RANGE, "range not satisfiable");
+        *len = n > size ? size : n;
+        *off = size - *len;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return err_set(e, ERR_INVALID, "bad Range header");
+    unsigned long long a = strtoull(p, &end, 10);
+    if (*end != '-')
+        return err_set(e, ERR_INVALID, "bad Range header");
+    const char *q = end + 1;
+    unsigned long long b = size ? size - 1 : 0;
+    if (*q) {
+        if (*q < '0' || *q > '9')
+            return err_set(e, ERR_INVALID, "bad Range header");
+        b = strtoull(q, &end, 10);
+        if (*end)
+            return err_set(e, ERR_INVALID, "bad Range header");
+        if (b < a)
+            return err_set(e, ERR_INVALID, "bad Range header");
+    }
+    if (a >= size)
+        return err_set(e, ERR_RANGE, "range not satisfiable");
+    if (b >= size)
+        b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply *rep);
+
+/* Sends a file body zero-copy (sendfile), honouring If-None-Match and a single Range. */
+static enum MHD_Result send_file(struct MHD_Connection *conn, req *r, api_reply *rep)
+{
+    uint64_t off = 0, len = rep->file.size;
+    int status = 200;
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    const char *range = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Range");
+    struct MHD_Response *resp;
+    if (rep->file.etag && inm && api_etag_matches(inm, rep->file.etag)) {
+        close(rep->file.fd);
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = 304;
+    } else {
+        int pr = parse_range(range, rep->file.size, &off, &len, &rep->e);
+        if (pr < 0) {
+            close(rep->file.fd);
+            rep->file.set = false;
+            if (rep->e.kind == ERR_RANGE)
+                api_header(rep, "Content-Range",
+                           arena_printf(r->a, "bytes */%llu",
+                                        (unsigned long long)rep->file.size));
+            return send_reply(conn, r, rep);
+        }
+        if (pr == 1)
+            status = 206;
+        resp = MHD_create_response_from_fd_at_offset64(len, rep->file.fd, off);
+        if (!resp) {
+            close(rep->file.fd);
+            return MHD_NO;
+        }
+        if (status == 206)
+            MHD_add_response_header(
+                resp, "Content-Range",
+                arena_printf(r->a, "bytes %llu-%llu/%llu", (unsigned long long)off,
+                             (unsigned long long)(off + len - 1),
+                             (unsigned long long)rep->file.size));
+        MHD_add_response_header(resp, "Content-Type",
+                                rep->content_type ? rep->content_type
+                                                  : "application/octet-stream");
+        r->bytes_out = len;
+        r->full_body = status == 200 && strcmp(r->call.method, "HEAD") != 0;
+        r->done = rep->done;
+    }
+    r->status = status;
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    MHD_add_response_header(resp, "X-Request-Id", r->call.req_id);
+    if (rep->file.etag)
+        MHD_add_response_header(resp, "ETag", rep->file.etag);
     for (size_t i = 0; i < rep->nheaders; i++)
         MHD_add_response_header(resp, rep->headers[i].key, rep->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
@@ -169,6 +287,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply
         json_decref(rep->body);
         rep->body = api_error_body(&rep->e);
     }
+    if (rep->e.kind == ERR_NONE && rep->file.set)
+        return send_file(conn, r, rep);
+    if (rep->file.set)
+        close(rep->file.fd);
+    if (rep->e.kind == ERR_NONE)
+        r->done = rep->done;
     if (rep->e.kind == ERR_NONE && (rep->stream.read || rep->raw))
         return send_body(conn, r, rep, status);
     const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
@@ -253,43 +377,64 @@ static const char *client_ip(struct MHD_Connection *conn, arena *a)
     return arena_strdup(a, buf);
 }
 
+/* Checks that need no body: headers, route, client version, auth, rate limit. Returns 0, or
+ * -1 with rep->e set. Runs on the first callback, so a rejected upload reads no body. */
+static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
+{
+    api_call *c = &r->call;
+    size_t hdr_total = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_headers, &hdr_total);
+    if (hdr_total > HEADERS_MAX)
+        return err_set(&rep->e, ERR_HEADERS_TOO_LARGE, "request headers exceed %d bytes",
+                       HEADERS_MAX);
+    if (!r->rt) {
+        if (r->allow[0])
+            return err_set(&rep->e, ERR_METHOD, "method %s not allowed here; allowed: %s",
+                           c->method, r->allow);
+        return err_set(&rep->e, ERR_NOT_FOUND, "no route for %s %s", c->method, c->path);
+    }
+    if (check_client_version(c, &rep->e) < 0)
+        return -1;
+    bool has_creds = c->header(c, "Authorization") || c->header(c, "X-Api-Key");
+    if ((!r->rt->public_route || (has_creds && strncmp(r->route_name, "blobs.", 6) != 0)) &&
+        auth_resolve(c, &rep->e) < 0)
+        return -1;
+    const server *srv = r->srv;
+    int retry = 1;
+    const char *key = c->caller.token_id       ? c->caller.token_id
+                      : c->caller.server_admin ? "server-admin"
+                                               : client_ip(conn, r->a);
+    if (srv->rl && strcmp(r->route_name, "healthz") != 0 &&
+        !ratelimit_take(srv->rl, key, time_now_ms(), &retry)) {
+        api_header(rep, "Retry-After", arena_printf(r->a, "%d", retry));
+        return err_set(&rep->e, ERR_LIMIT,
+                       "rate limit of %g requests per second exceeded; retry in %d s",
+                       c->app->cfg->rate_limit, retry);
+    }
+    return 0;
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
 {
     api_reply rep = {0};
     api_call *c = &r->call;
-    size_t hdr_total = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_headers, &hdr_total);
-    if (hdr_total > HEADERS_MAX) {
-        err_set(&rep.e, ERR_HEADERS_TOO_LARGE, "request headers exceed %d bytes", HEADERS_MAX);
-        return send_reply(conn, r, &rep);
-    }
     if (r->too_large) {
         err_set(&rep.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
                 (long long)c->app->cfg->max_body);
         return send_reply(conn, r, &rep);
     }
-    if (!r->rt) {
-        if (r->allow[0])
-            err_set(&rep.e, ERR_METHOD, "method %s not allowed here; allowed: %s", c->method,
-                    r->allow);
-        else
-            err_set(&rep.e, ERR_NOT_FOUND, "no route for %s %s", c->method, c->path);
-        return send_reply(conn, r, &rep);
-    }
-    if (check_client_version(c, &rep.e) < 0)
-        return send_reply(conn, r, &rep);
-    if (!r->rt->public_route && auth_resolve(c, &rep.e) < 0)
-        return send_reply(conn, r, &rep);
-    const server *srv = r->srv;
-    int retry = 1;
-    const char *key = c->caller.token_id   ? c->caller.token_id
-                      : c->caller.server_admin ? "server-admin"
-                                               : client_ip(conn, r->a);
-    if (srv->rl && r->rt->handler != NULL && strcmp(r->route_name, "healthz") != 0 &&
-        !ratelimit_take(srv->rl, key, time_now_ms(), &retry)) {
-        err_set(&rep.e, ERR_LIMIT, "rate limit of %g requests per second exceeded; retry in %d s",
-                c->app->cfg->rate_limit, retry);
-        api_header(&rep, "Retry-After", arena_printf(r->a, "%d", retry));
+    if (r->rt->upload) {
+        if (r->pp) {
+            MHD_destroy_post_processor(r->pp);
+            r->pp = NULL;
+        }
+        if (r->up_err.kind != ERR_NONE) {
+            rep.e = r->up_err;
+            return send_reply(conn, r, &rep);
+        }
+        r->up_open = false;
+        if (r->rt->upload->finish(&rep, c, r->up_state) < 0 && rep.e.kind == ERR_NONE)
+            err_set(&rep.e, ERR_SERVER, "internal error");
         return send_reply(conn, r, &rep);
     }
     if (parse_body(r, &rep.e) < 0)
@@ -297,6 +442,59 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
     if (r->rt->handler(&rep, c) < 0 && rep.e.kind == ERR_NONE)
         err_set(&rep.e, ERR_SERVER, "internal error");
     return send_reply(conn, r, &rep);
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    req *r = cls;
+    if (r->up_err.kind != ERR_NONE)
+        return MHD_YES;
+    api_part part = {key, filename, off};
+    if (r->rt->upload->chunk(r->up_state, &r->call, &part, data, size, &r->up_err) < 0 &&
+        r->up_err.kind == ERR_NONE)
+        err_set(&r->up_err, ERR_SERVER, "internal error");
+    return MHD_YES;
+}
+
+/* Feeds a streamed upload; errors are kept for the final answer, the rest is discarded. */
+static void upload_feed(req *r, const char *data, size_t n)
+{
+    if (r->up_err.kind != ERR_NONE)
+        return;
+    if (r->pp) {
+        if (MHD_post_process(r->pp, data, n) != MHD_YES && r->up_err.kind == ERR_NONE)
+            err_set(&r->up_err, ERR_INVALID, "malformed multipart/form-data body");
+        return;
+    }
+    if (r->rt->upload->chunk(r->up_state, &r->call, NULL, data, n, &r->up_err) < 0 &&
+        r->up_err.kind == ERR_NONE)
+        err_set(&r->up_err, ERR_SERVER, "internal error");
+}
+
+/* First callback of an upload route: preflight, then the handler's begin(). */
+static int upload_start(struct MHD_Connection *conn, req *r, api_reply *rep)
+{
+    if (r->rt->upload->multipart) {
+        const char *ct = r->call.header(&r->call, "Content-Type");
+        if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
+            return err_set(&rep->e, ERR_INVALID, "send multipart/form-data");
+        r->pp = MHD_create_post_processor(conn, 256 * 1024, on_part, r);
+        if (!r->pp)
+            return err_set(&rep->e, ERR_INVALID, "malformed multipart/form-data header");
+    }
+    if (r->rt->upload->begin(rep, &r->call, &r->up_state) < 0) {
+        if (rep->e.kind == ERR_NONE)
+            err_set(&rep->e, ERR_SERVER, "internal error");
+        return -1;
+    }
+    r->up_open = true;
+    return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -333,16 +531,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->rt = router_match(c, method, url, r->allow, sizeof(r->allow));
         r->route_name = r->rt ? r->rt->name : "unmatched";
         *con_cls = r;
+        api_reply rep = {0};
+        if (preflight(conn, r, &rep) < 0 || (r->rt->upload && upload_start(conn, r, &rep) < 0))
+            return send_reply(conn, r, &rep); /* answer now; MHD discards the body */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
+        if (!r->rt->upload && cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
             r->too_large = true;
-            return dispatch(conn, r); /* answer now; MHD discards the body */
+            return dispatch(conn, r);
         }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (r->status) /* already answered */
+            return MHD_YES;
+        if (r->rt->upload) {
+            upload_feed(r, upload_data, n);
+            return MHD_YES;
+        }
         if (r->too_large)
             return MHD_YES;
         if ((int64_t)(r->body_len + n) > srv->app->cfg->max_body) {
@@ -384,9 +591,48 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              r->call.method, "path", r->call.path, "route", r->route_name, "status", r->status,
              "bytes", (json_int_t)r->bytes_out, "ms", ms, "completed",
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->up_open && r->rt->upload->abort)
+        r->rt->upload->abort(r->up_state);
+    if (r->done.fn)
+        r->done.fn(r->call.app, r->done.ctx, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
+                   r->full_body);
     free(r->body);
     arena_free(r->a);
     *con_cls = NULL;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes in place like MHD's default, except that %00 becomes DEL (0x7f): a NUL would
+ * silently cut the C string ("a%00b" -> "a"), while DEL is refused by every validator. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexdigit(p[1])) >= 0 && (lo = hexdigit(p[2])) >= 0) {
+            char ch = (char)(hi * 16 + lo);
+            *w++ = ch == '\0' ? '\x7f' : ch;
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -453,7 +699,8 @@ int server_start(server **out, const app *ctx, err *e)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         s, MHD_OPTION_END);
     if (!s->d) {
         ratelimit_free(s->rl);

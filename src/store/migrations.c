@@ -81,6 +81,10 @@ const store_migration store_migrations[] = {
      " REFERENCES versions(id), path TEXT NOT NULL, kind TEXT NOT NULL, size_bytes BIGINT,"
      " created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);",
      NULL, NULL},
+    /* 4: a revision of everything catalogs show, for cache invalidation across instances */
+    {"CREATE TABLE catalog_revision (id BIGINT PRIMARY KEY, rev BIGINT NOT NULL);"
+     "INSERT INTO catalog_revision (id, rev) VALUES (1, 1);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

@@ -163,6 +163,7 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e)
     tx->s = s;
     tx->d = d;
     tx->write = write;
+    tx->dirty = false;
     *out = tx;
     return 0;
 }
@@ -174,6 +175,13 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     int rc = 0;
     err tmp = {0};
     if (commit) {
+        if (tx->dirty &&
+            db_run(tx->d, "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1", e, "") < 0) {
+            db_exec(tx->d, "ROLLBACK", &tmp);
+            conn_give(tx->s, tx->d);
+            free(tx);
+            return -1;
+        }
         if (db_exec(tx->d, "COMMIT", e) < 0) {
             rc = -1;
             db_exec(tx->d, "ROLLBACK", &tmp);
@@ -381,4 +389,19 @@ int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t
     if (n == 0)
         return err_set(e, ERR_NOT_FOUND, "token '%s' not found", id);
     return 0;
+}
+
+int store_catalog_revision(int64_t *out, store *s, err *e)
+{
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    if (store_tx_begin(&tx, s, false, e) < 0)
+        return -1;
+    int rc = db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "");
+    if (rc == 0)
+        rc = db_step(st, e);
+    *out = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    store_tx_end(tx, false, e);
+    return rc < 0 ? -1 : 0;
 }

@@ -31,6 +31,10 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e);
  * if the commit failed (e filled), 0 otherwise. */
 int store_tx_end(store_tx *tx, bool commit, err *e);
 
+/* Returns the catalog revision: it changes with every committed change to what catalogs,
+ * facets or the manifest show (in any instance sharing the database). */
+int store_catalog_revision(int64_t *out, store *s, err *e);
+
 /* ---- orgs ---- */
 typedef struct store_org {
     char *id, *slug, *display_name;
@@ -219,5 +223,47 @@ int store_version_copy_files(store_tx *tx, const char *from, const char *to, int
 int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e);
 /* True (1) if any resource row, live or soft-deleted, references storage_key; 0 if none. */
 int store_blob_referenced(store_tx *tx, const char *storage_key, err *e);
+
+/* Sets a capability's keywords and components (JSON arrays) from its published manifest. */
+int store_artifact_set_capability(store_tx *tx, const char *id, const char *keywords,
+                                  const char *components, int64_t now, err *e);
+/* Sets size_category where it is still unset (derived from a parameter count). */
+int store_artifact_fill_size_category(store_tx *tx, const char *id, const char *category,
+                                      err *e);
+
+/* ---- resumable upload sessions ---- */
+typedef struct store_session {
+    char *id, *version_id, *path, *kind;
+    int64_t size_bytes; /* declared total, -1 unknown */
+    int64_t created_at, expires_at;
+} store_session;
+
+int store_session_insert(store_tx *tx, const store_session *s, err *e);
+/* Finds a session; ERR_NOT_FOUND. */
+int store_session_get(store_session *out, store_tx *tx, const char *id, arena *a, err *e);
+int store_session_delete(store_tx *tx, const char *id, err *e);
+
+/* Calls fn(storage_key, ctx) for every distinct key referenced by a resource row (soft-deleted
+ * ones included: they may be restored). fn returns 0 to go on. */
+int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), void *ctx,
+                          err *e);
+/* Removes sessions that expired before now; their ids go to fn first. */
+int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, void *ctx),
+                          void *ctx, err *e);
+
+/* ---- manifest (API.md §7) ---- */
+typedef struct store_manifest_cb {
+    /* Each public, enabled model with a published or deprecated version, by canonical name. */
+    int (*model)(void *ctx, const store_artifact *m);
+    /* Its published and deprecated versions, newest first. */
+    int (*version)(void *ctx, const char *artifact_id, const char *version,
+                   const char *lifecycle);
+    /* The files of each model's latest version, by package. */
+    int (*resource)(void *ctx, const char *artifact_id, const char *package_id,
+                    const char *format, const char *path, const char *sha256, int64_t size);
+} store_manifest_cb;
+
+/* Walks everything the public manifest lists; a callback returning non-zero stops it. */
+int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, arena *a, err *e);
 
 #endif

@@ -82,6 +82,7 @@ static const char *or_json(const char *v, const char *dflt)
 
 int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d,
                "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
                " license, task, architecture, base_model, framework, framework_set,"
@@ -128,6 +129,7 @@ int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, co
 
 int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     int64_t n = db_run(
         tx->d,
         "UPDATE artifacts SET pretty_name = ?, summary = ?, description = ?, license = ?,"
@@ -151,6 +153,7 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
 
 int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d, "UPDATE versions SET deleted_at = ? WHERE artifact_id = ? AND deleted_at = 0",
                e, "it", now, id) < 0)
         return -1;
@@ -165,6 +168,7 @@ int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
 
 int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     db_stmt *st = NULL;
     char *latest = NULL, *latest_id = NULL;
     int64_t count = 0;
@@ -225,6 +229,7 @@ out:
 int store_alias_set(store_tx *tx, const char *artifact_id, const char *alias,
                     const char *version_id, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d,
                "INSERT INTO aliases (artifact_id, alias, version_id, updated_at)"
                " VALUES (?, ?, ?, ?) ON CONFLICT (artifact_id, alias) DO UPDATE SET"
@@ -253,6 +258,7 @@ int store_alias_get(char **version_id, store_tx *tx, const char *artifact_id, co
 
 int store_alias_delete(store_tx *tx, const char *artifact_id, const char *alias, err *e)
 {
+    STORE_TOUCH(tx);
     int64_t n = db_run(tx->d, "DELETE FROM aliases WHERE artifact_id = ? AND alias = ?", e, "tt",
                        artifact_id, alias);
     if (n < 0)
@@ -266,6 +272,7 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
                            const char *kind, const char *name, int64_t since, int64_t now,
                            arena *a, err *e)
 {
+    STORE_TOUCH(tx);
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
                  "SELECT id, deleted_at FROM artifacts WHERE org_id = ? AND kind = ?"
@@ -294,6 +301,7 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
 
 int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
 {
+    STORE_TOUCH(tx);
     *purged = 0;
     /* Children first: resources, packages, aliases of dead versions and of dead artifacts. */
     static const char *const steps[] = {

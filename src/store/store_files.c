@@ -41,6 +41,7 @@ static void res_read(store_resource *r, db_stmt *st, arena *a)
 
 int store_package_insert(store_tx *tx, const store_package *p, err *e)
 {
+    STORE_TOUCH(tx);
     return db_run(tx->d,
                   "INSERT INTO packages (id, version_id, format, kind, size_bytes, created_at)"
                   " VALUES (?, ?, ?, ?, ?, ?)",
@@ -52,6 +53,7 @@ int store_package_insert(store_tx *tx, const store_package *p, err *e)
 
 int store_resource_insert(store_tx *tx, const store_resource *r, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d,
                "INSERT INTO resources (id, package_id, version_id, path, kind, sha256,"
                " media_type, storage_key, is_primary, verified, size_bytes, created_at)"
@@ -208,4 +210,99 @@ int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
     int rc = db_step(st, e);
     db_done(st);
     return rc;
+}
+
+int store_artifact_fill_size_category(store_tx *tx, const char *id, const char *category,
+                                      err *e)
+{
+    STORE_TOUCH(tx);
+    return db_run(tx->d,
+                  "UPDATE artifacts SET size_category = ? WHERE id = ? AND size_category IS NULL",
+                  e, "tt", category, id) < 0
+               ? -1
+               : 0;
+}
+
+int store_session_insert(store_tx *tx, const store_session *s, err *e)
+{
+    return db_run(tx->d,
+                  "INSERT INTO upload_sessions (id, version_id, path, kind, size_bytes,"
+                  " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  e, "ttttiii", s->id, s->version_id, s->path, s->kind, s->size_bytes,
+                  s->created_at, s->expires_at) < 0
+               ? -1
+               : 0;
+}
+
+int store_session_get(store_session *out, store_tx *tx, const char *id, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT id, version_id, path, kind, COALESCE(size_bytes, -1), created_at,"
+                 " expires_at FROM upload_sessions WHERE id = ?",
+                 e, "t", id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1) {
+        out->id = store_col_str(st, 0, a);
+        out->version_id = store_col_str(st, 1, a);
+        out->path = store_col_str(st, 2, a);
+        out->kind = store_col_str(st, 3, a);
+        out->size_bytes = db_col_int(st, 4);
+        out->created_at = db_col_int(st, 5);
+        out->expires_at = db_col_int(st, 6);
+    }
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_session_delete(store_tx *tx, const char *id, err *e)
+{
+    return db_run(tx->d, "DELETE FROM upload_sessions WHERE id = ?", e, "t", id) < 0 ? -1 : 0;
+}
+
+int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), void *ctx,
+                          err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT DISTINCT storage_key FROM resources", e, "") < 0)
+        return -1;
+    int rc;
+    while ((rc = db_step(st, e)) == 1)
+        if (fn(db_col_text(st, 0), ctx) != 0)
+            break;
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, void *ctx),
+                          void *ctx, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT id FROM upload_sessions WHERE expires_at < ?", e, "i",
+                 now) < 0)
+        return -1;
+    int rc;
+    while ((rc = db_step(st, e)) == 1)
+        fn(db_col_text(st, 0), ctx);
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    return db_run(tx->d, "DELETE FROM upload_sessions WHERE expires_at < ?", e, "i", now) < 0
+               ? -1
+               : 0;
+}
+
+int store_artifact_set_capability(store_tx *tx, const char *id, const char *keywords,
+                                  const char *components, int64_t now, err *e)
+{
+    STORE_TOUCH(tx);
+    return db_run(tx->d,
+                  "UPDATE artifacts SET keywords = ?, components = ?, updated_at = ?"
+                  " WHERE id = ?",
+                  e, "ttit", keywords, components, now, id) < 0
+               ? -1
+               : 0;
 }

@@ -18,7 +18,11 @@ struct store_tx {
     store *s;
     db *d;
     bool write;
+    bool dirty; /* the catalog changed: bump catalog_revision on commit */
 };
+
+/* Marks the transaction as changing what catalogs, facets and the manifest show. */
+#define STORE_TOUCH(tx) ((tx)->dirty = true)
 
 #define STORE_ART_COLS                                                                                   \
     "a.id, a.org_id, o.slug, a.kind, a.name, a.pretty_name, a.summary, a.description,"            \

@@ -298,3 +298,54 @@ int store_fts_refresh(db *d, const store_artifact *m, err *e)
                ? -1
                : 0;
 }
+
+int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, arena *a, err *e)
+{
+    static const char *const pub =
+        " a.kind = 'models' AND a.is_public = 1 AND a.enabled = 1 AND a.deleted_at = 0"
+        " AND a.version_count > 0";
+    db_stmt *st = NULL;
+    int rc;
+    char *sql = arena_printf(a,
+                             "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON"
+                             " o.id = a.org_id WHERE%s ORDER BY o.slug, a.name",
+                             pub);
+    if (db_query(&st, tx->d, sql, e, "") < 0)
+        return -1;
+    while ((rc = db_step(st, e)) == 1) {
+        store_artifact m;
+        store_art_read(&m, st, a);
+        if (cb->model(ctx, &m) != 0)
+            break;
+    }
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    sql = arena_printf(a,
+                       "SELECT v.artifact_id, v.version, v.lifecycle FROM versions v JOIN"
+                       " artifacts a ON a.id = v.artifact_id WHERE%s AND v.deleted_at = 0 AND"
+                       " v.lifecycle <> 'draft' ORDER BY v.artifact_id, v.sort_key DESC",
+                       pub);
+    if (db_query(&st, tx->d, sql, e, "") < 0)
+        return -1;
+    while ((rc = db_step(st, e)) == 1)
+        if (cb->version(ctx, db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2)) != 0)
+            break;
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    sql = arena_printf(a,
+                       "SELECT a.id, p.id, p.format, r.path, r.sha256, r.size_bytes FROM"
+                       " artifacts a JOIN packages p ON p.version_id = a.latest_version_id"
+                       " JOIN resources r ON r.package_id = p.id WHERE%s AND p.deleted_at = 0"
+                       " AND r.deleted_at = 0 ORDER BY a.id, p.created_at, p.id, r.path",
+                       pub);
+    if (db_query(&st, tx->d, sql, e, "") < 0)
+        return -1;
+    while ((rc = db_step(st, e)) == 1)
+        if (cb->resource(ctx, db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
+                         db_col_text(st, 3), db_col_text(st, 4), db_col_int(st, 5)) != 0)
+            break;
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}

@@ -31,6 +31,7 @@ static void ver_read(store_version *v, db_stmt *st, arena *a)
 
 int store_version_insert(store_tx *tx, const store_version *v, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d,
                "INSERT INTO versions (id, artifact_id, version, sort_key, lifecycle, summary,"
                " changelog, framework, architecture, base_model, metadata, parameter_count,"
@@ -110,6 +111,7 @@ int store_version_list(store_version **out, size_t *n, store_tx *tx, const char 
 
 int store_version_update(store_tx *tx, const store_version *v, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     int64_t n = db_run(tx->d,
                        "UPDATE versions SET lifecycle = ?, summary = ?, changelog = ?,"
                        " framework = ?, architecture = ?, base_model = ?, metadata = ?,"
@@ -126,6 +128,7 @@ int store_version_update(store_tx *tx, const store_version *v, int64_t now, err 
 
 int store_version_delete(store_tx *tx, const char *id, int64_t now, err *e)
 {
+    STORE_TOUCH(tx);
     if (db_run(tx->d, "DELETE FROM aliases WHERE version_id = ?", e, "t", id) < 0)
         return -1;
     int64_t n = db_run(tx->d, "UPDATE versions SET deleted_at = ? WHERE id = ? AND deleted_at = 0",

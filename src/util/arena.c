@@ -104,7 +104,8 @@ char *arena_vprintf(arena *a, const char *fmt, va_list ap)
 {
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    char probe[1];
+    int n = vsnprintf(probe, sizeof(probe), fmt, cp);
     va_end(cp);
     if (n < 0)
         n = 0;

@@ -71,6 +71,7 @@ int err_status(err_kind kind)
     case ERR_CONFLICT: return 409;
     case ERR_TOO_LARGE: return 413;
     case ERR_HEADERS_TOO_LARGE: return 431;
+    case ERR_RANGE: return 416;
     case ERR_VALIDATION: return 422;
     case ERR_UPGRADE: return 426;
     case ERR_LIMIT: return 429;
@@ -91,7 +92,8 @@ const char *err_type(err_kind kind)
     case ERR_INVALID:
     case ERR_METHOD:
     case ERR_TOO_LARGE:
-    case ERR_HEADERS_TOO_LARGE: return "invalid_error";
+    case ERR_HEADERS_TOO_LARGE:
+    case ERR_RANGE: return "invalid_error";
     case ERR_AUTH: return "authentication_error";
     case ERR_EXPIRED_TOKEN: return "expired_token_error";
     case ERR_EXPIRED_SIG: return "expired_signature_error";

@@ -21,6 +21,7 @@ typedef enum err_kind {
     ERR_CONFLICT,         /* 409 conflict_error */
     ERR_TOO_LARGE,        /* 413 invalid_error */
     ERR_HEADERS_TOO_LARGE, /* 431 invalid_error */
+    ERR_RANGE,            /* 416 invalid_error */
     ERR_VALIDATION,       /* 422 validation_error */
     ERR_UPGRADE,          /* 426 upgrade_required_error */
     ERR_LIMIT,            /* 429 usage_limit_exceeded_error */
@@ -36,7 +37,7 @@ typedef enum err_kind {
 
 typedef struct err_field {
     char loc[3][64]; /* e.g. {"body", "version", ""} */
-    char msg[128];
+    char msg[256];
     char type[40];
 } err_field;
 

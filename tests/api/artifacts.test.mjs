@@ -522,6 +522,64 @@ for (const kind of KINDS) {
       assert.deepEqual(seen, ['q1', 'q2', 'q3', 'q4', 'q5']);
     });
 
+    test('list pagination survives inserts: nothing repeated, nothing of the old set skipped', async () => {
+      const o = await mkOrgWithTokens(srv);
+      for (const n of ['k2', 'k4', 'k6', 'k8']) await create(kind, { name: n }, o.writer, o.slug);
+      const first = await api(srv, 'GET', `${path(o.slug, kind)}?sort=name&limit=2`, { token: o.reader });
+      const seen = first.json.items.map((i) => i.canonical_name.split('/')[1]);
+      assert.deepEqual(seen, ['k2', 'k4']);
+      for (const n of ['k1', 'k3', 'k5']) await create(kind, { name: n }, o.writer, o.slug);
+      let cursor = first.json.next_cursor;
+      let pages = 1;
+      while (cursor) {
+        const r = await api(srv, 'GET', `${path(o.slug, kind)}?sort=name&limit=2&cursor=${encodeURIComponent(cursor)}`, { token: o.reader });
+        assert.equal(r.status, 200, r.text);
+        seen.push(...r.json.items.map((i) => i.canonical_name.split('/')[1]));
+        cursor = r.json.next_cursor;
+        assert.ok(++pages < 10);
+      }
+      assert.equal(new Set(seen).size, seen.length, `repeated: ${seen}`);
+      for (const n of ['k2', 'k4', 'k6', 'k8']) assert.ok(seen.includes(n), `${n} skipped: ${seen}`);
+      assert.ok(!seen.includes('k1') && !seen.includes('k3'), 'items before the cursor are not returned');
+      assert.ok(seen.includes('k5'), 'an insert after the cursor shows up');
+    });
+
+    test('concurrent PATCHes with the same expected_revision: exactly one wins', async () => {
+      const name = uniq('race');
+      await create(kind, { name });
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => api(srv, 'PATCH', path(A.slug, kind, name), {
+        token: A.writer, body: { summary: `w${i}`, expected_revision: 1 },
+      })));
+      const ok = rs.filter((r) => r.status === 200);
+      assert.equal(ok.length, 1, rs.map((r) => r.status).join(','));
+      for (const r of rs.filter((x) => x.status !== 200)) assertError(r, 409, 'conflict_error');
+      const g = await api(srv, 'GET', path(A.slug, kind, name), { token: A.reader });
+      assert.equal(g.json.revision, 2);
+      assert.equal(g.json.summary, ok[0].json.summary);
+    });
+
+    test('concurrent PATCHes without a revision: all applied, revision counts each', async () => {
+      const name = uniq('race');
+      await create(kind, { name });
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => api(srv, 'PATCH', path(A.slug, kind, name), {
+        token: A.writer, body: { summary: `w${i}` },
+      })));
+      for (const r of rs) assert.equal(r.status, 200, r.text);
+      assert.deepEqual(rs.map((r) => r.json.revision).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      const g = await api(srv, 'GET', path(A.slug, kind, name), { token: A.reader });
+      assert.equal(g.json.revision, 11);
+    });
+
+    test('40 parallel creates all succeed and are all listed', async () => {
+      const o = await mkOrgWithTokens(srv);
+      const names = Array.from({ length: 40 }, (_, i) => `par-${i}`);
+      const rs = await Promise.all(names.map((name) => api(srv, 'POST', path(o.slug, kind), { token: o.writer, body: { name } })));
+      for (const r of rs) assert.equal(r.status, 201, r.text);
+      assert.equal(new Set(rs.map((r) => r.json.id)).size, 40);
+      const l = await api(srv, 'GET', `${path(o.slug, kind)}?limit=500`, { token: o.reader });
+      assert.equal(l.json.total, 40);
+    });
+
     describe('cross-org isolation', () => {
       let priv;
       let pub;

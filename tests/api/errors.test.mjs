@@ -307,6 +307,42 @@ describe('limits', () => {
     assert.equal((await api(srv, 'GET', '/healthz')).status, 200);
   });
 
+  test('pipelined requests on one connection are all answered, in order', async () => {
+    const one = (id) => `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: pipe-${id}\r\n\r\n`;
+    const req = one(1) + one(2) + `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: pipe-3\r\nConnection: close\r\n\r\n`;
+    const r = await rawRequest(srv, req);
+    const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '200', '200'], r.text.slice(0, 500));
+    const ids = [...r.text.matchAll(/x-request-id: (pipe-\d)/gi)].map((m) => m[1]);
+    assert.deepEqual(ids, ['pipe-1', 'pipe-2', 'pipe-3']);
+  });
+
+  test('Expect: 100-continue uploads (as curl sends them) work', async () => {
+    const net = await import('node:net');
+    const slug = uniq();
+    const body = JSON.stringify({ slug, display_name: 'continued' });
+    const text = await new Promise((resolve) => {
+      let out = '';
+      let sent = false;
+      const sock = net.connect(srv.port, '127.0.0.1', () => {
+        sock.write(`POST /api/v1/orgs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${srv.adminToken}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+        setTimeout(() => { if (!sent) { sent = true; sock.write(body); } }, 500);
+      });
+      sock.on('data', (d) => {
+        out += d.toString('latin1');
+        if (!sent && /^HTTP\/1\.1 100/.test(out)) { sent = true; sock.write(body); }
+      });
+      sock.on('close', () => resolve(out));
+      sock.on('error', () => resolve(out));
+      setTimeout(() => sock.destroy(), 5000);
+    });
+    const finals = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]).filter((c) => c !== '100');
+    assert.deepEqual(finals, ['201'], text.slice(0, 500));
+    const g = await api(srv, 'GET', `/api/v1/org/${slug}`, adm());
+    assert.equal(g.json.display_name, 'continued');
+  });
+
   test('garbage request line → 400, server keeps serving', async () => {
     const r = await rawRequest(srv, 'NOT HTTP AT ALL\r\n\r\n');
     assert.match(r.text, /^HTTP\/1\.[01] 400 /, `got: ${JSON.stringify(r.text.slice(0, 200))} (${r.error})`);

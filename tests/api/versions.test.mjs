@@ -97,6 +97,30 @@ for (const kind of KINDS) {
       assert.ok(r.json.name === name || r.json.name === `${A.slug}/${name}`, `list name ${r.json.name}`);
     });
 
+    test('numeric identifiers compare numerically, even beyond 64 bits', async () => {
+      const { base } = await mkArtifact(kind);
+      const vs = ['1.0.0-rc.99999999999999999999', '1.0.0-rc.9999999999999999999', '1.0.0-rc.100000000000000000000',
+        '18446744073709551615.0.0', '1.18446744073709551615.0', '1.0.0-rc.10', '1.0.0-rc.9'];
+      for (const v of vs) await mkVersion(base, v);
+      const r = await api(srv, 'GET', `${base}/versions`, { token: A.reader });
+      assert.deepEqual(r.json.versions, ['18446744073709551615.0.0', '1.18446744073709551615.0', '1.0.0-rc.100000000000000000000',
+        '1.0.0-rc.99999999999999999999', '1.0.0-rc.9999999999999999999', '1.0.0-rc.10', '1.0.0-rc.9']);
+      for (const bad of ['18446744073709551616.0.0', '1.18446744073709551616.0', '1.0.99999999999999999999']) {
+        assertValidation(await api(srv, 'POST', `${base}/versions`, { token: A.writer, body: { version: bad } }), ['body', 'version']);
+      }
+    });
+
+    test("a raw '+' in the version path segment works like %2B", async () => {
+      const { base } = await mkArtifact(kind);
+      const v = await mkVersion(base, '3.1.4+sha.abc');
+      const raw = await api(srv, 'GET', `${base}/versions/3.1.4+sha.abc`, { token: A.reader });
+      assert.equal(raw.status, 200, raw.text);
+      assert.equal(raw.json.id, v.id);
+      const lower = await api(srv, 'GET', `${base}/versions/3.1.4%2bsha.abc`, { token: A.reader });
+      assert.equal(lower.status, 200, lower.text);
+      assert.equal(lower.json.id, v.id);
+    });
+
     test('?lifecycle= filters', async () => {
       const { base } = await mkArtifact(kind);
       for (const v of ['0.1.0', '0.2.0', '0.3.0-rc.1']) await mkVersion(base, v);

@@ -1,0 +1,774 @@
+/*
+ * upload.c: every way bytes enter a version (API.md §6): a raw PUT of one file, a multipart
+ * bundle, a presigned PUT then confirm, and resumable sessions. Bodies stream into blob
+ * writers (hashed on the way, never held whole in memory); rows are written only after the
+ * blob is durable, so a crash leaves at worst an unreferenced blob for GC.
+ */
+#include "api/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/common.h"
+#include "blob/presign.h"
+#include "core/formats.h"
+#include "core/path.h"
+#include "util/crypto.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define MAX_BUNDLE_FILES 65
+#define PRESIGN_TTL_S 3600
+#define SESSION_TTL_MS (24LL * 3600 * 1000)
+
+typedef struct upfile {
+    blob_writer *w;
+    const char *path, *kind;
+    char hex[65];
+    uint64_t size;
+    bool done;
+} upfile;
+
+typedef struct upstate {
+    const app *app;
+    arena *a;
+    store_org o;
+    store_artifact m;
+    store_version v;
+    upfile files[MAX_BUNDLE_FILES];
+    size_t nfiles;
+    const char *kinds[MAX_BUNDLE_FILES];
+    size_t nkinds;
+    const char *part_name, *part_file; /* the multipart part being received */
+    uint64_t part_bytes;
+    char *text; /* the extras_kind value being received */
+    size_t text_len;
+    bool in_text;
+    const char *expected; /* declared sha256, lowercase hex */
+    /* presigned PUT / sessions */
+    const char *key;
+    store_session s;
+    uint64_t offset, range_len;
+    bool has_range;
+} upstate;
+
+static bool hex64(const char *s)
+{
+    if (!s || strlen(s) != 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+            return false;
+    return true;
+}
+
+static const char *lower(arena *a, const char *s)
+{
+    char *o = arena_strdup(a, s);
+    for (char *p = o; *p; p++)
+        if (*p >= 'A' && *p <= 'F')
+            *p = (char)(*p - 'A' + 'a');
+    return o;
+}
+
+/* Resolves {org}/{kind}/{name}/versions/{version} for writing files: a draft only. */
+static int target_draft(store_org *o, store_artifact *m, store_version *v, api_call *c,
+                        store_tx *tx, err *e)
+{
+    if (api_artifact_access(o, m, c, tx, ROLE_WRITER, e) < 0 ||
+        api_resolve_version(v, c, tx, m, api_param(c, "version"), e) < 0)
+        return -1;
+    if (strcmp(v->lifecycle, "draft") != 0)
+        return err_set(e, ERR_CONFLICT, "version '%s' is %s: its files are immutable",
+                       v->version, v->lifecycle);
+    return 0;
+}
+
+static int check_path_free(store_tx *tx, const store_version *v, const char *path, arena *a,
+                           err *e)
+{
+    store_resource r;
+    if (store_resource_by_path(&r, tx, v->id, path, a, e) == 0)
+        return err_set(e, ERR_EXISTS, "file '%s' already exists in version '%s'", path,
+                       v->version);
+    if (e->kind != ERR_NOT_FOUND)
+        return -1;
+    err_clear(e);
+    return 0;
+}
+
+static int check_path(const char *path, const char *loc0, const char *loc1, err *e)
+{
+    if (!path || !path_is_valid(path, strlen(path)))
+        return err_field_add(e, loc0, loc1, "value_error",
+                             "a relative path of 1..512 bytes without '..', '.', empty or "
+                             "absolute segments, backslashes or control characters");
+    return 0;
+}
+
+/* Reads the header of a weights file and returns what it says (NULL: nothing to say), or
+ * sets e (422) when the header is malformed. */
+static json_t *sniff(const app *ap, const upfile *f, err *e)
+{
+    char buf[32];
+    const char *fmt = format_of_path(f->path, buf, sizeof(buf));
+    if (strcmp(fmt, "safetensors") != 0 && strcmp(fmt, "gguf") != 0)
+        return NULL;
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), f->hex);
+    int fd = -1;
+    uint64_t size = 0;
+    if (blob_open_read(&fd, &size, ap->blob, key, e) < 0)
+        return NULL;
+    size_t want = size < FORMAT_SNIFF_MAX ? (size_t)size : FORMAT_SNIFF_MAX;
+    uint8_t *p = malloc(want ? want : 1);
+    size_t got = 0;
+    while (p && got < want) {
+        ssize_t n = pread(fd, p + got, want - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    json_t *info = NULL;
+    if (p && strcmp(fmt, "safetensors") == 0)
+        info = format_parse_safetensors(p, got, e);
+    else if (p)
+        info = format_parse_gguf(p, got, got == size, e);
+    free(p);
+    if (!info && e->kind == ERR_VALIDATION && e->nfields > 0)
+        snprintf(e->fields[0].loc[1], sizeof(e->fields[0].loc[1]), "%s", "file");
+    return info;
+}
+
+/* Records n committed files as one package of the draft version; replies 201 Package. */
+static int attach(api_reply *r, api_call *c, upfile *files, size_t n, const char *pkg_kind)
+{
+    store_tx *tx = NULL;
+    store_org o;
+    store_artifact m;
+    store_version v;
+    json_t *infos[MAX_BUNDLE_FILES] = {0};
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        infos[i] = sniff(c->app, &files[i], &r->e);
+        if (r->e.kind != ERR_NONE)
+            goto out;
+    }
+    if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0 ||
+        target_draft(&o, &m, &v, c, tx, &r->e) < 0)
+        goto out;
+    int64_t now = time_now_ms(), total = 0;
+    char pid[37], fmtbuf[32];
+    crypto_uuid7(pid);
+    for (size_t i = 0; i < n; i++)
+        total += (int64_t)files[i].size;
+    store_package p = {pid, v.id, (char *)format_of_path(files[0].path, fmtbuf, sizeof(fmtbuf)),
+                       (char *)pkg_kind, total, now};
+    if (store_package_insert(tx, &p, &r->e) < 0)
+        goto out;
+    json_t *meta = api_json_text(v.metadata, "{}");
+    arena_defer(c->a, (arena_fn)json_decref, meta);
+    for (size_t i = 0; i < n; i++) {
+        char rid[37], key[BLOB_KEY_MAX];
+        crypto_uuid7(rid);
+        blob_key_of(key, sizeof(key), files[i].hex);
+        store_resource res = {rid, pid, v.id, (char *)files[i].path, (char *)files[i].kind,
+                              files[i].hex, (char *)media_type_of_path(files[i].path), key,
+                              i == 0, true, (int64_t)files[i].size, now};
+        if (store_resource_insert(tx, &res, &r->e) < 0)
+            goto out;
+        if (infos[i]) {
+            json_t *files_meta = json_object_get(meta, "files");
+            if (!json_is_object(files_meta)) {
+                files_meta = json_object();
+                json_object_set_new(meta, "files", files_meta);
+            }
+            json_object_set(files_meta, files[i].path, infos[i]);
+            json_t *pc = json_object_get(infos[i], "parameter_count");
+            if (json_is_integer(pc))
+                v.parameter_count = (v.parameter_count < 0 ? 0 : v.parameter_count) +
+                                    json_integer_value(pc);
+            const char *keys[] = {"architecture", "quantization", "context_length", "format"};
+            for (size_t k = 0; k < 4; k++) {
+                json_t *x = json_object_get(infos[i], keys[k]);
+                if (x && !json_object_get(meta, keys[k]))
+                    json_object_set(meta, keys[k], x);
+            }
+            const char *arch = json_string_value(json_object_get(infos[i], "architecture"));
+            if (arch && !v.architecture)
+                v.architecture = arena_strdup(c->a, arch);
+        }
+    }
+    if (v.parameter_count >= 0)
+        json_object_set_new(meta, "parameter_count", json_integer(v.parameter_count));
+    v.metadata = api_json_dump(meta, c->a);
+    store_version fresh;
+    if (store_version_by_id(&fresh, tx, m.id, v.id, c->a, &r->e) < 0)
+        goto out;
+    v.size_bytes = fresh.size_bytes; /* resource inserts added the file sizes */
+    if (store_version_update(tx, &v, now, &r->e) < 0)
+        goto out;
+    if (v.parameter_count >= 0 &&
+        store_artifact_fill_size_category(tx, m.id,
+                                          format_size_category((uint64_t)v.parameter_count),
+                                          &r->e) < 0)
+        goto out;
+    store_resource *rs;
+    size_t nr;
+    if (store_resource_list(&rs, &nr, tx, v.id, pid, c->a, &r->e) < 0)
+        goto out;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < nr; i++)
+        json_array_append_new(arr, api_resource_json(&rs[i]));
+    if (store_tx_end(tx, true, &r->e) < 0) {
+        tx = NULL;
+        json_decref(arr);
+        goto out;
+    }
+    tx = NULL;
+    log_info(c->req_id, "files.attached", "s:s, s:s, s:I, s:I", "version", v.id, "package", pid,
+             "files", (json_int_t)n, "bytes", (json_int_t)total);
+    api_json(r, 201,
+             json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "id", pid, "version_id", v.id,
+                       "format", p.format, "kind", pkg_kind, "size_bytes", (json_int_t)total,
+                       "created_at", api_time(now), "resources", arr));
+    rc = 0;
+out:
+    store_tx_end(tx, false, &r->e);
+    for (size_t i = 0; i < n; i++)
+        json_decref(infos[i]);
+    return rc;
+}
+
+static upstate *state_new(api_call *c)
+{
+    upstate *u = arena_new(c->a, upstate);
+    u->app = c->app;
+    u->a = c->a;
+    return u;
+}
+
+/* Common begin for routes that write into a draft version. */
+static int begin_draft(upstate *u, api_call *c, const char *path, err *e)
+{
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+        return -1;
+    int rc = target_draft(&u->o, &u->m, &u->v, c, tx, e);
+    if (rc == 0 && path)
+        rc = check_path_free(tx, &u->v, path, c->a, e);
+    store_tx_end(tx, false, e);
+    return rc;
+}
+
+static void abort_files(void *state)
+{
+    upstate *u = state;
+    for (size_t i = 0; u && i < u->nfiles; i++)
+        if (!u->files[i].done)
+            blob_writer_abort(u->files[i].w);
+}
+
+/* ---- PUT .../versions/{version}/files/{path}: the raw body is one file ---- */
+
+static int file_begin(api_reply *r, api_call *c, void **state)
+{
+    upstate *u = state_new(c);
+    *state = u;
+    const char *path = api_param(c, "path");
+    const char *sum = c->header(c, "X-Checksum-Sha256");
+    if (check_path(path, "path", "path", &r->e) < 0)
+        return -1;
+    if (sum && !hex64(sum))
+        return err_field_add(&r->e, "header", "X-Checksum-Sha256", "value_error",
+                             "a SHA-256 is 64 hex characters");
+    u->expected = sum ? lower(c->a, sum) : NULL;
+    if (begin_draft(u, c, path, &r->e) < 0)
+        return -1;
+    const char *kind = api_query(c, "kind");
+    u->files[0].path = path;
+    u->files[0].kind = kind && *kind ? kind : "file";
+    if (blob_writer_open(&u->files[0].w, c->app->blob, &r->e) < 0)
+        return -1;
+    u->nfiles = 1;
+    return 0;
+}
+
+static int file_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
+                      err *e)
+{
+    (void)c;
+    (void)part;
+    upstate *u = state;
+    return blob_writer_write(u->files[0].w, p, n, e);
+}
+
+static int file_finish(api_reply *r, api_call *c, void *state)
+{
+    upstate *u = state;
+    upfile *f = &u->files[0];
+    f->done = true; /* commit frees the writer whatever happens */
+    if (blob_writer_commit(f->w, u->expected, f->hex, &f->size, &r->e) < 0)
+        return -1;
+    return attach(r, c, u->files, 1, "file");
+}
+
+const api_upload api_upload_file = {file_begin, file_chunk, file_finish, abort_files, false};
+
+/* ---- POST .../versions/{version}/bundle: multipart primary + extras + extras_kind ---- */
+
+static int bundle_begin(api_reply *r, api_call *c, void **state)
+{
+    upstate *u = state_new(c);
+    *state = u;
+    return begin_draft(u, c, NULL, &r->e);
+}
+
+static int close_file(upstate *u, err *e)
+{
+    if (u->nfiles == 0)
+        return 0;
+    upfile *f = &u->files[u->nfiles - 1];
+    if (f->done)
+        return 0;
+    f->done = true;
+    return blob_writer_commit(f->w, NULL, f->hex, &f->size, e);
+}
+
+static void close_text(upstate *u)
+{
+    if (!u->in_text)
+        return;
+    if (u->nkinds < MAX_BUNDLE_FILES)
+        u->kinds[u->nkinds++] = arena_strndup(u->a, u->text ? u->text : "", u->text_len);
+    free(u->text);
+    u->text = NULL;
+    u->text_len = 0;
+    u->in_text = false;
+}
+
+static int bundle_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
+                        err *e)
+{
+    upstate *u = state;
+    bool is_file = part->filename != NULL;
+    /* MHD may call more than once at offset 0 for one part: a part is new when nothing of the
+     * current one arrived yet under another name, or when bytes of it already did. */
+    bool same = u->part_name && strcmp(u->part_name, part->name) == 0 &&
+                ((!u->part_file && !part->filename) ||
+                 (u->part_file && part->filename && strcmp(u->part_file, part->filename) == 0));
+    bool fresh = part->offset == 0 && (!same || u->part_bytes > 0);
+    if (fresh) {
+        u->part_name = arena_strdup(u->a, part->name);
+        u->part_file = part->filename ? arena_strdup(u->a, part->filename) : NULL;
+        u->part_bytes = 0;
+    }
+    u->part_bytes += n;
+    if (fresh) { /* a new part begins */
+        close_text(u);
+        if (close_file(u, e) < 0)
+            return -1;
+        if (strcmp(part->name, "primary") != 0 && strcmp(part->name, "extras") != 0 &&
+            strcmp(part->name, "extras_kind") != 0)
+            return err_field_add(e, "body", part->name, "extra_forbidden",
+                                 "Extra inputs are not permitted");
+        if (is_file && strcmp(part->name, "extras_kind") != 0) {
+            bool primary = strcmp(part->name, "primary") == 0;
+            if (primary && u->nfiles > 0 && strcmp(u->files[0].kind, "primary") == 0)
+                return err_field_add(e, "body", "primary", "value_error",
+                                     "exactly one primary file");
+            if (!primary && (u->nfiles == 0 || strcmp(u->files[0].kind, "primary") != 0))
+                return err_field_add(e, "body", "primary", "missing",
+                                     "send the primary part before the extras");
+            if (u->nfiles == MAX_BUNDLE_FILES)
+                return err_field_add(e, "body", "extras", "too_long", "at most %d extras",
+                                     MAX_BUNDLE_FILES - 1);
+            if (check_path(part->filename, "body", part->name, e) < 0)
+                return -1;
+            upfile *f = &u->files[u->nfiles];
+            f->path = arena_strdup(u->a, part->filename);
+            f->kind = primary ? "primary" : "extra";
+            if (blob_writer_open(&f->w, c->app->blob, e) < 0)
+                return -1;
+            u->nfiles++;
+        } else {
+            if (strcmp(part->name, "extras_kind") != 0)
+                return err_field_add(e, "body", part->name, "value_error", "expected a file");
+            u->in_text = true;
+        }
+    }
+    if (u->in_text) {
+        if (u->text_len + n > 256)
+            return err_field_add(e, "body", "extras_kind", "string_too_long", "at most 256");
+        char *nb = realloc(u->text, u->text_len + n + 1);
+        if (!nb)
+            return err_set(e, ERR_SERVER, "out of memory");
+        memcpy(nb + u->text_len, p, n);
+        u->text = nb;
+        u->text_len += n;
+        return 0;
+    }
+    if (u->nfiles == 0 || n == 0)
+        return 0;
+    return blob_writer_write(u->files[u->nfiles - 1].w, p, n, e);
+}
+
+static int bundle_finish(api_reply *r, api_call *c, void *state)
+{
+    upstate *u = state;
+    close_text(u);
+    if (close_file(u, &r->e) < 0)
+        return -1;
+    if (u->nfiles == 0 || strcmp(u->files[0].kind, "primary") != 0)
+        return err_field_add(&r->e, "body", "primary", "missing", "Field required");
+    if (u->nkinds != u->nfiles - 1)
+        return err_field_add(&r->e, "body", "extras_kind", "value_error",
+                             "%zu extras but %zu extras_kind values: they must pair up",
+                             u->nfiles - 1, u->nkinds);
+    for (size_t i = 1; i < u->nfiles; i++)
+        u->files[i].kind = u->kinds[i - 1];
+    return attach(r, c, u->files, u->nfiles, "bundle");
+}
+
+static void bundle_abort(void *state)
+{
+    upstate *u = state;
+    if (!u)
+        return;
+    free(u->text);
+    abort_files(u);
+}
+
+const api_upload api_upload_bundle = {bundle_begin, bundle_chunk, bundle_finish, bundle_abort,
+                                      true};
+
+/* ---- presigned PUT: POST .../uploads, PUT /api/v1/blobs/{key}, POST .../uploads/confirm ---- */
+
+static const char *base_url(api_call *c)
+{
+    const char *host = c->header(c, "Host");
+    return arena_printf(c->a, "http://%s", host ? host : c->app->cfg->listen);
+}
+
+static const field_spec ticket_fields[] = {{"path", F_STR, 512, true},
+                                           {"size", F_INT, 0, true},
+                                           {"sha256", F_STR, 64, true},
+                                           {"kind", F_STR, 64, false},
+                                           {"storage_key", F_STR, 80, false}};
+
+static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    const char *path = api_body_str(c, "path");
+    if (target_draft(&o, &m, &v, c, tx, &r->e) < 0 ||
+        check_path_free(tx, &v, path, c->a, &r->e) < 0)
+        return -1;
+    char key[BLOB_KEY_MAX], url[512];
+    blob_key_of(key, sizeof(key), lower(c->a, api_body_str(c, "sha256")));
+    int64_t exp = time_now_ms() / 1000 + PRESIGN_TTL_S;
+    presign_path(url, sizeof(url), c->app->secret, "PUT", key, exp);
+    return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url",
+                                      arena_printf(c->a, "%s%s", base_url(c), url),
+                                      "storage_key", key, "expires_at", api_time(exp * 1000),
+                                      "method", "PUT"));
+}
+
+int api_upload_ticket(api_reply *r, api_call *c)
+{
+    field_spec specs[5];
+    memcpy(specs, ticket_fields, sizeof(specs));
+    if (api_check_body(c, specs, 4, &r->e) < 0 ||
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        return -1;
+    if (!hex64(api_body_str(c, "sha256")))
+        return err_field_add(&r->e, "body", "sha256", "value_error",
+                             "a SHA-256 is 64 hex characters");
+    return api_in_tx(r, c, false, do_ticket);
+}
+
+static int presigned_begin(api_reply *r, api_call *c, void **state)
+{
+    upstate *u = state_new(c);
+    *state = u;
+    u->key = api_param(c, "key");
+    if (!blob_key_is_valid(u->key))
+        return err_set(&r->e, ERR_NOT_FOUND, "no such blob");
+    if (presign_check(c->app->secret, "PUT", u->key, api_query(c, "expires"),
+                      api_query(c, "sig"), time_now_ms() / 1000, &r->e) < 0)
+        return -1;
+    u->files[0].path = u->key;
+    if (blob_writer_open(&u->files[0].w, c->app->blob, &r->e) < 0)
+        return -1;
+    u->nfiles = 1;
+    return 0;
+}
+
+static int presigned_finish(api_reply *r, api_call *c, void *state)
+{
+    (void)c;
+    upstate *u = state;
+    upfile *f = &u->files[0];
+    f->done = true;
+    /* The key names the content: the bytes must hash to it. */
+    if (blob_writer_commit(f->w, strrchr(u->key, '/') + 1, f->hex, &f->size, &r->e) < 0)
+        return -1;
+    return api_json(r, 201, json_pack("{s:s, s:s, s:I}", "storage_key", u->key, "sha256", f->hex,
+                                      "size_bytes", (json_int_t)f->size));
+}
+
+const api_upload api_upload_presigned = {presigned_begin, file_chunk, presigned_finish,
+                                         abort_files, false};
+
+int api_upload_confirm(api_reply *r, api_call *c)
+{
+    field_spec specs[5];
+    memcpy(specs, ticket_fields, sizeof(specs));
+    specs[1].required = false; /* size */
+    specs[4].required = true;  /* storage_key */
+    if (api_check_body(c, specs, 5, &r->e) < 0 ||
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        return -1;
+    const char *sum = api_body_str(c, "sha256");
+    if (!hex64(sum))
+        return err_field_add(&r->e, "body", "sha256", "value_error",
+                             "a SHA-256 is 64 hex characters");
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), lower(c->a, sum));
+    if (strcmp(key, api_body_str(c, "storage_key")) != 0)
+        return err_field_add(&r->e, "body", "storage_key", "value_error",
+                             "storage_key does not name that sha256");
+    upstate *u = state_new(c);
+    if (begin_draft(u, c, api_body_str(c, "path"), &r->e) < 0)
+        return -1;
+    if (!blob_exists(c->app->blob, key))
+        return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
+    bool ok = false;
+    if (blob_verify(&ok, c->app->blob, key, &r->e) < 0)
+        return -1;
+    if (!ok)
+        return err_field_add(&r->e, "body", "sha256", "value_error",
+                             "the stored object does not match its sha256");
+    int fd = -1;
+    uint64_t size = 0;
+    if (blob_open_read(&fd, &size, c->app->blob, key, &r->e) < 0)
+        return -1;
+    close(fd);
+    json_t *declared = json_object_get(c->body, "size");
+    if (declared && (uint64_t)json_integer_value(declared) != size)
+        return err_field_add(&r->e, "body", "size", "value_error",
+                             "declared %lld bytes, stored %llu",
+                             (long long)json_integer_value(declared), (unsigned long long)size);
+    upfile *f = &u->files[0];
+    f->path = api_body_str(c, "path");
+    f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
+    snprintf(f->hex, sizeof(f->hex), "%s", strrchr(key, '/') + 1);
+    f->size = size;
+    f->done = true;
+    return attach(r, c, f, 1, "file");
+}
+
+/* ---- resumable sessions ---- */
+
+/* Loads {session} and checks it belongs to a version of {org} the caller may write. */
+static int session_load(store_session *s, store_org *o, api_call *c, store_tx *tx, err *e)
+{
+    const char *id = api_param(c, "session");
+    if (api_org_access(o, c, tx, ROLE_WRITER, e) < 0)
+        return -1;
+    store_version v;
+    store_artifact m;
+    if (store_session_get(s, tx, id, c->a, e) < 0 ||
+        store_version_by_id(&v, tx, NULL, s->version_id, c->a, e) < 0)
+        return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
+    if (store_artifact_get(&m, tx, o->id, "models", v.artifact_id, c->a, e) < 0) {
+        err_clear(e);
+        if (store_artifact_get(&m, tx, o->id, "capabilities", v.artifact_id, c->a, e) < 0)
+            return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
+    }
+    if (s->expires_at < time_now_ms())
+        return err_set(e, ERR_NOT_FOUND, "upload session '%s' expired", id);
+    return 0;
+}
+
+static int do_session_create(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    const char *path = api_body_str(c, "path");
+    if (target_draft(&o, &m, &v, c, tx, &r->e) < 0 ||
+        check_path_free(tx, &v, path, c->a, &r->e) < 0)
+        return -1;
+    char id[37];
+    crypto_uuid7(id);
+    int64_t now = time_now_ms();
+    json_t *size = json_object_get(c->body, "size");
+    const char *kind = api_body_str(c, "kind");
+    store_session s = {id, v.id, (char *)path, (char *)(kind ? kind : "file"),
+                       size ? json_integer_value(size) : -1, now, now + SESSION_TTL_MS};
+    if (store_session_insert(tx, &s, &r->e) < 0)
+        return -1;
+    const char *url = arena_printf(c->a, "/api/v1/org/%s/uploads/%s", o.slug, id);
+    return api_json(r, 201, json_pack("{s:s, s:s, s:s, s:o, s:i}", "id", id, "session_url", url,
+                                      "url", arena_printf(c->a, "%s%s", base_url(c), url),
+                                      "expires_at", api_time(s.expires_at), "offset", 0));
+}
+
+int api_session_create(api_reply *r, api_call *c)
+{
+    static const field_spec specs[] = {{"path", F_STR, 512, true},
+                                       {"size", F_INT, 0, false},
+                                       {"kind", F_STR, 64, false}};
+    if (api_check_body(c, specs, 3, &r->e) < 0 ||
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        return -1;
+    return api_in_tx(r, c, true, do_session_create);
+}
+
+static int do_session_get(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_session s;
+    store_org o;
+    uint64_t off = 0;
+    if (session_load(&s, &o, c, tx, &r->e) < 0 ||
+        blob_session_size(&off, c->app->blob, s.id, &r->e) < 0)
+        return -1;
+    api_header(r, "Upload-Offset", arena_printf(c->a, "%llu", (unsigned long long)off));
+    return api_json(r, 200, json_pack("{s:s, s:s, s:I, s:o, s:o}", "id", s.id, "path", s.path,
+                                      "offset", (json_int_t)off, "size",
+                                      s.size_bytes < 0 ? json_null()
+                                                       : json_integer(s.size_bytes),
+                                      "expires_at", api_time(s.expires_at)));
+}
+
+int api_session_get(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_session_get);
+}
+
+/* Content-Range: bytes a-b/total (total may be *). */
+static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, err *e)
+{
+    unsigned long long x, y;
+    char rest[32];
+    if (sscanf(h, "bytes %llu-%llu/%31s", &x, &y, rest) != 3 || y < x)
+        return err_set(e, ERR_INVALID, "bad Content-Range: want 'bytes FIRST-LAST/TOTAL'");
+    *a = x;
+    *len = y - x + 1;
+    return 0;
+}
+
+static int patch_begin(api_reply *r, api_call *c, void **state)
+{
+    upstate *u = state_new(c);
+    *state = u;
+    store_tx *tx = NULL;
+    uint64_t have = 0;
+    if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+        return -1;
+    int rc = session_load(&u->s, &u->o, c, tx, &r->e);
+    store_tx_end(tx, false, &r->e);
+    if (rc < 0 || blob_session_size(&have, c->app->blob, u->s.id, &r->e) < 0)
+        return -1;
+    const char *cr = c->header(c, "Content-Range");
+    u->offset = have;
+    if (cr) {
+        uint64_t a = 0;
+        if (parse_content_range(cr, &a, &u->range_len, &r->e) < 0)
+            return -1;
+        if (a != have)
+            return err_set(&r->e, ERR_CONFLICT,
+                           "offset mismatch: the session has %llu bytes; resume from there",
+                           (unsigned long long)have);
+        u->has_range = true;
+    }
+    u->range_len = u->has_range ? u->range_len : 0;
+    return 0;
+}
+
+static int patch_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
+                       err *e)
+{
+    (void)part;
+    upstate *u = state;
+    uint64_t size = 0;
+    if (blob_session_append(c->app->blob, u->s.id, u->offset, p, n, &size, e) < 0)
+        return -1;
+    u->offset = size;
+    return 0;
+}
+
+static int patch_finish(api_reply *r, api_call *c, void *state)
+{
+    upstate *u = state;
+    api_header(r, "Upload-Offset", arena_printf(c->a, "%llu", (unsigned long long)u->offset));
+    return api_json(r, 200, json_pack("{s:s, s:I}", "id", u->s.id, "offset",
+                                      (json_int_t)u->offset));
+}
+
+static void patch_abort(void *state)
+{
+    (void)state; /* appended bytes stay: the client resumes from the committed offset */
+}
+
+const api_upload api_upload_session_patch = {patch_begin, patch_chunk, patch_finish,
+                                             patch_abort, false};
+
+int api_session_commit(api_reply *r, api_call *c)
+{
+    const char *sum = api_query(c, "sha256");
+    if (!hex64(sum))
+        return err_field_add(&r->e, "query", "sha256", "value_error",
+                             "a SHA-256 is 64 hex characters");
+    upstate *u = state_new(c);
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+        return -1;
+    int rc = session_load(&u->s, &u->o, c, tx, &r->e);
+    store_tx_end(tx, false, &r->e);
+    if (rc < 0)
+        return -1;
+    upfile *f = &u->files[0];
+    f->path = u->s.path;
+    f->kind = u->s.kind;
+    f->done = true;
+    if (blob_session_commit(c->app->blob, u->s.id, lower(c->a, sum), f->hex, &f->size, &r->e) <
+        0)
+        return -1;
+    if (u->s.size_bytes >= 0 && (uint64_t)u->s.size_bytes != f->size)
+        return err_field_add(&r->e, "body", "size", "value_error",
+                             "the session declared %lld bytes but received %llu",
+                             (long long)u->s.size_bytes, (unsigned long long)f->size);
+    /* attach() resolves the target from path params: point them at the session's version. */
+    if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+        return -1;
+    store_version v;
+    store_artifact m;
+    rc = store_version_by_id(&v, tx, NULL, u->s.version_id, c->a, &r->e);
+    if (rc == 0 && store_artifact_get(&m, tx, u->o.id, "models", v.artifact_id, c->a, &r->e) < 0) {
+        err_clear(&r->e);
+        rc = store_artifact_get(&m, tx, u->o.id, "capabilities", v.artifact_id, c->a, &r->e);
+    }
+    store_tx_end(tx, false, &r->e);
+    if (rc < 0)
+        return -1;
+    const char *keys[] = {"kind", "name", "version"};
+    const char *vals[] = {m.kind, m.id, v.id};
+    for (size_t k = 0; k < 3 && c->nparams < API_MAX_PARAMS; k++) {
+        c->params[c->nparams].key = keys[k];
+        c->params[c->nparams].value = vals[k];
+        c->nparams++;
+    }
+    if (attach(r, c, f, 1, "file") < 0)
+        return -1;
+    if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
+        return -1;
+    rc = store_session_delete(tx, u->s.id, &r->e);
+    store_tx_end(tx, rc == 0, &r->e);
+    return rc;
+}

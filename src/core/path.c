@@ -1,0 +1,67 @@
+/*
+ * path.c: file paths inside a version. A path names a blob to the outside world and may end
+ * up in a filesystem or an archive, so traversal, separators and control bytes are refused.
+ */
+#include "core/path.h"
+
+#include <stdint.h>
+
+/* Returns the length of the UTF-8 sequence at s[0..n) (1..4), or 0 when it is invalid. */
+static size_t utf8_len(const uint8_t *s, size_t n)
+{
+    uint8_t c = s[0];
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xbf; /* the range of the second byte */
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    } else
+        return 0;
+    if (len > n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+bool path_is_valid(const char *p, size_t n)
+{
+    const uint8_t *s = (const uint8_t *)p;
+    size_t seg = 0; /* where the current segment starts */
+
+    if (p == NULL || n == 0 || n > PATH_MAX_LEN)
+        return false;
+    for (size_t i = 0; i <= n;) {
+        if (i == n || s[i] == '/') {
+            size_t len = i - seg;
+            if (len == 0 || len > PATH_SEGMENT_MAX)
+                return false; /* also a leading '/', "a//b" and a trailing '/' */
+            if (s[seg] == '.' && (len == 1 || (len == 2 && s[seg + 1] == '.')))
+                return false;
+            seg = ++i;
+            continue;
+        }
+        if (s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')
+            return false;
+        size_t k = utf8_len(s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}

@@ -1,0 +1,368 @@
+// API.md §6 downloads: download-url(s), authenticated file GETs, presigned blob URLs (tamper,
+// expiry), Range, ETag/If-None-Match, HEAD, download counts.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import {
+  startServer, api, mkOrgWithTokens, assertError, rnd, TS_RE, rawRequest,
+} from './harness.mjs';
+import {
+  MiB, sha256, prngBytes, verBase, artBase, mkArtifact, mkVersion, putFileOk, publish, fetchBuf, rawHttp, sleep, until,
+} from './files-lib.mjs';
+
+const SECRET = `test-secret-${rnd(8)}`;
+let srv;
+let A;
+let B;
+// A published model: 1.0.0 = bundle (weights.bin primary + config.json), 1.1.0 = weights.bin.
+let M;
+const W1 = prngBytes('dl-w1', 100_000);
+const CFG = Buffer.from('{"layers": 2}');
+const W2 = prngBytes('dl-w2', 77_777);
+
+before(async () => {
+  srv = await startServer({ args: ['--secret', SECRET] });
+  A = await mkOrgWithTokens(srv);
+  B = await mkOrgWithTokens(srv);
+  const { name } = await mkArtifact(srv, A, 'models');
+  M = name;
+  await mkVersion(srv, A, 'models', M, '1.0.0');
+  const fd = new FormData();
+  fd.append('primary', new Blob([W1]), 'weights.bin');
+  fd.append('extras', new Blob([CFG]), 'config.json');
+  fd.append('extras_kind', 'config');
+  const r = await api(srv, 'POST', `${verBase(A, 'models', M, '1.0.0')}/bundle`, { token: A.writer, rawBody: fd });
+  assert.equal(r.status, 201, r.text);
+  await publish(srv, A, 'models', M, '1.0.0');
+  await mkVersion(srv, A, 'models', M, '1.1.0');
+  await putFileOk(srv, A, 'models', M, '1.1.0', 'weights.bin', W2);
+  await publish(srv, A, 'models', M, '1.1.0');
+});
+after(async () => { await srv?.stop(); });
+
+const rel = (u) => { const x = new URL(u); return x.pathname + x.search; };
+
+async function downloadUrl(query = '', token = A.reader, name = M) {
+  const r = await api(srv, 'GET', `${artBase(A, 'models', name)}/download-url${query}`, { token });
+  return r;
+}
+
+/** GET with no token of a presigned URL (rewritten onto our server's address). */
+const getSigned = (u, init = {}) => fetchBuf(srv.url + rel(u), init);
+
+describe('download-url', () => {
+  test('latest primary file, expires_in 3600, URL works without a token', async () => {
+    const r = await downloadUrl();
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.expires_in, 3600);
+    assert.equal(r.json.version, '1.1.0');
+    assert.equal(r.json.path, 'weights.bin');
+    assert.equal(r.json.sha256, sha256(W2));
+    assert.equal(r.json.size_bytes, W2.length);
+    assert.match(r.json.expires_at, TS_RE);
+    const left = Date.parse(r.json.expires_at) - Date.now();
+    assert.ok(left > 3500_000 && left <= 3601_000, `expires_at ~1h ahead: ${left}`);
+    const u = new URL(r.json.url);
+    assert.match(u.pathname, /^\/api\/v1\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+    const g = await getSigned(r.json.url);
+    assert.equal(g.status, 200, g.text);
+    assert.ok(g.buf.equals(W2));
+    assert.equal(g.headers.get('etag'), `"${sha256(W2)}"`);
+    assert.equal(g.headers.get('content-length'), String(W2.length));
+  });
+
+  test('?version= picks the primary of that version (a bundle)', async () => {
+    const r = await downloadUrl('?version=1.0.0');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.version, '1.0.0');
+    assert.equal(r.json.path, 'weights.bin');
+    assert.equal(r.json.sha256, sha256(W1));
+    const g = await getSigned(r.json.url);
+    assert.ok(g.buf.equals(W1));
+  });
+
+  test('nothing published → 404; other org → 404; no token → 401', async () => {
+    const { name } = await mkArtifact(srv, A, 'models');
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', Buffer.from('draft'));
+    assertError(await downloadUrl('', A.reader, name), 404, 'not_found_error');
+    assertError(await downloadUrl('', B.reader), 404, 'not_found_error');
+    assertError(await downloadUrl('', null), 401, 'authentication_error');
+  });
+});
+
+describe('download-urls', () => {
+  test('every resource of a version, each URL byte-exact', async () => {
+    const r = await api(srv, 'GET', `${verBase(A, 'models', M, '1.0.0')}/download-urls`, { token: A.reader });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.source, 'cairn');
+    assert.ok(Array.isArray(r.json.resources));
+    const byPath = Object.fromEntries(r.json.resources.map((x) => [x.path, x]));
+    assert.deepEqual(Object.keys(byPath).sort(), ['config.json', 'weights.bin']);
+    for (const [p, buf] of [['weights.bin', W1], ['config.json', CFG]]) {
+      const x = byPath[p];
+      for (const f of ['path', 'url', 'sha256', 'size_bytes', 'expires_at']) assert.ok(f in x, `${f} in ${JSON.stringify(x)}`);
+      assert.equal(x.sha256, sha256(buf));
+      assert.equal(x.size_bytes, buf.length);
+      assert.match(x.expires_at, TS_RE);
+      const g = await getSigned(x.url);
+      assert.equal(g.status, 200, g.text);
+      assert.ok(g.buf.equals(buf), `bytes of ${p}`);
+    }
+  });
+
+  test('works for a draft and for the alias "latest"; unknown version → 404', async () => {
+    const { name } = await mkArtifact(srv, A, 'models');
+    await mkVersion(srv, A, 'models', name, '0.1.0');
+    const d = prngBytes(`draft-${rnd()}`, 10);
+    await putFileOk(srv, A, 'models', name, '0.1.0', 'd.bin', d);
+    const r = await api(srv, 'GET', `${verBase(A, 'models', name, '0.1.0')}/download-urls`, { token: A.reader });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.resources.length, 1);
+    assert.ok((await getSigned(r.json.resources[0].url)).buf.equals(d));
+    const l = await api(srv, 'GET', `${verBase(A, 'models', M, 'latest')}/download-urls`, { token: A.reader });
+    assert.equal(l.status, 200, l.text);
+    assert.deepEqual(l.json.resources.map((x) => x.sha256), [sha256(W2)]);
+    assertError(await api(srv, 'GET', `${verBase(A, 'models', M, '9.0.0')}/download-urls`, { token: A.reader }), 404, 'not_found_error');
+  });
+});
+
+describe('authenticated file GET', () => {
+  const path = (v, p) => `${verBase(A, 'models', M, v)}/files/${p}`;
+
+  test('reader gets the bytes with ETag, Content-Length, Content-Disposition', async () => {
+    const g = await fetchBuf(srv.url + path('1.0.0', 'config.json'), { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(g.status, 200);
+    assert.ok(g.buf.equals(CFG));
+    assert.equal(g.headers.get('etag'), `"${sha256(CFG)}"`);
+    assert.equal(g.headers.get('content-length'), String(CFG.length));
+    assert.match(g.headers.get('content-disposition') || '', /config\.json/);
+  });
+
+  test('no token 401; other org 404; missing path 404; traversal 404', async () => {
+    assertError(await api(srv, 'GET', path('1.0.0', 'config.json')), 401, 'authentication_error');
+    assertError(await api(srv, 'GET', path('1.0.0', 'config.json'), { token: B.reader }), 404, 'not_found_error');
+    assertError(await api(srv, 'GET', path('1.0.0', 'nope.bin'), { token: A.reader }), 404, 'not_found_error');
+    assertError(await api(srv, 'GET', path('1.1.0', 'config.json'), { token: A.reader }), 404, 'not_found_error');
+    for (const p of ['../../../../etc/passwd', '%2e%2e/%2e%2e/%2e%2e/etc/passwd', '..%2F..%2Fcairn.db', '%2Fetc%2Fpasswd', '/etc/passwd',
+      'weights.bin%00.txt', '..%5C..%5Ccairn.db', 'a/../weights.bin', './weights.bin']) {
+      const r = await rawHttp(srv, 'GET', path('1.0.0', p), { headers: { authorization: `Bearer ${A.reader}` } });
+      assert.ok(r.status === 404 || r.status === 422, `GET files/${p}: ${r.status} ${r.text.slice(0, 200)}`);
+      assertError(r, r.status);
+    }
+  });
+});
+
+describe('presigned blob URLs', () => {
+  let url; // a good URL of W2
+  let other; // a good URL of CFG
+  before(async () => {
+    url = new URL((await downloadUrl()).json.url);
+    const r = await api(srv, 'GET', `${verBase(A, 'models', M, '1.0.0')}/download-urls`, { token: A.reader });
+    other = new URL(r.json.resources.find((x) => x.path === 'config.json').url);
+  });
+
+  const variant = (base, fn) => { const u = new URL(base); fn(u); return srv.url + u.pathname + u.search; };
+
+  test('altered URLs → 403 token_error, revealing nothing', async () => {
+    const sig = url.searchParams.get('sig');
+    const exp = Number(url.searchParams.get('expires'));
+    const cases = {
+      'flipped sig': (u) => u.searchParams.set('sig', (sig[0] === '0' ? '1' : '0') + sig.slice(1)),
+      'short sig': (u) => u.searchParams.set('sig', sig.slice(1)),
+      'no sig': (u) => u.searchParams.delete('sig'),
+      'empty sig': (u) => u.searchParams.set('sig', ''),
+      'no expires': (u) => u.searchParams.delete('expires'),
+      'expires in the past': (u) => u.searchParams.set('expires', String(exp - 7200)),
+      'expires = 1': (u) => u.searchParams.set('expires', '1'),
+      'expires later': (u) => u.searchParams.set('expires', String(exp + 86400)),
+      'expires not a number': (u) => u.searchParams.set('expires', 'soon'),
+      'other version id': (u) => u.searchParams.set('v', '00000000-0000-7000-8000-000000000000'),
+      'no version id': (u) => u.searchParams.delete('v'),
+      'moved to another blob': (u) => { u.pathname = other.pathname; },
+      'other blob with a missing key': (u) => { u.pathname = `/api/v1/blobs/sha256/00/${'0'.repeat(64)}`; },
+    };
+    for (const [what, fn] of Object.entries(cases)) {
+      const r = await fetchBuf(variant(url, fn));
+      assert.equal(r.status, 403, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+      assertError(r, 403, 'token_error');
+      assert.ok(!/expire/i.test(r.json.detail) || what === 'no expires', `${what}: detail reveals expiry: ${r.json.detail}`);
+      assert.ok(!r.text.includes(sha256(W2)) || what === 'moved to another blob', `${what}: body leaks the hash`);
+    }
+    // The untouched URL still works.
+    assert.equal((await fetchBuf(srv.url + url.pathname + url.search)).status, 200);
+  });
+
+  test('a malformed key → 404 (or 403), never a file', async () => {
+    for (const p of ['/api/v1/blobs/sha256/../../cairn.db', '/api/v1/blobs/..%2F..%2Fcairn.db', '/api/v1/blobs/sha256/ab/xyz', '/api/v1/blobs/tmp/abc']) {
+      const r = await rawHttp(srv, 'GET', `${p}?expires=${url.searchParams.get('expires')}&sig=${url.searchParams.get('sig')}`);
+      assert.ok(r.status === 404 || r.status === 403, `${p}: ${r.status}`);
+      assertError(r, r.status);
+    }
+  });
+
+  test('a correctly signed but expired URL → 401 expired_signature_error (server started with --secret)', async () => {
+    // Signature scheme of src/blob/presign.c: hex HMAC-SHA256(secret, "GET\n<key>#<version id>\n<expires>").
+    const key = url.pathname.replace('/api/v1/blobs/', '');
+    const vid = url.searchParams.get('v');
+    const sign = (exp) => createHmac('sha256', SECRET).update(`GET\n${key}#${vid}\n${exp}`).digest('hex');
+    const future = Math.floor(Date.now() / 1000) + 600;
+    // Sanity: our signature is what the server makes (otherwise this test proves nothing).
+    const ok = await fetchBuf(`${srv.url}${url.pathname}?expires=${future}&sig=${sign(future)}&v=${vid}`);
+    assert.equal(ok.status, 200, `self-signed URL not accepted: ${ok.status} ${ok.text}`);
+    const past = Math.floor(Date.now() / 1000) - 10;
+    const r = await fetchBuf(`${srv.url}${url.pathname}?expires=${past}&sig=${sign(past)}&v=${vid}`);
+    assertError(r, 401, 'expired_signature_error');
+  });
+
+  test('Range: explicit, open, suffix, clamped → 206 with exact bytes', async () => {
+    const n = W2.length;
+    const cases = [
+      ['bytes=0-9', 0, 9],
+      ['bytes=100-199', 100, 199],
+      ['bytes=5-5', 5, 5],
+      [`bytes=${n - 5}-`, n - 5, n - 1],
+      ['bytes=1000-', 1000, n - 1],
+      ['bytes=-10', n - 10, n - 1],
+      [`bytes=-${n + 100}`, 0, n - 1],
+      [`bytes=70000-${n + 5000}`, 70000, n - 1],
+    ];
+    for (const [range, a, b] of cases) {
+      const r = await fetchBuf(url.href.replace(url.origin, srv.url), { headers: { range } });
+      assert.equal(r.status, 206, `${range}: ${r.status} ${r.text.slice(0, 200)}`);
+      assert.equal(r.headers.get('content-range'), `bytes ${a}-${b}/${n}`, range);
+      assert.equal(r.headers.get('content-length'), String(b - a + 1), range);
+      assert.ok(r.buf.equals(W2.subarray(a, b + 1)), `${range}: bytes`);
+      assert.equal(r.headers.get('etag'), `"${sha256(W2)}"`);
+    }
+  });
+
+  test('Range: unsatisfiable → 416 with Content-Range bytes */size; multi-range → 400', async () => {
+    const n = W2.length;
+    for (const range of [`bytes=${n}-`, `bytes=${n + 10}-${n + 20}`, 'bytes=-0']) {
+      const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range } });
+      assertError(r, 416);
+      assert.equal(r.headers.get('content-range'), `bytes */${n}`, range);
+    }
+    for (const range of ['bytes=0-1,5-6', 'bytes=0-1, -5']) {
+      const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range } });
+      assertError(r, 400, 'invalid_error');
+    }
+  });
+
+  test('Range on the authenticated file route too', async () => {
+    const r = await fetchBuf(`${srv.url}${verBase(A, 'models', M, '1.0.0')}/files/weights.bin`, {
+      headers: { authorization: `Bearer ${A.reader}`, range: 'bytes=-100' },
+    });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers.get('content-range'), `bytes ${W1.length - 100}-${W1.length - 1}/${W1.length}`);
+    assert.ok(r.buf.equals(W1.subarray(W1.length - 100)));
+  });
+
+  test('strong ETag; If-None-Match → 304 with no body; other ETag → 200', async () => {
+    const u = srv.url + url.pathname + url.search;
+    const etag = `"${sha256(W2)}"`;
+    const r = await fetchBuf(u, { headers: { 'if-none-match': etag } });
+    assert.equal(r.status, 304);
+    assert.equal(r.buf.length, 0);
+    assert.equal(r.headers.get('etag'), etag);
+    const r2 = await fetchBuf(u, { headers: { 'if-none-match': `"${sha256(W1)}", ${etag}` } });
+    assert.equal(r2.status, 304);
+    const r3 = await fetchBuf(u, { headers: { 'if-none-match': `"${sha256(W1)}"` } });
+    assert.equal(r3.status, 200);
+    assert.ok(r3.buf.equals(W2));
+    const f = await fetchBuf(`${srv.url}${verBase(A, 'models', M, '1.1.0')}/files/weights.bin`, {
+      headers: { authorization: `Bearer ${A.reader}`, 'if-none-match': etag },
+    });
+    assert.equal(f.status, 304);
+  });
+
+  test('HEAD: headers, no body', async () => {
+    const h = await fetch(srv.url + url.pathname + url.search, { method: 'HEAD' });
+    assert.equal(h.status, 200);
+    assert.equal(h.headers.get('content-length'), String(W2.length));
+    assert.equal(h.headers.get('etag'), `"${sha256(W2)}"`);
+    assert.equal(h.headers.get('accept-ranges'), 'bytes');
+    // On the wire: nothing after the header block.
+    const raw = await rawRequest(srv, `HEAD ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const [head, rest] = raw.text.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, new RegExp(`content-length: ${W2.length}`, 'i'));
+    assert.equal(rest, '', 'HEAD sent a body');
+  });
+});
+
+describe('download counts', () => {
+  let name;
+  let data;
+  let signed;
+  before(async () => {
+    ({ name } = await mkArtifact(srv, A, 'models'));
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    data = prngBytes(`count-${rnd()}`, 32 * MiB);
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', data);
+    await publish(srv, A, 'models', name, '1.0.0');
+    const r = await downloadUrl('', A.reader, name);
+    assert.equal(r.status, 200, r.text);
+    signed = srv.url + rel(r.json.url);
+  });
+
+  const counts = async () => {
+    const v = await api(srv, 'GET', verBase(A, 'models', name, '1.0.0'), { token: A.reader });
+    const a = await api(srv, 'GET', artBase(A, 'models', name), { token: A.reader });
+    return { version: v.json.download_count, artifact: a.json.download_count };
+  };
+  const expectCounts = async (want, what) => {
+    const got = await until(async () => { const c = await counts(); return c.version === want && c.artifact === want ? c : null; }, 3000);
+    assert.ok(got, `${what}: expected ${want}, have ${JSON.stringify(await counts())}`);
+    await sleep(200); // and it stays there
+    assert.deepEqual(await counts(), { version: want, artifact: want }, what);
+  };
+
+  test('starts at 0', async () => { assert.deepEqual(await counts(), { version: 0, artifact: 0 }); });
+
+  test('a full presigned GET counts once on the version and the artifact', async () => {
+    const r = await fetchBuf(signed);
+    assert.equal(r.status, 200);
+    assert.equal(sha256(r.buf), sha256(data));
+    await expectCounts(1, 'after one full GET');
+  });
+
+  test('Range GETs, 304s and HEADs do not count', async () => {
+    assert.equal((await fetchBuf(signed, { headers: { range: 'bytes=0-99' } })).status, 206);
+    assert.equal((await fetchBuf(signed, { headers: { range: 'bytes=-10' } })).status, 206);
+    assert.equal((await fetchBuf(signed, { headers: { range: `bytes=0-${data.length - 1}` } })).status, 206);
+    assert.equal((await fetchBuf(signed, { headers: { 'if-none-match': `"${sha256(data)}"` } })).status, 304);
+    assert.equal((await fetchBuf(signed, { headers: { range: `bytes=${data.length}-` } })).status, 416);
+    await sleep(300);
+    assert.deepEqual(await counts(), { version: 1, artifact: 1 }, 'after Range/304/416');
+    const h = await fetch(signed, { method: 'HEAD' });
+    assert.equal(h.status, 200);
+    await sleep(300);
+    assert.deepEqual(await counts(), { version: 1, artifact: 1 }, 'after HEAD');
+  });
+
+  test('a full authenticated GET counts too', async () => {
+    const r = await fetchBuf(`${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/w.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(r.status, 200);
+    await expectCounts(2, 'after an authenticated full GET');
+  });
+
+  test('a GET aborted by the client after the first bytes does not count', async () => {
+    const u = new URL(signed);
+    await new Promise((resolve) => {
+      let got = 0;
+      let sock;
+      import('node:net').then((net) => {
+        sock = net.connect(srv.port, '127.0.0.1', () => {
+          sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        });
+        sock.on('data', (d) => { got += d.length; if (got > 64 * 1024) { sock.destroy(); resolve(); } });
+        sock.on('error', () => resolve());
+        sock.on('close', () => resolve());
+      });
+    });
+    await sleep(500);
+    assert.deepEqual(await counts(), { version: 2, artifact: 2 }, 'after an aborted GET');
+  });
+});
