@@ -46,9 +46,15 @@ static const struct {
     const char *ext;
     const char *name;
 } known_formats[] = {
-    {"safetensors", "safetensors"}, {"gguf", "gguf"},        {"onnx", "onnx"},
-    {"tflite", "tflite"},           {"mlmodel", "coreml"},   {"mlpackage", "coreml"},
-    {"pt", "pytorch"},              {"pth", "pytorch"},      {"pte", "executorch"},
+    {"safetensors", "safetensors"},
+    {"gguf", "gguf"},
+    {"onnx", "onnx"},
+    {"tflite", "tflite"},
+    {"mlmodel", "coreml"},
+    {"mlpackage", "coreml"},
+    {"pt", "pytorch"},
+    {"pth", "pytorch"},
+    {"pte", "executorch"},
     {"bin", "binary"},
 };
 
@@ -56,7 +62,7 @@ static const struct {
     const char *ext;
     const char *type;
 } media_types[] = {
-    {"json", "application/json"}, {"md", "text/markdown"},   {"txt", "text/plain"},
+    {"json", "application/json"}, {"md", "text/markdown"},     {"txt", "text/plain"},
     {"yaml", "application/yaml"}, {"yml", "application/yaml"}, {"py", "text/x-python"},
 };
 
@@ -205,10 +211,10 @@ static const struct {
     const char *name;
     unsigned bits;
 } st_dtypes[] = {
-    {"BOOL", 8},     {"U8", 8},       {"I8", 8},       {"F8_E5M2", 8},  {"F8_E4M3", 8},
-    {"F8_E8M0", 8},  {"F4", 4},       {"F6_E2M3", 6},  {"F6_E3M2", 6},  {"I16", 16},
-    {"U16", 16},     {"F16", 16},     {"BF16", 16},    {"I32", 32},     {"U32", 32},
-    {"F32", 32},     {"I64", 64},     {"U64", 64},     {"F64", 64},     {"C64", 64},
+    {"BOOL", 8},    {"U8", 8},   {"I8", 8},      {"F8_E5M2", 8}, {"F8_E4M3", 8},
+    {"F8_E8M0", 8}, {"F4", 4},   {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"I16", 16},
+    {"U16", 16},    {"F16", 16}, {"BF16", 16},   {"I32", 32},    {"U32", 32},
+    {"F32", 32},    {"I64", 64}, {"U64", 64},    {"F64", 64},    {"C64", 64},
 };
 
 /* Reads a JSON integer >= 0 into *v. */
@@ -264,7 +270,7 @@ static bool st_tensor(const json_t *t, uint64_t *elems, const char **dtype, char
         return false;
     }
     if (!mul_u64(&nbits, count, bits)) {
-        snprintf(why, cap, "shape overflows 64 bits");
+        snprintf(why, cap, "size in bits overflows 64 bits");
         return false;
     }
     if (nbits % 8 != 0 || end - begin != nbits / 8) {
@@ -374,22 +380,22 @@ static const uint8_t gguf_size[GGUF_TYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8
 
 /* ggml_type names by id (ggml.h); removed types keep their old names. */
 static const char *const ggml_types[] = {
-    "F32",     "F16",      "Q4_0",     "Q4_1",     "Q4_2",       "Q4_3",       "Q5_0",
-    "Q5_1",    "Q8_0",     "Q8_1",     "Q2_K",     "Q3_K",       "Q4_K",       "Q5_K",
-    "Q6_K",    "Q8_K",     "IQ2_XXS",  "IQ2_XS",   "IQ3_XXS",    "IQ1_S",      "IQ4_NL",
-    "IQ3_S",   "IQ2_S",    "IQ4_XS",   "I8",       "I16",        "I32",        "I64",
-    "F64",     "IQ1_M",    "BF16",     "Q4_0_4_4", "Q4_0_4_8",   "Q4_0_8_8",   "TQ1_0",
-    "TQ2_0",   "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4", "NVFP4",    "Q1_0",
+    "F32",   "F16",        "Q4_0",       "Q4_1",       "Q4_2",     "Q4_3",     "Q5_0",
+    "Q5_1",  "Q8_0",       "Q8_1",       "Q2_K",       "Q3_K",     "Q4_K",     "Q5_K",
+    "Q6_K",  "Q8_K",       "IQ2_XXS",    "IQ2_XS",     "IQ3_XXS",  "IQ1_S",    "IQ4_NL",
+    "IQ3_S", "IQ2_S",      "IQ4_XS",     "I8",         "I16",      "I32",      "I64",
+    "F64",   "IQ1_M",      "BF16",       "Q4_0_4_4",   "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",
+    "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4",    "NVFP4",    "Q1_0",
 };
 
-/* llama_ftype names by general.file_type (llama.h); NULL where the id was never used. */
+/* llama_ftype names by general.file_type (llama.h); removed ids keep their old names. */
 static const char *const llama_ftypes[] = {
-    "F32",      "F16",     "Q4_0",    "Q4_1",   "Q4_1_SOME_F16", "Q4_2",    "Q4_3",
-    "Q8_0",     "Q5_0",    "Q5_1",    "Q2_K",   "Q3_K_S",        "Q3_K_M",  "Q3_K_L",
-    "Q4_K_S",   "Q4_K_M",  "Q5_K_S",  "Q5_K_M", "Q6_K",          "IQ2_XXS", "IQ2_XS",
-    "Q2_K_S",   "IQ3_XS",  "IQ3_XXS", "IQ1_S",  "IQ4_NL",        "IQ3_S",   "IQ3_M",
-    "IQ2_S",    "IQ2_M",   "IQ4_XS",  "IQ1_M",  "BF16",          "Q4_0_4_4", "Q4_0_4_8",
-    "Q4_0_8_8", "TQ1_0",   "TQ2_0",   "MXFP4_MOE", "NVFP4",      "Q1_0",
+    "F32",      "F16",    "Q4_0",    "Q4_1",      "Q4_1_SOME_F16", "Q4_2",     "Q4_3",
+    "Q8_0",     "Q5_0",   "Q5_1",    "Q2_K",      "Q3_K_S",        "Q3_K_M",   "Q3_K_L",
+    "Q4_K_S",   "Q4_K_M", "Q5_K_S",  "Q5_K_M",    "Q6_K",          "IQ2_XXS",  "IQ2_XS",
+    "Q2_K_S",   "IQ3_XS", "IQ3_XXS", "IQ1_S",     "IQ4_NL",        "IQ3_S",    "IQ3_M",
+    "IQ2_S",    "IQ2_M",  "IQ4_XS",  "IQ1_M",     "BF16",          "Q4_0_4_4", "Q4_0_4_8",
+    "Q4_0_8_8", "TQ1_0",  "TQ2_0",   "MXFP4_MOE", "NVFP4",         "Q1_0",
 };
 
 /* A scalar value worth keeping: an integer or a string pointing into the input. */
@@ -468,8 +474,9 @@ static int gguf_value(gguf_ctx *c, rd *r, uint32_t type, unsigned nest, gguf_val
         size_t k = gguf_size[type];
         if (r->n < k)
             return RD_SHORT;
-        bool neg = (type == GGUF_INT8 || type == GGUF_INT16 || type == GGUF_INT32 ||
-                    type == GGUF_INT64) && (r->p[k - 1] & 0x80);
+        bool neg =
+            (type == GGUF_INT8 || type == GGUF_INT16 || type == GGUF_INT32 || type == GGUF_INT64) &&
+            (r->p[k - 1] & 0x80);
         bool integer = type <= GGUF_INT32 || type == GGUF_UINT64 || type == GGUF_INT64;
         if (take_le(r, k, &u) != RD_OK)
             return RD_SHORT;
@@ -560,7 +567,9 @@ static int gguf_tensor(gguf_ctx *c, rd *r)
     for (uint32_t i = 0; i < ndims; i++) {
         if (take_u64(r, &dim) != RD_OK)
             return RD_SHORT;
-        if (dim > INT64_MAX || !mul_u64(&elems, elems, dim))
+        if (dim > INT64_MAX)
+            return bad(c, "tensor dimension %llu exceeds 2^63-1", (unsigned long long)dim);
+        if (!mul_u64(&elems, elems, dim))
             return bad(c, "tensor shape overflows 64 bits");
     }
     if (take_u32(r, &type) != RD_OK || take_u64(r, &offset) != RD_OK)

@@ -13,14 +13,14 @@
 
 #include "util/err.h"
 
-#define FORMAT_SNIFF_MAX (8u << 20)        /* the most a caller buffers to sniff a header */
-#define SAFETENSORS_HEADER_MAX (100u << 20) /* the largest JSON header a .safetensors may declare */
+#define FORMAT_SNIFF_MAX (8u << 20)         /* the most a caller buffers to sniff a header */
+#define SAFETENSORS_HEADER_MAX (100u << 20) /* the longest .safetensors JSON header */
 
-#define GGUF_STRING_MAX (1u << 20)      /* longest GGUF string (key, value, tensor name) */
-#define GGUF_ARRAY_MAX (16u << 20)      /* most elements in one GGUF array */
-#define GGUF_COUNT_MAX 1000000u         /* most tensors, and most kv pairs, in one GGUF header */
-#define GGUF_ARRAY_DEPTH_MAX 4          /* arrays of arrays nest at most this deep */
-#define GGUF_DIMS_MAX 8                 /* most dimensions of one tensor */
+#define GGUF_STRING_MAX (1u << 20) /* longest GGUF string (key, value, tensor name) */
+#define GGUF_ARRAY_MAX (16u << 20) /* most elements in one GGUF array */
+#define GGUF_COUNT_MAX 1000000u    /* most tensors, and most kv pairs, in one GGUF header */
+#define GGUF_ARRAY_DEPTH_MAX 4     /* arrays of arrays nest at most this deep */
+#define GGUF_DIMS_MAX 8            /* most dimensions of one tensor */
 
 /*
  * Returns the format of a path from the extension of its last segment, in any case:

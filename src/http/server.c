@@ -50,7 +50,14 @@ typedef struct req {
     struct MHD_PostProcessor *pp;
     api_done done;
     bool full_body;           /* a file sent whole (not a Range) */
+    api_reply early;          /* a refusal decided before the body was read */
+    bool early_set;
+    uint64_t discarded;
 } req;
+
+/* A refused request's body is read and dropped up to this much before the answer goes out,
+ * so clients still sending can read it; past it the answer is sent and the connection closed. */
+#define DISCARD_MAX (16u << 20)
 
 static const char *conn_header(const api_call *c, const char *name)
 {
@@ -532,13 +539,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->route_name = r->rt ? r->rt->name : "unmatched";
         *con_cls = r;
         api_reply rep = {0};
-        if (preflight(conn, r, &rep) < 0 || (r->rt->upload && upload_start(conn, r, &rep) < 0))
-            return send_reply(conn, r, &rep); /* answer now; MHD discards the body */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (!r->rt->upload && cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
-            r->too_large = true;
-            return dispatch(conn, r);
+        if (preflight(conn, r, &rep) < 0 || (r->rt->upload && upload_start(conn, r, &rep) < 0)) {
+            r->early = rep;
+            r->early_set = true;
+            if (cl && strtoull(cl, NULL, 10) > DISCARD_MAX)
+                return send_reply(conn, r, &r->early);
+            return MHD_YES; /* answered once the body is drained */
         }
+        if (!r->rt->upload && cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
+            err_set(&r->early.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
+                    (long long)srv->app->cfg->max_body);
+            r->early_set = true;
+        }
+        /* A refusal waits for the body only if the body is small enough to drain. */
+        if (r->early_set && cl && strtoull(cl, NULL, 10) > DISCARD_MAX)
+            return send_reply(conn, r, &r->early);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -546,6 +562,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         if (r->status) /* already answered */
             return MHD_YES;
+        if (r->early_set) {
+            r->discarded += n;
+            if (r->discarded > DISCARD_MAX)
+                return send_reply(conn, r, &r->early);
+            return MHD_YES;
+        }
         if (r->rt->upload) {
             upload_feed(r, upload_data, n);
             return MHD_YES;
@@ -575,6 +597,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->status) /* already answered (oversized body) */
         return MHD_YES;
+    if (r->early_set)
+        return send_reply(conn, r, &r->early);
     return dispatch(conn, r);
 }
 
@@ -591,6 +615,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              r->call.method, "path", r->call.path, "route", r->route_name, "status", r->status,
              "bytes", (json_int_t)r->bytes_out, "ms", ms, "completed",
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (r->early_set)
+        json_decref(r->early.body);
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
     if (r->up_open && r->rt->upload->abort)

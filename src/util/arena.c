@@ -102,6 +102,8 @@ char *arena_strdup(arena *a, const char *s)
 
 char *arena_vprintf(arena *a, const char *fmt, va_list ap)
 {
+    if (!fmt)
+        return arena_strdup(a, "");
     va_list cp;
     va_copy(cp, ap);
     char probe[1];

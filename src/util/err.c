@@ -42,9 +42,10 @@ int err_field_add(err *e, const char *loc0, const char *loc1, const char *type, 
     va_start(ap, fmt);
     vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
     va_end(ap);
-    if (e->nfields == 1)
-        snprintf(e->detail, sizeof(e->detail), "%s%s%s: %s", loc0 ? loc0 : "",
-                 loc1 ? "." : "", loc1 ? loc1 : "", f->msg);
+    if (e->nfields == 1 && snprintf(e->detail, sizeof(e->detail), "%s%s%s: %s",
+                                    loc0 ? loc0 : "", loc1 ? "." : "", loc1 ? loc1 : "",
+                                    f->msg) >= (int)sizeof(e->detail))
+        e->detail[sizeof(e->detail) - 1] = '\0'; /* a long message is cut, by design */
     return -1;
 }
 

@@ -204,3 +204,18 @@ export function gguf(arch = 'llama', over = {}) {
 }
 
 export { u32, u64 };
+
+/**
+ * Serialises a FormData to one Buffer (+ its content-type), so the request goes out in one
+ * piece rather than streamed part by part.
+ */
+export async function formBody(fd) {
+  const r = new Response(fd);
+  return { rawBody: Buffer.from(await r.arrayBuffer()), headers: { 'content-type': r.headers.get('content-type') } };
+}
+
+/** POST .../bundle with a FormData, sent as one buffer. */
+export async function postBundle(srv, base, token, fd) {
+  const { rawBody, headers } = await formBody(fd);
+  return api(srv, 'POST', `${base}/bundle`, { token, rawBody, headers });
+}

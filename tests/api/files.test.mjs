@@ -10,7 +10,7 @@ import {
 } from './harness.mjs';
 import {
   MiB, sha256, prngBytes, prngStream, prngSha256, verBase, artBase, mkArtifact, mkVersion, putFile, putFileOk,
-  publish, fetchBuf, fetchSha, rawHttp, blobExists, listBlobs,
+  publish, fetchBuf, fetchSha, rawHttp, blobExists, listBlobs, postBundle,
 } from './files-lib.mjs';
 
 let srv;
@@ -241,13 +241,13 @@ describe('path validation', () => {
   test('a bundle part with a traversal filename → 422, nothing attached', async () => {
     const fd = new FormData();
     fd.append('primary', new Blob([Buffer.from('p')]), `../${escape}`);
-    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd });
+    const r = await postBundle(srv, base, A.writer, fd);
     assertError(r, 422, 'validation_error');
     const fd2 = new FormData();
     fd2.append('primary', new Blob([Buffer.from('p')]), 'ok.bin');
     fd2.append('extras', new Blob([Buffer.from('e')]), `/etc/${escape}`);
     fd2.append('extras_kind', 'config');
-    assertError(await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd2 }), 422, 'validation_error');
+    assertError(await postBundle(srv, base, A.writer, fd2), 422, 'validation_error');
     assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
   });
 
@@ -271,7 +271,7 @@ describe('bundle (multipart)', () => {
     fd.append('extras', new Blob([e2]), 'tok/tokenizer.bin');
     fd.append('extras_kind', 'config');
     fd.append('extras_kind', 'tokenizer');
-    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd });
+    const r = await postBundle(srv, base, A.writer, fd);
     assert.equal(r.status, 201, r.text);
     checkPackage(r.json, { versionId: v.id, kind: 'bundle', format: 'onnx', n: 3 });
     const byPath = Object.fromEntries(r.json.resources.map((x) => [x.path, x]));
@@ -299,7 +299,7 @@ describe('bundle (multipart)', () => {
     const { base } = await draft();
     const fd = new FormData();
     fd.append('primary', new Blob([Buffer.from('only')]), 'only.bin');
-    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd });
+    const r = await postBundle(srv, base, A.writer, fd);
     assert.equal(r.status, 201, r.text);
     checkPackage(r.json, { kind: 'bundle', n: 1 });
   });
@@ -314,7 +314,7 @@ describe('bundle (multipart)', () => {
       return fd;
     };
     for (const [ne, nk] of [[2, 1], [1, 0], [0, 1], [1, 3]]) {
-      const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: mk(ne, nk) });
+      const r = await postBundle(srv, base, A.writer, mk(ne, nk));
       assertValidation(r, ['body', 'extras_kind']);
     }
     assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
@@ -325,11 +325,35 @@ describe('bundle (multipart)', () => {
     const fd = new FormData();
     fd.append('extras', new Blob([Buffer.from('e')]), 'e.bin');
     fd.append('extras_kind', 'config');
-    assertError(await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd }), 422, 'validation_error');
+    assertError(await postBundle(srv, base, A.writer, fd), 422, 'validation_error');
     assertError(await api(srv, 'POST', `${base}/bundle`, { token: A.writer, body: { primary: 'x' } }), 400, 'invalid_error');
     const fd2 = new FormData();
     fd2.append('primary', new Blob([Buffer.from('p')]), 'p.bin');
-    assertError(await api(srv, 'POST', `${base}/bundle`, { token: A.reader, rawBody: fd2 }), 403, 'forbidden_error');
+    assertError(await postBundle(srv, base, A.reader, fd2), 403, 'forbidden_error');
+  });
+});
+
+describe('early rejections are readable by the client', () => {
+  // The server answers an upload it refuses before reading the body. The client must still get
+  // that answer (not a reset connection) when it streams a small multipart body part by part.
+  test('a streamed (FormData) bundle from a reader → 403 every time, never a reset', async () => {
+    const { base } = await draft();
+    const seen = {};
+    for (let i = 0; i < 10; i++) {
+      const fd = new FormData();
+      fd.append('primary', new Blob([Buffer.from(`p${i}`)]), 'p.bin');
+      fd.append('extras', new Blob([prngBytes(`x${i}`, 2000)]), 'e.bin');
+      fd.append('extras_kind', 'config');
+      let k;
+      try {
+        const r = await api(srv, 'POST', `${base}/bundle`, { token: A.reader, rawBody: fd });
+        k = String(r.status);
+      } catch (e) {
+        k = `fetch failed: ${e.cause?.code || e.message}`;
+      }
+      seen[k] = (seen[k] || 0) + 1;
+    }
+    assert.deepEqual(seen, { 403: 10 });
   });
 });
 
@@ -544,7 +568,7 @@ describe('publish and immutability', () => {
     assertError(await putFile(srv, A, 'models', name, '1.0.0', 'w.bin', Buffer.from('overwrite')), 409);
     const fd = new FormData();
     fd.append('primary', new Blob([Buffer.from('p')]), 'p.bin');
-    assertError(await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd }), 409, 'conflict_error');
+    assertError(await postBundle(srv, base, A.writer, fd), 409, 'conflict_error');
     const s = sha256(Buffer.from('z'));
     assertError(await api(srv, 'POST', `${base}/uploads`, { token: A.writer, body: { path: 'z.bin', size: 1, sha256: s } }), 409, 'conflict_error');
     assertError(await api(srv, 'POST', `${base}/uploads/sessions`, { token: A.writer, body: { path: 'z.bin' } }), 409, 'conflict_error');
@@ -582,7 +606,7 @@ describe('dedup', () => {
     const fd = new FormData();
     fd.append('primary', new Blob([body]), 'm.bin');
     const b2 = await draft('models', B);
-    const p4 = await api(srv, 'POST', `${b2.base}/bundle`, { token: B.writer, rawBody: fd });
+    const p4 = await postBundle(srv, b2.base, B.writer, fd);
     assert.equal(p4.status, 201, p4.text);
     const keys = [p1, p2, p3, p4.json].map((p) => p.resources[0].storage_key);
     const sums = [p1, p2, p3, p4.json].map((p) => p.resources[0].sha256);
