@@ -24,7 +24,7 @@ declare -A EP=(
   [facets_0]="/api/v1/org/bench/models/facets"
   [facets_1]="/api/v1/org/bench/models/facets?framework=gguf"
   [facets_3]="/api/v1/org/bench/models/facets?framework=gguf&license=mit&tags=nlp"
-  [versions]="/api/v1/org/bench/models/model-050000/versions"
+  [versions]="/api/v1/org/bench/models/model-$(printf %06d $((MODELS / 2)))/versions"
 )
 ORDER="list search_common search_rare facets_0 facets_1 facets_3 versions"
 for k in $ORDER; do

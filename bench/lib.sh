@@ -24,7 +24,7 @@ trap cleanup EXIT
 start_nginx() { # start_nginx DIR PORT STATIC_ROOT
   need nginx nginx
   cat >"$1/nginx.conf" <<NG
-daemon off; worker_processes 1; pid $1/nginx.pid; error_log $1/nginx.err;
+user root; daemon off; worker_processes 1; pid $1/nginx.pid; error_log $1/nginx.err;
 events { worker_connections 1024; }
 http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
   server { listen 127.0.0.1:$2; root $3; location / { default_type application/json; } } }
@@ -59,5 +59,5 @@ to_ms() { # 1.23ms | 456.00us | 1.2s -> ms
 }
 
 # stats "v1 v2 v3" -> "min/median/max"
-stats() { echo "$1" | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {printf "%s/%s/%s", a[1], a[int((NR+1)/2)], a[NR]}'; }
-median() { echo "$1" | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+stats() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {printf "%s/%s/%s", a[1], a[int((NR+1)/2)], a[NR]}'; }
+median() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -54,15 +54,21 @@ int main(int argc, char **argv)
         return 1;
     }
     store_tx *tx = NULL;
+    arena *keep = arena_create(); /* the org outlives the per-batch arenas */
     arena *a = arena_create();
     store_org o;
-    if (store_tx_begin(&tx, s, true, &e) < 0 ||
-        (store_org_get(&o, tx, "bench", a, &e) < 0 &&
-         store_org_create(&o, tx, "bench", "Bench", a, &e) < 0) ||
-        store_tx_end(tx, true, &e) < 0) {
+    if (store_tx_begin(&tx, s, true, &e) < 0)
+        return 1;
+    if (store_org_get(&o, tx, "bench", keep, &e) < 0) {
+        err_clear(&e);
+        if (store_org_create(&o, tx, "bench", "Bench", keep, &e) < 0)
+            return 1;
+    }
+    if (store_tx_end(tx, true, &e) < 0) {
         fprintf(stderr, "seed: %s\n", e.detail);
         return 1;
     }
+    tx = NULL;
     int64_t t0 = time_mono_us(), now = time_now_ms();
     for (long i = 0; i < nmodels; i++) {
         if (i % 2000 == 0) {
@@ -125,6 +131,7 @@ fail:
     printf("seeded %ld models x %ld versions in %.1f s\n", nmodels, nver,
            (double)(time_mono_us() - t0) / 1e6);
     arena_free(a);
+    arena_free(keep);
     store_close(s);
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct config {
 } config;
 
 typedef struct manifest_cache manifest_cache;
+typedef struct resp_cache resp_cache;
 
 typedef struct app {
     const config *cfg;
@@ -37,6 +38,7 @@ typedef struct app {
     const char *secret; /* presigning key: --secret, or random per process */
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
     manifest_cache *manifest;
+    resp_cache *cache; /* facets responses, by catalog revision */
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
 } app;
 

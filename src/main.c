@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/admin.h"
+#include "api/cache.h"
 #include "api/manifest.h"
 #include "app.h"
 #include "core/name.h"
@@ -432,6 +433,7 @@ static int cmd_serve(void)
                  "no --secret: presigned URLs stay valid only while this process runs");
     }
     ctx.manifest = manifest_cache_new();
+    ctx.cache = resp_cache_new();
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
@@ -465,6 +467,7 @@ out:
     server_stop(srv);
     close_handles(&ctx);
     manifest_cache_free(ctx.manifest);
+    resp_cache_free(ctx.cache);
     json_decref(ctx.openapi);
     if (rc == 0)
         log_info(NULL, "server.stopped", NULL);

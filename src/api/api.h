@@ -45,6 +45,7 @@ typedef struct api_call {
     /* Returns a request header (case-insensitive) or NULL. */
     const char *(*header)(const struct api_call *c, const char *name);
     void *conn; /* http/'s handle for header() */
+    void *cache_fill; /* api/common.c: the pending response-cache fill, if any */
 } api_call;
 
 /* A body produced piece by piece (export.csv): read() fills up to max bytes and returns the

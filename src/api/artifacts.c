@@ -177,8 +177,7 @@ static void apply_body(store_artifact *m, api_call *c)
 static int reply_artifact(api_reply *r, api_call *c, const store_artifact *m, int status)
 {
     json_t *body = api_artifact_json(m);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, status, body);
+    return api_json_etag(r, c, status, body);
 }
 
 /* Creates an artifact named name in org from the request body (used by version auto-create). */

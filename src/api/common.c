@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/cache.h"
 #include "core/name.h"
 #include "util/crypto.h"
 #include "util/timeutil.h"
@@ -73,6 +74,26 @@ const char *api_etag_of(const json_t *body, arena *a)
     crypto_sha256_hex(hex, s ? s : "", s ? strlen(s) : 0);
     free(s);
     return arena_printf(a, "\"%.32s\"", hex);
+}
+
+int api_json_etag(api_reply *r, api_call *c, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s)
+        return err_set(&r->e, ERR_SERVER, "cannot encode the response");
+    size_t n = strlen(s);
+    char hex[65];
+    crypto_sha256_hex(hex, s, n);
+    char *copy = arena_alloc(c->a, n + 1);
+    memcpy(copy, s, n + 1);
+    free(s);
+    r->status = status;
+    r->raw = copy;
+    r->raw_len = n;
+    r->content_type = "application/json; charset=utf-8";
+    r->etag = arena_printf(c->a, "\"%.32s\"", hex);
+    return 0;
 }
 
 bool api_etag_matches(const char *header, const char *etag)
@@ -476,4 +497,45 @@ int api_in_tx(api_reply *r, api_call *c, bool write,
     if (store_tx_end(tx, rc == 0 && write, &r->e) < 0)
         rc = -1;
     return rc;
+}
+
+/* The key and revision of the pending cache fill of a request (in its arena). */
+typedef struct cache_fill {
+    const char *key;
+    int64_t rev;
+} cache_fill;
+
+bool api_cache_try(api_reply *r, api_call *c, const char *scope)
+{
+    int64_t rev = 0;
+    err ignored = {0};
+    if (!c->app->cache || store_catalog_revision(&rev, c->app->store, &ignored) < 0)
+        return false;
+    /* Same scope + path + query (in order) = same body for anyone who passed the checks. */
+    char *key = arena_printf(c->a, "%s|%s", scope, c->path);
+    for (size_t i = 0; i < c->nquery; i++)
+        key = arena_printf(c->a, "%s%c%s=%s", key, i ? '&' : '?', c->query[i].key,
+                           c->query[i].value);
+    const char *body, *etag;
+    size_t n;
+    if (resp_cache_get(c->app->cache, key, rev, &body, &n, &etag, c->a)) {
+        r->status = 200;
+        r->raw = body;
+        r->raw_len = n;
+        r->etag = etag;
+        r->content_type = "application/json; charset=utf-8";
+        return true;
+    }
+    cache_fill *f = arena_new(c->a, cache_fill);
+    f->key = key;
+    f->rev = rev;
+    c->cache_fill = f;
+    return false;
+}
+
+void api_cache_store(api_reply *r, api_call *c)
+{
+    const cache_fill *f = c->cache_fill;
+    if (f && r->e.kind == ERR_NONE && r->status == 200 && r->raw)
+        resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
 }

@@ -14,6 +14,9 @@
 
 /* Returns a new APIErrorPayload object for e. */
 json_t *api_error_body(const err *e);
+/* Sets a 200-style reply whose body is serialised once here, with its strong ETag; takes
+ * the reference to body. */
+int api_json_etag(api_reply *r, api_call *c, int status, json_t *body);
 /* Returns the quoted strong ETag of a JSON body (hash of its compact serialisation). */
 const char *api_etag_of(const json_t *body, arena *a);
 /* True if an If-None-Match / If-Match header value lists etag (or is "*"). */
@@ -73,6 +76,12 @@ json_t *api_org_json(const store_org *o, const config *cfg);
 json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name);
 json_t *api_artifact_json(const store_artifact *m);
 json_t *api_version_json(const store_version *v, json_t *packages);
+
+/* Response cache for read-only GETs (call after the access check): api_cache_try() answers
+ * from the cache and returns true on a hit; otherwise it remembers the key and revision so
+ * api_cache_store() can keep the reply the handler produced with api_json_etag(). */
+bool api_cache_try(api_reply *r, api_call *c, const char *scope);
+void api_cache_store(api_reply *r, api_call *c);
 
 /* Runs fn inside a transaction and ends it (commit on success). */
 int api_in_tx(api_reply *r, api_call *c, bool write, int (*fn)(api_reply *, api_call *,

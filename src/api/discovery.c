@@ -140,8 +140,12 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
         char *raw = arena_printf(c->a, "%d|%s|%s", (int)sort, key, last->id);
         next = json_string(api_cursor_encode(raw, c->a));
     }
-    return api_json(r, 200, json_pack("{s:o, s:I, s:o}", "items", arr, "total",
-                                      (json_int_t)total, "next_cursor", next));
+    int rc = api_json_etag(r, c, 200,
+                           json_pack("{s:o, s:I, s:o}", "items", arr, "total", (json_int_t)total,
+                                     "next_cursor", next));
+    if (rc == 0)
+        api_cache_store(r, c);
+    return rc;
 }
 
 static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f)
@@ -169,8 +173,10 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
         json_object_set_new(counts, store_facet_names[i], obj);
     }
     json_object_set_new(body, "counts", counts);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    int rc = api_json_etag(r, c, 200, body);
+    if (rc == 0)
+        api_cache_store(r, c);
+    return rc;
 }
 
 static int do_list(api_reply *r, api_call *c, store_tx *tx)
@@ -179,6 +185,8 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
+    if (api_cache_try(r, c, "list"))
+        return 0;
     return list_reply(r, c, tx, &f, false);
 }
 
@@ -193,6 +201,8 @@ static int do_facets(api_reply *r, api_call *c, store_tx *tx)
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
+    if (api_cache_try(r, c, "facets"))
+        return 0;
     return facets_reply(r, c, tx, &f);
 }
 
@@ -207,6 +217,8 @@ static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
     if (api_query(c, "include_public"))
         return err_field_add(&r->e, "query", "include_public", "extra_forbidden",
                              "the catalog is public artifacts only");
+    if (api_cache_try(r, c, "catalog"))
+        return 0;
     return list_reply(r, c, tx, &f, true);
 }
 
@@ -218,6 +230,8 @@ int api_catalog_list(api_reply *r, api_call *c)
 static int do_catalog_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_filter f = {0};
+    if (api_cache_try(r, c, "catalog-facets"))
+        return 0;
     return facets_reply(r, c, tx, &f);
 }
 

@@ -224,8 +224,7 @@ static int do_trust_card(api_reply *r, api_call *c, store_tx *tx)
                              json_object_get(summary, "component_counts"), "keywords",
                              json_object_get(summary, "keywords"), "files", files);
     json_decref(summary);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    return api_json_etag(r, c, 200, body);
 }
 
 int api_trust_card(api_reply *r, api_call *c)

@@ -26,8 +26,7 @@ static int do_restore(api_reply *r, api_call *c, store_tx *tx)
                                &r->e) < 0)
         return -1;
     json_t *body = api_artifact_json(&m);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    return api_json_etag(r, c, 200, body);
 }
 
 int api_artifact_restore(api_reply *r, api_call *c)
@@ -77,8 +76,7 @@ static int do_duplicate(api_reply *r, api_call *c, store_tx *tx)
         store_artifact_get(&dst, tx, o.id, src.kind, id, c->a, &r->e) < 0)
         return -1;
     json_t *body = api_artifact_json(&dst);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 201, body);
+    return api_json_etag(r, c, 201, body);
 }
 
 int api_artifact_duplicate(api_reply *r, api_call *c)
@@ -127,6 +125,8 @@ static json_t *bulk_item(api_call *c, const char *op, json_t *item, api_handler 
         err_field_add(&rep.e, "body", op, "dict_type", "each item should be an object");
     else if (h(&rep, &sub) < 0 && rep.e.kind == ERR_NONE)
         err_set(&rep.e, ERR_SERVER, "internal error");
+    if (!rep.body && rep.raw) /* the handler serialised its reply already */
+        rep.body = json_loadb(rep.raw, rep.raw_len, 0, NULL);
     json_t *res = json_pack("{s:s, s:o, s:b}", "op", op, "name", name ? json_string(name)
                                                                        : json_null(),
                             "ok", rep.e.kind == ERR_NONE);

@@ -264,8 +264,7 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
                              "versions", versions, "framework", api_str(m.framework), "task",
                              api_str(m.task), "size_category", api_str(m.size_category),
                              "packages", packages);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    return api_json_etag(r, c, 200, body);
 }
 
 int api_resolve(api_reply *r, api_call *c)

@@ -72,8 +72,7 @@ static int do_org_get(api_reply *r, api_call *c, store_tx *tx)
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     json_t *body = api_org_json(&o, c->app->cfg);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    return api_json_etag(r, c, 200, body);
 }
 
 int api_org_get(api_reply *r, api_call *c)

@@ -59,7 +59,7 @@ static int reply_version(api_reply *r, api_call *c, store_tx *tx, const store_ve
         return -1;
     json_t *body = api_version_json(v, packages);
     if (status == 200)
-        r->etag = api_etag_of(body, c->a);
+        return api_json_etag(r, c, status, body);
     return api_json(r, status, body);
 }
 
@@ -71,6 +71,8 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     size_t n;
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
+    if (api_cache_try(r, c, "versions"))
+        return 0;
     const char *lc = api_query(c, "lifecycle");
     if (lc && !lifecycle_is_valid(lc))
         return err_field_add(&r->e, "query", "lifecycle", "enum",
@@ -85,8 +87,10 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     json_t *body = json_pack("{s:O, s:o, s:o}", "name", json_object_get(summary, "name"),
                              "latest", latest, "versions", versions);
     json_decref(summary);
-    r->etag = api_etag_of(body, c->a);
-    return api_json(r, 200, body);
+    int rc = api_json_etag(r, c, 200, body);
+    if (rc == 0)
+        api_cache_store(r, c);
+    return rc;
 }
 
 int api_version_list(api_reply *r, api_call *c)

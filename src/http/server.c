@@ -150,6 +150,13 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
                                  int status)
 {
     struct MHD_Response *resp;
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    bool is_get = strcmp(r->call.method, "GET") == 0 || strcmp(r->call.method, "HEAD") == 0;
+    if (rep->etag && status == 200 && is_get && inm && api_etag_matches(inm, rep->etag)) {
+        status = 304;
+        rep->raw = "";
+        rep->raw_len = 0;
+    }
     if (rep->stream.read) {
         api_stream *st = malloc(sizeof(*st));
         if (!st)
@@ -186,7 +193,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
     if (!h)
         return 0;
     if (strncmp(h, "bytes=", 6) != 0)
-        return err_set(e, ERR_INVALID, "bad Range header: only bytes ranges are supported");
+        return 0; /* RFC 9110 §14.2: a range unit we do not know is ignored */
     const char *p = h + 6;
     if (strchr(p, ','))
         return err_set(e, ERR_INVALID, "multiple ranges are not supported");

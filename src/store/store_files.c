@@ -190,6 +190,7 @@ out:
 
 int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e)
 {
+    STORE_TOUCH(tx); /* lists show download counts: cached pages must not go stale */
     if (db_run(tx->d, "UPDATE versions SET download_count = download_count + ? WHERE id = ?", e,
                "it", n, version_id) < 0)
         return -1;

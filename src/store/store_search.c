@@ -90,12 +90,16 @@ static const char *fts_query(const char *text, arena *a)
 /* FROM clause, with the dialect's full-text join when there is a search. */
 static void q_from(q *b, const store_filter *f, const char **match)
 {
-    q_add(b, " FROM artifacts a JOIN orgs o ON o.id = a.org_id");
     *match = f->search ? fts_query(f->search, b->a) : NULL;
     if (*match) {
-        q_add(b, " JOIN (SELECT rowid AS rid, bm25(artifacts_fts) AS score FROM artifacts_fts"
-                 " WHERE artifacts_fts MATCH ?) s ON s.rid = a.rowid");
+        /* CROSS JOIN keeps the full-text match the outer loop (SQLite would otherwise run it
+         * once per artifact row). */
+        q_add(b, " FROM (SELECT rowid AS rid, bm25(artifacts_fts) AS score FROM artifacts_fts"
+                 " WHERE artifacts_fts MATCH ?) s CROSS JOIN artifacts a ON a.rowid = s.rid"
+                 " JOIN orgs o ON o.id = a.org_id");
         q_t(b, *match);
+    } else {
+        q_add(b, " FROM artifacts a JOIN orgs o ON o.id = a.org_id");
     }
 }
 

@@ -136,7 +136,7 @@ describe('SIGKILL during uploads', () => {
       await completeUpload(version, 'during.bin', `during-${round}`, 2 * MiB + 17);
 
       // Let the server take in most of the stalled bodies, then kill it.
-      const deadline = Date.now() + 3000;
+      const deadline = Date.now() + 10_000;
       while (tmpBytes() - tmp0 < 24 * MiB && Date.now() < deadline) await sleep(20);
       await sleep(50 * round); // vary the moment a little
       const inTmp = tmpBytes() - tmp0;

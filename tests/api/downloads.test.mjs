@@ -7,7 +7,7 @@ import {
   startServer, api, mkOrgWithTokens, assertError, rnd, TS_RE, rawRequest,
 } from './harness.mjs';
 import {
-  MiB, sha256, prngBytes, verBase, artBase, mkArtifact, mkVersion, putFileOk, publish, fetchBuf, rawHttp, sleep, until,
+  MiB, sha256, prngBytes, verBase, artBase, mkArtifact, mkVersion, putFileOk, publish, fetchBuf, rawHttp, sleep, until, postBundle,
 } from './files-lib.mjs';
 
 const SECRET = `test-secret-${rnd(8)}`;
@@ -81,6 +81,28 @@ describe('download-url', () => {
     assert.ok(g.buf.equals(W1));
   });
 
+  test('?package_id= picks that package\'s file', async () => {
+    const { name } = await mkArtifact(srv, A, 'models');
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    const fd = new FormData();
+    fd.append('primary', new Blob([Buffer.from('bundle primary')]), 'main.bin');
+    fd.append('extras', new Blob([Buffer.from('{}')]), 'cfg.json');
+    fd.append('extras_kind', 'config');
+    const b = await postBundle(srv, verBase(A, 'models', name, '1.0.0'), A.writer, fd);
+    assert.equal(b.status, 201, b.text);
+    const other = prngBytes(`other-${rnd()}`, 321);
+    const f = await putFileOk(srv, A, 'models', name, '1.0.0', 'other.q4.bin', other);
+    await publish(srv, A, 'models', name, '1.0.0');
+    const r = await downloadUrl(`?package_id=${f.id}`, A.reader, name);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.path, 'other.q4.bin');
+    assert.equal(r.json.package_id, f.id);
+    assert.ok((await getSigned(r.json.url)).buf.equals(other));
+    const r2 = await downloadUrl(`?package_id=${b.json.id}`, A.reader, name);
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal(r2.json.path, 'main.bin');
+  });
+
   test('nothing published → 404; other org → 404; no token → 401', async () => {
     const { name } = await mkArtifact(srv, A, 'models');
     await mkVersion(srv, A, 'models', name, '1.0.0');
@@ -137,6 +159,29 @@ describe('authenticated file GET', () => {
     assert.equal(g.headers.get('etag'), `"${sha256(CFG)}"`);
     assert.equal(g.headers.get('content-length'), String(CFG.length));
     assert.match(g.headers.get('content-disposition') || '', /config\.json/);
+    assert.match(g.headers.get('content-type') || '', /^application\/json/, 'media type from the extension');
+  });
+
+  test('public artifact: another org downloads it until enabled:false; the owner always can', async () => {
+    const { name } = await mkArtifact(srv, A, 'models', { is_public: true });
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    const data = prngBytes(`pub-${rnd()}`, 999);
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', data);
+    await publish(srv, A, 'models', name, '1.0.0');
+    const fileUrl = `${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/w.bin`;
+    const asB = await fetchBuf(fileUrl, { headers: { authorization: `Bearer ${B.reader}` } });
+    assert.equal(asB.status, 200);
+    assert.ok(asB.buf.equals(data));
+    const du = await downloadUrl('', B.reader, name);
+    assert.equal(du.status, 200, du.text);
+    const p = await api(srv, 'PATCH', artBase(A, 'models', name), { token: A.writer, body: { enabled: false } });
+    assert.equal(p.status, 200, p.text);
+    assertError(await api(srv, 'GET', `${verBase(A, 'models', name, '1.0.0')}/files/w.bin`, { token: B.reader }), 403, 'forbidden_error');
+    assertError(await downloadUrl('', B.reader, name), 403, 'forbidden_error');
+    assertError(await api(srv, 'GET', `${verBase(A, 'models', name, '1.0.0')}/download-urls`, { token: B.reader }), 403, 'forbidden_error');
+    const own = await fetchBuf(fileUrl, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(own.status, 200);
+    assert.equal((await downloadUrl('', A.reader, name)).status, 200);
   });
 
   test('no token 401; other org 404; missing path 404; traversal 404', async () => {
@@ -277,6 +322,38 @@ describe('presigned blob URLs', () => {
     assert.equal(f.status, 304);
   });
 
+  test('If-None-Match uses weak comparison (W/"..." matches) and * matches (RFC 9110 §13.1.2)', async () => {
+    const u = srv.url + url.pathname + url.search;
+    const weak = await fetchBuf(u, { headers: { 'if-none-match': `W/"${sha256(W2)}"` } });
+    assert.equal(weak.status, 304);
+    const star = await fetchBuf(u, { headers: { 'if-none-match': '*' } });
+    assert.equal(star.status, 304);
+  });
+
+  test('a Range with a unit other than bytes is ignored → 200 full body (RFC 9110 §14.2)', async () => {
+    const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range: 'items=0-5' } });
+    assert.equal(r.status, 200, `${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(r.buf.equals(W2));
+  });
+
+  test('an empty file: full GET 200 with no bytes; any byte range 416', async () => {
+    const { name } = await mkArtifact(srv, A, 'models');
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'empty.bin', Buffer.alloc(0));
+    const r = await api(srv, 'GET', `${verBase(A, 'models', name, '1.0.0')}/download-urls`, { token: A.reader });
+    assert.equal(r.status, 200, r.text);
+    const eu = r.json.resources[0].url;
+    const g = await getSigned(eu);
+    assert.equal(g.status, 200);
+    assert.equal(g.buf.length, 0);
+    assert.equal(g.headers.get('content-length'), '0');
+    for (const range of ['bytes=0-', 'bytes=-1', 'bytes=0-0']) {
+      const x = await getSigned(eu, { headers: { range } });
+      assert.equal(x.status, 416, range);
+      assert.equal(x.headers.get('content-range'), 'bytes */0', range);
+    }
+  });
+
   test('HEAD: headers, no body', async () => {
     const h = await fetch(srv.url + url.pathname + url.search, { method: 'HEAD' });
     assert.equal(h.status, 200);
@@ -364,5 +441,14 @@ describe('download counts', () => {
     });
     await sleep(500);
     assert.deepEqual(await counts(), { version: 2, artifact: 2 }, 'after an aborted GET');
+  });
+
+  test('concurrent full GETs each count once', async () => {
+    const rs = await Promise.all(Array.from({ length: 4 }, () => fetchBuf(signed)));
+    for (const r of rs) {
+      assert.equal(r.status, 200);
+      assert.equal(r.buf.length, data.length);
+    }
+    await expectCounts(6, 'after 4 concurrent full GETs');
   });
 });

@@ -219,3 +219,17 @@ export async function postBundle(srv, base, token, fd) {
   const { rawBody, headers } = await formBody(fd);
   return api(srv, 'POST', `${base}/bundle`, { token, rawBody, headers });
 }
+
+/** Current resident set size of a process, in bytes. */
+export function rss(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+/** Samples a process's RSS every few ms; stop() returns the growth over the starting RSS. */
+export function rssGrowth(pid, everyMs = 5) {
+  const base = rss(pid);
+  let peak = base;
+  const t = setInterval(() => { try { peak = Math.max(peak, rss(pid)); } catch { /* gone */ } }, everyMs);
+  return { stop() { clearInterval(t); try { peak = Math.max(peak, rss(pid)); } catch { /* gone */ } return peak - base; } };
+}

@@ -10,7 +10,7 @@ import {
 } from './harness.mjs';
 import {
   MiB, sha256, prngBytes, prngStream, prngSha256, verBase, artBase, mkArtifact, mkVersion, putFile, putFileOk,
-  publish, fetchBuf, fetchSha, rawHttp, blobExists, listBlobs, postBundle,
+  publish, fetchBuf, fetchSha, rawHttp, blobExists, listBlobs, postBundle, rssGrowth,
 } from './files-lib.mjs';
 
 let srv;
@@ -355,6 +355,24 @@ describe('early rejections are readable by the client', () => {
     }
     assert.deepEqual(seen, { 403: 10 });
   });
+
+  test('an 8 MiB raw PUT to a published version → 409 every time, never a reset', async () => {
+    const { name } = await draft();
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', Buffer.from('w'));
+    await publish(srv, A, 'models', name, '1.0.0');
+    const body = prngBytes('early-8m', 8 * MiB);
+    const seen = {};
+    for (let i = 0; i < 5; i++) {
+      let k;
+      try {
+        k = String((await putFile(srv, A, 'models', name, '1.0.0', `n${i}.bin`, body)).status);
+      } catch (e) {
+        k = `fetch failed: ${e.cause?.code || e.message}`;
+      }
+      seen[k] = (seen[k] || 0) + 1;
+    }
+    assert.deepEqual(seen, { 409: 5 });
+  });
 });
 
 describe('presigned PUT + confirm', () => {
@@ -378,8 +396,9 @@ describe('presigned PUT + confirm', () => {
     assert.ok(put.status === 200 || put.status === 201 || put.status === 204, `presigned PUT: ${put.status} ${put.text}`);
     assert.equal(blobExists(srv.dataDir, sum), true);
 
-    const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: t.json.storage_key, path: 'up/w.bin', sha256: sum } });
+    const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: t.json.storage_key, path: 'up/w.bin', sha256: sum, kind: 'weights' } });
     assert.equal(c.status, 201, c.text);
+    assert.equal(c.json.resources[0].kind, 'weights');
     checkPackage(c.json, { versionId: v.id, kind: 'file', n: 1 });
     assert.equal(c.json.resources[0].path, 'up/w.bin');
     assert.equal(c.json.resources[0].sha256, sum);
@@ -404,6 +423,18 @@ describe('presigned PUT + confirm', () => {
     assert.equal(blobExists(srv.dataDir, sha256(other)), false);
     const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: t.json.storage_key, path: 'x.bin', sha256: sha256(want) } });
     assertError(c, 404, 'not_found_error');
+  });
+
+  test('confirm with a size other than the stored one → 422 at body.size', async () => {
+    const { name, base } = await draft();
+    const body = prngBytes(`sz-${rnd()}`, 300);
+    const t = await api(srv, 'POST', `${base}/uploads`, { token: A.writer, body: { path: 's.bin', size: 300, sha256: sha256(body) } });
+    assert.equal(t.status, 201, t.text);
+    const put = await fetchBuf(t.json.upload_url, { method: 'PUT', body });
+    assert.ok(put.status >= 200 && put.status < 300, put.text);
+    const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: t.json.storage_key, path: 's.bin', sha256: sha256(body), size: 301 } });
+    assertValidation(c, ['body', 'size']);
+    assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
   });
 
   test('tampered presigned PUT URL → 403 token_error', async () => {
@@ -516,6 +547,31 @@ describe('resumable sessions', () => {
     assertValidation(await api(srv, 'PUT', `${surl}?sha256=nothex`, { token: A.writer }), ['query', 'sha256']);
   });
 
+  test('a session committed after its version was published → 409, nothing attached', async () => {
+    const { name, base } = await draft();
+    const body = prngBytes(`late-sess-${rnd()}`, 1000);
+    const s = await api(srv, 'POST', `${base}/uploads/sessions`, { token: A.writer, body: { path: 'late.bin' } });
+    assert.equal(s.status, 201, s.text);
+    const p = await fetchBuf(srv.url + s.json.session_url, { method: 'PATCH', headers: { authorization: `Bearer ${A.writer}`, 'content-range': 'bytes 0-999/1000' }, body });
+    assert.equal(p.status, 200, p.text);
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', Buffer.from('w'));
+    await publish(srv, A, 'models', name, '1.0.0');
+    assertError(await api(srv, 'PUT', `${s.json.session_url}?sha256=${sha256(body)}`, { token: A.writer }), 409, 'conflict_error');
+    const ver = await getVersion(A, 'models', name, '1.0.0');
+    assert.deepEqual(ver.packages.flatMap((x) => x.resources.map((r) => r.path)), ['w.bin']);
+  });
+
+  test('commit of fewer bytes than the session declared → 422, nothing attached', async () => {
+    const { name, base } = await draft();
+    const body = prngBytes(`short-${rnd()}`, 50);
+    const s = await api(srv, 'POST', `${base}/uploads/sessions`, { token: A.writer, body: { path: 'short.bin', size: 100 } });
+    assert.equal(s.status, 201, s.text);
+    const p = await fetchBuf(srv.url + s.json.session_url, { method: 'PATCH', headers: { authorization: `Bearer ${A.writer}`, 'content-range': 'bytes 0-49/100' }, body });
+    assert.equal(p.status, 200, p.text);
+    assertError(await api(srv, 'PUT', `${s.json.session_url}?sha256=${sha256(body)}`, { token: A.writer }), 422, 'validation_error');
+    assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
+  });
+
   test('sessions: other org → 404, no token → 401, reader → 403, unknown id → 404, taken path → 409', async () => {
     const { name, base } = await draft();
     await putFileOk(srv, A, 'models', name, '1.0.0', 'taken.bin', Buffer.from('t'));
@@ -555,6 +611,10 @@ describe('publish and immutability', () => {
     const art = await api(srv, 'GET', artBase(A, 'models', name), { token: A.reader });
     assert.equal(art.json.version, '1.0.0');
     assert.equal(art.json.version_count, 1);
+    // The artifact's package list has it.
+    const pk = await api(srv, 'GET', `${artBase(A, 'models', name)}/packages`, { token: A.reader });
+    assert.equal(pk.status, 200, pk.text);
+    assert.ok(JSON.stringify(pk.json).includes(pub.packages[0].id), `packages: ${pk.text.slice(0, 300)}`);
     // Publishing again → 409.
     assertError(await api(srv, 'POST', `${base}/publish`, { token: A.writer }), 409, 'conflict_error');
   });
@@ -579,6 +639,15 @@ describe('publish and immutability', () => {
     assert.equal((await getFile(A, 'models', name, '1.0.0', 'w.bin')).text, 'weights');
   });
 
+  test('uploads to a deprecated version → 409', async () => {
+    const { name } = await draft();
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin', Buffer.from('w'));
+    await publish(srv, A, 'models', name, '1.0.0');
+    const d = await api(srv, 'POST', `${verBase(A, 'models', name, '1.0.0')}/deprecate`, { token: A.writer });
+    assert.equal(d.status, 200, d.text);
+    assertError(await putFile(srv, A, 'models', name, '1.0.0', 'x.bin', Buffer.from('x')), 409, 'conflict_error');
+  });
+
   test('a presigned upload confirmed after publish → 409', async () => {
     const { name, base } = await draft();
     const body = prngBytes(`late-${rnd()}`, 64);
@@ -590,6 +659,47 @@ describe('publish and immutability', () => {
     await publish(srv, A, 'models', name, '1.0.0');
     const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: t.json.storage_key, path: 'late.bin', sha256: sha256(body) } });
     assertError(c, 409, 'conflict_error');
+  });
+});
+
+describe('concurrency', () => {
+  test('racing PUTs of one path: exactly one 201, the rest 409; one resource', async () => {
+    const { name } = await draft();
+    const bodies = Array.from({ length: 6 }, (_, i) => prngBytes(`race-${i}-${rnd()}`, 200_000));
+    const rs = await Promise.all(bodies.map((b) => putFile(srv, A, 'models', name, '1.0.0', 'race.bin', b)));
+    const statuses = rs.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [201, 409, 409, 409, 409, 409], rs.map((r) => `${r.status} ${r.text.slice(0, 120)}`).join('\n'));
+    for (const r of rs.filter((x) => x.status === 409)) assertError(r, 409, 'already_exists_error');
+    const winner = rs.find((r) => r.status === 201).json.resources[0].sha256;
+    const ver = await getVersion(A, 'models', name, '1.0.0');
+    const res = ver.packages.flatMap((p) => p.resources);
+    assert.equal(res.length, 1);
+    assert.equal(res[0].sha256, winner);
+    const g = await getFile(A, 'models', name, '1.0.0', 'race.bin');
+    assert.equal(sha256(g.buf), winner);
+  });
+
+  test('racing uploads of the same bytes to different paths: all 201, one blob', async () => {
+    const { name } = await draft();
+    const body = prngBytes(`same-${rnd()}`, 3 * MiB);
+    const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => putFile(srv, A, 'models', name, '1.0.0', `same-${i}.bin`, body)));
+    assert.deepEqual(rs.map((r) => r.status), [201, 201, 201, 201, 201, 201], rs.map((r) => r.text.slice(0, 120)).join('\n'));
+    assert.equal(listBlobs(srv.dataDir).filter((h) => h === sha256(body)).length, 1);
+    for (let i = 0; i < 6; i++) assert.equal(sha256((await getFile(A, 'models', name, '1.0.0', `same-${i}.bin`)).buf), sha256(body));
+  });
+
+  test('uploads racing a publish: each either lands before it (201) or is refused (409)', async () => {
+    const { name } = await draft();
+    await putFileOk(srv, A, 'models', name, '1.0.0', 'first.bin', Buffer.from('first'));
+    const ups = Array.from({ length: 5 }, (_, i) => putFile(srv, A, 'models', name, '1.0.0', `r${i}.bin`, prngBytes(`rp${i}`, 500_000)));
+    const pub = api(srv, 'POST', `${verBase(A, 'models', name, '1.0.0')}/publish`, { token: A.writer });
+    const rs = await Promise.all(ups);
+    assert.equal((await pub).status, 200);
+    for (const r of rs) assert.ok(r.status === 201 || r.status === 409, `${r.status} ${r.text.slice(0, 200)}`);
+    const ver = await getVersion(A, 'models', name, '1.0.0');
+    const paths = ver.packages.flatMap((p) => p.resources.map((x) => x.path)).sort();
+    const landed = rs.map((r, i) => (r.status === 201 ? `r${i}.bin` : null)).filter(Boolean);
+    assert.deepEqual(paths, ['first.bin', ...landed].sort(), 'the published version holds exactly the acknowledged files');
   });
 });
 
@@ -644,14 +754,11 @@ describe('byte-exact round trips', () => {
     const total = 64 * MiB;
     const seed = `big-${rnd()}`;
     const want = prngSha256(seed, total);
-    const hwm = () => {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'));
-      return Number(m[1]) * 1024;
-    };
-    const before = hwm();
+    const mem = rssGrowth(srv.proc.pid);
     const r = await putFile(srv, A, 'models', name, '1.0.0', 'big.bin', prngStream(seed, total, 256 * 1024), { headers: { 'x-checksum-sha256': want } });
     assert.equal(r.status, 201, r.text);
-    const grew = hwm() - before;
+    const grew = mem.stop();
+    if (process.env.MEM_DEBUG) console.log(`rss growth ${(grew / MiB).toFixed(1)} MiB`);
     assert.ok(grew < 32 * MiB, `server peak RSS grew by ${(grew / MiB).toFixed(1)} MiB during a 64 MiB upload`);
     assert.equal(r.json.resources[0].size_bytes, total);
     assert.equal(r.json.resources[0].sha256, want);
@@ -659,5 +766,27 @@ describe('byte-exact round trips', () => {
     assert.equal(g.status, 200);
     assert.equal(g.size, total);
     assert.equal(g.sha256, want);
+  });
+
+  test('a 24 MiB bundle streams too: constant server memory, byte-exact parts', async () => {
+    const { name, base } = await draft();
+    const prim = prngBytes(`bprim-${rnd()}`, 24 * MiB);
+    const extra = prngBytes(`bextra-${rnd()}`, 3 * MiB + 1);
+    const mem = rssGrowth(srv.proc.pid);
+    const fd = new FormData();
+    fd.append('primary', new Blob([prim]), 'big.onnx');
+    fd.append('extras', new Blob([extra]), 'extra.bin');
+    fd.append('extras_kind', 'data');
+    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: fd });
+    assert.equal(r.status, 201, r.text);
+    const grew = mem.stop();
+    if (process.env.MEM_DEBUG) console.log(`rss growth ${(grew / MiB).toFixed(1)} MiB`);
+    assert.ok(grew < 16 * MiB, `server peak RSS grew by ${(grew / MiB).toFixed(1)} MiB during a 27 MiB bundle`);
+    const by = Object.fromEntries(r.json.resources.map((x) => [x.path, x]));
+    assert.equal(by['big.onnx'].sha256, sha256(prim));
+    assert.equal(by['extra.bin'].sha256, sha256(extra));
+    assert.equal(by['extra.bin'].size_bytes, extra.length);
+    const g = await fetchSha(`${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/big.onnx`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(g.sha256, sha256(prim));
   });
 });

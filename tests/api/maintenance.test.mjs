@@ -69,6 +69,24 @@ describe('gc and fsck', () => {
     for (const b of [K, S, D, G, O]) assert.ok(blobExists(dataDir, sha256(b)));
   });
 
+  test('a blob missing on disk: download-urls reports it as skipped (200, not 500); the file GET is 404', async () => {
+    const hex = sha256(K);
+    const p = blobPath(dataDir, hex);
+    const saved = fs.readFileSync(p);
+    fs.rmSync(p);
+    try {
+      const r = await api(srv, 'GET', `${verBase(A, 'models', M, '1.0.0')}/download-urls`, { token: A.reader });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.resources.map((x) => x.path), ['shared.bin']);
+      assert.ok(JSON.stringify(r.json).includes('keep.bin'), `skipped file reported: ${r.text}`);
+      assertError(await api(srv, 'GET', `${verBase(A, 'models', M, '1.0.0')}/files/keep.bin`, { token: A.reader }), 404, 'not_found_error');
+    } finally {
+      fs.writeFileSync(p, saved);
+    }
+    const g = await fetchBuf(`${srv.url}${verBase(A, 'models', M, '1.0.0')}/files/keep.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.ok(g.buf.equals(K));
+  });
+
   test('delete a version and an artifact (soft)', async () => {
     const dv = await api(srv, 'DELETE', verBase(A, 'models', M, '2.0.0'), { token: A.admin });
     assert.equal(dv.status, 204, dv.text);
