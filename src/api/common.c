@@ -511,8 +511,10 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
     err ignored = {0};
     if (!c->app->cache || store_catalog_revision(&rev, c->app->store, &ignored) < 0)
         return false;
-    /* Same scope + path + query (in order) = same body for anyone who passed the checks. */
-    char *key = arena_printf(c->a, "%s|%s", scope, c->path);
+    /* Same scope + caller's org + path + query (in order) = same body and same access
+     * decision at the same revision: so the cache may be consulted before the checks. */
+    const char *who = c->caller.server_admin ? "*" : c->caller.org_id ? c->caller.org_id : "-";
+    char *key = arena_printf(c->a, "%s|%s|%s", scope, who, c->path);
     for (size_t i = 0; i < c->nquery; i++)
         key = arena_printf(c->a, "%s%c%s=%s", key, i ? '&' : '?', c->query[i].key,
                            c->query[i].value);

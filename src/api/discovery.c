@@ -182,11 +182,11 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
 static int do_list(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
+    if (api_cache_try(r, c, "list"))
+        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
-    if (api_cache_try(r, c, "list"))
-        return 0;
     return list_reply(r, c, tx, &f, false);
 }
 
@@ -198,11 +198,11 @@ int api_artifact_list(api_reply *r, api_call *c)
 static int do_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
+    if (api_cache_try(r, c, "facets"))
+        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
-    if (api_cache_try(r, c, "facets"))
-        return 0;
     return facets_reply(r, c, tx, &f);
 }
 

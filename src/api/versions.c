@@ -69,10 +69,10 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     store_artifact m;
     store_version *items;
     size_t n;
-    if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
-        return -1;
     if (api_cache_try(r, c, "versions"))
         return 0;
+    if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
+        return -1;
     const char *lc = api_query(c, "lifecycle");
     if (lc && !lifecycle_is_valid(lc))
         return err_field_add(&r->e, "query", "lifecycle", "enum",
