@@ -56,6 +56,7 @@ typedef struct cli_resp {
     bool has_offset;
     uint64_t upload_offset; /* the Upload-Offset header */
     long retry_after;       /* seconds, 0 when absent */
+    int curl_code;          /* CURLcode of a transport failure, 0 otherwise */
 } cli_resp;
 
 /* One request for http_do(). A body is either `body` (bytes in memory) or a region of `fd`. */

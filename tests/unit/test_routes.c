@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/yamljson.h"
@@ -15,6 +16,58 @@
 
 extern const unsigned char cairn_openapi_yaml[];
 extern const unsigned int cairn_openapi_yaml_len;
+
+/* "{path*}" (the rest of the path) is written "{path}" in OpenAPI. */
+static void documented_form(char *out, size_t cap, const char *pattern)
+{
+    size_t o = 0;
+    for (const char *p = pattern; *p && o + 1 < cap; p++)
+        if (!(*p == '*' && p[1] == '}'))
+            out[o++] = *p;
+    out[o] = '\0';
+}
+
+static void every_documented_operation_is_routed(void **state)
+{
+    (void)state;
+    char errbuf[256];
+    json_t *doc = yaml_to_json((const char *)cairn_openapi_yaml, cairn_openapi_yaml_len, errbuf,
+                               sizeof(errbuf));
+    assert_non_null(doc);
+    const char *path;
+    json_t *item;
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+    {
+        const char *method;
+        json_t *op;
+        json_object_foreach(item, method, op)
+        {
+            static const char *const verbs[] = {"get", "put", "post", "patch", "delete", "head"};
+            bool verb = false;
+            for (size_t k = 0; k < 6; k++)
+                verb |= strcmp(method, verbs[k]) == 0;
+            if (!verb)
+                continue;
+            bool found = false;
+            for (int i = 0; i < router_route_count && !found; i++) {
+                char pat[256], m[16];
+                documented_form(pat, sizeof(pat), router_routes[i].pattern);
+                size_t k = 0;
+                for (; router_routes[i].method[k] && k < sizeof(m) - 1; k++)
+                    m[k] = (char)tolower((unsigned char)router_routes[i].method[k]);
+                m[k] = '\0';
+                /* HEAD is served by every GET route. */
+                found = strcmp(pat, path) == 0 &&
+                        (strcmp(m, method) == 0 ||
+                         (strcmp(method, "head") == 0 && strcmp(m, "get") == 0));
+            }
+            if (!found)
+                fail_msg("docs/openapi.yaml documents %s %s, which no route serves", method,
+                         path);
+        }
+    }
+    json_decref(doc);
+}
 
 static void every_route_is_documented(void **state)
 {
@@ -28,7 +81,9 @@ static void every_route_is_documented(void **state)
     assert_non_null(paths);
     for (int i = 0; i < router_route_count; i++) {
         const route *r = &router_routes[i];
-        json_t *item = json_object_get(paths, r->pattern);
+        char pat[256];
+        documented_form(pat, sizeof(pat), r->pattern);
+        json_t *item = json_object_get(paths, pat);
         if (!item)
             fail_msg("route %s %s is missing from docs/openapi.yaml", r->method, r->pattern);
         char m[16];
@@ -77,6 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_route_is_documented),
+        cmocka_unit_test(every_documented_operation_is_routed),
         cmocka_unit_test(router_matches_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

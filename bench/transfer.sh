@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/transfer.sh: one SIZE_MB file (default 2048), in one run, side by side:
+#   upload:   cairnd PUT (hash + fsync before 201) vs `openssl dgst -sha256` and `sha256sum`
+#             of the same file (the hashing floor) vs a monolithic blob upload to Debian's
+#             docker-registry (the peer; it does not fsync)
+#   download: cairnd presigned URL vs nginx sendfile of the same file (the ceiling) vs
+#             docker-registry, all read by the same client (1 MiB recv), with server %CPU.
+source "$(dirname "$0")/lib.sh"
+SIZE_MB=${SIZE_MB:-2048}
+need docker-registry docker-registry
+make -C "$ROOT" build >/dev/null
+D=$(mktemp -d /tmp/cairn-transfer-XXXXXX)
+trap 'cleanup; rm -rf "$D"' EXIT
+F="$D/file.bin"
+echo "making a ${SIZE_MB} MiB file..."
+openssl enc -aes-128-ctr -pass pass:cairn -nosalt -in /dev/zero 2>/dev/null | head -c "$((SIZE_MB << 20))" >"$F"
+SUM=$(openssl dgst -sha256 -r "$F" | cut -d' ' -f1)
+BYTES=$(stat -c %s "$F")
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b/s/1e6}'; }
+now() { date +%s.%N; }
+el() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
+
+P=$(free_port); TOK=bench
+CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$P --db "sqlite://$D/c.db" \
+  --blobs "$D/blobs" --secret bench-secret 2>"$D/cairnd.log" >/dev/null & PIDS+=($!)
+CPID=$!
+wait_http "http://127.0.0.1:$P/healthz"
+A="Authorization: Bearer $TOK"
+curl -fs -XPOST -H "$A" -H 'Content-Type: application/json' -d '{"version":"1.0.0"}' \
+  "http://127.0.0.1:$P/api/v1/org/default/models/bench/versions" >/dev/null
+
+RP=$(free_port)
+cat >"$D/registry.yml" <<YML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $D/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$RP}
+YML
+docker-registry serve "$D/registry.yml" >"$D/registry.log" 2>&1 & PIDS+=($!)
+RPID=$!
+wait_http "http://127.0.0.1:$RP/v2/"
+
+NP=$(free_port); mkdir -p "$D/static"; ln "$F" "$D/static/file.bin"
+start_nginx "$D" "$NP" "$D/static"
+NPID=$(cat "$D/nginx.pid" 2>/dev/null || echo 0)
+
+up_c=""; up_o=""; up_s=""; up_r=""; dn_c=""; dn_n=""; dn_r=""; cpu_c=""; cpu_n=""; cpu_r=""
+for i in $(seq "$RUNS"); do
+  t0=$(now); openssl dgst -sha256 "$F" >/dev/null; up_o="$up_o $(mbps "$BYTES" "$(el "$t0" "$(now)")")"
+  t0=$(now); sha256sum "$F" >/dev/null; up_s="$up_s $(mbps "$BYTES" "$(el "$t0" "$(now)")")"
+  t0=$(now)
+  code=$(curl -s -o "$D/up.json" -w '%{http_code}' -T "$F" -H "$A" -H "X-Checksum-Sha256: $SUM" \
+    "http://127.0.0.1:$P/api/v1/org/default/models/bench/versions/1.0.0/files/run-$i.bin")
+  t1=$(now); [ "$code" = 201 ] || { echo "cairnd upload: $code $(cat "$D/up.json")"; exit 1; }
+  up_c="$up_c $(mbps "$BYTES" "$(el "$t0" "$t1")")"
+  loc=$(curl -s -D - -o /dev/null -XPOST "http://127.0.0.1:$RP/v2/bench$i/blobs/uploads/" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
+  case "$loc" in http*) ;; *) loc="http://127.0.0.1:$RP$loc";; esac
+  sep='?'; case "$loc" in *\?*) sep='&';; esac
+  t0=$(now)
+  code=$(curl -s -o /dev/null -w '%{http_code}' -T "$F" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=sha256:$SUM")
+  t1=$(now); [ "$code" = 201 ] || { echo "registry upload: $code"; exit 1; }
+  up_r="$up_r $(mbps "$BYTES" "$(el "$t0" "$t1")")"
+done
+URL=$(curl -fs -H "$A" "http://127.0.0.1:$P/api/v1/org/default/models/bench/versions/1.0.0/download-urls" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["resources"][0]["url"])')
+for i in $(seq "$RUNS"); do
+  read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "$URL" "$CPID"); dn_c="$dn_c $m"; cpu_c="$cpu_c $c"
+  read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$NP/file.bin" "$NPID"); dn_n="$dn_n $m"; cpu_n="$cpu_n $c"
+  read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$RP/v2/bench1/blobs/sha256:$SUM" "$RPID"); dn_r="$dn_r $m"; cpu_r="$cpu_r $c"
+done
+RSS=$(awk '/VmHWM/ {print $2}' /proc/$CPID/status)
+pct() { awk -v x="$(median "$1")" -v y="$(median "$2")" 'BEGIN {printf "%.0f%%", 100*x/y}'; }
+echo
+echo "file: $SIZE_MB MiB, $RUNS runs, MB/s min/median/max"
+printf '%-44s %-18s %s\n' figure "MB/s" "vs"
+printf '%-44s %-18s %s\n' "upload cairnd (hash + fsync before 201)" "$(stats "$up_c")" "$(pct "$up_c" "$up_o") of openssl, $(pct "$up_c" "$up_s") of sha256sum, $(pct "$up_c" "$up_r") of docker-registry"
+printf '%-44s %-18s %s\n' "hash floor: openssl dgst -sha256" "$(stats "$up_o")" ""
+printf '%-44s %-18s %s\n' "hash floor: sha256sum" "$(stats "$up_s")" ""
+printf '%-44s %-18s %s\n' "upload docker-registry (monolithic, no fsync)" "$(stats "$up_r")" ""
+printf '%-44s %-18s %s\n' "download cairnd presigned (server %CPU $(median "$cpu_c"))" "$(stats "$dn_c")" "$(pct "$dn_c" "$dn_n") of nginx, $(pct "$dn_c" "$dn_r") of docker-registry"
+printf '%-44s %-18s %s\n' "download nginx sendfile (server %CPU $(median "$cpu_n"))" "$(stats "$dn_n")" ""
+printf '%-44s %-18s %s\n' "download docker-registry (server %CPU $(median "$cpu_r"))" "$(stats "$dn_r")" ""
+echo "cairnd peak RSS during the run: $((RSS / 1024)) MiB (goal < 64 MiB)"
