@@ -84,7 +84,8 @@ void cli_resp_free(cli_resp *r);
  * EXIT_NETWORK set for a transport failure. *out is the caller's to free. */
 int http_do(cli_resp *out, cli *c, const http_req *rq, cli_err *e);
 
-/* Fills e from a non-2xx response: the exit code of its status and the server's detail. */
+/* Fills e from a non-2xx response: the exit code of its status and the server's detail,
+ * prefixed by `what` unless NULL. */
 int http_fail(cli_err *e, const cli_resp *r, const char *what);
 
 /* The exit code a status leads to. */

@@ -335,10 +335,13 @@ int http_fail(cli_err *e, const cli_resp *r, const char *what)
             break;
         used += (size_t)w;
     }
+    const char *sep = what ? ": " : "";
+    what = what ? what : "";
     if (detail)
-        return cli_err_set(e, http_status_exit(r->status), "%s: %s%s (HTTP %ld %s)", what, detail,
-                           fields, r->status, type ? type : "error");
-    return cli_err_set(e, http_status_exit(r->status), "%s: HTTP %ld", what, r->status);
+        return cli_err_set(e, http_status_exit(r->status), "%s%s%s%s (HTTP %ld %s)", what, sep,
+                           detail, fields, r->status, type ? type : "error");
+    return cli_err_set(e, http_status_exit(r->status), "%s%sHTTP %ld from the server", what, sep,
+                       r->status);
 }
 
 bool http_is_transient(int rc, const cli_resp *r)
@@ -378,11 +381,8 @@ int api_request(cli_resp *out, cli *c, const char *method, const char *path, jso
             break;
         http_backoff(attempt + 1, out);
     }
-    if (rc == 0 && (out->status < 200 || out->status > 299)) {
-        char *what = xprintf("%s %s", method, path);
-        rc = http_fail(e, out, what);
-        free(what);
-    }
+    if (rc == 0 && (out->status < 200 || out->status > 299))
+        rc = http_fail(e, out, NULL);
     free(url);
     free(text);
     return rc;

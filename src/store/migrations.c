@@ -85,6 +85,21 @@ const store_migration store_migrations[] = {
     {"CREATE TABLE catalog_revision (id BIGINT PRIMARY KEY, rev BIGINT NOT NULL);"
      "INSERT INTO catalog_revision (id, rev) VALUES (1, 1);",
      NULL, NULL},
+    /* 5: facet rows carry their artifact's scope, so facet counts are index-only scans */
+    {"ALTER TABLE artifact_facets ADD COLUMN org_id TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE artifact_facets ADD COLUMN kind TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE artifact_facets ADD COLUMN live BIGINT NOT NULL DEFAULT 1;"
+     "ALTER TABLE artifact_facets ADD COLUMN public BIGINT NOT NULL DEFAULT 0;"
+     "UPDATE artifact_facets SET org_id = (SELECT org_id FROM artifacts a WHERE a.id ="
+     " artifact_facets.artifact_id), kind = (SELECT kind FROM artifacts a WHERE a.id ="
+     " artifact_facets.artifact_id), live = (SELECT CASE WHEN deleted_at = 0 THEN 1 ELSE 0 END"
+     " FROM artifacts a WHERE a.id = artifact_facets.artifact_id), public = (SELECT"
+     " is_public * enabled FROM artifacts a WHERE a.id = artifact_facets.artifact_id);"
+     "CREATE INDEX artifact_facets_org ON artifact_facets(org_id, kind, facet, live, value,"
+     " artifact_id);"
+     "CREATE INDEX artifact_facets_pub ON artifact_facets(kind, facet, public, live, value,"
+     " artifact_id);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

@@ -31,19 +31,22 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a)
     m->deleted_at = db_col_int(st, i++);
 }
 
-static int facet_add(db *d, const char *id, const char *facet, const char *value, err *e)
+static int facet_add(db *d, const store_artifact *m, const char *facet, const char *value,
+                     err *e)
 {
     if (!value || !*value)
         return 0;
     return db_run(d,
-                  "INSERT INTO artifact_facets (artifact_id, facet, value) VALUES (?, ?, ?)"
-                  " ON CONFLICT DO NOTHING",
-                  e, "ttt", id, facet, value) < 0
+                  "INSERT INTO artifact_facets (artifact_id, facet, value, org_id, kind, live,"
+                  " public) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                  e, "tttttbb", m->id, facet, value, m->org_id, m->kind, (int)(m->deleted_at == 0),
+                  (int)(m->is_public && m->enabled)) < 0
                ? -1
                : 0;
 }
 
-static int facet_add_list(db *d, const char *id, const char *facet, const char *json, err *e)
+static int facet_add_list(db *d, const store_artifact *m, const char *facet, const char *json,
+                          err *e)
 {
     json_t *arr = json ? json_loads(json, 0, NULL) : NULL;
     int rc = 0;
@@ -51,7 +54,7 @@ static int facet_add_list(db *d, const char *id, const char *facet, const char *
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-        if (json_is_string(v) && facet_add(d, id, facet, json_string_value(v), e) < 0) {
+        if (json_is_string(v) && facet_add(d, m, facet, json_string_value(v), e) < 0) {
             rc = -1;
             break;
         }
@@ -65,12 +68,12 @@ static int facets_refresh(db *d, const store_artifact *m, err *e)
 {
     if (db_run(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
         return -1;
-    if (facet_add_list(d, m->id, "tags", m->tags, e) < 0 ||
-        facet_add_list(d, m->id, "task_categories", m->task_categories, e) < 0 ||
-        facet_add_list(d, m->id, "language", m->language, e) < 0 ||
-        facet_add(d, m->id, "license", m->license, e) < 0 ||
-        facet_add(d, m->id, "framework", m->framework, e) < 0 ||
-        facet_add(d, m->id, "size_category", m->size_category, e) < 0)
+    if (facet_add_list(d, m, "tags", m->tags, e) < 0 ||
+        facet_add_list(d, m, "task_categories", m->task_categories, e) < 0 ||
+        facet_add_list(d, m, "language", m->language, e) < 0 ||
+        facet_add(d, m, "license", m->license, e) < 0 ||
+        facet_add(d, m, "framework", m->framework, e) < 0 ||
+        facet_add(d, m, "size_category", m->size_category, e) < 0)
         return -1;
     return store_fts_refresh(d, m, e);
 }
@@ -156,6 +159,9 @@ int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
     STORE_TOUCH(tx);
     if (db_run(tx->d, "UPDATE versions SET deleted_at = ? WHERE artifact_id = ? AND deleted_at = 0",
                e, "it", now, id) < 0)
+        return -1;
+    if (db_run(tx->d, "UPDATE artifact_facets SET live = 0 WHERE artifact_id = ?", e, "t", id) <
+        0)
         return -1;
     int64_t n = db_run(tx->d,
                        "UPDATE artifacts SET deleted_at = ?, updated_at = ? WHERE id = ?"
@@ -292,7 +298,8 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
     if (db_run(tx->d, "UPDATE versions SET deleted_at = 0 WHERE artifact_id = ? AND deleted_at = ?",
                e, "ti", id, when) < 0 ||
         db_run(tx->d, "UPDATE artifacts SET deleted_at = 0, updated_at = ? WHERE id = ?", e, "it",
-               now, id) < 0)
+               now, id) < 0 ||
+        db_run(tx->d, "UPDATE artifact_facets SET live = 1 WHERE artifact_id = ?", e, "t", id) < 0)
         return -1;
     if (store_artifact_refresh(tx, id, now, e) < 0)
         return -1;

@@ -241,13 +241,44 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
     if (count_of(filtered, tx, &fl, e) < 0)
         return -1;
     for (int i = 0; i < STORE_FACETS; i++) {
+        /* Index-only: facet rows carry org, kind, liveness and public scope (migration 5). */
         q b = {.a = a};
-        q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv JOIN (SELECT a.id");
-        q_from(&b, f, &match);
-        q_where(&b, f, i);
-        q_add(&b, ") m ON m.id = fv.artifact_id WHERE fv.facet = ? GROUP BY fv.value"
-                  " ORDER BY n DESC, fv.value ASC LIMIT 200");
+        q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv WHERE fv.kind = ?"
+                  " AND fv.facet = ? AND fv.live = 1");
+        q_t(&b, f->kind);
         q_t(&b, store_facet_names[i]);
+        if (!f->org_id) {
+            q_add(&b, " AND fv.public = 1");
+        } else if (f->include_public) {
+            q_add(&b, " AND (fv.org_id = ? OR fv.public = 1)");
+            q_t(&b, f->org_id);
+        } else {
+            q_add(&b, " AND fv.org_id = ?");
+            q_t(&b, f->org_id);
+        }
+        for (int k = 0; k < STORE_FACETS; k++) {
+            if (k == i || f->nvalues[k] == 0)
+                continue;
+            q_add(&b, " AND fv.artifact_id IN (SELECT artifact_id FROM artifact_facets WHERE"
+                      " facet = ? AND live = 1 AND value IN (");
+            q_t(&b, store_facet_names[k]);
+            for (size_t v = 0; v < f->nvalues[k]; v++) {
+                q_add(&b, v ? ", ?" : "?");
+                q_t(&b, f->values[k][v]);
+            }
+            q_add(&b, "))");
+        }
+        if (f->search) {
+            const char *mq = fts_query(f->search, a);
+            if (!mq) {
+                q_add(&b, " AND 1 = 0");
+            } else {
+                q_add(&b, " AND fv.artifact_id IN (SELECT a.id FROM artifacts_fts s CROSS JOIN"
+                          " artifacts a ON a.rowid = s.rowid WHERE artifacts_fts MATCH ?)");
+                q_t(&b, mq);
+            }
+        }
+        q_add(&b, " GROUP BY fv.value ORDER BY n DESC, fv.value ASC LIMIT 200");
         db_stmt *st = NULL;
         if (db_query_v(&st, tx->d, b.sql, e, b.args, b.nargs) < 0)
             return -1;
