@@ -109,6 +109,10 @@ static void config_read(char **server, char **token)
     char *path = config_path();
     FILE *f = fopen(path, "re");
     char line[4096];
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "cairn: warning: %s holds a token but others may read it (chmod 600)\n",
+                path);
     while (f && fgets(line, sizeof(line), f)) {
         char *l = trim(line), *eq = strchr(l, '=');
         if (*l == '#' || !eq)
@@ -277,11 +281,12 @@ static void print_models(const json_t *list)
         return;
     }
     printf("%-40s %-14s %-12s %9s  %s\n", "NAME", "LATEST", "FRAMEWORK", "DOWNLOADS", "UPDATED");
-    json_array_foreach(json_object_get(list, "items"), i, it) {
+    json_array_foreach(json_object_get(list, "items"), i, it)
+    {
         const char *name = json_string_value(json_object_get(it, "canonical_name"));
         printf("%-40s %-14s %-12s %9lld  %s\n", name ? name : str(it, "name"), str(it, "version"),
-               str(it, "framework"), (long long)json_integer_value(json_object_get(it,
-                                                                                 "download_count")),
+               str(it, "framework"),
+               (long long)json_integer_value(json_object_get(it, "download_count")),
                str(it, "updated_at"));
     }
 }
@@ -429,15 +434,16 @@ static int cmd_versions(cli *c, const model_ref *m, cli_err *e)
     if (rc == 0 && c->json) {
         print_json(r.json);
     } else if (rc == 0) {
-        const char *latest = json_string_value(
-            json_object_get(json_object_get(r.json, "latest"), "version"));
+        const char *latest =
+            json_string_value(json_object_get(json_object_get(r.json, "latest"), "version"));
         size_t i;
         json_t *v;
         if (json_array_size(json_object_get(r.json, "versions")) == 0)
             printf("no versions\n");
         else
             printf("%-24s %-11s %10s  %-24s\n", "VERSION", "LIFECYCLE", "SIZE", "PUBLISHED");
-        json_array_foreach(json_object_get(r.json, "versions"), i, v) {
+        json_array_foreach(json_object_get(r.json, "versions"), i, v)
+        {
             /* The list names versions (seed 000); the first ones get their details. */
             cli_resp d = {0};
             cli_err de = {0};
@@ -496,7 +502,8 @@ static int cmd_manifest(cli *c, cli_err *e)
         const char *k;
         json_t *v;
         printf("manifest generated at %s\n", str(r.json, "generated_at"));
-        json_object_foreach(json_object_get(r.json, "models"), k, v) {
+        json_object_foreach(json_object_get(r.json, "models"), k, v)
+        {
             printf("%-40s %-14s %-12s %zu version%s\n", k, str(v, "latest"), str(v, "framework"),
                    json_array_size(json_object_get(v, "versions")),
                    json_array_size(json_object_get(v, "versions")) == 1 ? "" : "s");
@@ -544,13 +551,16 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         unsigned allowed;
         int min, max; /* positional arguments */
     } cmds[] = {
-        {"login", 0, 0, 0},      {"whoami", 0, 0, 0},
+        {"login", 0, 0, 0},
+        {"whoami", 0, 0, 0},
         {"push", USED_PUBLISH, 2, 1 << 20},
         {"pull", USED_OUTPUT, 1, 1},
         {"ls", 0, 0, 1},
         {"search", USED_TAG | USED_FRAMEWORK | USED_ORG, 1, 1},
-        {"versions", 0, 1, 1},   {"publish", 0, 1, 1},
-        {"deprecate", 0, 1, 1},  {"manifest", 0, 0, 0},
+        {"versions", 0, 1, 1},
+        {"publish", 0, 1, 1},
+        {"deprecate", 0, 1, 1},
+        {"manifest", 0, 0, 0},
     };
     size_t k = 0, n = sizeof(cmds) / sizeof(cmds[0]);
     while (k < n && strcmp(cmds[k].name, cmd) != 0)
@@ -622,21 +632,11 @@ int main(int argc, char **argv)
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
         switch (ch) {
-        case OPT_SERVER:
-            o.server = optarg;
-            break;
-        case OPT_TOKEN:
-            o.token = optarg;
-            break;
-        case OPT_JSON:
-            o.json = true;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        case OPT_VERSION:
-            printf("cairn %s (%s)\n", CLI_VERSION, curl_version());
-            return EXIT_OK;
+        case OPT_SERVER: o.server = optarg; break;
+        case OPT_TOKEN: o.token = optarg; break;
+        case OPT_JSON: o.json = true; break;
+        case 'h': fputs(usage_text, stdout); return EXIT_OK;
+        case OPT_VERSION: printf("cairn %s (%s)\n", CLI_VERSION, curl_version()); return EXIT_OK;
         case OPT_PUBLISH:
             o.publish = true;
             o.used |= USED_PUBLISH;

@@ -39,12 +39,12 @@ typedef struct cli_err {
 
 /* The session: read-only after main() set it up, except the reused API handle. */
 typedef struct cli {
-    char *server; /* no trailing slash */
-    char *token;  /* NULL: anonymous */
-    bool json;    /* machine output on stdout */
-    bool progress; /* stderr is a terminal: draw progress bars */
+    char *server;          /* no trailing slash */
+    char *token;           /* NULL: anonymous */
+    bool json;             /* machine output on stdout */
+    bool progress;         /* stderr is a terminal: draw progress bars */
     curl_off_t limit_rate; /* bytes/s for transfers, 0: unlimited */
-    CURL *h;      /* reused for API calls (keep-alive) */
+    CURL *h;               /* reused for API calls (keep-alive) */
 } cli;
 
 /* A response: status, body (NUL-terminated), parsed JSON when the body was JSON. */

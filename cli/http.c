@@ -232,8 +232,7 @@ int http_do(cli_resp *out, cli *c, const http_req *rq, cli_err *e)
     } else if (strcmp(rq->method, "POST") == 0 && rq->fd < 0) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(rq->body ? rq->body_len : 0));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(rq->body ? rq->body_len : 0));
     } else if (strcmp(rq->method, "DELETE") == 0 && !has_body) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
     } else { /* PUT, PATCH: a streamed body, possibly empty */
@@ -241,7 +240,9 @@ int http_do(cli_resp *out, cli *c, const http_req *rq, cli_err *e)
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, &x);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                         (curl_off_t)(rq->fd >= 0 ? rq->len : rq->body ? rq->body_len : 0));
+                         (curl_off_t)(rq->fd >= 0 ? rq->len
+                                      : rq->body  ? rq->body_len
+                                                  : 0));
         if (strcmp(rq->method, "PUT") != 0)
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
         if (c->limit_rate > 0)
@@ -279,8 +280,8 @@ int http_do(cli_resp *out, cli *c, const http_req *rq, cli_err *e)
     if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && x.too_big)) {
         cli_resp_free(out);
         out->curl_code = (int)cc;
-        return cli_err_set(e, EXIT_NETWORK, "%s: %s", rq->url, errbuf[0] ? errbuf
-                                                                  : curl_easy_strerror(cc));
+        return cli_err_set(e, EXIT_NETWORK, "%s: %s", rq->url,
+                           errbuf[0] ? errbuf : curl_easy_strerror(cc));
     }
     if (x.too_big) {
         cli_resp_free(out);
@@ -314,23 +315,24 @@ int http_fail(cli_err *e, const cli_resp *r, const char *what)
     size_t used = 0;
     json_t *errs = json_object_get(r->json, "errors"), *it;
     size_t i;
-    json_array_foreach(errs, i, it) {
+    json_array_foreach(errs, i, it)
+    {
         char loc[128] = "";
         size_t lu = 0, k;
         json_t *l;
-        json_array_foreach(json_object_get(it, "loc"), k, l) {
-            int w = json_is_string(l)
-                        ? snprintf(loc + lu, sizeof(loc) - lu, "%s%s", k ? "." : "",
-                                   json_string_value(l))
-                        : snprintf(loc + lu, sizeof(loc) - lu, "%s%lld", k ? "." : "",
-                                   (long long)json_integer_value(l));
+        json_array_foreach(json_object_get(it, "loc"), k, l)
+        {
+            int w = json_is_string(l) ? snprintf(loc + lu, sizeof(loc) - lu, "%s%s", k ? "." : "",
+                                                 json_string_value(l))
+                                      : snprintf(loc + lu, sizeof(loc) - lu, "%s%lld", k ? "." : "",
+                                                 (long long)json_integer_value(l));
             if (w < 0 || (size_t)w >= sizeof(loc) - lu)
                 break;
             lu += (size_t)w;
         }
         const char *msg = json_string_value(json_object_get(it, "msg"));
-        int w = snprintf(fields + used, sizeof(fields) - used, "; %s: %s", loc,
-                         msg ? msg : "invalid");
+        int w =
+            snprintf(fields + used, sizeof(fields) - used, "; %s: %s", loc, msg ? msg : "invalid");
         if (w < 0 || (size_t)w >= sizeof(fields) - used)
             break;
         used += (size_t)w;
@@ -367,8 +369,8 @@ int api_request(cli_resp *out, cli *c, const char *method, const char *path, jso
     char *url = xprintf("%s%s", c->server, path);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     bool idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    http_req rq = {method, url, text, text ? strlen(text) : 0, NULL, -1, 0, 0, NULL, true,
-                   NULL, NULL};
+    http_req rq = {method, url,  text, text ? strlen(text) : 0, NULL, -1, 0, 0, NULL,
+                   true,   NULL, NULL};
     int rc = -1;
     for (int attempt = 0;; attempt++) {
         cli_resp_free(out);

@@ -389,26 +389,25 @@ static int run_transfers(pull_ctx *x, cli_err *e)
     return rc;
 }
 
-static json_t *summary(const pull_ctx *x, const model_ref *m, const char *version,
-                       const char *dir, uint64_t total, uint64_t got, bool ok)
+static json_t *summary(const pull_ctx *x, const model_ref *m, const char *version, const char *dir,
+                       uint64_t total, uint64_t got, bool ok)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < x->n; i++) {
         const dl *f = &x->files[i];
-        json_t *it = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:i}", "path", f->path,
-                               "local", f->final ? f->final : "", "size_bytes",
-                               (json_int_t)f->size, "sha256", f->sha, "status",
-                               f->status ? f->status : "pending", "bytes_downloaded",
-                               (json_int_t)f->got, "resumed_from", (json_int_t)f->start,
-                               "retries", f->retries);
+        json_t *it = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:i}", "path", f->path, "local",
+                               f->final ? f->final : "", "size_bytes", (json_int_t)f->size,
+                               "sha256", f->sha, "status", f->status ? f->status : "pending",
+                               "bytes_downloaded", (json_int_t)f->got, "resumed_from",
+                               (json_int_t)f->start, "retries", f->retries);
         if (f->failed)
             json_object_set_new(it, "error", json_string(f->err.msg));
         json_array_append_new(arr, it);
     }
     return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "ok", ok, "org", m->org,
-                     "name", m->name, "ref", m->ref ? m->ref : "latest", "version", version,
-                     "dir", dir, "files", arr, "bytes_total", (json_int_t)total,
-                     "bytes_downloaded", (json_int_t)got);
+                     "name", m->name, "ref", m->ref ? m->ref : "latest", "version", version, "dir",
+                     dir, "files", arr, "bytes_total", (json_int_t)total, "bytes_downloaded",
+                     (json_int_t)got);
 }
 
 int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e)
@@ -425,8 +424,8 @@ int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e)
     if (api_request(&r, c, "GET", path, NULL, e) < 0)
         goto out;
     const char *version = json_string_value(json_object_get(r.json, "version"));
-    json_t *res = json_object_get(r.json, "resources"), *skipped = json_object_get(r.json,
-                                                                                    "skipped");
+    json_t *res = json_object_get(r.json, "resources"),
+           *skipped = json_object_get(r.json, "skipped");
     if (!version || !json_is_array(res)) {
         cli_err_set(e, EXIT_NETWORK, "the server's download-urls reply is malformed");
         goto out;

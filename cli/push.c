@@ -48,8 +48,10 @@ static const char *remote_sha(json_t *version, const char *path)
 {
     size_t i, k;
     json_t *pkg, *res;
-    json_array_foreach(json_object_get(version, "packages"), i, pkg) {
-        json_array_foreach(json_object_get(pkg, "resources"), k, res) {
+    json_array_foreach(json_object_get(version, "packages"), i, pkg)
+    {
+        json_array_foreach(json_object_get(pkg, "resources"), k, res)
+        {
             const char *p = json_string_value(json_object_get(res, "path"));
             if (p && strcmp(p, path) == 0)
                 return json_string_value(json_object_get(res, "sha256"));
@@ -90,8 +92,8 @@ static int put_small(push_ctx *x, push_file *f, int fd, cli_err *e)
     char *url = xprintf("%s%s/files/%s", x->c->server, x->ver_path, esc);
     char *sum = xprintf("X-Checksum-Sha256: %s", f->sha);
     const char *hdrs[] = {sum, NULL};
-    http_req rq = {"PUT", url, NULL, 0, "application/octet-stream", fd, 0, f->size, hdrs, true,
-                   on_upload_progress, x};
+    http_req rq = {"PUT", url,     NULL, 0,    "application/octet-stream", fd,
+                   0,     f->size, hdrs, true, on_upload_progress,         x};
     cli_resp r = {0};
     int rc = -1;
     for (int attempt = 0;; attempt++) {
@@ -156,8 +158,8 @@ static int put_session(push_ctx *x, push_file *f, int fd, cli_err *e)
         char *range = xprintf("Content-Range: bytes %llu-%llu/%llu", (unsigned long long)off,
                               (unsigned long long)(off + n - 1), (unsigned long long)f->size);
         const char *hdrs[] = {range, NULL};
-        http_req rq = {"PATCH", url, NULL, 0, "application/octet-stream", fd, off, n, hdrs,
-                       true, on_upload_progress, x};
+        http_req rq = {"PATCH", url, NULL, 0,    "application/octet-stream", fd,
+                       off,     n,   hdrs, true, on_upload_progress,         x};
         x->base = off;
         cli_resp_free(&r);
         int hr = http_do(&r, x->c, &rq, e);
@@ -321,8 +323,8 @@ int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish,
         }
         char label[96];
         snprintf(label, sizeof(label), "hashing %s", f->path);
-        progress_start(&x.bar, c->progress && st.st_size > (16 << 20), label,
-                       (uint64_t)st.st_size, 0);
+        progress_start(&x.bar, c->progress && st.st_size > (16 << 20), label, (uint64_t)st.st_size,
+                       0);
         if (sha256_file(f->sha, &f->size, f->local, &x.bar, e) < 0)
             goto out;
         progress_end(&x.bar);
@@ -340,8 +342,10 @@ int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish,
             continue;
         }
         if (have) {
-            cli_err_set(e, EXIT_CONFLICT, "%s: the version already holds another file by that name "
-                        "(sha256 %s)", f->path, have);
+            cli_err_set(e, EXIT_CONFLICT,
+                        "%s: the version already holds another file by that name "
+                        "(sha256 %s)",
+                        f->path, have);
             goto out;
         }
         if (lifecycle && strcmp(lifecycle, "draft") != 0) {
@@ -354,8 +358,8 @@ int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish,
         sent += f->size;
         if (!c->json) {
             char sz[32];
-            printf("%s: uploaded %s, sha256 %s\n", f->path, fmt_bytes(sz, sizeof(sz),
-                                                                      (double)f->size), f->sha);
+            printf("%s: uploaded %s, sha256 %s\n", f->path,
+                   fmt_bytes(sz, sizeof(sz), (double)f->size), f->sha);
             fflush(stdout);
         }
     }
@@ -373,11 +377,11 @@ int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish,
     if (c->json) {
         json_t *arr = json_array();
         for (int i = 0; i < nfiles; i++)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i}", "path", fs[i].path, "local",
-                               fs[i].local, "size_bytes", (json_int_t)fs[i].size, "sha256",
-                               fs[i].sha, "status", fs[i].status, "method", fs[i].method,
-                               "retries", fs[i].retries));
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i}", "path",
+                                                 fs[i].path, "local", fs[i].local, "size_bytes",
+                                                 (json_int_t)fs[i].size, "sha256", fs[i].sha,
+                                                 "status", fs[i].status, "method", fs[i].method,
+                                                 "retries", fs[i].retries));
         json_t *sum = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I}", "org", m->org, "name",
                                 m->name, "version", m->ref, "lifecycle",
                                 lifecycle ? lifecycle : "draft", "created", created, "published",

@@ -65,11 +65,11 @@ void progress_draw(progress *p, bool force)
     } else
         snprintf(eta, sizeof(eta), "%s", "ETA --:--");
     char tail[160];
-    snprintf(tail, sizeof(tail), " %3d%% %s / %s  %s/s  %s", pct, sd, st, sr, eta);
+    snprintf(tail, sizeof(tail), " %3d%% %8s/%-8s %8s/s %-9s", pct, sd, st, sr, eta);
     int cols = term_columns();
     int label_w = (int)strlen(p->label);
-    if (label_w > 28)
-        label_w = 28;
+    if (label_w > cols / 3)
+        label_w = cols / 3;
     int bar = cols - label_w - (int)strlen(tail) - 4;
     if (bar > 40)
         bar = 40;

@@ -3,6 +3,7 @@
  */
 #include "api/handlers.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/common.h"
@@ -330,9 +331,12 @@ static int transition(api_reply *r, api_call *c, store_tx *tx, lifecycle_event e
         api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
     const char *next = NULL;
-    if (lifecycle_next(&next, v.lifecycle, ev, &r->e) < 0)
+    if (lifecycle_next(&next, v.lifecycle, ev, &r->e) < 0) {
+        char why[sizeof(r->e.detail)]; /* err_set must not format from its own buffer */
+        snprintf(why, sizeof(why), "%s", r->e.detail);
         return err_set(&r->e, r->e.kind, "version '%s' of '%s/%s': %s", v.version, o.slug,
-                       m.name, r->e.detail);
+                       m.name, why);
+    }
     if (ev == LIFECYCLE_PUBLISH) {
         int64_t total = 0, unverified = 0;
         if (store_version_resource_counts(&total, &unverified, tx, v.id, &r->e) < 0)
