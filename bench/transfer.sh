@@ -13,7 +13,8 @@ D=$(mktemp -d /tmp/cairn-transfer-XXXXXX)
 trap 'cleanup; rm -rf "$D"' EXIT
 F="$D/file.bin"
 echo "making a ${SIZE_MB} MiB file..."
-openssl enc -aes-128-ctr -pass pass:cairn -nosalt -in /dev/zero 2>/dev/null | head -c "$((SIZE_MB << 20))" >"$F"
+(set +o pipefail; openssl enc -aes-128-ctr -pass pass:cairn -nosalt -in /dev/zero 2>/dev/null |
+  head -c "$((SIZE_MB << 20))" >"$F")
 SUM=$(openssl dgst -sha256 -r "$F" | cut -d' ' -f1)
 BYTES=$(stat -c %s "$F")
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b/s/1e6}'; }
@@ -42,7 +43,7 @@ wait_http "http://127.0.0.1:$RP/v2/"
 
 NP=$(free_port); mkdir -p "$D/static"; ln "$F" "$D/static/file.bin"
 start_nginx "$D" "$NP" "$D/static"
-NPID=$(cat "$D/nginx.pid" 2>/dev/null || echo 0)
+sleep 0.3; NPID=$(pgrep -P "$(cat "$D/nginx.pid")" | head -1)
 
 up_c=""; up_o=""; up_s=""; up_r=""; dn_c=""; dn_n=""; dn_r=""; cpu_c=""; cpu_n=""; cpu_r=""
 for i in $(seq "$RUNS"); do

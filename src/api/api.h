@@ -81,6 +81,8 @@ typedef struct api_reply {
     const char *content_type; /* for raw/stream bodies */
     const char *raw;          /* a non-JSON body in the arena, raw_len bytes */
     size_t raw_len;
+    void (*raw_release)(void *raw); /* set: raw is shared, sent without a copy, released
+                                     * with this once sent (or dropped) */
     api_stream stream; /* set stream.read for a streamed body */
     api_file file;     /* set file.fd >= 0 for a file body */
     api_done done;

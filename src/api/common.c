@@ -308,6 +308,17 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
     return 0;
 }
 
+int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
+                       const char *id, err *e)
+{
+    if (store_artifact_get(out, tx, org_id, "models", id, c->a, e) == 0)
+        return 0;
+    if (e->kind != ERR_NOT_FOUND)
+        return -1;
+    err_clear(e);
+    return store_artifact_get(out, tx, org_id, "capabilities", id, c->a, e);
+}
+
 int api_limit(int *out, const api_call *c, err *e)
 {
     const char *s = api_query(c, "limit");

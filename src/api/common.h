@@ -56,6 +56,10 @@ int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err 
 int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_tx *tx,
                         int min_role, err *e);
 
+/* Finds the live artifact of either kind with this id in org_id; ERR_NOT_FOUND. */
+int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
+                       const char *id, err *e);
+
 /* Reads ?limit (1..500, default 50). */
 int api_limit(int *out, const api_call *c, err *e);
 /* Encodes / decodes an opaque keyset cursor around a string. */

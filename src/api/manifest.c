@@ -6,6 +6,8 @@
 #include "api/manifest.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -16,11 +18,41 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* A serialised manifest shared by the cache and the responses still sending it. */
+typedef struct shared {
+    _Atomic long refs;
+    size_t len;
+    char data[];
+} shared;
+
+static shared *shared_new(const char *p, size_t n)
+{
+    shared *s = malloc(sizeof(*s) + n + 1);
+    if (!s)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    s->len = n;
+    memcpy(s->data, p, n);
+    s->data[n] = '\0';
+    return s;
+}
+
+static void shared_unref(shared *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        free(s);
+}
+
+/* MHD's free callback gets the data pointer: step back to its header. */
+static void shared_release_data(void *data)
+{
+    shared_unref((shared *)((char *)data - offsetof(shared, data)));
+}
+
 struct manifest_cache {
     pthread_mutex_t mu;
     int64_t rev; /* 0: nothing built */
-    char *plain, *gz;
-    size_t plain_len, gz_len;
+    shared *plain, *gz;
     char etag[72], etag_gz[76];
 };
 
@@ -37,8 +69,8 @@ void manifest_cache_free(manifest_cache *mc)
     if (!mc)
         return;
     pthread_mutex_destroy(&mc->mu);
-    free(mc->plain);
-    free(mc->gz);
+    shared_unref(mc->plain);
+    shared_unref(mc->gz);
     free(mc);
 }
 
@@ -149,12 +181,19 @@ static int rebuild(manifest_cache *mc, const app *ap, int64_t rev, err *e)
         err_set(e, ERR_SERVER, "cannot build the manifest");
         goto out;
     }
-    free(mc->plain);
-    free(mc->gz);
-    mc->plain = plain;
-    mc->plain_len = strlen(plain);
-    mc->gz = gz;
-    mc->gz_len = gz_len;
+    shared *sp = shared_new(plain, strlen(plain)), *sg = shared_new(gz, gz_len);
+    free(plain);
+    free(gz);
+    if (!sp || !sg) {
+        shared_unref(sp);
+        shared_unref(sg);
+        err_set(e, ERR_SERVER, "out of memory");
+        goto out;
+    }
+    shared_unref(mc->plain);
+    shared_unref(mc->gz);
+    mc->plain = sp;
+    mc->gz = sg;
     /* Strong ETag of the content (not of generated_at), one per encoding. */
     json_t *content = json_pack("{s:O}", "models", b.models);
     char *ctext = json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS);
@@ -167,7 +206,7 @@ static int rebuild(manifest_cache *mc, const app *ap, int64_t rev, err *e)
     mc->rev = rev;
     log_info(NULL, "manifest.rebuilt", "s:I, s:I, s:I, s:f", "revision", (json_int_t)rev,
              "models", (json_int_t)json_object_size(b.models), "bytes",
-             (json_int_t)mc->plain_len, "ms", (double)(time_mono_us() - t0) / 1000.0);
+             (json_int_t)mc->plain->len, "ms", (double)(time_mono_us() - t0) / 1000.0);
     rc = 0;
 out:
     json_decref(b.models);
@@ -200,13 +239,13 @@ int api_manifest(api_reply *r, api_call *c)
         r->raw_len = 0;
         return 0;
     }
-    size_t n = gz ? mc->gz_len : mc->plain_len;
-    char *copy = arena_alloc(c->a, n ? n : 1);
-    memcpy(copy, gz ? mc->gz : mc->plain, n);
+    shared *body = gz ? mc->gz : mc->plain;
+    atomic_fetch_add(&body->refs, 1); /* the response's reference: no copy per GET */
     pthread_mutex_unlock(&mc->mu);
     r->status = 200;
-    r->raw = copy;
-    r->raw_len = n;
+    r->raw = body->data;
+    r->raw_len = body->len;
+    r->raw_release = shared_release_data;
     r->etag = etag;
     r->content_type = "application/json; charset=utf-8";
     api_header(r, "Vary", "Accept-Encoding");

@@ -585,11 +585,8 @@ static int session_load(store_session *s, store_org *o, api_call *c, store_tx *t
     if (store_session_get(s, tx, id, c->a, e) < 0 ||
         store_version_by_id(&v, tx, NULL, s->version_id, c->a, e) < 0)
         return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
-    if (store_artifact_get(&m, tx, o->id, "models", v.artifact_id, c->a, e) < 0) {
-        err_clear(e);
-        if (store_artifact_get(&m, tx, o->id, "capabilities", v.artifact_id, c->a, e) < 0)
-            return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
-    }
+    if (api_artifact_by_id(&m, c, tx, o->id, v.artifact_id, e) < 0)
+        return err_set(e, ERR_NOT_FOUND, "upload session '%s' not found", id);
     if (s->expires_at < time_now_ms())
         return err_set(e, ERR_NOT_FOUND, "upload session '%s' expired", id);
     return 0;
@@ -750,10 +747,8 @@ int api_session_commit(api_reply *r, api_call *c)
     store_version v;
     store_artifact m;
     rc = store_version_by_id(&v, tx, NULL, u->s.version_id, c->a, &r->e);
-    if (rc == 0 && store_artifact_get(&m, tx, u->o.id, "models", v.artifact_id, c->a, &r->e) < 0) {
-        err_clear(&r->e);
-        rc = store_artifact_get(&m, tx, u->o.id, "capabilities", v.artifact_id, c->a, &r->e);
-    }
+    if (rc == 0)
+        rc = api_artifact_by_id(&m, c, tx, u->o.id, v.artifact_id, &r->e);
     store_tx_end(tx, false, &r->e);
     if (rc < 0)
         return -1;

@@ -200,11 +200,8 @@ static int do_get_by_id(api_reply *r, api_call *c, store_tx *tx)
         store_version_by_id(&v, tx, NULL, id, c->a, &r->e) < 0)
         return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
     /* The version must belong to an artifact of this org. */
-    if (store_artifact_get(&m, tx, o.id, "models", v.artifact_id, c->a, &r->e) < 0) {
-        err_clear(&r->e);
-        if (store_artifact_get(&m, tx, o.id, "capabilities", v.artifact_id, c->a, &r->e) < 0)
-            return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
-    }
+    if (api_artifact_by_id(&m, c, tx, o.id, v.artifact_id, &r->e) < 0)
+        return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", id);
     return reply_version(r, c, tx, &v, 200);
 }
 

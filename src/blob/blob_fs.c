@@ -389,7 +389,12 @@ typedef struct fs_writer {
     fs *f;
     int fd;
     char name[33]; /* under tmp/ */
+    uint64_t written, flushed; /* bytes written; bytes handed to writeback */
 } fs_writer;
+
+/* Writeback is started every this many bytes while a blob streams in, so the final fsync
+ * waits for the last window only instead of the whole file (disk and network overlap). */
+#define WRITEBACK_WINDOW (16u << 20)
 
 /* Logs the fault with its path and errno, and gives the caller a plain sentence. */
 static int io_fail(err *e, const char *op, const char *dir, const char *path, int errnum)
@@ -621,6 +626,18 @@ static int fs_writer_write(void *wst, const void *p, size_t n, err *e)
     fs_writer *w = wst;
     if (write_all(w->fd, p, n) < 0)
         return io_fail(e, "write", w->f->dir, w->name, errno);
+    w->written += n;
+    if (w->written - w->flushed >= WRITEBACK_WINDOW) {
+        /* Start writing this window out; wait for the one before it, so dirty pages stay
+         * bounded at two windows whatever the file size. */
+        uint64_t len = w->written - w->flushed;
+        sync_file_range(w->fd, (off_t)w->flushed, (off_t)len, SYNC_FILE_RANGE_WRITE);
+        if (w->flushed >= WRITEBACK_WINDOW)
+            sync_file_range(w->fd, (off_t)(w->flushed - WRITEBACK_WINDOW), WRITEBACK_WINDOW,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+        w->flushed = w->written;
+    }
     return 0;
 }
 

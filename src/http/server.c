@@ -154,6 +154,9 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
     bool is_get = strcmp(r->call.method, "GET") == 0 || strcmp(r->call.method, "HEAD") == 0;
     if (rep->etag && status == 200 && is_get && inm && api_etag_matches(inm, rep->etag)) {
         status = 304;
+        if (rep->raw_release)
+            rep->raw_release((void *)rep->raw);
+        rep->raw_release = NULL;
         rep->raw = "";
         rep->raw_len = 0;
     }
@@ -164,6 +167,11 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
         *st = rep->stream;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
                                                  stream_free);
+    } else if (rep->raw_release && status != 304) {
+        resp = MHD_create_response_from_buffer_with_free_callback(rep->raw_len, (void *)rep->raw,
+                                                                  rep->raw_release);
+        rep->raw_release = NULL; /* MHD owns the reference now */
+        r->bytes_out = rep->raw_len;
     } else {
         resp = MHD_create_response_from_buffer(rep->raw_len, (void *)rep->raw,
                                                MHD_RESPMEM_MUST_COPY);

@@ -26,6 +26,14 @@ char *store_col_str(db_stmt *st, int i, arena *a)
     return v ? arena_strdup(a, v) : NULL;
 }
 
+void *store_grow(void *items, size_t *cap, size_t sz, arena *a)
+{
+    void *bigger = arena_alloc(a, sz * *cap * 2);
+    memcpy(bigger, items, sz * *cap);
+    *cap *= 2;
+    return bigger;
+}
+
 static int conn_take(db **out, store *s, err *e)
 {
     pthread_mutex_lock(&s->mu);

@@ -90,12 +90,8 @@ int store_package_list(store_package **out, size_t *n, store_tx *tx, const char 
     store_package *items = arena_array(a, store_package, cap);
     int rc;
     while ((rc = db_step(st, e)) == 1) {
-        if (k == cap) {
-            store_package *bigger = arena_array(a, store_package, cap * 2);
-            memcpy(bigger, items, sizeof(*items) * cap);
-            items = bigger;
-            cap *= 2;
-        }
+        if (k == cap)
+            items = store_grow(items, &cap, sizeof(*items), a);
         pkg_read(&items[k++], st, a);
     }
     db_done(st);
@@ -117,12 +113,8 @@ int store_resource_list(store_resource **out, size_t *n, store_tx *tx, const cha
     store_resource *items = arena_array(a, store_resource, cap);
     int rc;
     while ((rc = db_step(st, e)) == 1) {
-        if (k == cap) {
-            store_resource *bigger = arena_array(a, store_resource, cap * 2);
-            memcpy(bigger, items, sizeof(*items) * cap);
-            items = bigger;
-            cap *= 2;
-        }
+        if (k == cap)
+            items = store_grow(items, &cap, sizeof(*items), a);
         res_read(&items[k++], st, a);
     }
     db_done(st);

@@ -37,6 +37,9 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a);
 /* Dialect: refreshes the artifact's full-text index row. */
 int store_fts_refresh(db *d, const store_artifact *m, err *e);
 
+/* Doubles an arena array of *cap items of size sz (the old copy stays in the arena). */
+void *store_grow(void *items, size_t *cap, size_t sz, arena *a);
+
 /* Copies a nullable column into the arena. */
 char *store_col_str(db_stmt *st, int i, arena *a);
 

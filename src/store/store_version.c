@@ -95,12 +95,8 @@ int store_version_list(store_version **out, size_t *n, store_tx *tx, const char 
     store_version *items = arena_array(a, store_version, cap);
     int rc;
     while ((rc = db_step(st, e)) == 1) {
-        if (k == cap) {
-            store_version *bigger = arena_array(a, store_version, cap * 2);
-            memcpy(bigger, items, sizeof(*items) * cap);
-            items = bigger;
-            cap *= 2;
-        }
+        if (k == cap)
+            items = store_grow(items, &cap, sizeof(*items), a);
         ver_read(&items[k++], st, a);
     }
     db_done(st);
