@@ -95,9 +95,13 @@ static void sq_close(db *base)
     free(d);
 }
 
+static int sq_run_cached(db *base, const char *sql, err *e);
+
 static int sq_exec(db *base, const char *sql, err *e)
 {
     sq_db *d = (sq_db *)base;
+    if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0)
+        return sq_run_cached(base, sql, e);
     char *msg = NULL;
     if (sqlite3_exec(d->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
         sqlite3_free(msg);
@@ -106,9 +110,24 @@ static int sq_exec(db *base, const char *sql, err *e)
     return 0;
 }
 
+static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e);
+static int sq_step(db_stmt *base, err *e);
+static void sq_done(db_stmt *base);
+
+/* Transaction control through the statement cache: sqlite3_exec would parse it every time. */
+static int sq_run_cached(db *base, const char *sql, err *e)
+{
+    db_stmt *st = NULL;
+    if (sq_prepare(&st, base, sql, e) < 0)
+        return -1;
+    int rc = sq_step(st, e);
+    sq_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
 static int sq_begin(db *base, bool write, err *e)
 {
-    return sq_exec(base, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
+    return sq_run_cached(base, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
 }
 
 static size_t slot_of(const char *sql)
