@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,10 @@
 #include "util/timeutil.h"
 
 struct store {
+    _Atomic int64_t local_gen;   /* +1 per commit of a catalog change by this process */
+    _Atomic int64_t seen_gen;    /* local_gen when rev_cached was read */
+    _Atomic int64_t rev_cached;  /* the catalog revision last read from the database */
+    _Atomic int64_t rev_read_ms; /* when it was read */
     char *url;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -193,6 +198,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
         if (db_exec(tx->d, "COMMIT", e) < 0) {
             rc = -1;
             db_exec(tx->d, "ROLLBACK", &tmp);
+        } else if (tx->dirty) {
+            atomic_fetch_add(&tx->s->local_gen, 1);
         }
     } else {
         db_exec(tx->d, "ROLLBACK", &tmp);
@@ -399,8 +406,19 @@ int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t
     return 0;
 }
 
+/* Other processes sharing the database (instances, `cairnd gc`) are seen within this. */
+#define REVISION_RECHECK_MS 100
+
 int store_catalog_revision(int64_t *out, store *s, err *e)
 {
+    /* Our own commits are seen at once (local_gen); the database is asked again only when
+     * this process changed the catalog or REVISION_RECHECK_MS passed. */
+    int64_t now = time_now_ms(), gen = atomic_load(&s->local_gen);
+    if (atomic_load(&s->rev_read_ms) != 0 && gen == atomic_load(&s->seen_gen) &&
+        now - atomic_load(&s->rev_read_ms) < REVISION_RECHECK_MS) {
+        *out = atomic_load(&s->rev_cached);
+        return 0;
+    }
     store_tx *tx = NULL;
     db_stmt *st = NULL;
     if (store_tx_begin(&tx, s, false, e) < 0)
@@ -411,5 +429,10 @@ int store_catalog_revision(int64_t *out, store *s, err *e)
     *out = rc == 1 ? db_col_int(st, 0) : 0;
     db_done(st);
     store_tx_end(tx, false, e);
-    return rc < 0 ? -1 : 0;
+    if (rc < 0)
+        return -1;
+    atomic_store(&s->rev_cached, *out);
+    atomic_store(&s->seen_gen, gen);
+    atomic_store(&s->rev_read_ms, now);
+    return 0;
 }
