@@ -52,6 +52,7 @@ static void shared_release_data(void *data)
 struct manifest_cache {
     pthread_mutex_t mu;
     int64_t rev; /* 0: nothing built */
+    char fingerprint[96]; /* of the public models it was built from */
     shared *plain, *gz;
     char etag[72], etag_gz[76];
 };
@@ -152,9 +153,22 @@ static int gzip_buf(char **out, size_t *out_len, const char *in, size_t n)
     return 0;
 }
 
-/* Rebuilds the cache for revision rev. Caller holds mc->mu. */
+/* Brings the cache to revision rev: rebuilt only if a public model changed (private writes
+ * move the revision but not the fingerprint). Caller holds mc->mu. */
 static int rebuild(manifest_cache *mc, const app *ap, int64_t rev, err *e)
 {
+    char fp[96] = "";
+    store_tx *ftx = NULL;
+    if (store_tx_begin(&ftx, ap->store, false, e) < 0)
+        return -1;
+    int frc = store_manifest_fingerprint(fp, sizeof(fp), ftx, e);
+    store_tx_end(ftx, false, e);
+    if (frc < 0)
+        return -1;
+    if (mc->rev != 0 && strcmp(fp, mc->fingerprint) == 0) {
+        mc->rev = rev;
+        return 0;
+    }
     build_ctx b = {json_object(), json_object(), json_object()};
     store_tx *tx = NULL;
     arena *a = arena_create();
@@ -204,6 +218,7 @@ static int rebuild(manifest_cache *mc, const app *ap, int64_t rev, err *e)
     snprintf(mc->etag, sizeof(mc->etag), "\"%.40s\"", hex);
     snprintf(mc->etag_gz, sizeof(mc->etag_gz), "\"%.40s-gz\"", hex);
     mc->rev = rev;
+    snprintf(mc->fingerprint, sizeof(mc->fingerprint), "%s", fp);
     log_info(NULL, "manifest.rebuilt", "s:I, s:I, s:I, s:f", "revision", (json_int_t)rev,
              "models", (json_int_t)json_object_size(b.models), "bytes",
              (json_int_t)mc->plain->len, "ms", (double)(time_mono_us() - t0) / 1000.0);

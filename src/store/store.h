@@ -264,6 +264,9 @@ typedef struct store_manifest_cb {
                     const char *format, const char *path, const char *sha256, int64_t size);
 } store_manifest_cb;
 
+/* Writes a fingerprint of the public manifest's inputs (count, sum and max of updated_at of
+ * its models; every change a manifest shows bumps its model's updated_at) into out. */
+int store_manifest_fingerprint(char *out, size_t cap, store_tx *tx, err *e);
 /* Walks everything the public manifest lists; a callback returning non-zero stops it. */
 int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, arena *a, err *e);
 

@@ -139,14 +139,14 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
         " task = ?, architecture = ?, base_model = ?, framework = ?, framework_set = ?,"
         " size_category = ?, tags = ?, language = ?, task_categories = ?, keywords = ?,"
         " components = ?, origin = ?, attributes = ?, is_public = ?, enabled = ?,"
-        " revision = revision + 1, updated_at = ? WHERE id = ? AND revision = ?"
+        " revision = revision + 1, " STORE_BUMP_UPDATED " WHERE id = ? AND revision = ?"
         " AND deleted_at = 0",
-        e, "ttttttttbttttttttbbiti", m->pretty_name, m->summary, m->description, m->license,
+        e, "ttttttttbttttttttbbiiti", m->pretty_name, m->summary, m->description, m->license,
         m->task, m->architecture, m->base_model, m->framework, (int)m->framework_set,
         m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
         or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
         or_json(m->components, "[]"), or_json(m->origin, "{}"), or_json(m->attributes, "{}"),
-        (int)m->is_public, (int)m->enabled, now, m->id, m->revision);
+        (int)m->is_public, (int)m->enabled, now, now, m->id, m->revision);
     if (n < 0)
         return -1;
     if (n == 0)
@@ -164,9 +164,9 @@ int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
         0)
         return -1;
     int64_t n = db_run(tx->d,
-                       "UPDATE artifacts SET deleted_at = ?, updated_at = ? WHERE id = ?"
+                       "UPDATE artifacts SET deleted_at = ?, " STORE_BUMP_UPDATED " WHERE id = ?"
                        " AND deleted_at = 0",
-                       e, "iit", now, now, id);
+                       e, "iiit", now, now, now, id);
     if (n < 0)
         return -1;
     return n == 0 ? err_set(e, ERR_NOT_FOUND, "artifact not found") : 0;
@@ -217,9 +217,9 @@ int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, e
     aliases_text = json_dumps(aliases, JSON_COMPACT);
     if (db_run(tx->d,
                "UPDATE artifacts SET latest_version = ?, latest_version_id = ?,"
-               " version_count = ?, aliases = ?, updated_at = ? WHERE id = ?",
-               e, "ttitit", latest, latest_id, count, aliases_text ? aliases_text : "[]", now,
-               artifact_id) < 0)
+               " version_count = ?, aliases = ?, " STORE_BUMP_UPDATED " WHERE id = ?",
+               e, "ttitiit", latest, latest_id, count, aliases_text ? aliases_text : "[]", now,
+               now, artifact_id) < 0)
         goto out;
     rc = 0;
 out:
@@ -297,8 +297,8 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
                        name);
     if (db_run(tx->d, "UPDATE versions SET deleted_at = 0 WHERE artifact_id = ? AND deleted_at = ?",
                e, "ti", id, when) < 0 ||
-        db_run(tx->d, "UPDATE artifacts SET deleted_at = 0, updated_at = ? WHERE id = ?", e, "it",
-               now, id) < 0 ||
+        db_run(tx->d, "UPDATE artifacts SET deleted_at = 0, " STORE_BUMP_UPDATED " WHERE id = ?",
+               e, "iit", now, now, id) < 0 ||
         db_run(tx->d, "UPDATE artifact_facets SET live = 1 WHERE artifact_id = ?", e, "t", id) < 0)
         return -1;
     if (store_artifact_refresh(tx, id, now, e) < 0)

@@ -7,6 +7,7 @@
 
 #include "store/store_int.h"
 #include "util/crypto.h"
+#include "util/timeutil.h"
 
 #define PKG_COLS "id, version_id, format, kind, size_bytes, created_at"
 #define RES_COLS                                                                                   \
@@ -210,8 +211,9 @@ int store_artifact_fill_size_category(store_tx *tx, const char *id, const char *
 {
     STORE_TOUCH(tx);
     return db_run(tx->d,
-                  "UPDATE artifacts SET size_category = ? WHERE id = ? AND size_category IS NULL",
-                  e, "tt", category, id) < 0
+                  "UPDATE artifacts SET size_category = ?, " STORE_BUMP_UPDATED " WHERE id = ?"
+                  " AND size_category IS NULL",
+                  e, "tiit", category, time_now_ms(), time_now_ms(), id) < 0
                ? -1
                : 0;
 }
@@ -293,9 +295,9 @@ int store_artifact_set_capability(store_tx *tx, const char *id, const char *keyw
 {
     STORE_TOUCH(tx);
     return db_run(tx->d,
-                  "UPDATE artifacts SET keywords = ?, components = ?, updated_at = ?"
+                  "UPDATE artifacts SET keywords = ?, components = ?, " STORE_BUMP_UPDATED
                   " WHERE id = ?",
-                  e, "ttit", keywords, components, now, id) < 0
+                  e, "ttiit", keywords, components, now, now, id) < 0
                ? -1
                : 0;
 }

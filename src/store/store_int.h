@@ -21,6 +21,10 @@ struct store_tx {
     bool dirty; /* the catalog changed: bump catalog_revision on commit */
 };
 
+/* SET clause making updated_at strictly increase per change (two changes within one ms still
+ * differ), portable SQL; binds the new time twice. */
+#define STORE_BUMP_UPDATED "updated_at = CASE WHEN updated_at >= ? THEN updated_at + 1 ELSE ? END"
+
 /* Marks the transaction as changing what catalogs, facets and the manifest show. */
 #define STORE_TOUCH(tx) ((tx)->dirty = true)
 

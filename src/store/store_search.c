@@ -384,3 +384,20 @@ int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, ar
     db_done(st);
     return rc < 0 ? -1 : 0;
 }
+
+int store_manifest_fingerprint(char *out, size_t cap, store_tx *tx, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT COUNT(*), COALESCE(SUM(updated_at), 0), COALESCE(MAX(updated_at), 0)"
+                 " FROM artifacts WHERE kind = 'models' AND is_public = 1 AND enabled = 1"
+                 " AND deleted_at = 0 AND version_count > 0",
+                 e, "") < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        snprintf(out, cap, "%lld:%lld:%lld", (long long)db_col_int(st, 0),
+                 (long long)db_col_int(st, 1), (long long)db_col_int(st, 2));
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}

@@ -62,11 +62,17 @@ test('strong ETag, 304, and the ETag changes exactly when the content changes', 
   assert.match(etag, /^"[^"]+"$/);
   await r1.arrayBuffer();
   assert.equal((await manifest({ 'If-None-Match': etag })).status, 304);
-  // A change nobody sees in the manifest (a private model) leaves the ETag alone.
-  await model(uniq('hidden'));
+  // A change nobody sees in the manifest (a private model) leaves the ETag alone, and the
+  // manifest is not even rebuilt (issue 6: rebuilt only when a public artifact changes).
+  const rebuilds = () => srv.stderr().split('\n').filter((l) => l.includes('"manifest.rebuilt"')).length;
+  const before = rebuilds();
+  const hidden = uniq('hidden');
+  await model(hidden);
+  await version(hidden, '1.0.0', 'h');
   const r2 = await manifest();
   assert.equal(r2.headers.get('etag'), etag, 'content unchanged, same ETag');
   await r2.arrayBuffer();
+  assert.equal(rebuilds(), before, 'a private change does not rebuild the manifest');
   // A visible change makes a new one.
   const n = uniq('new');
   await model(n, { is_public: true });
