@@ -8,6 +8,8 @@
 #include <string.h>
 
 #define SLOTS 1024
+/* Larger bodies (lists of hundreds of items) are not kept: memory stays under SLOTS x this. */
+#define BODY_MAX (64u * 1024)
 
 typedef struct slot {
     char *key, *body, *etag;
@@ -72,7 +74,7 @@ bool resp_cache_get(resp_cache *c, const char *key, int64_t rev, const char **bo
 void resp_cache_put(resp_cache *c, const char *key, int64_t rev, const char *body, size_t n,
                     const char *etag)
 {
-    if (!c)
+    if (!c || n > BODY_MAX)
         return;
     char *k = strdup(key), *b = malloc(n + 1), *t = strdup(etag ? etag : "");
     if (!k || !b || !t) {

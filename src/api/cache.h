@@ -19,7 +19,7 @@ void resp_cache_free(resp_cache *c);
 /* Copies the body of key at rev into the arena; false on a miss. */
 bool resp_cache_get(resp_cache *c, const char *key, int64_t rev, const char **body, size_t *n,
                     const char **etag, arena *a);
-/* Stores a copy of body (and its quoted etag) for key at rev. */
+/* Stores a copy of body (and its quoted etag) for key at rev; bodies over 64 KiB are not kept. */
 void resp_cache_put(resp_cache *c, const char *key, int64_t rev, const char *body, size_t n,
                     const char *etag);
 
