@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "api/manifest.h"
+#include "http/metrics.h"
 
 #define ART "/api/v1/org/{org}/{kind}/{name}"
 #define VER ART "/versions/{version}"
@@ -15,6 +16,7 @@
 const route router_routes[] = {
     R("GET", "/healthz", api_healthz, true, "healthz"),
     R("GET", "/readyz", api_readyz, true, "readyz"),
+    R("GET", "/metrics", metrics_handler, true, "metrics"),
     R("GET", "/api/v1/openapi.json", api_openapi, true, "openapi"),
     R("POST", "/api/v1/admin/gc", api_admin_gc, false, "admin.gc"),
     R("GET", "/api/v1/whoami", api_whoami, false, "whoami"),

@@ -18,6 +18,7 @@
 #include "core/semver.h"
 #include "http/auth.h"
 #include "http/limits.h"
+#include "http/metrics.h"
 #include "http/router.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -53,6 +54,8 @@ typedef struct req {
     api_reply early;          /* a refusal decided before the body was read */
     bool early_set;
     uint64_t discarded;
+    uint64_t bytes_in;
+    bool up_counted; /* counted in the uploads-in-flight gauge */
 } req;
 
 /* A refused request's body is read and dropped up to this much before the answer goes out,
@@ -521,6 +524,8 @@ static int upload_start(struct MHD_Connection *conn, req *r, api_reply *rep)
         return -1;
     }
     r->up_open = true;
+    r->up_counted = true;
+    metrics_uploads(1);
     return 0;
 }
 
@@ -580,6 +585,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        r->bytes_in += n;
         if (r->status) /* already answered */
             return MHD_YES;
         if (r->early_set) {
@@ -631,6 +637,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     double ms = (double)(time_mono_us() - r->started_us) / 1000.0;
+    metrics_request(r->rt ? (int)(r->rt - router_routes) : -1, r->status, ms, r->bytes_in,
+                    r->bytes_out);
+    if (r->up_counted)
+        metrics_uploads(-1);
     log_info(r->call.req_id, "http.request", "s:s, s:s, s:s, s:i, s:I, s:f, s:b", "method",
              r->call.method, "path", r->call.path, "route", r->route_name, "status", r->status,
              "bytes", (json_int_t)r->bytes_out, "ms", ms, "completed",

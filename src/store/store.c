@@ -436,3 +436,21 @@ int store_catalog_revision(int64_t *out, store *s, err *e)
     atomic_store(&s->rev_read_ms, now);
     return 0;
 }
+
+int store_blob_totals(int64_t *bytes, int64_t *count, store *s, err *e)
+{
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    *bytes = *count = 0;
+    if (store_tx_begin(&tx, s, false, e) < 0)
+        return -1;
+    int rc = db_query(&st, tx->d, "SELECT COALESCE(SUM(size_bytes), 0), COUNT(*) FROM blobs", e,
+                      "");
+    if (rc == 0 && (rc = db_step(st, e)) == 1) {
+        *bytes = db_col_int(st, 0);
+        *count = db_col_int(st, 1);
+    }
+    db_done(st);
+    store_tx_end(tx, false, e);
+    return rc < 0 ? -1 : 0;
+}

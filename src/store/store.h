@@ -36,6 +36,9 @@ int store_tx_end(store_tx *tx, bool commit, err *e);
  * processes sharing the database within 100 ms. Thread-safe. */
 int store_catalog_revision(int64_t *out, store *s, err *e);
 
+/* Sums the sizes and count of the blobs the database knows (for metrics). */
+int store_blob_totals(int64_t *bytes, int64_t *count, store *s, err *e);
+
 /* ---- orgs ---- */
 typedef struct store_org {
     char *id, *slug, *display_name;
