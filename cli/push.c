@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #define SMALL_MAX (64ull << 20)
 #define CHUNK (16ull << 20)
 
@@ -26,6 +28,7 @@ typedef struct push_file {
     const char *status; /* "uploaded" or "skipped" */
     const char *method; /* "put", "session" or "none" */
     int retries;
+    uint64_t resumed_from; /* bytes a saved session already held (0: none) */
 } push_file;
 
 typedef struct push_ctx {
@@ -137,22 +140,92 @@ static int session_offset(uint64_t *off, push_ctx *x, const char *url, cli_err *
     return rc;
 }
 
+/* A session's URL is kept in $XDG_STATE_HOME/cairn/sessions/ (default ~/.local/state) until
+ * its upload commits, so a push killed mid-way resumes from the server's offset next time.
+ * The name hashes server, version, path and content, so only the same upload resumes. */
+static char *session_state_path(push_ctx *x, const push_file *f)
+{
+    char *id = xprintf("%s\n%s\n%s\n%s", x->c->server, x->ver_path, f->path, f->sha);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(id, strlen(id), md, &mdlen, EVP_sha256(), NULL);
+    free(id);
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    const char *st = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char *base = st && *st ? xprintf("%s", st)
+                           : xprintf("%s/.local/state", home && *home ? home : ".");
+    char *dir = xprintf("%s/cairn/sessions", base);
+    for (char *p = dir + 1; *p; p++) { /* mkdir -p, private */
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    }
+    mkdir(dir, 0700);
+    char *path = xprintf("%s/%s", dir, hex);
+    free(base);
+    free(dir);
+    return path;
+}
+
+static char *session_state_load(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    char buf[2048];
+    char *url = fgets(buf, sizeof(buf), fp) ? xstrdup(buf) : NULL;
+    fclose(fp);
+    if (url)
+        url[strcspn(url, "\r\n")] = '\0';
+    return url;
+}
+
+static void session_state_save(const char *path, const char *url)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return;
+    FILE *fp = fdopen(fd, "w");
+    if (fp) {
+        fprintf(fp, "%s\n", url);
+        fclose(fp);
+    } else {
+        close(fd);
+    }
+}
+
 static int put_session(push_ctx *x, push_file *f, int fd, cli_err *e)
 {
     cli_resp r = {0};
     char *path = xprintf("%s/uploads/sessions", x->ver_path);
     json_t *body = json_pack("{s:s, s:I}", "path", f->path, "size", (json_int_t)f->size);
     char *url = NULL, *commit = NULL;
+    char *state = session_state_path(x, f);
     int rc = -1, fails = 0;
-    if (api_request(&r, x->c, "POST", path, body, e) < 0)
-        goto out;
-    const char *su = json_string_value(json_object_get(r.json, "session_url"));
-    if (!su) {
-        cli_err_set(e, EXIT_NETWORK, "the server's upload session has no session_url");
-        goto out;
-    }
-    url = su[0] == '/' ? xprintf("%s%s", x->c->server, su) : xstrdup(su);
     uint64_t off = 0;
+    url = session_state_load(state);
+    if (url && session_offset(&off, x, url, e) == 0 && off <= f->size) {
+        f->resumed_from = off; /* a previous push of these bytes left this much */
+    } else {
+        free(url);
+        url = NULL;
+        off = 0;
+        *e = (cli_err){0};
+        if (api_request(&r, x->c, "POST", path, body, e) < 0)
+            goto out;
+        const char *su = json_string_value(json_object_get(r.json, "session_url"));
+        if (!su) {
+            cli_err_set(e, EXIT_NETWORK, "the server's upload session has no session_url");
+            goto out;
+        }
+        url = su[0] == '/' ? xprintf("%s%s", x->c->server, su) : xstrdup(su);
+        session_state_save(state, url);
+    }
     while (off < f->size) {
         uint64_t n = f->size - off < CHUNK ? f->size - off : CHUNK;
         char *range = xprintf("Content-Range: bytes %llu-%llu/%llu", (unsigned long long)off,
@@ -228,6 +301,9 @@ static int put_session(push_ctx *x, push_file *f, int fd, cli_err *e)
         http_backoff(attempt + 1, &r);
     }
 out:
+    if (rc == 0 || e->code == EXIT_INTEGRITY)
+        unlink(state); /* committed, or bytes that can never commit: start afresh next time */
+    free(state);
     cli_resp_free(&r);
     json_decref(body);
     free(commit);
@@ -377,11 +453,12 @@ int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish,
     if (c->json) {
         json_t *arr = json_array();
         for (int i = 0; i < nfiles; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i}", "path",
-                                                 fs[i].path, "local", fs[i].local, "size_bytes",
-                                                 (json_int_t)fs[i].size, "sha256", fs[i].sha,
-                                                 "status", fs[i].status, "method", fs[i].method,
-                                                 "retries", fs[i].retries));
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:i, s:I}", "path", fs[i].path,
+                               "local", fs[i].local, "size_bytes", (json_int_t)fs[i].size,
+                               "sha256", fs[i].sha, "status", fs[i].status, "method",
+                               fs[i].method, "retries", fs[i].retries, "resumed_from",
+                               (json_int_t)fs[i].resumed_from));
         json_t *sum = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I}", "org", m->org, "name",
                                 m->name, "version", m->ref, "lifecycle",
                                 lifecycle ? lifecycle : "draft", "created", created, "published",

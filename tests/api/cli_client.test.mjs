@@ -200,6 +200,39 @@ test('push of a different file under an existing name of a published version exi
   assert.equal(r.code, 4, r.stderr);
 });
 
+test('a push killed mid-session resumes from the server offset on the next run', async () => {
+  const name = uniq('push-resume');
+  const state = path.join(home, '.state-push');
+  const env = { CAIRN_SERVER: srv.url, CAIRN_TOKEN: A.writer, XDG_STATE_HOME: state };
+  const dir = path.join(state, 'cairn', 'sessions');
+  const run = cairn(['push', `${A.slug}/${name}@1.0.0`, BIG.local, '--limit-rate', '16M'], { env });
+  const deadline = Date.now() + 30_000;
+  let held = 0;
+  while (Date.now() < deadline && held < 16 * MiB) {
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    if (files.length === 1) {
+      const url = fs.readFileSync(path.join(dir, files[0]), 'utf8').trim();
+      const h = await fetch(url, { headers: { authorization: `Bearer ${A.writer}` } });
+      held = Number(h.headers.get('upload-offset') || 0);
+      await h.arrayBuffer();
+    }
+    await sleep(50);
+  }
+  run.proc.kill('SIGKILL');
+  const killed = await run;
+  assert.equal(killed.signal, 'SIGKILL', `the push ended before it was killed: ${killed.stderr}`);
+  assert.ok(held >= 16 * MiB, `the session held ${held} bytes before the kill`);
+
+  const s = json(ok(await cairn(['push', `${A.slug}/${name}@1.0.0`, BIG.local, '--json'], { env }), 'resumed push'));
+  const f = s.files[0];
+  assert.equal(f.status, 'uploaded');
+  assert.ok(f.resumed_from >= held && f.resumed_from < BIG.size, `resumed from ${f.resumed_from}`);
+  const v = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/${name}/versions/1.0.0`, { token: A.reader });
+  const res = v.json.packages.flatMap((p) => p.resources);
+  assert.deepEqual(res.map((x) => [x.path, x.sha256, x.size_bytes]), [[BIG.name, BIG.sha, BIG.size]]);
+  assert.deepEqual(fs.readdirSync(dir), [], 'the saved session is forgotten once committed');
+});
+
 test('pull into an empty dir is byte-exact; --json summary', async () => {
   const dir = freshDir('pull');
   const s = json(ok(await cairn(['pull', `${A.slug}/${MODEL}@1.0.0`, '-o', dir, '--json']), 'pull'));
