@@ -73,6 +73,15 @@ static const char *lower(arena *a, const char *s)
     return o;
 }
 
+/* Files may be added to drafts only: published content is immutable (API.md §5). */
+static int require_draft(const store_version *v, err *e)
+{
+    if (strcmp(v->lifecycle, "draft") != 0)
+        return err_set(e, ERR_CONFLICT, "version '%s' is %s: its files are immutable",
+                       v->version, v->lifecycle);
+    return 0;
+}
+
 /* Resolves {org}/{kind}/{name}/versions/{version} for writing files: a draft only. */
 static int target_draft(store_org *o, store_artifact *m, store_version *v, api_call *c,
                         store_tx *tx, err *e)
@@ -80,10 +89,7 @@ static int target_draft(store_org *o, store_artifact *m, store_version *v, api_c
     if (api_artifact_access(o, m, c, tx, ROLE_WRITER, e) < 0 ||
         api_resolve_version(v, c, tx, m, api_param(c, "version"), e) < 0)
         return -1;
-    if (strcmp(v->lifecycle, "draft") != 0)
-        return err_set(e, ERR_CONFLICT, "version '%s' is %s: its files are immutable",
-                       v->version, v->lifecycle);
-    return 0;
+    return require_draft(v, e);
 }
 
 static int check_path_free(store_tx *tx, const store_version *v, const char *path, arena *a,
@@ -143,11 +149,13 @@ static json_t *sniff(const app *ap, const upfile *f, err *e)
     return info;
 }
 
-/* Records n committed files as one package of the draft version; replies 201 Package. */
-static int attach(api_reply *r, api_call *c, upfile *files, size_t n, const char *pkg_kind)
+/* Records n committed files as one package of draft version version_id of an artifact of
+ * org_id (resolved, with access checked, when the upload began); the version is re-read and
+ * must still be a draft. Replies 201 Package. */
+static int attach(api_reply *r, api_call *c, const char *org_id, const char *version_id,
+                  upfile *files, size_t n, const char *pkg_kind)
 {
     store_tx *tx = NULL;
-    store_org o;
     store_artifact m;
     store_version v;
     json_t *infos[MAX_BUNDLE_FILES] = {0};
@@ -158,7 +166,9 @@ static int attach(api_reply *r, api_call *c, upfile *files, size_t n, const char
             goto out;
     }
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0 ||
-        target_draft(&o, &m, &v, c, tx, &r->e) < 0)
+        store_version_by_id(&v, tx, NULL, version_id, c->a, &r->e) < 0 ||
+        api_artifact_by_id(&m, c, tx, org_id, v.artifact_id, &r->e) < 0 ||
+        require_draft(&v, &r->e) < 0)
         goto out;
     int64_t now = time_now_ms(), total = 0;
     char pid[37], fmtbuf[32];
@@ -313,7 +323,7 @@ static int file_finish(api_reply *r, api_call *c, void *state)
     f->done = true; /* commit frees the writer whatever happens */
     if (blob_writer_commit(f->w, u->expected, f->hex, &f->size, &r->e) < 0)
         return -1;
-    return attach(r, c, u->files, 1, "file");
+    return attach(r, c, u->o.id, u->v.id, u->files, 1, "file");
 }
 
 const api_upload api_upload_file = {file_begin, file_chunk, file_finish, abort_files, false};
@@ -430,7 +440,7 @@ static int bundle_finish(api_reply *r, api_call *c, void *state)
                              u->nfiles - 1, u->nkinds);
     for (size_t i = 1; i < u->nfiles; i++)
         u->files[i].kind = u->kinds[i - 1];
-    return attach(r, c, u->files, u->nfiles, "bundle");
+    return attach(r, c, u->o.id, u->v.id, u->files, u->nfiles, "bundle");
 }
 
 static void bundle_abort(void *state)
@@ -569,7 +579,7 @@ int api_upload_confirm(api_reply *r, api_call *c)
     snprintf(f->hex, sizeof(f->hex), "%s", strrchr(key, '/') + 1);
     f->size = size;
     f->done = true;
-    return attach(r, c, f, 1, "file");
+    return attach(r, c, u->o.id, u->v.id, f, 1, "file");
 }
 
 /* ---- resumable sessions ---- */
@@ -741,25 +751,7 @@ int api_session_commit(api_reply *r, api_call *c)
         return err_field_add(&r->e, "body", "size", "value_error",
                              "the session declared %lld bytes but received %llu",
                              (long long)u->s.size_bytes, (unsigned long long)f->size);
-    /* attach() resolves the target from path params: point them at the session's version. */
-    if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
-        return -1;
-    store_version v;
-    store_artifact m;
-    rc = store_version_by_id(&v, tx, NULL, u->s.version_id, c->a, &r->e);
-    if (rc == 0)
-        rc = api_artifact_by_id(&m, c, tx, u->o.id, v.artifact_id, &r->e);
-    store_tx_end(tx, false, &r->e);
-    if (rc < 0)
-        return -1;
-    const char *keys[] = {"kind", "name", "version"};
-    const char *vals[] = {m.kind, m.id, v.id};
-    for (size_t k = 0; k < 3 && c->nparams < API_MAX_PARAMS; k++) {
-        c->params[c->nparams].key = keys[k];
-        c->params[c->nparams].value = vals[k];
-        c->nparams++;
-    }
-    if (attach(r, c, f, 1, "file") < 0)
+    if (attach(r, c, u->o.id, u->s.version_id, f, 1, "file") < 0)
         return -1;
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
         return -1;
