@@ -11,7 +11,7 @@
 int db_open(db **out, const char *url, err *e)
 {
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return err_set(e, ERR_SERVER, "PostgreSQL support is not built into this server yet");
+        return db_pg_ops.open(out, url, e);
     return db_sqlite_ops.open(out, url, e);
 }
 

@@ -34,6 +34,7 @@ typedef struct db_ops {
 } db_ops;
 
 extern const db_ops db_sqlite_ops;
+extern const db_ops db_pg_ops;
 
 /* Every driver's db starts with this header, so the generic calls can dispatch. */
 struct db {
@@ -43,7 +44,8 @@ struct db_stmt {
     const db_ops *ops;
 };
 
-/* Opens a connection for url (sqlite://PATH or a plain path); returns 0 or -1. */
+/* Opens a connection for url (postgres://..., postgresql://..., sqlite://PATH or a plain
+ * path); returns 0 or -1. */
 int db_open(db **out, const char *url, err *e);
 /* Closes d; accepts NULL. */
 void db_close(db *d);

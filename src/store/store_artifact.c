@@ -325,15 +325,15 @@ int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
         " (SELECT id FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)",
         "DELETE FROM artifact_facets WHERE artifact_id IN (SELECT id FROM artifacts WHERE"
         " deleted_at > 0 AND deleted_at < ?1)",
-        "DELETE FROM artifacts_fts WHERE rowid IN (SELECT rowid FROM artifacts WHERE"
-        " deleted_at > 0 AND deleted_at < ?1)",
         "DELETE FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1",
     };
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (i == 5 && store_fts_purge(tx->d, before, e) < 0)
+            return -1; /* before the artifacts it indexes go */
         int64_t n = db_run(tx->d, steps[i], e, "i", before);
         if (n < 0)
             return -1;
-        if (i >= 3 && i != 4 && i != 5)
+        if (i >= 3 && i != 4)
             *purged += n;
     }
     return 0;

@@ -40,6 +40,8 @@ struct store_tx {
 void store_art_read(store_artifact *m, db_stmt *st, arena *a);
 /* Dialect: refreshes the artifact's full-text index row. */
 int store_fts_refresh(db *d, const store_artifact *m, err *e);
+/* Dialect: drops the full-text rows of artifacts deleted before `before`. */
+int store_fts_purge(db *d, int64_t before, err *e);
 
 /* Doubles an arena array of *cap items of size sz (the old copy stays in the arena). */
 void *store_grow(void *items, size_t *cap, size_t sz, arena *a);

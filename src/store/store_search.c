@@ -1,7 +1,9 @@
 /*
  * store_search.c: list, full-text search and disjunctive facet counts over artifacts.
- * SQL is built at run time from the active filters; the full-text parts are the SQLite
- * dialect (FTS5 with bm25), kept to the functions marked "dialect" below.
+ * SQL is built at run time from the active filters. The full-text parts differ by dialect
+ * and are kept to the functions marked "dialect" below: SQLite uses an FTS5 table with bm25,
+ * PostgreSQL a weighted tsvector column on artifacts with a GIN index and ts_rank. Both index
+ * the same words: every run of letters and digits, so "llama-3.gguf" is "llama 3 gguf".
  */
 #include "store/store.h"
 
@@ -19,6 +21,7 @@ const char *const store_facet_names[STORE_FACETS] = {"tags", "license", "task_ca
 
 typedef struct q {
     arena *a;
+    bool pg; /* PostgreSQL dialect */
     char *sql;
     size_t len, cap;
     db_arg args[MAX_ARGS];
@@ -54,34 +57,49 @@ static void q_i(q *b, int64_t v)
         b->args[b->nargs++] = (db_arg){'i', NULL, v};
 }
 
-/* Dialect: turns free text into an FTS5 query of prefix-matched words, or NULL if no word. */
-static const char *fts_query(const char *text, arena *a)
+static bool is_pg(const db *d)
+{
+    return strcmp(db_driver(d), "postgres") == 0;
+}
+
+static bool word_byte(unsigned char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           ch >= 0x80;
+}
+
+/* Dialect: turns free text into a query of prefix-matched words, all required, or NULL if no
+ * word: FTS5 `"w1"* "w2"*`, or tsquery `w1:* & w2:*`. */
+static const char *fts_query_of(const char *text, arena *a, bool pg)
 {
     size_t n = strlen(text);
     char *out = arena_alloc(a, n * 4 + 64);
     size_t o = 0;
     int words = 0;
     for (size_t i = 0; i < n && words < 16;) {
-        unsigned char ch = (unsigned char)text[i];
-        bool word = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                    (ch >= 'A' && ch <= 'Z') || ch >= 0x80;
-        if (!word) {
+        if (!word_byte((unsigned char)text[i])) {
             i++;
             continue;
         }
-        if (words++)
-            out[o++] = ' ';
-        out[o++] = '"';
-        while (i < n) {
-            ch = (unsigned char)text[i];
-            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                  (ch >= 'A' && ch <= 'Z') || ch >= 0x80))
-                break;
-            out[o++] = (char)ch;
-            i++;
+        if (words++) {
+            if (pg) {
+                memcpy(out + o, " & ", 3);
+                o += 3;
+            } else {
+                out[o++] = ' ';
+            }
         }
-        out[o++] = '"';
-        out[o++] = '*';
+        if (!pg)
+            out[o++] = '"';
+        while (i < n && word_byte((unsigned char)text[i]))
+            out[o++] = text[i++];
+        if (pg) {
+            memcpy(out + o, ":*", 2);
+            o += 2;
+        } else {
+            out[o++] = '"';
+            out[o++] = '*';
+        }
     }
     out[o] = '\0';
     return words ? out : NULL;
@@ -90,8 +108,14 @@ static const char *fts_query(const char *text, arena *a)
 /* FROM clause, with the dialect's full-text join when there is a search. */
 static void q_from(q *b, const store_filter *f, const char **match)
 {
-    *match = f->search ? fts_query(f->search, b->a) : NULL;
-    if (*match) {
+    *match = f->search ? fts_query_of(f->search, b->a, b->pg) : NULL;
+    if (*match && b->pg) {
+        q_add(b, " FROM (SELECT id AS rid, -ts_rank(fts, to_tsquery('simple', ?)) AS score"
+                 " FROM artifacts WHERE fts @@ to_tsquery('simple', ?)) s JOIN artifacts a"
+                 " ON a.id = s.rid JOIN orgs o ON o.id = a.org_id");
+        q_t(b, *match);
+        q_t(b, *match);
+    } else if (*match) {
         /* CROSS JOIN keeps the full-text match the outer loop (SQLite would otherwise run it
          * once per artifact row). */
         q_add(b, " FROM (SELECT rowid AS rid, bm25(artifacts_fts) AS score FROM artifacts_fts"
@@ -108,7 +132,7 @@ static void q_where(q *b, const store_filter *f, int skip)
 {
     q_add(b, " WHERE a.kind = ? AND a.deleted_at = 0");
     q_t(b, f->kind);
-    if (f->search && !fts_query(f->search, b->a))
+    if (f->search && !fts_query_of(f->search, b->a, b->pg))
         q_add(b, " AND 1 = 0"); /* a search with no word in it matches nothing */
     if (!f->org_id) {
         q_add(b, " AND a.is_public = 1 AND a.enabled = 1");
@@ -161,7 +185,7 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
                           const char *after_id, int limit, arena *a, err *e)
 {
     const char *match;
-    q cnt = {.a = a};
+    q cnt = {.a = a, .pg = is_pg(tx->d)};
     q_add(&cnt, "SELECT COUNT(*)");
     q_from(&cnt, f, &match);
     q_where(&cnt, f, -1);
@@ -170,7 +194,7 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
 
     if (sort == STORE_SORT_RELEVANCE && !match)
         sort = STORE_SORT_UPDATED;
-    q b = {.a = a};
+    q b = {.a = a, .pg = is_pg(tx->d)};
     q_add(&b, "SELECT " STORE_ART_COLS);
     q_from(&b, f, &match);
     q_where(&b, f, -1);
@@ -228,13 +252,13 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
     const char *match;
     store_filter scope = {.org_id = f->org_id, .kind = f->kind,
                           .include_public = f->include_public};
-    q t = {.a = a};
+    q t = {.a = a, .pg = is_pg(tx->d)};
     q_add(&t, "SELECT COUNT(*)");
     q_from(&t, &scope, &match);
     q_where(&t, &scope, -1);
     if (count_of(total, tx, &t, e) < 0)
         return -1;
-    q fl = {.a = a};
+    q fl = {.a = a, .pg = is_pg(tx->d)};
     q_add(&fl, "SELECT COUNT(*)");
     q_from(&fl, f, &match);
     q_where(&fl, f, -1);
@@ -242,7 +266,7 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
         return -1;
     for (int i = 0; i < STORE_FACETS; i++) {
         /* Index-only: facet rows carry org, kind, liveness and public scope (migration 5). */
-        q b = {.a = a};
+        q b = {.a = a, .pg = is_pg(tx->d)};
         q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv WHERE fv.kind = ?"
                   " AND fv.facet = ? AND fv.live = 1");
         q_t(&b, f->kind);
@@ -269,9 +293,13 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
             q_add(&b, "))");
         }
         if (f->search) {
-            const char *mq = fts_query(f->search, a);
+            const char *mq = fts_query_of(f->search, a, b.pg);
             if (!mq) {
                 q_add(&b, " AND 1 = 0");
+            } else if (b.pg) {
+                q_add(&b, " AND fv.artifact_id IN (SELECT id FROM artifacts WHERE"
+                          " fts @@ to_tsquery('simple', ?))");
+                q_t(&b, mq);
             } else {
                 q_add(&b, " AND fv.artifact_id IN (SELECT a.id FROM artifacts_fts s CROSS JOIN"
                           " artifacts a ON a.rowid = s.rowid WHERE artifacts_fts MATCH ?)");
@@ -297,21 +325,24 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
     return 0;
 }
 
-/* Dialect: keeps the artifact's full-text row (rowid = the artifact's rowid) current. */
+/* Copies s into the arena with every byte that is not a word byte turned into a space, so both
+ * dialects' tokenizers see the same words. */
+static const char *words_of(const char *s, arena *a)
+{
+    if (!s)
+        return "";
+    char *out = arena_strdup(a, s);
+    for (char *p = out; *p; p++)
+        if (!word_byte((unsigned char)*p))
+            *p = ' ';
+    return out;
+}
+
+/* Dialect: keeps the artifact's full-text entry current: SQLite's FTS5 row (rowid = the
+ * artifact's rowid), or PostgreSQL's weighted tsvector (name A, pretty name B, summary and
+ * tags C, description D). A deleted artifact has none. */
 int store_fts_refresh(db *d, const store_artifact *m, err *e)
 {
-    db_stmt *st = NULL;
-    if (db_query(&st, d, "SELECT rowid FROM artifacts WHERE id = ?", e, "t", m->id) < 0)
-        return -1;
-    int rc = db_step(st, e);
-    int64_t rowid = rc == 1 ? db_col_int(st, 0) : 0;
-    db_done(st);
-    if (rc != 1)
-        return rc < 0 ? -1 : 0;
-    if (db_run(d, "DELETE FROM artifacts_fts WHERE rowid = ?", e, "i", rowid) < 0)
-        return -1;
-    if (m->deleted_at)
-        return 0;
     char tags[4096] = "";
     json_t *arr = m->tags ? json_loads(m->tags, 0, NULL) : NULL;
     size_t i, used = 0;
@@ -325,11 +356,54 @@ int store_fts_refresh(db *d, const store_artifact *m, err *e)
         used += (size_t)w;
     }
     json_decref(arr);
+    if (is_pg(d)) {
+        if (m->deleted_at)
+            return db_run(d, "UPDATE artifacts SET fts = NULL WHERE id = ?", e, "t", m->id) < 0
+                       ? -1
+                       : 0;
+        arena *a = arena_create();
+        int64_t rc = db_run(
+            d,
+            "UPDATE artifacts SET fts = setweight(to_tsvector('simple', ?), 'A') ||"
+            " setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?),"
+            " 'C') || setweight(to_tsvector('simple', ?), 'D') WHERE id = ?",
+            e, "ttttt", words_of(m->name, a), words_of(m->pretty_name, a),
+            arena_printf(a, "%s %s", words_of(m->summary, a), words_of(tags, a)),
+            words_of(m->description, a), m->id);
+        arena_free(a);
+        return rc < 0 ? -1 : 0;
+    }
+    db_stmt *st = NULL;
+    if (db_query(&st, d, "SELECT rowid FROM artifacts WHERE id = ?", e, "t", m->id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    int64_t rowid = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    if (rc != 1)
+        return rc < 0 ? -1 : 0;
+    if (db_run(d, "DELETE FROM artifacts_fts WHERE rowid = ?", e, "i", rowid) < 0)
+        return -1;
+    if (m->deleted_at)
+        return 0;
     return db_run(d,
                   "INSERT INTO artifacts_fts (rowid, name, pretty_name, summary, tags,"
                   " description) VALUES (?, ?, ?, ?, ?, ?)",
                   e, "itttt" "t", rowid, m->name, m->pretty_name,
                   m->summary, tags, m->description) < 0
+               ? -1
+               : 0;
+}
+
+/* Dialect: drops the full-text rows of artifacts deleted before `before` (PostgreSQL's live
+ * in the artifact row and go with it). */
+int store_fts_purge(db *d, int64_t before, err *e)
+{
+    if (is_pg(d))
+        return 0;
+    return db_run(d,
+                  "DELETE FROM artifacts_fts WHERE rowid IN (SELECT rowid FROM artifacts WHERE"
+                  " deleted_at > 0 AND deleted_at < ?)",
+                  e, "i", before) < 0
                ? -1
                : 0;
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startServer, api, runCli, assertCleanCli, assertError, uniq, UUID_RE, TOKEN_RE,
+  startServer, api, runCli, assertCleanCli, assertError, uniq, UUID_RE, TOKEN_RE, backendFor,
 } from './harness.mjs';
 
 let dir;
@@ -16,7 +16,7 @@ const tokens = {};
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-cli-'));
-  db = `sqlite://${path.join(dir, 'cairn.db')}`;
+  db = (await backendFor(dir)).db; // the database a server on dir will use (SQLite or PostgreSQL)
 });
 after(async () => {
   try {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startServer, api, mkOrgWithTokens, runCli, assertCleanCli, rnd,
+  backendFor,
 } from './harness.mjs';
 import {
   MiB, sha256, prngBytes, prngCipher, prngStream, prngSha256, verBase, mkArtifact, mkVersion, putFile, fetchSha, sleep,
@@ -186,7 +187,8 @@ describe('SIGKILL during uploads', () => {
   test('clean stop, fsck exit 0, restart: every acknowledged file byte-exact', async () => {
     await srv.stop();
     srv = null;
-    const f = await runCli(['fsck', '--db', `sqlite://${path.join(dataDir, 'cairn.db')}`, '--blobs', `file://${path.join(dataDir, 'blobs')}`]);
+    const be = await backendFor(dataDir); // the database and blobs the server used
+    const f = await runCli(['fsck', '--db', be.db, '--blobs', be.blobs], be.env);
     assertCleanCli(f);
     assert.equal(f.code, 0, `fsck after crashes: ${f.code}\n${f.stdout}\n${f.stderr}`);
     srv = await start();

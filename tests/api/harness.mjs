@@ -44,6 +44,54 @@ export async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The database and blob store a server on dataDir uses, and the environment it needs. By default
+ * SQLite and files inside dataDir. With CAIRN_TEST_PG (a PostgreSQL "host:port" started by
+ * tests/run.sh) the database is one made for dataDir; with CAIRN_TEST_S3 (an S3 endpoint) the
+ * blobs live under a prefix named after dataDir. The same dataDir always maps to the same
+ * database and prefix, so restarts on a kept dataDir find their data again.
+ */
+export async function backendFor(dataDir) {
+  const out = {
+    db: `sqlite://${path.join(dataDir, 'cairn.db')}`,
+    blobs: `file://${path.join(dataDir, 'blobs')}`,
+    env: {},
+    pg: false,
+    s3: false,
+  };
+  const tag = path.basename(dataDir).toLowerCase().replace(/[^a-z0-9]/g, '_');
+  if (process.env.CAIRN_TEST_PG) out.pg = true, out.db = await pgDatabaseFor(tag);
+  if (process.env.CAIRN_TEST_S3) out.s3 = true, Object.assign(out, s3BlobsFor(tag, dataDir));
+  return out;
+}
+
+/* PostgreSQL mode: makes (once) the database c_<tag> on the CAIRN_TEST_PG cluster. */
+async function pgDatabaseFor(tag) {
+  const hostPort = process.env.CAIRN_TEST_PG;
+  const [host, port] = hostPort.split(':');
+  const name = `c_${tag}`.slice(0, 63);
+  const exists = await psql(host, port, `SELECT 1 FROM pg_database WHERE datname = '${name}'`);
+  if (exists.trim() !== '1') await psql(host, port, `CREATE DATABASE ${name}`);
+  return `postgres://postgres@${hostPort}/${name}`;
+}
+
+function psql(host, port, sql) {
+  return new Promise((resolve, reject) => {
+    const p = spawn('psql', ['-qtA', '-h', host, '-p', port, '-U', 'postgres', '-d', 'postgres', '-c', sql],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`psql ${sql}: ${err}`))));
+  });
+}
+
+/* S3 mode: returns {blobs, env}. */
+function s3BlobsFor(tag, dataDir) {
+  throw new Error(`CAIRN_TEST_S3 mode not built yet (${tag} ${dataDir})`);
+}
+
+/**
  * Starts cairnd.
  * opts.args: extra CLI args; opts.env: extra env; opts.dataDir: use this dir (it is still removed
  * on stop unless opts.keepDataDir); opts.adminToken: fixed admin token.
@@ -53,17 +101,18 @@ export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-api-'));
   const adminToken = opts.adminToken || `adm_${randomBytes(24).toString('hex')}`;
   const url = `http://127.0.0.1:${port}`;
+  const be = await backendFor(dataDir);
   const args = [
     'serve',
     '--listen', `127.0.0.1:${port}`,
-    '--db', `sqlite://${path.join(dataDir, 'cairn.db')}`,
-    '--blobs', `file://${path.join(dataDir, 'blobs')}`,
+    '--db', be.db,
+    '--blobs', be.blobs,
     ...(opts.args || []),
   ];
   let errBuf = '';
   let outBuf = '';
   const proc = spawn(CAIRND, args, {
-    env: { ...process.env, CAIRN_ADMIN_TOKEN: adminToken, ...(opts.env || {}) },
+    env: { ...process.env, ...be.env, CAIRN_ADMIN_TOKEN: adminToken, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stderr.setEncoding('utf8');
@@ -111,6 +160,9 @@ export async function startServer(opts = {}) {
     port,
     adminToken,
     dataDir,
+    dbUrl: be.db,
+    blobsUrl: be.blobs,
+    backendEnv: be.env,
     proc,
     stderr: () => errBuf,
     stdout: () => outBuf,

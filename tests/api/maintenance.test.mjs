@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startServer, api, mkOrgWithTokens, assertError, runCli, assertCleanCli, rnd,
+  startServer, api, mkOrgWithTokens, assertError, runCli, assertCleanCli, rnd, backendFor,
 } from './harness.mjs';
 import {
   sha256, prngBytes, verBase, artBase, mkArtifact, mkVersion, putFile, putFileOk, publish, fetchBuf, blobPath, blobExists,
@@ -16,9 +16,10 @@ import {
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-gc-'));
 const adminToken = `adm_${rnd(16)}`;
-const dbUrl = `sqlite://${path.join(dataDir, 'cairn.db')}`;
-const blobUrl = `file://${path.join(dataDir, 'blobs')}`;
-const cli = (cmd, ...extra) => runCli([cmd, '--db', dbUrl, '--blobs', blobUrl, ...extra]);
+const cli = async (cmd, ...extra) => {
+  const be = await backendFor(dataDir); // the same database and blob store the server uses
+  return runCli([cmd, '--db', be.db, '--blobs', be.blobs, ...extra], be.env);
+};
 
 let srv = null;
 let A;

@@ -29,6 +29,22 @@ static int setup(void **state)
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->url, sizeof(f->url), "sqlite://%s/t.db", f->dir);
+    /* With CAIRN_TEST_PG=HOST:PORT (a throwaway cluster from tests/support/pg.sh), the same
+     * tests run on a fresh PostgreSQL database named after the temp dir. */
+    const char *pg = getenv("CAIRN_TEST_PG");
+    if (pg && *pg) {
+        char cmd[256], host[64];
+        const char *colon = strchr(pg, ':');
+        if (!colon || (size_t)(colon - pg) >= sizeof(host))
+            return -1;
+        memcpy(host, pg, (size_t)(colon - pg));
+        host[colon - pg] = '\0';
+        snprintf(cmd, sizeof(cmd), "psql -q -h %s -p %s -U postgres -c 'CREATE DATABASE \"u_%s\"'",
+                 host, colon + 1, f->dir + 18);
+        if (system(cmd) != 0)
+            return -1;
+        snprintf(f->url, sizeof(f->url), "postgres://postgres@%s/u_%s", pg, f->dir + 18);
+    }
     err e = {0};
     if (store_open(&f->s, f->url, 2, &e) < 0)
         return -1;

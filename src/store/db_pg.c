@@ -1,0 +1,499 @@
+/*
+ * db_pg.c: the PostgreSQL driver (libpq). The store writes portable SQL with `?` placeholders
+ * (and `?N` where a parameter repeats); this driver rewrites them to `$N`, prepares each
+ * statement once per connection (cached by its text and parameter types) and steps through
+ * the result rows as SQLite does.
+ *
+ * Transactions: a write transaction takes one cluster-wide advisory lock right after BEGIN,
+ * the equivalent of SQLite's BEGIN IMMEDIATE, so read-check-write sequences (version creation,
+ * publish, alias moves, quota counting) stay serial across every cairnd on the database; read
+ * transactions run at REPEATABLE READ so every statement sees one snapshot.
+ * SQLite carries on after a failed statement (say a unique violation the store turns into a
+ * 409 and recovers from); PostgreSQL would abort the whole transaction, so inside one every
+ * writing statement runs under a savepoint that is rolled back if it fails.
+ * Every session has a statement timeout and a lock timeout. A connection that broke is reset
+ * and its prepared statements forgotten; a statement that fails on a broken connection outside
+ * a transaction is retried once on the new one.
+ */
+#include "store/db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/log.h"
+
+#define CACHE_SLOTS 256
+#define MAX_PARAMS 4096
+/* pg_advisory_xact_lock key of the write lock ("cairn" in ASCII). */
+#define WRITE_LOCK_KEY "6513249646958"
+#define SESSION_SETUP                                                                              \
+    "SET statement_timeout = 30000; SET lock_timeout = 20000;"                                     \
+    " SET idle_in_transaction_session_timeout = 60000; SET client_min_messages = warning"
+
+/* Parameter type OIDs (pg_type.h, stable across versions). */
+#define OID_INT8 20
+#define OID_TEXT 25
+
+typedef struct pg_stmt {
+    db_stmt base;
+    struct pg_db *owner;
+    char *sql;      /* the statement as the store wrote it */
+    char *pg_sql;   /* rewritten with $N */
+    char name[16];  /* server-side prepared statement name, "" if not prepared yet */
+    char types[64]; /* parameter types it was prepared with ('t', 'i', 'n'), for the cache key */
+    int nparams;
+    char **vals;    /* bound values (owned), NULL for SQL NULL */
+    char *kinds;    /* per parameter: 't', 'i' or 'n' */
+    PGresult *res;
+    int row, nrows;
+    size_t slot;
+    bool in_use, cached, executed;
+    bool writes; /* INSERT, UPDATE or DELETE: runs under a savepoint inside a transaction */
+} pg_stmt;
+
+typedef struct pg_db {
+    db base;
+    PGconn *c;
+    char *url;
+    int64_t changes;
+    unsigned next_name;
+    bool in_tx;
+    pg_stmt *cache[CACHE_SLOTS];
+} pg_db;
+
+static int64_t parse_i64(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+/* Maps a failed result to the store's errors: unique violation is ERR_EXISTS, serialization
+ * and lock failures are retryable 503s, everything else a logged database error. */
+static int pg_fail(pg_db *d, const PGresult *r, const char *what, err *e)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0)
+        return err_set(e, ERR_EXISTS, "already exists");
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(d->c);
+    log_error(NULL, "db.error", "s:s, s:s, s:s", "op", what, "sqlstate", state ? state : "",
+              "msg", msg ? msg : "");
+    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+                  strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0))
+        return err_set(e, ERR_UNAVAILABLE, "database busy, retry");
+    if (PQstatus(d->c) == CONNECTION_BAD)
+        return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
+    return err_set(e, ERR_DATABASE, "database error");
+}
+
+static void stmt_reset_result(pg_stmt *s)
+{
+    PQclear(s->res);
+    s->res = NULL;
+    s->row = s->nrows = 0;
+    s->executed = false;
+}
+
+static void stmt_free(pg_stmt *s)
+{
+    stmt_reset_result(s);
+    for (int i = 0; i < s->nparams; i++)
+        free(s->vals[i]);
+    free(s->vals);
+    free(s->kinds);
+    free(s->sql);
+    free(s->pg_sql);
+    free(s);
+}
+
+/* Forgets every prepared statement (the server lost them with its session). */
+static void cache_forget(pg_db *d)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (d->cache[i])
+            d->cache[i]->name[0] = '\0';
+}
+
+static int session_setup(pg_db *d)
+{
+    PGresult *r = PQexec(d->c, SESSION_SETUP);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Re-establishes a broken connection; returns 0 if it is usable again. */
+static int pg_reconnect(pg_db *d)
+{
+    if (PQstatus(d->c) == CONNECTION_OK)
+        return 0;
+    PQreset(d->c);
+    cache_forget(d);
+    d->in_tx = false;
+    if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
+        log_error(NULL, "db.reconnect_failed", "s:s", "msg", PQerrorMessage(d->c));
+        return -1;
+    }
+    log_info(NULL, "db.reconnected", "");
+    return 0;
+}
+
+static int pg_open(db **out, const char *url, err *e)
+{
+    pg_db *d = calloc(1, sizeof(*d));
+    if (!d || !(d->url = strdup(url))) {
+        free(d);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    d->base.ops = &db_pg_ops;
+    d->c = PQconnectdb(url);
+    if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
+        log_error(NULL, "db.open_failed", "s:s", "msg", PQerrorMessage(d->c));
+        PQfinish(d->c);
+        free(d->url);
+        free(d);
+        return err_set(e, ERR_DATABASE, "cannot connect to the database");
+    }
+    *out = &d->base;
+    return 0;
+}
+
+static void pg_close(db *base)
+{
+    pg_db *d = (pg_db *)base;
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (d->cache[i])
+            stmt_free(d->cache[i]);
+    PQfinish(d->c);
+    free(d->url);
+    free(d);
+}
+
+/* Runs parameterless SQL (one or more statements) with the simple protocol. */
+static int pg_exec(db *base, const char *sql, err *e)
+{
+    pg_db *d = (pg_db *)base;
+    bool tx_control = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
+    if (tx_control && !d->in_tx)
+        return strcmp(sql, "ROLLBACK") == 0 ? 0 : err_set(e, ERR_UNAVAILABLE, "database "
+                                                          "connection lost, retry");
+    PGresult *r = PQexec(d->c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_fail(d, r, "exec", e);
+    else
+        d->changes = parse_i64(PQcmdTuples(r));
+    PQclear(r);
+    if (tx_control)
+        d->in_tx = false;
+    if (rc < 0 && PQstatus(d->c) == CONNECTION_BAD)
+        pg_reconnect(d);
+    return rc;
+}
+
+static int pg_begin(db *base, bool write, err *e)
+{
+    pg_db *d = (pg_db *)base;
+    if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
+        return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
+    const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
+                            : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGresult *r = PQexec(d->c, sql);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            PQclear(r);
+            d->in_tx = true;
+            return 0;
+        }
+        if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {
+            PQclear(r);
+            continue;
+        }
+        int rc = pg_fail(d, r, "begin", e);
+        PQclear(r);
+        PGresult *rb = PQexec(d->c, "ROLLBACK");
+        PQclear(rb);
+        return rc;
+    }
+    return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
+}
+
+static size_t slot_of(const char *sql)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h % CACHE_SLOTS);
+}
+
+/* Rewrites `?` and `?N` placeholders (outside quoted literals and identifiers) to `$N`. Sets
+ * *nparams to the highest parameter number. Returns a malloc'd string or NULL. */
+static char *rewrite(const char *sql, int *nparams)
+{
+    size_t len = strlen(sql);
+    char *out = malloc(len * 4 + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    int next = 0, max = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+            *o++ = *p;
+            continue;
+        }
+        if (*p == '\'' || *p == '"') {
+            quote = *p;
+            *o++ = *p;
+            continue;
+        }
+        if (*p != '?') {
+            *o++ = *p;
+            continue;
+        }
+        int n;
+        if (p[1] >= '0' && p[1] <= '9') {
+            char *end;
+            n = (int)strtol(p + 1, &end, 10);
+            p = end - 1;
+        } else {
+            n = ++next;
+        }
+        if (n > max)
+            max = n;
+        o += sprintf(o, "$%d", n);
+    }
+    *o = '\0';
+    *nparams = max;
+    return out;
+}
+
+static int pg_prepare(db_stmt **out, db *base, const char *sql, err *e)
+{
+    pg_db *d = (pg_db *)base;
+    size_t slot = slot_of(sql);
+    pg_stmt *c = d->cache[slot];
+    if (c && !c->in_use && strcmp(c->sql, sql) == 0) {
+        c->in_use = true;
+        *out = &c->base;
+        return 0;
+    }
+    pg_stmt *s = calloc(1, sizeof(*s));
+    if (!s)
+        return err_set(e, ERR_SERVER, "out of memory");
+    s->base.ops = &db_pg_ops;
+    s->owner = d;
+    s->slot = slot;
+    s->in_use = true;
+    s->sql = strdup(sql);
+    s->pg_sql = rewrite(sql, &s->nparams);
+    if (s->nparams > MAX_PARAMS)
+        s->nparams = MAX_PARAMS;
+    s->vals = calloc((size_t)s->nparams + 1, sizeof(char *));
+    s->kinds = calloc((size_t)s->nparams + 1, 1);
+    if (!s->sql || !s->pg_sql || !s->vals || !s->kinds) {
+        stmt_free(s);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    memset(s->kinds, 'n', (size_t)s->nparams);
+    const char *w = sql + strspn(sql, " \t\n");
+    s->writes = strncasecmp(w, "INSERT", 6) == 0 || strncasecmp(w, "UPDATE", 6) == 0 ||
+                strncasecmp(w, "DELETE", 6) == 0;
+    if (!c) {
+        s->cached = true;
+        d->cache[slot] = s;
+    }
+    *out = &s->base;
+    return 0;
+}
+
+static int set_param(pg_stmt *s, int i, char kind, const char *v)
+{
+    if (i < 1 || i > s->nparams)
+        return -1;
+    free(s->vals[i - 1]);
+    s->vals[i - 1] = NULL;
+    s->kinds[i - 1] = kind;
+    if (v && !(s->vals[i - 1] = strdup(v)))
+        return -1;
+    return 0;
+}
+
+static int pg_bind_text(db_stmt *base, int i, const char *v)
+{
+    return set_param((pg_stmt *)base, i, 't', v); /* a typed NULL: `? IS NULL` needs one */
+}
+
+static int pg_bind_int(db_stmt *base, int i, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    return set_param((pg_stmt *)base, i, 'i', buf);
+}
+
+static int pg_bind_null(db_stmt *base, int i)
+{
+    return set_param((pg_stmt *)base, i, 'n', NULL);
+}
+
+/* Prepares s on the server with its current parameter types, unless it already is: text
+ * (NULL included) is TEXT, integers INT8, bind_null's NULL is left for the server to type. */
+static PGresult *run(pg_stmt *s)
+{
+    pg_db *d = s->owner;
+    char types[sizeof(s->types)];
+    int n = s->nparams;
+    bool keyable = n < (int)sizeof(types);
+    if (keyable) {
+        memcpy(types, s->kinds, (size_t)n);
+        types[n] = '\0';
+    }
+    Oid oids[64];
+    Oid *poids = n <= 64 ? oids : calloc((size_t)n, sizeof(Oid));
+    if (!poids)
+        return NULL;
+    for (int i = 0; i < n; i++)
+        poids[i] = s->kinds[i] == 'i' ? OID_INT8 : s->kinds[i] == 't' ? OID_TEXT : 0;
+    PGresult *r;
+    if (!keyable || !s->cached) {
+        r = PQexecParams(d->c, s->pg_sql, n, poids, (const char *const *)s->vals, NULL, NULL, 0);
+    } else {
+        if (!s->name[0] || strcmp(s->types, types) != 0) {
+            char name[16];
+            snprintf(name, sizeof(name), "c%u", d->next_name++);
+            if (s->name[0]) {
+                char dealloc[48];
+                snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", s->name);
+                PQclear(PQexec(d->c, dealloc));
+                s->name[0] = '\0';
+            }
+            PGresult *p = PQprepare(d->c, name, s->pg_sql, n, poids);
+            if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                if (poids != oids)
+                    free(poids);
+                return p;
+            }
+            PQclear(p);
+            memcpy(s->name, name, sizeof(name));
+            memcpy(s->types, types, (size_t)n + 1);
+        }
+        r = PQexecPrepared(d->c, s->name, n, (const char *const *)s->vals, NULL, NULL, 0);
+    }
+    if (poids != oids)
+        free(poids);
+    return r;
+}
+
+static int pg_step(db_stmt *base, err *e)
+{
+    pg_stmt *s = (pg_stmt *)base;
+    pg_db *d = s->owner;
+    if (!s->executed) {
+        bool sp = s->writes && d->in_tx;
+        if (sp)
+            PQclear(PQexec(d->c, "SAVEPOINT cairn_stmt"));
+        for (int attempt = 0;; attempt++) {
+            s->res = run(s);
+            ExecStatusType st = PQresultStatus(s->res);
+            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+                s->executed = true;
+                s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+                s->row = -1;
+                d->changes = parse_i64(PQcmdTuples(s->res));
+                if (sp)
+                    PQclear(PQexec(d->c, "RELEASE SAVEPOINT cairn_stmt"));
+                break;
+            }
+            bool broken = PQstatus(d->c) == CONNECTION_BAD;
+            bool was_in_tx = d->in_tx;
+            if (broken && attempt == 0 && !was_in_tx && pg_reconnect(d) == 0) {
+                PQclear(s->res);
+                s->res = NULL;
+                continue;
+            }
+            int rc = pg_fail(d, s->res, s->sql, e);
+            PQclear(s->res);
+            s->res = NULL;
+            if (broken)
+                pg_reconnect(d);
+            else if (sp)
+                PQclear(PQexec(d->c, "ROLLBACK TO SAVEPOINT cairn_stmt; RELEASE SAVEPOINT"
+                                     " cairn_stmt"));
+            return rc;
+        }
+    }
+    if (++s->row < s->nrows)
+        return 1;
+    return 0;
+}
+
+static const char *pg_col_text(db_stmt *base, int i)
+{
+    pg_stmt *s = (pg_stmt *)base;
+    if (!s->res || s->row < 0 || s->row >= s->nrows || i >= PQnfields(s->res) ||
+        PQgetisnull(s->res, s->row, i))
+        return NULL;
+    return PQgetvalue(s->res, s->row, i);
+}
+
+static int64_t pg_col_int(db_stmt *base, int i)
+{
+    const char *v = pg_col_text(base, i);
+    if (!v)
+        return 0;
+    if (v[0] == 't' && v[1] == '\0')
+        return 1; /* a boolean expression */
+    if (v[0] == 'f' && v[1] == '\0')
+        return 0;
+    return parse_i64(v);
+}
+
+static bool pg_col_null(db_stmt *base, int i)
+{
+    pg_stmt *s = (pg_stmt *)base;
+    return !s->res || s->row < 0 || s->row >= s->nrows || PQgetisnull(s->res, s->row, i);
+}
+
+static void pg_done(db_stmt *base)
+{
+    pg_stmt *s = (pg_stmt *)base;
+    if (s->cached) {
+        stmt_reset_result(s);
+        for (int i = 0; i < s->nparams; i++) {
+            free(s->vals[i]);
+            s->vals[i] = NULL;
+            s->kinds[i] = 'n';
+        }
+        s->in_use = false;
+        return;
+    }
+    stmt_free(s);
+}
+
+static int64_t pg_changes(db *base)
+{
+    return ((pg_db *)base)->changes;
+}
+
+const db_ops db_pg_ops = {
+    .name = "postgres",
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .prepare = pg_prepare,
+    .bind_text = pg_bind_text,
+    .bind_int = pg_bind_int,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .col_text = pg_col_text,
+    .col_int = pg_col_int,
+    .col_null = pg_col_null,
+    .done = pg_done,
+    .changes = pg_changes,
+    .begin = pg_begin,
+};
