@@ -25,6 +25,7 @@ run: build
 	./$(BUILD)/cairnd serve
 
 test: build asan
+	@sh tools/deps.sh test
 	@sh tests/run.sh $(BUILD) $(ASAN_BUILD)
 
 clean:

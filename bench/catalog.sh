@@ -2,20 +2,40 @@
 # bench/catalog.sh: list, search, facets and versions list at MODELS models (default 100,000,
 # 10 versions each), cairnd vs nginx serving the identical response bytes (the ceiling).
 # Prints min/median/max of RUNS runs of wrk -t1 -c32 per figure.
+# Backends: --db sqlite|postgres (a throwaway local cluster), --blobs file|s3 (s3rver);
+# INSTANCES=2 runs two cairnd on the same database, each loaded by its own wrk -c16 at once
+# (round-robin across instances; the req/s is their sum).
 source "$(dirname "$0")/lib.sh"
+parse_backend_flags "$@"
+INSTANCES=${INSTANCES:-1}
 MODELS=${MODELS:-100000}
 VERSIONS=${VERSIONS:-10}
 need wrk wrk
 make -C "$ROOT" build >/dev/null
 D=$(mktemp -d /tmp/cairn-bench-XXXXXX)
-trap 'cleanup; rm -rf "$D"' EXIT
+trap 'backend_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$D"' EXIT
+backend_setup "$D"
 echo "seeding $MODELS models x $VERSIONS versions..."
-"$ROOT/build/cairn-bench-seed" "sqlite://$D/cairn.db" "$MODELS" "$VERSIONS"
-P=$(free_port); NP=$(free_port); TOK=bench-admin-token
-CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$P --db "sqlite://$D/cairn.db" \
-  --blobs "$D/blobs" --threads "${THREADS:-4}" >/dev/null 2>"$D/cairnd.log" & PIDS+=($!)
-wait_http "http://127.0.0.1:$P/healthz"
+"$ROOT/build/cairn-bench-seed" "$DB_URL" "$MODELS" "$VERSIONS"
+# A bulk load leaves PostgreSQL without statistics until autovacuum comes by: plan with them.
+if [ "$DB" = postgres ]; then psql -q "$DB_URL" -c ANALYZE >/dev/null; fi
+P=$(free_port); P2=$P; NP=$(free_port); TOK=bench-admin-token
+start_cairnd() { # start_cairnd PORT
+  env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$1 \
+    --db "$DB_URL" --blobs "$BLOBS_URL" --threads "${THREADS:-4}" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
+  wait_http "http://127.0.0.1:$1/healthz"
+}
+start_cairnd "$P"
 CPID=${PIDS[-1]}
+if [ "$INSTANCES" = 2 ]; then P2=$(free_port); start_cairnd "$P2"; fi
+echo "instances: $INSTANCES"
+cairn_load() { # cairn_load PATH -> "rps p50 p99" over the instance(s)
+  if [ "$INSTANCES" = 2 ]; then
+    wrk_pair "http://127.0.0.1:$P$1" "http://127.0.0.1:$P2$1" "Authorization: Bearer $TOK"
+  else
+    wrk_run "http://127.0.0.1:$P$1" "Authorization: Bearer $TOK"
+  fi
+}
 mkdir -p "$D/static"
 declare -A EP=(
   [list]="/api/v1/org/bench/models"
@@ -41,11 +61,11 @@ for k in $ORDER; do
   cr=""; c50=""; c99=""; nr=""; n99=""; cold=""
   for _ in $(seq "$RUNS"); do
     touch_catalog
-    t=$(curl -fs -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOK" "http://127.0.0.1:$P${EP[$k]}")
+    t=$(curl -fs -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOK" "http://127.0.0.1:$P2${EP[$k]}")
     cold="$cold $(awk -v t="$t" 'BEGIN {printf "%.1f", t*1000}')"
   done
   for _ in $(seq "$RUNS"); do
-    read -r a b c < <(wrk_run "http://127.0.0.1:$P${EP[$k]}" "Authorization: Bearer $TOK")
+    read -r a b c < <(cairn_load "${EP[$k]}")
     cr="$cr $a"; c50="$c50 $b"; c99="$c99 $c"
     read -r a b c < <(wrk_run "http://127.0.0.1:$NP/$k.json")
     nr="$nr $a"; n99="$n99 $c"

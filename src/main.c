@@ -63,6 +63,9 @@ static void usage(FILE *f)
           "       cairnd admin create-org SLUG [--db URL]\n"
           "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
           "                    [--server-admin] [--db URL]\n"
+          "--blobs is file:///DIR or s3://BUCKET[/PREFIX]?endpoint=http(s)://HOST[:PORT]\n"
+          "  [&region=R][&cache=DIR][&cache_max=BYTES][&part_size=BYTES][&timeout=SECONDS]\n"
+          "  (S3 credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).\n"
           "Each flag has an environment variable: --listen CAIRN_LISTEN, --db CAIRN_DB, ...\n"
           "CAIRN_ADMIN_TOKEN=T makes T a server-admin token.\n",
           f);
@@ -422,20 +425,26 @@ static int cmd_serve(void)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (cfg.secret && *cfg.secret) {
-        ctx.secret = cfg.secret;
-    } else {
-        uint8_t raw[32];
-        crypto_random(raw, sizeof(raw));
-        crypto_hex(secret_buf, raw, sizeof(raw));
-        ctx.secret = secret_buf;
-        log_warn(NULL, "presign.ephemeral_secret", "s:s", "detail",
-                 "no --secret: presigned URLs stay valid only while this process runs");
-    }
     ctx.manifest = manifest_cache_new();
     ctx.cache = resp_cache_new();
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
+    if (cfg.secret && *cfg.secret) {
+        ctx.secret = cfg.secret;
+    } else {
+        /* Without --secret, the database keeps one made on first start: every instance on it
+         * signs alike, and URLs outlive restarts. */
+        uint8_t raw[32];
+        char fresh[65];
+        crypto_random(raw, sizeof(raw));
+        crypto_hex(fresh, raw, sizeof(raw));
+        if (store_setting_init(secret_buf, sizeof(secret_buf), ctx.store, "presign_secret",
+                               fresh, &e) < 0) {
+            log_error(NULL, "presign.secret_failed", "s:s", "detail", e.detail);
+            goto out;
+        }
+        ctx.secret = secret_buf;
+    }
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
         log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
         goto out;

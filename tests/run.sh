@@ -3,8 +3,8 @@
 # summing them all; exits non-zero if anything failed or could not run. The suites:
 #   cmocka units (test_store twice: on SQLite and on PostgreSQL);
 #   the node API suite on SQLite + file blobs, with the normal build and the ASan+UBSan build;
-#   the node API suite again on PostgreSQL + S3, then the scale-out suite (two cairnd on one
-#   database and bucket). PostgreSQL is a throwaway cluster (tests/support/pg.sh) and S3 is
+#   the node API suite again on PostgreSQL + S3 (s3rver), then the scale-out suite (two cairnd
+#   on one database and bucket). PostgreSQL is a throwaway cluster (tests/support/pg.sh) and S3 is
 #   s3rver (tests/support/s3rver.mjs), both on 127.0.0.1 and stopped by PID at exit.
 BUILD=${1:-build}
 ASAN=${2:-}
@@ -15,9 +15,12 @@ failed=0
 broken=""
 log=$(mktemp -d)
 pgdir="/tmp/cairn-test-pg-$$"
+s3dir="/tmp/cairn-test-s3-$$"
+s3pid=""
 cleanup() {
   sh tests/support/pg.sh stop "$pgdir" >/dev/null 2>&1
-  rm -rf "$log"
+  [ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null && wait "$s3pid" 2>/dev/null
+  rm -rf "$log" "$s3dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -25,6 +28,13 @@ trap 'exit 130' INT TERM
 # The PostgreSQL cluster the PostgreSQL suites share; each test makes its own database.
 pgport=$(sh tests/support/pg.sh start "$pgdir" 2>"$log/pg.err") || {
   echo "could not start PostgreSQL:"; cat "$log/pg.err"; pgport=""; }
+# The S3 server (s3rver) the S3 suites share; each test server keeps its blobs under its own
+# prefix of the bucket cairn-test.
+node tests/support/s3rver.mjs "$s3dir" >"$log/s3.port" 2>"$log/s3.err" &
+s3pid=$!
+for _ in $(seq 1 100); do [ -s "$log/s3.port" ] && break; sleep 0.1; done
+s3port=$(head -1 "$log/s3.port")
+[ -n "$s3port" ] || { echo "could not start s3rver:"; cat "$log/s3.err"; }
 
 echo "== unit tests (cmocka)"
 for t in "$BUILD"/test_*; do
@@ -70,7 +80,15 @@ api_suite() { # label binary dir [env...]
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; broken="$broken api-$label"; fi
   if [ "$p" -eq 0 ]; then f=$((f + 1)); broken="$broken api-$label(no tests ran)"; fi
   passed=$((passed + p)); failed=$((failed + f))
-  printf '  %d passed, %d failed\n' "$p" "$f"
+  sk=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$log/api-$label.out" | tail -1)
+  printf '  %d passed, %d failed' "$p" "$f"
+  # A skip is never silent: name each (they run in the suite whose backend they need).
+  if [ "${sk:-0}" -gt 0 ]; then
+    printf ', %d skipped:\n' "$sk"
+    grep -E '^ *ok .* # SKIP' "$log/api-$label.out" | sed 's/^ */    /'
+  else
+    echo
+  fi
   if [ "$f" -ne 0 ]; then
     grep -E '^not ok|^# Subtest|error:|expected|actual|AddressSanitizer|runtime error' \
       "$log/api-$label.out" | grep -B1 -A6 'not ok' | head -150
@@ -78,10 +96,14 @@ api_suite() { # label binary dir [env...]
 }
 api_suite normal "$BUILD/cairnd" tests/api/
 [ -n "$ASAN" ] && api_suite "asan+ubsan" "$ASAN/cairnd" tests/api/
-if [ -n "$pgport" ]; then
-  api_suite "postgres" "$BUILD/cairnd" tests/api/ CAIRN_TEST_PG="127.0.0.1:$pgport"
+if [ -n "$pgport" ] && [ -n "$s3port" ]; then
+  both="CAIRN_TEST_PG=127.0.0.1:$pgport CAIRN_TEST_S3=http://127.0.0.1:$s3port"
+  # shellcheck disable=SC2086 # $both is two assignments
+  api_suite "postgres+s3" "$BUILD/cairnd" tests/api/ $both
+  # shellcheck disable=SC2086
+  api_suite "scale-out, postgres+s3" "$BUILD/cairnd" tests/scaleout/ $both
 else
-  broken="$broken api-postgres"; failed=$((failed + 1))
+  broken="$broken api-postgres+s3"; failed=$((failed + 1))
 fi
 
 [ -n "$broken" ] && echo "suites that failed to run cleanly:$broken"

@@ -1,7 +1,9 @@
 /*
  * download.c: getting bytes out (API.md §6): authenticated file GETs, presigned blob URLs
  * (sent zero-copy by http/ with Range), download-url(s), and the capability trust card.
- * A download counts once per completed full GET.
+ * A download counts once per completed full GET through cairn. When the blob store gives
+ * direct URLs (S3), download-url(s) hand out the store's own presigned URLs, cairn never sees
+ * those GETs, so each URL issued counts as one download instead.
  */
 #include "api/handlers.h"
 
@@ -20,19 +22,42 @@
 
 typedef struct count_ctx {
     char version_id[37];
+    int64_t issued; /* direct URLs handed out (counted once the reply went out), or 0 */
 } count_ctx;
 
 static void count_done(const app *ap, void *ctx, bool ok, bool full)
 {
     count_ctx *cc = ctx;
-    if (!ok || !full || !cc->version_id[0])
+    if (!ok || !cc->version_id[0] || (!full && cc->issued == 0))
         return;
     err e = {0};
     store_tx *tx = NULL;
     if (store_tx_begin(&tx, ap->store, true, &e) < 0)
         return;
-    int rc = store_count_download(tx, cc->version_id, 1, &e);
+    int rc = store_count_download(tx, cc->version_id, cc->issued ? cc->issued : 1, &e);
     store_tx_end(tx, rc == 0, &e);
+}
+
+/* Counts n direct URLs of version_id once the reply is sent. */
+static void count_issued(api_reply *r, api_call *c, const char *version_id, int64_t n)
+{
+    if (n <= 0)
+        return;
+    count_ctx *cc = arena_new(c->a, count_ctx);
+    snprintf(cc->version_id, sizeof(cc->version_id), "%s", version_id);
+    cc->issued = n;
+    r->done = (api_done){count_done, cc};
+}
+
+/* The store's own presigned GET URL of res, or NULL when the store has none (files). */
+static const char *direct_url(api_call *c, const store_resource *res, int64_t exp)
+{
+    char url[4096];
+    const char *slash = strrchr(res->path, '/');
+    if (!blob_presign_get(url, sizeof(url), c->app->blob, res->storage_key, exp,
+                          slash ? slash + 1 : res->path))
+        return NULL;
+    return arena_strdup(c->a, url);
 }
 
 static int reply_blob(api_reply *r, api_call *c, const char *key, const char *sha256,
@@ -137,7 +162,7 @@ static int do_download_urls(api_reply *r, api_call *c, store_tx *tx)
         api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0 ||
         store_resource_list(&rs, &n, tx, v.id, NULL, c->a, &r->e) < 0)
         return -1;
-    int64_t exp = time_now_ms() / 1000 + URL_TTL_S;
+    int64_t exp = time_now_ms() / 1000 + URL_TTL_S, issued = 0;
     json_t *items = json_array(), *skipped = json_array();
     for (size_t i = 0; i < n; i++) {
         if (!blob_exists(c->app->blob, rs[i].storage_key)) {
@@ -146,12 +171,16 @@ static int do_download_urls(api_reply *r, api_call *c, store_tx *tx)
             log_warn(c->req_id, "download.missing_blob", "s:s", "key", rs[i].storage_key);
             continue;
         }
+        const char *url = direct_url(c, &rs[i], exp);
+        issued += url != NULL;
         json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I, s:o}", "path", rs[i].path,
-                                               "url", signed_url(c, &rs[i], exp), "sha256",
+                                               "url", url ? url : signed_url(c, &rs[i], exp),
+                                               "sha256",
                                                rs[i].sha256, "size_bytes",
                                                (json_int_t)rs[i].size_bytes, "expires_at",
                                                api_time(exp * 1000)));
     }
+    count_issued(r, c, v.id, issued);
     return api_json(r, 200, json_pack("{s:s, s:s, s:o, s:o}", "source", "cairn", "version",
                                       v.version, "resources", items, "skipped", skipped));
 }
@@ -184,9 +213,13 @@ static int do_download_url(api_reply *r, api_call *c, store_tx *tx)
     if (!pick)
         return err_set(&r->e, ERR_NOT_FOUND, "version '%s' has no files", v.version);
     int64_t exp = time_now_ms() / 1000 + URL_TTL_S;
+    const char *url = direct_url(c, pick, exp);
+    if (url)
+        count_issued(r, c, v.id, 1);
     return api_json(r, 200,
                     json_pack("{s:s, s:i, s:o, s:s, s:s, s:I, s:s, s:s}", "url",
-                              signed_url(c, pick, exp), "expires_in", URL_TTL_S, "expires_at",
+                              url ? url : signed_url(c, pick, exp), "expires_in", URL_TTL_S,
+                              "expires_at",
                               api_time(exp * 1000), "path", pick->path, "sha256", pick->sha256,
                               "size_bytes", (json_int_t)pick->size_bytes, "version", v.version,
                               "package_id", pick->package_id));

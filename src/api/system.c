@@ -16,6 +16,9 @@ int api_readyz(api_reply *r, api_call *c)
     if (!store_ping(c->app->store))
         return api_json(r, 503, json_pack("{s:s, s:s}", "status", "unavailable", "detail",
                                           "database unreachable"));
+    if (!blob_ping(c->app->blob))
+        return api_json(r, 503, json_pack("{s:s, s:s}", "status", "unavailable", "detail",
+                                          "blob store unreachable"));
     return api_json(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 

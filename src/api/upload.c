@@ -52,6 +52,7 @@ typedef struct upstate {
     store_session s;
     uint64_t offset, range_len;
     bool has_range;
+    blob_appender *ap; /* a PATCH's appends, stored when it ends */
 } upstate;
 
 static bool hex64(const char *s)
@@ -124,24 +125,22 @@ static json_t *sniff(const app *ap, const upfile *f, err *e)
         return NULL;
     char key[BLOB_KEY_MAX];
     blob_key_of(key, sizeof(key), f->hex);
-    int fd = -1;
     uint64_t size = 0;
-    if (blob_open_read(&fd, &size, ap->blob, key, e) < 0)
-        return NULL;
-    size_t want = size < FORMAT_SNIFF_MAX ? (size_t)size : FORMAT_SNIFF_MAX;
-    uint8_t *p = malloc(want ? want : 1);
     size_t got = 0;
-    while (p && got < want) {
-        ssize_t n = pread(fd, p + got, want - got, (off_t)got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    uint8_t *p = malloc(FORMAT_SNIFF_MAX);
+    if (!p) {
+        err_set(e, ERR_SERVER, "out of memory");
+        return NULL;
     }
-    close(fd);
+    /* The header only: with S3 a ranged read, not a fetch of the whole blob. */
+    if (blob_read_head(p, FORMAT_SNIFF_MAX, &got, &size, ap->blob, key, e) < 0) {
+        free(p);
+        return NULL;
+    }
     json_t *info = NULL;
-    if (p && strcmp(fmt, "safetensors") == 0)
+    if (strcmp(fmt, "safetensors") == 0)
         info = format_parse_safetensors(p, got, e);
-    else if (p)
+    else
         info = format_parse_gguf(p, got, got == size, e);
     free(p);
     if (!info && e->kind == ERR_VALIDATION && e->nfields > 0)
@@ -469,6 +468,17 @@ static const field_spec ticket_fields[] = {{"path", F_STR, 512, true},
                                            {"kind", F_STR, 64, false},
                                            {"storage_key", F_STR, 80, false}};
 
+/* The name of a direct upload (S3: PREFIX/uploads/<id>): one per version, path and content,
+ * so confirm finds it again from its own body, with nothing stored in between. */
+static const char *upload_id(api_call *c, const char *version_id, const char *path,
+                             const char *sum)
+{
+    char hex[65];
+    const char *material = arena_printf(c->a, "%s\n%s\n%s", version_id, path, sum);
+    crypto_sha256_hex(hex, material, strlen(material));
+    return arena_strndup(c->a, hex, 48);
+}
+
 static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
@@ -478,12 +488,18 @@ static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
     if (target_draft(&o, &m, &v, c, tx, &r->e) < 0 ||
         check_path_free(tx, &v, path, c->a, &r->e) < 0)
         return -1;
-    char key[BLOB_KEY_MAX], url[512];
-    blob_key_of(key, sizeof(key), lower(c->a, api_body_str(c, "sha256")));
+    char key[BLOB_KEY_MAX], url[4096];
+    const char *sum = lower(c->a, api_body_str(c, "sha256"));
+    blob_key_of(key, sizeof(key), sum);
     int64_t exp = time_now_ms() / 1000 + PRESIGN_TTL_S;
-    presign_path(url, sizeof(url), c->app->secret, "PUT", key, exp);
-    return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url",
-                                      arena_printf(c->a, "%s%s", base_url(c), url),
+    const char *full;
+    if (blob_presign_put(url, sizeof(url), c->app->blob, upload_id(c, v.id, path, sum), exp)) {
+        full = arena_strdup(c->a, url); /* straight to the store */
+    } else {
+        presign_path(url, sizeof(url), c->app->secret, "PUT", key, exp);
+        full = arena_printf(c->a, "%s%s", base_url(c), url);
+    }
+    return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url", full,
                                       "storage_key", key, "expires_at", api_time(exp * 1000),
                                       "method", "PUT"));
 }
@@ -534,6 +550,31 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
 const api_upload api_upload_presigned = {presigned_begin, file_chunk, presigned_finish,
                                          abort_files, false};
 
+/* Confirm when the client PUT straight to the store: the upload object is re-hashed as it
+ * streams from the store, must match sha256 (else 422 and it is gone), and is published. */
+static int confirm_direct(api_reply *r, api_call *c, upstate *u, const char *key,
+                          const char *sum)
+{
+    upfile *f = &u->files[0];
+    const char *path = api_body_str(c, "path");
+    if (blob_upload_commit(c->app->blob, upload_id(c, u->v.id, path, sum), sum, f->hex, &f->size,
+                           &r->e) < 0) {
+        if (r->e.kind == ERR_NOT_FOUND)
+            err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
+        return -1; /* a mismatch is the usual 422 at ["body","sha256"], and nothing is kept */
+    }
+    json_t *declared = json_object_get(c->body, "size");
+    if (declared && (uint64_t)json_integer_value(declared) != f->size)
+        return err_field_add(&r->e, "body", "size", "value_error",
+                             "declared %lld bytes, stored %llu",
+                             (long long)json_integer_value(declared),
+                             (unsigned long long)f->size);
+    f->path = path;
+    f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
+    f->done = true;
+    return attach(r, c, u->o.id, u->v.id, f, 1, "file");
+}
+
 int api_upload_confirm(api_reply *r, api_call *c)
 {
     field_spec specs[5];
@@ -555,6 +596,8 @@ int api_upload_confirm(api_reply *r, api_call *c)
     upstate *u = state_new(c);
     if (begin_draft(u, c, api_body_str(c, "path"), &r->e) < 0)
         return -1;
+    if (blob_has_direct_urls(c->app->blob))
+        return confirm_direct(r, c, u, key, lower(c->a, sum));
     if (!blob_exists(c->app->blob, key))
         return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
     bool ok = false;
@@ -695,24 +738,25 @@ static int patch_begin(api_reply *r, api_call *c, void **state)
         u->has_range = true;
     }
     u->range_len = u->has_range ? u->range_len : 0;
-    return 0;
+    return blob_appender_open(&u->ap, c->app->blob, u->s.id, have, &r->e);
 }
 
 static int patch_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
                        err *e)
 {
     (void)part;
+    (void)c;
     upstate *u = state;
-    uint64_t size = 0;
-    if (blob_session_append(c->app->blob, u->s.id, u->offset, p, n, &size, e) < 0)
-        return -1;
-    u->offset = size;
-    return 0;
+    return blob_appender_write(u->ap, p, n, e);
 }
 
 static int patch_finish(api_reply *r, api_call *c, void *state)
 {
     upstate *u = state;
+    blob_appender *ap = u->ap;
+    u->ap = NULL;
+    if (blob_appender_close(ap, &u->offset, &r->e) < 0)
+        return -1;
     api_header(r, "Upload-Offset", arena_printf(c->a, "%llu", (unsigned long long)u->offset));
     return api_json(r, 200, json_pack("{s:s, s:I}", "id", u->s.id, "offset",
                                       (json_int_t)u->offset));
@@ -720,7 +764,11 @@ static int patch_finish(api_reply *r, api_call *c, void *state)
 
 static void patch_abort(void *state)
 {
-    (void)state; /* appended bytes stay: the client resumes from the committed offset */
+    upstate *u = state;
+    err ignored = {0};
+    /* Bytes received so far are kept: the client resumes from the session's offset. */
+    if (u)
+        blob_appender_close(u->ap, NULL, &ignored);
 }
 
 const api_upload api_upload_session_patch = {patch_begin, patch_chunk, patch_finish,

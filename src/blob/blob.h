@@ -3,9 +3,12 @@
  * A blob is named by the SHA-256 of its bytes: its storage key is "sha256/ab/<64 hex>" where
  * ab is the first two hex digits. Bytes become visible under a key only once they are complete
  * and durable, so a crash leaves at worst an unreferenced temporary that blob_sweep_tmp()
- * removes. Callers never see paths: a later S3 backend sits behind the same calls.
- * A `blob` handle is thread-safe; a `blob_writer` belongs to the thread that opened it.
- * Faults of the disk are ERR_SERVER with a plain detail; paths and errno go to the log only.
+ * removes. Callers never see paths: the directory backend (blob_fs.c) and the S3 backend
+ * (blob_s3.c) sit behind the same calls; the front end is blob.c.
+ * A `blob` handle is thread-safe; a `blob_writer` or `blob_appender` belongs to the thread that
+ * opened it. Faults of the disk are ERR_SERVER with a plain detail; paths and errno go to the
+ * log only. Faults of an S3 store are ERR_S3 (502), its timeouts ERR_GATEWAY_TIMEOUT (504);
+ * its replies (XML error codes) go to the log only.
  */
 #ifndef CAIRN_BLOB_H
 #define CAIRN_BLOB_H
@@ -21,15 +24,22 @@
 /* Longest upload session id ([A-Za-z0-9-]{1,64}). */
 #define BLOB_SESSION_ID_MAX 64
 
-typedef struct blob blob;               /* a store handle; thread-safe */
-typedef struct blob_writer blob_writer; /* one upload in progress; one thread */
+typedef struct blob blob;                   /* a store handle; thread-safe */
+typedef struct blob_writer blob_writer;     /* one upload in progress; one thread */
+typedef struct blob_appender blob_appender; /* one request's appends to a session; one thread */
 
 /* Opens the store named by url: "file:///abs/dir", "file://./rel/dir" or a plain path,
- * creating the directory with tmp/ and sha256/ inside. ERR_INVALID for an unsupported url,
- * ERR_SERVER if the directory cannot be made. Free with blob_close(). */
+ * creating the directory with tmp/ and sha256/ inside; or
+ * "s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT&region=R[&cache=DIR][&cache_max=BYTES]..."
+ * with credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (blob_s3.c lists every
+ * option). ERR_INVALID for an unsupported or malformed url, ERR_SERVER if the directory cannot
+ * be made, ERR_S3 if the bucket cannot be reached. Free with blob_close(). */
 int blob_open(blob **out, const char *url, err *e);
 /* Closes the store; accepts NULL. No writer may still be open on it. */
 void blob_close(blob *b);
+/* Returns true if the store answers (S3: a HEAD of the bucket; files: the directory is there):
+ * for readiness checks. */
+bool blob_ping(blob *b);
 
 /* Starts a new blob in a temporary file; *out is the caller's until commit or abort. */
 int blob_writer_open(blob_writer **out, blob *b, err *e);
@@ -48,8 +58,13 @@ int blob_writer_commit(blob_writer *w, const char *expected_hex, char hex_out[65
 void blob_writer_abort(blob_writer *w);
 
 /* Opens the blob at key for reading: *fd is the caller's to close, *size its length.
- * ERR_NOT_FOUND if key is absent or not a valid storage key. */
+ * ERR_NOT_FOUND if key is absent or not a valid storage key. With S3 the fd is a file of the
+ * local read cache, fetched and checked against the key's digest on a miss. */
 int blob_open_read(int *fd, uint64_t *size, blob *b, const char *key, err *e);
+/* Reads up to cap bytes from the start of the blob at key into buf (*got of them) and gets its
+ * *size, without fetching the rest (a Range GET with S3). ERR_NOT_FOUND as blob_open_read. */
+int blob_read_head(void *buf, size_t cap, size_t *got, uint64_t *size, blob *b, const char *key,
+                   err *e);
 /* Returns true if key is a valid storage key and the blob exists. */
 bool blob_exists(blob *b, const char *key);
 /* Writes the storage key of the hex digest hex into out (BLOB_KEY_MAX bytes suffice). */
@@ -86,6 +101,35 @@ int blob_session_commit(blob *b, const char *id, const char *expected_hex, char 
 /* Removes a session if it exists. */
 void blob_session_discard(blob *b, const char *id);
 
+/* Streams one request's worth of appends to a session: opened at offset, which must equal the
+ * current size (else ERR_CONFLICT). With S3 the bytes become one chunk object, stored when the
+ * appender closes; on files each write appends at once. */
+int blob_appender_open(blob_appender **out, blob *b, const char *id, uint64_t offset, err *e);
+/* Appends p[0..n). After a failed write, close keeps nothing more of this appender. */
+int blob_appender_write(blob_appender *ap, const void *p, size_t n, err *e);
+/* Stores what was written (also when the request ended early: the client resumes from the
+ * session's size) and frees ap; *new_size (may be NULL) gets offset + bytes kept. Accepts
+ * NULL. */
+int blob_appender_close(blob_appender *ap, uint64_t *new_size, err *e);
+
+/* Direct URLs: with S3 clients move bytes straight to and from the store.
+ * Returns true if the backend gives direct URLs (S3), false for files. */
+bool blob_has_direct_urls(const blob *b);
+/* Writes into out a presigned GET URL of the blob at key valid until expires_at_s (unix
+ * seconds), asking the store to name the download filename (NULL: none). Returns false, with
+ * out empty, when the backend has no direct URLs (files: use presign.h's) or on overflow. */
+bool blob_presign_get(char *out, size_t cap, blob *b, const char *key, int64_t expires_at_s,
+                      const char *filename);
+/* Writes a presigned PUT URL of the pending upload named upload_id ([A-Za-z0-9-]{1,64}) into
+ * out; false as blob_presign_get. */
+bool blob_presign_put(char *out, size_t cap, blob *b, const char *upload_id, int64_t expires_at_s);
+/* Takes the object a client PUT to upload_id: re-hashes it as it streams from the store, checks
+ * expected_hex as blob_writer_commit() does, publishes it (a server-side copy) and removes the
+ * upload object, also on a mismatch. ERR_NOT_FOUND if nothing was uploaded; ERR_INVALID if
+ * the backend has no direct uploads. */
+int blob_upload_commit(blob *b, const char *upload_id, const char *expected_hex, char hex_out[65],
+                       uint64_t *size, err *e);
+
 /* ---- backend interface: implemented and read only in src/blob/ ----
  * A backend (curl's Curl_ssl) keeps its own state behind void pointers; the front end checks
  * keys and ids, hashes writer bytes and frees the handles, so a backend sees only valid input.
@@ -113,13 +157,41 @@ typedef struct blob_ops {
     int (*session_commit)(void *st, const char *id, const char *expected_hex, char hex_out[65],
                           uint64_t *size, bool *dedup, err *e);
     void (*session_discard)(void *st, const char *id);
+    /* Optional (NULL: the front end appends each write with session_append): a streamed
+     * appender whose bytes are stored by close. close frees ast; keep is false after a failed
+     * write (store nothing). */
+    int (*appender_open)(void **ast, void *st, const char *id, uint64_t offset, err *e);
+    int (*appender_write)(void *ast, const void *p, size_t n, err *e);
+    int (*appender_close)(void *ast, bool keep, uint64_t *kept, err *e);
+    /* Optional (NULL: always ready): true if the store answers. */
+    bool (*ping)(void *st);
+    /* Optional (NULL: blob_read_head uses open_read and pread). */
+    int (*read_head)(void *buf, size_t cap, size_t *got, uint64_t *size, void *st, const char *key,
+                     err *e);
+    /* Optional (NULL: blob_verify hashes what open_read gives): re-hashes the stored bytes
+     * themselves, bypassing any cache, into hex. */
+    int (*hash)(char hex[65], uint64_t *size, void *st, const char *key, err *e);
+    /* Optional direct URLs and uploads (NULL: none; see blob_presign_get and friends). */
+    bool (*presign_get)(char *out, size_t cap, void *st, const char *key, int64_t expires_at_s,
+                        const char *filename);
+    bool (*presign_put)(char *out, size_t cap, void *st, const char *upload_id,
+                        int64_t expires_at_s);
+    /* Hashes the upload object, checks expected_hex (blob_digest_check), publishes it under
+     * its digest (keeping an existing blob: *dedup) and removes it, also on a mismatch. */
+    int (*upload_commit)(void *st, const char *upload_id, const char *expected_hex,
+                         char hex_out[65], uint64_t *size, bool *dedup, err *e);
 } blob_ops;
 
 /* The local-directory backend ("file://" urls and plain paths). */
 extern const blob_ops blob_fs_ops;
+/* The S3 backend ("s3://" urls). */
+extern const blob_ops blob_s3_ops;
 
 /* For backends: returns 0 if expected_hex (NULL: none) matches got_hex, else fills the 422
  * checksum mismatch into e and returns -1. */
 int blob_digest_check(const char *expected_hex, const char *got_hex, err *e);
+/* For backends: hashes the whole of fd from offset 0 with pread(2), leaving its file offset
+ * alone; *size gets the bytes hashed. ERR_SERVER on a read fault. */
+int blob_hash_fd(char hex[65], uint64_t *size, int fd, err *e);
 
 #endif

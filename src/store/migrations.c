@@ -100,6 +100,8 @@ const store_migration store_migrations[] = {
      "CREATE INDEX artifact_facets_pub ON artifact_facets(kind, facet, public, live, value,"
      " artifact_id);",
      NULL, NULL},
+    /* 6: settings every instance shares (the presigning secret) */
+    {"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

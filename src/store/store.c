@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ struct store {
     _Atomic int64_t seen_gen;    /* local_gen when rev_cached was read */
     _Atomic int64_t rev_cached;  /* the catalog revision last read from the database */
     _Atomic int64_t rev_read_ms; /* when it was read */
+    int64_t recheck_ms;          /* how stale rev_cached may be (0: read it every time) */
     char *url;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -117,6 +119,7 @@ int store_open(store **out, const char *url, int pool_size, err *e)
         return err_set(e, ERR_SERVER, "out of memory");
     s->url = strdup(url);
     s->max = pool_size < 1 ? 1 : pool_size;
+    s->recheck_ms = strncmp(url, "postgres", 8) == 0 ? 0 : 100;
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -406,35 +409,59 @@ int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t
     return 0;
 }
 
-/* Other processes sharing the database (instances, `cairnd gc`) are seen within this. */
-#define REVISION_RECHECK_MS 100
-
 int store_catalog_revision(int64_t *out, store *s, err *e)
 {
     /* Our own commits are seen at once (local_gen); the database is asked again only when
-     * this process changed the catalog or REVISION_RECHECK_MS passed. */
+     * this process changed the catalog or recheck_ms passed. The read is one statement
+     * outside a transaction: a single-row read needs no snapshot. */
     int64_t now = time_now_ms(), gen = atomic_load(&s->local_gen);
-    if (atomic_load(&s->rev_read_ms) != 0 && gen == atomic_load(&s->seen_gen) &&
-        now - atomic_load(&s->rev_read_ms) < REVISION_RECHECK_MS) {
+    if (s->recheck_ms > 0 && atomic_load(&s->rev_read_ms) != 0 &&
+        gen == atomic_load(&s->seen_gen) && now - atomic_load(&s->rev_read_ms) < s->recheck_ms) {
         *out = atomic_load(&s->rev_cached);
         return 0;
     }
-    store_tx *tx = NULL;
+    db *d = NULL;
     db_stmt *st = NULL;
-    if (store_tx_begin(&tx, s, false, e) < 0)
+    if (conn_take(&d, s, e) < 0)
         return -1;
-    int rc = db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "");
+    int rc = db_query(&st, d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "");
     if (rc == 0)
         rc = db_step(st, e);
     *out = rc == 1 ? db_col_int(st, 0) : 0;
     db_done(st);
-    store_tx_end(tx, false, e);
+    conn_give(s, d);
     if (rc < 0)
         return -1;
     atomic_store(&s->rev_cached, *out);
     atomic_store(&s->seen_gen, gen);
     atomic_store(&s->rev_read_ms, now);
     return 0;
+}
+
+int store_setting_init(char *out, size_t cap, store *s, const char *name, const char *initial,
+                       err *e)
+{
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    int rc = -1;
+    if (store_tx_begin(&tx, s, true, e) < 0)
+        return -1;
+    if (db_run(tx->d,
+               "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", e,
+               "tt", name, initial) < 0 ||
+        db_query(&st, tx->d, "SELECT value FROM settings WHERE name = ?", e, "t", name) < 0)
+        goto out;
+    if (db_step(st, e) != 1 || !db_col_text(st, 0))
+        goto out;
+    snprintf(out, cap, "%s", db_col_text(st, 0));
+    rc = 0;
+out:
+    db_done(st);
+    if (store_tx_end(tx, rc == 0, e) < 0)
+        rc = -1;
+    if (rc < 0 && e->kind == ERR_NONE)
+        err_set(e, ERR_DATABASE, "database error");
+    return rc;
 }
 
 int store_blob_totals(int64_t *bytes, int64_t *count, store *s, err *e)

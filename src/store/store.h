@@ -32,9 +32,16 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e);
 int store_tx_end(store_tx *tx, bool commit, err *e);
 
 /* Returns the catalog revision: it changes with every committed change to what catalogs,
- * facets or the manifest show. This process's own commits show at once; those of other
- * processes sharing the database within 100 ms. Thread-safe. */
+ * facets or the manifest show. This process's own commits show at once. On PostgreSQL, where
+ * many instances share the database, every call reads the revision row (one indexed read
+ * outside any transaction), so another instance's commit shows at once too; on SQLite, other
+ * processes (`cairnd gc`) show within 100 ms. Thread-safe. */
 int store_catalog_revision(int64_t *out, store *s, err *e);
+
+/* Returns the server-wide setting `name`, first storing `initial` if it has none yet, so every
+ * instance on the database agrees (e.g. the presigning secret). Copies it into out. */
+int store_setting_init(char *out, size_t cap, store *s, const char *name, const char *initial,
+                       err *e);
 
 /* Sums the sizes and count of the blobs the database knows (for metrics). */
 int store_blob_totals(int64_t *bytes, int64_t *count, store *s, err *e);

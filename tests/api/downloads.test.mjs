@@ -2,9 +2,9 @@
 // expiry), Range, ETag/If-None-Match, HEAD, download counts.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
-  startServer, api, mkOrgWithTokens, assertError, rnd, TS_RE, rawRequest,
+  startServer, api, mkOrgWithTokens, assertError, rnd, TS_RE, rawRequest, S3_MODE, s3Endpoint, S3_BUCKET, s3PrefixFor,
 } from './harness.mjs';
 import {
   MiB, sha256, prngBytes, verBase, artBase, mkArtifact, mkVersion, putFileOk, publish, fetchBuf, rawHttp, sleep, until, postBundle,
@@ -47,8 +47,28 @@ async function downloadUrl(query = '', token = A.reader, name = M) {
   return r;
 }
 
-/** GET with no token of a presigned URL (rewritten onto our server's address). */
-const getSigned = (u, init = {}) => fetchBuf(srv.url + rel(u), init);
+/** GET with no token of a presigned URL (cairn's rewritten onto our server's address; in S3
+ * mode the store's own URL, as is). */
+const getSigned = (u, init = {}) => fetchBuf(S3_MODE ? u : srv.url + rel(u), init);
+
+/** The path of a direct URL of blob hex (S3 mode): path-style, under the server's prefix. */
+const s3Path = (hex) => `/${S3_BUCKET}/${s3PrefixFor(srv.dataDir)}sha256/${hex.slice(0, 2)}/${hex}`;
+
+/*
+ * An independent SigV4 query signer (node crypto), to check the store URLs cairn makes in S3
+ * mode: same inputs, same signature. s3rver's default credentials.
+ */
+const enc = (x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const hmac = (k, m) => createHmac('sha256', k).update(m).digest();
+function sigv4Sign(method, host, pathname, params, secret = 'S3RVER') {
+  const q = [...params].filter(([k]) => k !== 'X-Amz-Signature').map(([k, v]) => [enc(k), enc(v)]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
+  const canonical = [method, pathname, q, `host:${host}`, '', 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const date = params.get('X-Amz-Date');
+  const [, d8, region] = /^[^/]+\/(\d{8})\/([^/]+)\//.exec(params.get('X-Amz-Credential'));
+  const sts = ['AWS4-HMAC-SHA256', date, `${d8}/${region}/s3/aws4_request`, createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, d8), region), 's3'), 'aws4_request');
+  return hmac(key, sts).toString('hex');
+}
 
 describe('download-url', () => {
   test('latest primary file, expires_in 3600, URL works without a token', async () => {
@@ -63,12 +83,21 @@ describe('download-url', () => {
     const left = Date.parse(r.json.expires_at) - Date.now();
     assert.ok(left > 3500_000 && left <= 3601_000, `expires_at ~1h ahead: ${left}`);
     const u = new URL(r.json.url);
-    assert.match(u.pathname, /^\/api\/v1\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
     const g = await getSigned(r.json.url);
     assert.equal(g.status, 200, g.text);
     assert.ok(g.buf.equals(W2));
-    assert.equal(g.headers.get('etag'), `"${sha256(W2)}"`);
     assert.equal(g.headers.get('content-length'), String(W2.length));
+    if (S3_MODE) {
+      // A presigned GET of the content key, straight from the store, naming the file.
+      assert.equal(u.origin, s3Endpoint());
+      assert.equal(u.pathname, s3Path(sha256(W2)));
+      assert.equal(u.searchParams.get('X-Amz-Expires'), '3600');
+      assert.equal(u.searchParams.get('X-Amz-SignedHeaders'), 'host');
+      assert.match(g.headers.get('content-disposition') || '', /weights\.bin/);
+    } else {
+      assert.match(u.pathname, /^\/api\/v1\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+      assert.equal(g.headers.get('etag'), `"${sha256(W2)}"`);
+    }
   });
 
   test('?version= picks the primary of that version (a bundle)', async () => {
@@ -201,15 +230,54 @@ describe('authenticated file GET', () => {
 describe('presigned blob URLs', () => {
   let url; // a good URL of W2
   let other; // a good URL of CFG
+  // In S3 mode download-url gives the store's URLs; the byte-serving tests below (Range, ETag,
+  // HEAD) then run on cairn's own authenticated file route of the same bytes.
+  const w2File = () => `${srv.url}${verBase(A, 'models', M, '1.1.0')}/files/weights.bin`;
+  const served = () => (S3_MODE ? w2File() : srv.url + url.pathname + url.search);
+  const servedInit = (init = {}) => (S3_MODE ? { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${A.reader}` } } : init);
   before(async () => {
     url = new URL((await downloadUrl()).json.url);
     const r = await api(srv, 'GET', `${verBase(A, 'models', M, '1.0.0')}/download-urls`, { token: A.reader });
     other = new URL(r.json.resources.find((x) => x.path === 'config.json').url);
   });
 
-  const variant = (base, fn) => { const u = new URL(base); fn(u); return srv.url + u.pathname + u.search; };
+  const variant = (base, fn) => { const u = new URL(base); fn(u); return S3_MODE ? u.href : srv.url + u.pathname + u.search; };
 
-  test('altered URLs → 403 token_error, revealing nothing', async () => {
+  test('download URLs are signed: cairn HMAC (files) or SigV4 by the store, exactly as an independent signer does it (S3)', async () => {
+    if (!S3_MODE) {
+      assert.match(url.pathname, /^\/api\/v1\/blobs\/sha256\//);
+      for (const k of ['expires', 'sig', 'v']) assert.ok(url.searchParams.get(k), `${k} in ${url}`);
+      return;
+    }
+    const host = url.host; // with the port: the Host header a client sends
+    assert.equal(url.searchParams.get('X-Amz-Algorithm'), 'AWS4-HMAC-SHA256');
+    assert.match(url.searchParams.get('X-Amz-Credential'), /^S3RVER\/\d{8}\/us-east-1\/s3\/aws4_request$/);
+    assert.match(url.searchParams.get('X-Amz-Date'), /^\d{8}T\d{6}Z$/);
+    assert.equal(url.searchParams.get('X-Amz-Signature'), sigv4Sign('GET', host, url.pathname, url.searchParams));
+    assert.notEqual(url.searchParams.get('X-Amz-Signature'), sigv4Sign('GET', host, url.pathname, url.searchParams, 'wrong'));
+  });
+
+  test('altered URLs → 403 token_error, revealing nothing (S3 mode: 403 from the store)', async () => {
+    if (S3_MODE) {
+      const sig = url.searchParams.get('X-Amz-Signature');
+      const cases = {
+        'flipped signature': (u) => u.searchParams.set('X-Amz-Signature', (sig[0] === '0' ? '1' : '0') + sig.slice(1)),
+        'expires later': (u) => u.searchParams.set('X-Amz-Expires', '7200'),
+        'other date': (u) => u.searchParams.set('X-Amz-Date', u.searchParams.get('X-Amz-Date').replace(/(\d)Z$/, (m, d) => `${(Number(d) + 1) % 10}Z`)),
+        'moved to another blob': (u) => { u.pathname = other.pathname; },
+        'other blob with a missing key': (u) => { u.pathname = s3Path('0'.repeat(64)); },
+        'other filename': (u) => u.searchParams.set('response-content-disposition', 'attachment; filename="x.bin"'),
+        'extra parameter': (u) => u.searchParams.set('v', '1'),
+      };
+      for (const [what, fn] of Object.entries(cases)) {
+        const r = await fetchBuf(variant(url, fn));
+        assert.equal(r.status, 403, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.match(r.text, /<Code>SignatureDoesNotMatch<\/Code>/, what);
+        assert.ok(!r.buf.includes(W2.subarray(0, 64)), `${what}: leaks the bytes`);
+      }
+      assert.equal((await fetchBuf(url.href)).status, 200, 'the untouched URL still works');
+      return;
+    }
     const sig = url.searchParams.get('sig');
     const exp = Number(url.searchParams.get('expires'));
     const cases = {
@@ -246,7 +314,23 @@ describe('presigned blob URLs', () => {
     }
   });
 
-  test('a correctly signed but expired URL → 401 expired_signature_error (server started with --secret)', async () => {
+  test('a correctly signed but expired URL → 401 expired_signature_error (server started with --secret; S3 mode: 403 AccessDenied from the store)', async () => {
+    if (S3_MODE) {
+      const u = new URL(url);
+      const past = new Date(Date.now() - 7200_000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      u.searchParams.set('X-Amz-Date', past);
+      u.searchParams.set('X-Amz-Credential', u.searchParams.get('X-Amz-Credential').replace(/\/\d{8}\//, `/${past.slice(0, 8)}/`));
+      u.searchParams.set('X-Amz-Expires', '60');
+      u.searchParams.set('X-Amz-Signature', sigv4Sign('GET', u.host, u.pathname, u.searchParams));
+      const r = await fetchBuf(u.href);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /<Code>AccessDenied<\/Code>/);
+      // The same URL re-signed with a future window works: the signer above is the store's.
+      u.searchParams.set('X-Amz-Expires', '86400');
+      u.searchParams.set('X-Amz-Signature', sigv4Sign('GET', u.host, u.pathname, u.searchParams));
+      assert.equal((await fetchBuf(u.href)).status, 200);
+      return;
+    }
     // Signature scheme of src/blob/presign.c: hex HMAC-SHA256(secret, "GET\n<key>#<version id>\n<expires>").
     const key = url.pathname.replace('/api/v1/blobs/', '');
     const vid = url.searchParams.get('v');
@@ -273,7 +357,7 @@ describe('presigned blob URLs', () => {
       [`bytes=70000-${n + 5000}`, 70000, n - 1],
     ];
     for (const [range, a, b] of cases) {
-      const r = await fetchBuf(url.href.replace(url.origin, srv.url), { headers: { range } });
+      const r = await fetchBuf(served(), servedInit({ headers: { range } }));
       assert.equal(r.status, 206, `${range}: ${r.status} ${r.text.slice(0, 200)}`);
       assert.equal(r.headers.get('content-range'), `bytes ${a}-${b}/${n}`, range);
       assert.equal(r.headers.get('content-length'), String(b - a + 1), range);
@@ -285,12 +369,12 @@ describe('presigned blob URLs', () => {
   test('Range: unsatisfiable → 416 with Content-Range bytes */size; multi-range → 400', async () => {
     const n = W2.length;
     for (const range of [`bytes=${n}-`, `bytes=${n + 10}-${n + 20}`, 'bytes=-0']) {
-      const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range } });
+      const r = await fetchBuf(served(), servedInit({ headers: { range } }));
       assertError(r, 416);
       assert.equal(r.headers.get('content-range'), `bytes */${n}`, range);
     }
     for (const range of ['bytes=0-1,5-6', 'bytes=0-1, -5']) {
-      const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range } });
+      const r = await fetchBuf(served(), servedInit({ headers: { range } }));
       assertError(r, 400, 'invalid_error');
     }
   });
@@ -305,15 +389,15 @@ describe('presigned blob URLs', () => {
   });
 
   test('strong ETag; If-None-Match → 304 with no body; other ETag → 200', async () => {
-    const u = srv.url + url.pathname + url.search;
+    const u = served();
     const etag = `"${sha256(W2)}"`;
-    const r = await fetchBuf(u, { headers: { 'if-none-match': etag } });
+    const r = await fetchBuf(u, servedInit({ headers: { 'if-none-match': etag } }));
     assert.equal(r.status, 304);
     assert.equal(r.buf.length, 0);
     assert.equal(r.headers.get('etag'), etag);
-    const r2 = await fetchBuf(u, { headers: { 'if-none-match': `"${sha256(W1)}", ${etag}` } });
+    const r2 = await fetchBuf(u, servedInit({ headers: { 'if-none-match': `"${sha256(W1)}", ${etag}` } }));
     assert.equal(r2.status, 304);
-    const r3 = await fetchBuf(u, { headers: { 'if-none-match': `"${sha256(W1)}"` } });
+    const r3 = await fetchBuf(u, servedInit({ headers: { 'if-none-match': `"${sha256(W1)}"` } }));
     assert.equal(r3.status, 200);
     assert.ok(r3.buf.equals(W2));
     const f = await fetchBuf(`${srv.url}${verBase(A, 'models', M, '1.1.0')}/files/weights.bin`, {
@@ -323,15 +407,15 @@ describe('presigned blob URLs', () => {
   });
 
   test('If-None-Match uses weak comparison (W/"..." matches) and * matches (RFC 9110 §13.1.2)', async () => {
-    const u = srv.url + url.pathname + url.search;
-    const weak = await fetchBuf(u, { headers: { 'if-none-match': `W/"${sha256(W2)}"` } });
+    const u = served();
+    const weak = await fetchBuf(u, servedInit({ headers: { 'if-none-match': `W/"${sha256(W2)}"` } }));
     assert.equal(weak.status, 304);
-    const star = await fetchBuf(u, { headers: { 'if-none-match': '*' } });
+    const star = await fetchBuf(u, servedInit({ headers: { 'if-none-match': '*' } }));
     assert.equal(star.status, 304);
   });
 
   test('a Range with a unit other than bytes is ignored → 200 full body (RFC 9110 §14.2)', async () => {
-    const r = await fetchBuf(srv.url + url.pathname + url.search, { headers: { range: 'items=0-5' } });
+    const r = await fetchBuf(served(), servedInit({ headers: { range: 'items=0-5' } }));
     assert.equal(r.status, 200, `${r.status} ${r.text.slice(0, 200)}`);
     assert.ok(r.buf.equals(W2));
   });
@@ -342,26 +426,30 @@ describe('presigned blob URLs', () => {
     await putFileOk(srv, A, 'models', name, '1.0.0', 'empty.bin', Buffer.alloc(0));
     const r = await api(srv, 'GET', `${verBase(A, 'models', name, '1.0.0')}/download-urls`, { token: A.reader });
     assert.equal(r.status, 200, r.text);
-    const eu = r.json.resources[0].url;
-    const g = await getSigned(eu);
+    // S3 mode: cairn's own route serves these bytes (the store's ranges are its business).
+    const eu = S3_MODE ? `${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/empty.bin` : r.json.resources[0].url;
+    const getEmpty = (init = {}) => (S3_MODE ? fetchBuf(eu, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${A.reader}` } }) : getSigned(eu, init));
+    const g = await getEmpty();
     assert.equal(g.status, 200);
     assert.equal(g.buf.length, 0);
     assert.equal(g.headers.get('content-length'), '0');
     for (const range of ['bytes=0-', 'bytes=-1', 'bytes=0-0']) {
-      const x = await getSigned(eu, { headers: { range } });
+      const x = await getEmpty({ headers: { range } });
       assert.equal(x.status, 416, range);
       assert.equal(x.headers.get('content-range'), 'bytes */0', range);
     }
   });
 
   test('HEAD: headers, no body', async () => {
-    const h = await fetch(srv.url + url.pathname + url.search, { method: 'HEAD' });
+    const h = await fetch(served(), servedInit({ method: 'HEAD' }));
     assert.equal(h.status, 200);
     assert.equal(h.headers.get('content-length'), String(W2.length));
     assert.equal(h.headers.get('etag'), `"${sha256(W2)}"`);
     assert.equal(h.headers.get('accept-ranges'), 'bytes');
     // On the wire: nothing after the header block.
-    const raw = await rawRequest(srv, `HEAD ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const target = S3_MODE ? new URL(served()).pathname : `${url.pathname}${url.search}`;
+    const auth = S3_MODE ? `Authorization: Bearer ${A.reader}\r\n` : '';
+    const raw = await rawRequest(srv, `HEAD ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Connection: close\r\n\r\n`);
     const [head, rest] = raw.text.split('\r\n\r\n');
     assert.match(head, /^HTTP\/1\.1 200/);
     assert.match(head, new RegExp(`content-length: ${W2.length}`, 'i'));
@@ -370,6 +458,9 @@ describe('presigned blob URLs', () => {
 });
 
 describe('download counts', () => {
+  // Files: a full GET through cairn counts, presigned or authenticated. S3 mode: clients fetch
+  // presigned URLs from the store, unseen by cairn, so each URL issued counts instead, and
+  // full authenticated GETs through cairn count as before.
   let name;
   let data;
   let signed;
@@ -381,8 +472,9 @@ describe('download counts', () => {
     await publish(srv, A, 'models', name, '1.0.0');
     const r = await downloadUrl('', A.reader, name);
     assert.equal(r.status, 200, r.text);
-    signed = srv.url + rel(r.json.url);
+    signed = S3_MODE ? r.json.url : srv.url + rel(r.json.url);
   });
+  const issued = S3_MODE ? 1 : 0; // the URL issued in before()
 
   const counts = async () => {
     const v = await api(srv, 'GET', verBase(A, 'models', name, '1.0.0'), { token: A.reader });
@@ -396,43 +488,56 @@ describe('download counts', () => {
     assert.deepEqual(await counts(), { version: want, artifact: want }, what);
   };
 
-  test('starts at 0', async () => { assert.deepEqual(await counts(), { version: 0, artifact: 0 }); });
+  test('starts at 0 (S3 mode: 1, for the URL issued)', async () => { await expectCounts(issued, 'at the start'); });
 
-  test('a full presigned GET counts once on the version and the artifact', async () => {
+  test('a full presigned GET counts once on the version and the artifact (S3 mode: issuing a URL does, the GET from the store does not)', async () => {
     const r = await fetchBuf(signed);
     assert.equal(r.status, 200);
     assert.equal(sha256(r.buf), sha256(data));
-    await expectCounts(1, 'after one full GET');
+    if (S3_MODE) {
+      await sleep(300);
+      assert.deepEqual(await counts(), { version: 1, artifact: 1 }, 'a GET from the store is not seen');
+      const more = await api(srv, 'GET', `${verBase(A, 'models', name, '1.0.0')}/download-urls`, { token: A.reader });
+      assert.equal(more.status, 200, more.text);
+    }
+    await expectCounts(1 + issued, 'after one full GET');
   });
 
   test('Range GETs, 304s and HEADs do not count', async () => {
-    assert.equal((await fetchBuf(signed, { headers: { range: 'bytes=0-99' } })).status, 206);
-    assert.equal((await fetchBuf(signed, { headers: { range: 'bytes=-10' } })).status, 206);
-    assert.equal((await fetchBuf(signed, { headers: { range: `bytes=0-${data.length - 1}` } })).status, 206);
-    assert.equal((await fetchBuf(signed, { headers: { 'if-none-match': `"${sha256(data)}"` } })).status, 304);
-    assert.equal((await fetchBuf(signed, { headers: { range: `bytes=${data.length}-` } })).status, 416);
+    const n0 = 1 + issued;
+    // S3 mode: the same requests through cairn's own route, which does the counting there.
+    const target = S3_MODE ? `${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/w.bin` : signed;
+    const init = (h = {}) => (S3_MODE ? { headers: { ...h, authorization: `Bearer ${A.reader}` } } : { headers: h });
+    assert.equal((await fetchBuf(target, init({ range: 'bytes=0-99' }))).status, 206);
+    assert.equal((await fetchBuf(target, init({ range: 'bytes=-10' }))).status, 206);
+    assert.equal((await fetchBuf(target, init({ range: `bytes=0-${data.length - 1}` }))).status, 206);
+    assert.equal((await fetchBuf(target, init({ 'if-none-match': `"${sha256(data)}"` }))).status, 304);
+    assert.equal((await fetchBuf(target, init({ range: `bytes=${data.length}-` }))).status, 416);
     await sleep(300);
-    assert.deepEqual(await counts(), { version: 1, artifact: 1 }, 'after Range/304/416');
-    const h = await fetch(signed, { method: 'HEAD' });
+    assert.deepEqual(await counts(), { version: n0, artifact: n0 }, 'after Range/304/416');
+    const h = await fetch(target, { method: 'HEAD', ...init() });
     assert.equal(h.status, 200);
     await sleep(300);
-    assert.deepEqual(await counts(), { version: 1, artifact: 1 }, 'after HEAD');
+    assert.deepEqual(await counts(), { version: n0, artifact: n0 }, 'after HEAD');
   });
 
   test('a full authenticated GET counts too', async () => {
     const r = await fetchBuf(`${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/w.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
     assert.equal(r.status, 200);
-    await expectCounts(2, 'after an authenticated full GET');
+    await expectCounts(2 + issued, 'after an authenticated full GET');
   });
 
   test('a GET aborted by the client after the first bytes does not count', async () => {
     const u = new URL(signed);
+    // S3 mode: abort a GET through cairn (the store's GETs never count anyway).
+    const reqPath = S3_MODE ? `${verBase(A, 'models', name, '1.0.0')}/files/w.bin` : `${u.pathname}${u.search}`;
+    const auth = S3_MODE ? `Authorization: Bearer ${A.reader}\r\n` : '';
     await new Promise((resolve) => {
       let got = 0;
       let sock;
       import('node:net').then((net) => {
         sock = net.connect(srv.port, '127.0.0.1', () => {
-          sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+          sock.write(`GET ${reqPath} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}\r\n`);
         });
         sock.on('data', (d) => { got += d.length; if (got > 64 * 1024) { sock.destroy(); resolve(); } });
         sock.on('error', () => resolve());
@@ -440,15 +545,18 @@ describe('download counts', () => {
       });
     });
     await sleep(500);
-    assert.deepEqual(await counts(), { version: 2, artifact: 2 }, 'after an aborted GET');
+    assert.deepEqual(await counts(), { version: 2 + issued, artifact: 2 + issued }, 'after an aborted GET');
   });
 
   test('concurrent full GETs each count once', async () => {
-    const rs = await Promise.all(Array.from({ length: 4 }, () => fetchBuf(signed)));
+    const get = () => (S3_MODE
+      ? fetchBuf(`${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/w.bin`, { headers: { authorization: `Bearer ${A.reader}` } })
+      : fetchBuf(signed));
+    const rs = await Promise.all(Array.from({ length: 4 }, get));
     for (const r of rs) {
       assert.equal(r.status, 200);
       assert.equal(r.buf.length, data.length);
     }
-    await expectCounts(6, 'after 4 concurrent full GETs');
+    await expectCounts(6 + issued, 'after 4 concurrent full GETs');
   });
 });

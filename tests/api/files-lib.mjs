@@ -5,7 +5,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { api, uniq } from './harness.mjs';
+import { api, uniq, S3_MODE, s3PrefixFor, s3ObjectUrl, s3List } from './harness.mjs';
 
 export const MiB = 1024 * 1024;
 
@@ -142,10 +142,26 @@ export function rawHttp(srv, method, rawPath, { headers = {}, body } = {}) {
 /** Absolute path of a blob on disk under a file:// blob store rooted at DATADIR/blobs. */
 export const blobPath = (dataDir, hex) => path.join(dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
 
-export const blobExists = (dataDir, hex) => fs.existsSync(blobPath(dataDir, hex));
+/*
+ * The blob store of a server on DATADIR, in either mode: files under DATADIR/blobs, or (with
+ * CAIRN_TEST_S3) objects under the server's prefix of the test bucket. All async.
+ */
 
-/** Every blob hex under DATADIR/blobs/sha256. */
-export function listBlobs(dataDir) {
+/** The object key of blob hex (S3 mode). */
+export const blobObjectKey = (dataDir, hex) => `${s3PrefixFor(dataDir)}sha256/${hex.slice(0, 2)}/${hex}`;
+
+export async function blobExists(dataDir, hex) {
+  if (!S3_MODE) return fs.existsSync(blobPath(dataDir, hex));
+  const r = await fetch(s3ObjectUrl(blobObjectKey(dataDir, hex)), { method: 'HEAD' });
+  return r.status === 200;
+}
+
+/** Every blob hex under DATADIR/blobs/sha256 (or the prefix's sha256/). */
+export async function listBlobs(dataDir) {
+  if (S3_MODE) {
+    const pre = `${s3PrefixFor(dataDir)}sha256/`;
+    return (await s3List(pre)).map((o) => o.key.slice(pre.length + 3));
+  }
   const root = path.join(dataDir, 'blobs', 'sha256');
   const out = [];
   if (!fs.existsSync(root)) return out;
@@ -153,6 +169,43 @@ export function listBlobs(dataDir) {
     for (const f of fs.readdirSync(path.join(root, ab))) out.push(f);
   }
   return out;
+}
+
+/** The stored bytes of blob hex (a Buffer). */
+export async function readBlob(dataDir, hex) {
+  if (!S3_MODE) return fs.readFileSync(blobPath(dataDir, hex));
+  const r = await fetch(s3ObjectUrl(blobObjectKey(dataDir, hex)));
+  assert.equal(r.status, 200, `read blob ${hex}`);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+/** Replaces the stored bytes of blob hex (to corrupt or restore it behind cairn's back). */
+export async function writeBlob(dataDir, hex, buf) {
+  if (!S3_MODE) {
+    const p = blobPath(dataDir, hex);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    if (fs.existsSync(p)) fs.chmodSync(p, 0o644);
+    fs.writeFileSync(p, buf);
+    return;
+  }
+  const r = await fetch(s3ObjectUrl(blobObjectKey(dataDir, hex)), { method: 'PUT', body: buf });
+  await r.arrayBuffer();
+  assert.equal(r.status, 200, `write blob ${hex}`);
+}
+
+/** Removes blob hex behind cairn's back. */
+export async function removeBlob(dataDir, hex) {
+  if (!S3_MODE) return fs.rmSync(blobPath(dataDir, hex));
+  const r = await fetch(s3ObjectUrl(blobObjectKey(dataDir, hex)), { method: 'DELETE' });
+  await r.arrayBuffer();
+  assert.ok(r.status === 204 || r.status === 200, `remove blob ${hex}: ${r.status}`);
+}
+
+/** Objects a client PUT straight to the store that await confirmation (S3 mode; [] on files,
+ * where a presigned PUT lands in the blob store at once). */
+export async function pendingUploads(dataDir) {
+  if (!S3_MODE) return [];
+  return s3List(`${s3PrefixFor(dataDir)}uploads/`);
 }
 
 /** Polls fn until it returns truthy or the timeout passes; returns the last value. */

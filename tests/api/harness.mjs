@@ -86,9 +86,68 @@ function psql(host, port, sql) {
   });
 }
 
-/* S3 mode: returns {blobs, env}. */
+/* S3 mode: returns {blobs, env}. The blobs of dataDir live under the prefix `tag` of the
+ * shared test bucket; the read cache sits inside dataDir. */
 function s3BlobsFor(tag, dataDir) {
-  throw new Error(`CAIRN_TEST_S3 mode not built yet (${tag} ${dataDir})`);
+  const cache = path.join(dataDir, 's3cache');
+  return {
+    blobs: `s3://${S3_BUCKET}/${tag}?endpoint=${s3Endpoint()}&region=us-east-1&cache=${cache}`,
+    env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' },
+  };
+}
+
+/* ---- S3 mode helpers (s3rver answers anonymous requests, so no signing here) ---- */
+
+/** The bucket tests/support/s3rver.mjs creates. */
+export const S3_BUCKET = 'cairn-test';
+
+/** True when the suite runs with blobs on S3 (CAIRN_TEST_S3 names the endpoint). */
+export const S3_MODE = Boolean(process.env.CAIRN_TEST_S3);
+
+/** The S3 endpoint, without a trailing slash. */
+export function s3Endpoint() {
+  return String(process.env.CAIRN_TEST_S3 || '').replace(/\/+$/, '');
+}
+
+/** The key prefix (with its slash) of the blob store of a server on dataDir, in S3 mode. */
+export function s3PrefixFor(dataDir) {
+  return `${path.basename(dataDir).toLowerCase().replace(/[^a-z0-9]/g, '_')}/`;
+}
+
+/** URL of an object of the test bucket. */
+export const s3ObjectUrl = (key) => `${s3Endpoint()}/${S3_BUCKET}/${key.split('/').map(encodeURIComponent).join('/')}`;
+
+/** Every object under prefix: [{key, size}], following ListObjectsV2 pages. */
+export async function s3List(prefix) {
+  const out = [];
+  let token = null;
+  for (;;) {
+    const q = new URLSearchParams({ 'list-type': '2', prefix });
+    if (token) q.set('continuation-token', token);
+    const r = await fetch(`${s3Endpoint()}/${S3_BUCKET}?${q}`);
+    const xml = await r.text();
+    if (r.status !== 200) throw new Error(`S3 list ${prefix}: ${r.status} ${xml.slice(0, 300)}`);
+    for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+      const key = /<Key>([^<]*)<\/Key>/.exec(m[1])[1].replace(/&amp;/g, '&');
+      out.push({ key, size: Number(/<Size>(\d+)<\/Size>/.exec(m[1])[1]) });
+    }
+    const next = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml);
+    if (!/<IsTruncated>true<\/IsTruncated>/.test(xml) || !next) return out;
+    token = next[1];
+  }
+}
+
+/** Removes every object under prefix. */
+export async function s3DeletePrefix(prefix) {
+  for (const o of await s3List(prefix)) {
+    const r = await fetch(s3ObjectUrl(o.key), { method: 'DELETE' });
+    await r.arrayBuffer();
+  }
+}
+
+/** Drops what a server on dataDir kept outside dataDir (its S3 prefix); a no-op with files. */
+export async function dropBackend(dataDir) {
+  if (S3_MODE) await s3DeletePrefix(s3PrefixFor(dataDir));
 }
 
 /**
@@ -176,6 +235,7 @@ export async function startServer(opts = {}) {
         clearTimeout(t);
       }
       cleanup();
+      if (!opts.keepDataDir) await dropBackend(dataDir).catch(() => {});
       const problems = [];
       if (exited.code !== 0) {
         problems.push(`cairnd exit code ${exited.code} signal ${exited.signal} (expected clean exit 0 on SIGTERM)`);
