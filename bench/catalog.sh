@@ -3,11 +3,13 @@
 # 10 versions each), cairnd vs nginx serving the identical response bytes (the ceiling).
 # Prints min/median/max of RUNS runs of wrk -t1 -c32 per figure.
 # Backends: --db sqlite|postgres (a throwaway local cluster), --blobs file|s3 (s3rver);
-# INSTANCES=2 runs two cairnd on the same database, each loaded by its own wrk -c16 at once
-# (round-robin across instances; the req/s is their sum).
+# INSTANCES="1 2" (default "1") measures, on the same seeded data, one cairnd and then two on
+# the same database, each loaded by its own wrk -c16 at once (round-robin across instances;
+# the req/s is their sum; the cold read goes to the instance that did not make the write).
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
 INSTANCES=${INSTANCES:-1}
+for n in $INSTANCES; do case "$n" in 1|2) ;; *) echo "bench: INSTANCES is a list of 1 and 2" >&2; exit 2;; esac; done
 MODELS=${MODELS:-100000}
 VERSIONS=${VERSIONS:-10}
 need wrk wrk
@@ -27,10 +29,9 @@ start_cairnd() { # start_cairnd PORT
 }
 start_cairnd "$P"
 CPID=${PIDS[-1]}
-if [ "$INSTANCES" = 2 ]; then P2=$(free_port); start_cairnd "$P2"; fi
-echo "instances: $INSTANCES"
+N=1
 cairn_load() { # cairn_load PATH -> "rps p50 p99" over the instance(s)
-  if [ "$INSTANCES" = 2 ]; then
+  if [ "$N" = 2 ]; then
     wrk_pair "http://127.0.0.1:$P$1" "http://127.0.0.1:$P2$1" "Authorization: Bearer $TOK"
   else
     wrk_run "http://127.0.0.1:$P$1" "Authorization: Bearer $TOK"
@@ -51,7 +52,12 @@ for k in $ORDER; do
   curl -fs -H "Authorization: Bearer $TOK" "http://127.0.0.1:$P${EP[$k]}" >"$D/static/$k.json"
 done
 start_nginx "$D" "$NP" "$D/static"
-printf '\n%-14s %8s | %-20s | %-26s %-22s %-22s | %-26s %-20s | %s\n' endpoint bytes "cold ms (after write)" \
+for N in $INSTANCES; do
+if [ "$N" = 2 ] && [ "$P2" = "$P" ]; then P2=$(free_port); start_cairnd "$P2"; fi
+[ "$N" = 1 ] && P2=$P
+echo
+echo "== $N instance(s), db=$DB"
+printf '%-14s %8s | %-20s | %-26s %-22s %-22s | %-26s %-20s | %s\n' endpoint bytes "cold ms (after write)" \
   "cairnd req/s min/med/max" "p50 ms" "p99 ms" "nginx req/s min/med/max" "nginx p99 ms" "cairnd/nginx"
 touch_catalog() { # a write, so the next request of each endpoint is computed, not cached
   curl -fs -XPATCH -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
@@ -73,6 +79,7 @@ for k in $ORDER; do
   ratio=$(awk -v x="$(median "$cr")" -v y="$(median "$nr")" 'BEGIN {printf "%.0f%%", 100*x/y}')
   printf '%-14s %8s | %-20s | %-26s %-22s %-22s | %-26s %-20s | %s\n' "$k" "$(stat -c %s "$D/static/$k.json")" \
     "$(stats "$cold")" "$(stats "$cr")" "$(stats "$c50")" "$(stats "$c99")" "$(stats "$nr")" "$(stats "$n99")" "$ratio"
+done
 done
 echo
 echo "goals: facets and search p99 < 25 ms; versions list >= 50% of nginx req/s"

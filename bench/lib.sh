@@ -30,7 +30,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
   server { listen 127.0.0.1:$2; root $3; location / { default_type application/json; } } }
 NG
   nginx -c "$1/nginx.conf" & PIDS+=($!)
-  wait_http "http://127.0.0.1:$2/" || true
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
 }
 
 # wrk_run URL [HEADER] -> prints "rps p50_ms p99_ms"; fails a run that completed 0 requests.

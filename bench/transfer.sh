@@ -5,12 +5,17 @@
 #             docker-registry (the peer; it does not fsync)
 #   download: cairnd presigned URL vs nginx sendfile of the same file (the ceiling) vs
 #             docker-registry, all read by the same client (1 MiB recv), with server %CPU.
+# Backends: --db sqlite|postgres, --blobs file|s3 (s3rver on loopback: uploads stream into a
+# multipart upload and are copied to the content key; the presigned URL then points at the
+# store itself, so the download figure is s3rver's, with cairn's CPU beside it).
 source "$(dirname "$0")/lib.sh"
+parse_backend_flags "$@"
 SIZE_MB=${SIZE_MB:-2048}
 need docker-registry docker-registry
 make -C "$ROOT" build >/dev/null
 D=$(mktemp -d /tmp/cairn-transfer-XXXXXX)
-trap 'cleanup; rm -rf "$D"' EXIT
+trap 'backend_cleanup; rm -rf "$D"' EXIT
+backend_setup "$D"
 F="$D/file.bin"
 echo "making a ${SIZE_MB} MiB file..."
 (set +o pipefail; openssl enc -aes-128-ctr -pass pass:cairn -nosalt -in /dev/zero 2>/dev/null |
@@ -22,8 +27,8 @@ now() { date +%s.%N; }
 el() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", b-a}'; }
 
 P=$(free_port); TOK=bench
-CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$P --db "sqlite://$D/c.db" \
-  --blobs "$D/blobs" --secret bench-secret 2>"$D/cairnd.log" >/dev/null & PIDS+=($!)
+env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$P \
+  --db "$DB_URL" --blobs "$BLOBS_URL" --secret bench-secret 2>"$D/cairnd.log" >/dev/null & PIDS+=($!)
 CPID=$!
 wait_http "http://127.0.0.1:$P/healthz"
 A="Authorization: Bearer $TOK"
@@ -72,7 +77,7 @@ done
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$CPID/status)
 pct() { awk -v x="$(median "$1")" -v y="$(median "$2")" 'BEGIN {printf "%.0f%%", 100*x/y}'; }
 echo
-echo "file: $SIZE_MB MiB, $RUNS runs, MB/s min/median/max"
+echo "file: $SIZE_MB MiB, $RUNS runs, MB/s min/median/max; db=$DB blobs=$BLOBS"
 printf '%-44s %-18s %s\n' figure "MB/s" "vs"
 printf '%-44s %-18s %s\n' "upload cairnd (hash + fsync before 201)" "$(stats "$up_c")" "$(pct "$up_c" "$up_o") of openssl, $(pct "$up_c" "$up_s") of sha256sum, $(pct "$up_c" "$up_r") of docker-registry"
 printf '%-44s %-18s %s\n' "hash floor: openssl dgst -sha256" "$(stats "$up_o")" ""

@@ -36,35 +36,31 @@ for _ in $(seq 1 100); do [ -s "$log/s3.port" ] && break; sleep 0.1; done
 s3port=$(head -1 "$log/s3.port")
 [ -n "$s3port" ] || { echo "could not start s3rver:"; cat "$log/s3.err"; }
 
+unit_one() { # label binary [env...]: one cmocka binary, counted from its summary lines
+  label=$1; bin=$2; shift 2
+  out="$log/unit-$(echo "$label" | tr -c 'A-Za-z0-9_\n' '_').out"
+  env "$@" "$bin" >"$out" 2>&1
+  rc=$?
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$out" | tail -1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$out" | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; broken="$broken $label"; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '  %-20s %3d passed, %d failed\n' "$label" "$p" "$f"
+  [ "$f" -ne 0 ] && grep -v '"level":"info"' "$out"
+}
+
 echo "== unit tests (cmocka)"
 for t in "$BUILD"/test_*; do
   [ -x "$t" ] && [ -f "$t" ] || continue
-  name=$(basename "$t")
-  "$t" >"$log/$name.out" 2>&1
-  rc=$?
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log/$name.out" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log/$name.out" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; broken="$broken $name"; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  printf '  %-20s %3d passed, %d failed\n' "$name" "$p" "$f"
-  [ "$f" -ne 0 ] && cat "$log/$name.out"
+  unit_one "$(basename "$t")" "$t"
 done
-
-unit_pg() {
-  echo "== unit tests on PostgreSQL"
-  if [ -z "$pgport" ]; then broken="$broken unit-pg"; failed=$((failed + 1)); return; fi
-  CAIRN_TEST_PG="127.0.0.1:$pgport" "$BUILD/test_store" >"$log/store-pg.out" 2>&1
-  rc=$?
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' "$log/store-pg.out" | tail -1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:/\1/p' "$log/store-pg.out" | tail -1)
-  p=${p:-0}; f=${f:-0}
-  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; broken="$broken test_store-pg"; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  printf '  %-20s %3d passed, %d failed\n' "test_store (pg)" "$p" "$f"
-  [ "$f" -ne 0 ] && grep -v '"level":"info"' "$log/store-pg.out"
-}
-unit_pg
+echo "== unit tests on PostgreSQL"
+if [ -n "$pgport" ]; then
+  unit_one "test_store (pg)" "$BUILD/test_store" CAIRN_TEST_PG="127.0.0.1:$pgport"
+else
+  broken="$broken unit-pg"; failed=$((failed + 1))
+fi
 
 api_suite() { # label binary dir [env...]
   label=$1; bin=$2; dir=$3; shift 3

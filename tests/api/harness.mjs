@@ -174,6 +174,13 @@ export async function startServer(opts = {}) {
     env: { ...process.env, ...be.env, CAIRN_ADMIN_TOKEN: adminToken, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test process that dies (killed by a timeout, say) takes its servers with it.
+  const reap = () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); };
+  process.once('exit', reap);
+  proc.once('exit', () => process.removeListener('exit', reap));
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+  }
   proc.stderr.setEncoding('utf8');
   proc.stdout.setEncoding('utf8');
   proc.stderr.on('data', (d) => { errBuf += d; });
