@@ -8,9 +8,12 @@
 # Backends: --db sqlite|postgres, --blobs file|s3 (s3rver on loopback: uploads stream into a
 # multipart upload and are copied to the content key; the presigned URL then points at the
 # store itself, so the download figure is s3rver's, with cairn's CPU beside it).
+# INSTANCES=2 adds two rows: two uploads at once (one per instance, same database and store,
+# as a round-robin load balancer would spread them) and two downloads at once; MB/s is the sum.
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
 SIZE_MB=${SIZE_MB:-2048}
+INSTANCES=${INSTANCES:-1}
 need docker-registry docker-registry
 make -C "$ROOT" build >/dev/null
 D=$(mktemp -d /tmp/cairn-transfer-XXXXXX)
@@ -34,6 +37,13 @@ wait_http "http://127.0.0.1:$P/healthz"
 A="Authorization: Bearer $TOK"
 curl -fs -XPOST -H "$A" -H 'Content-Type: application/json' -d '{"version":"1.0.0"}' \
   "http://127.0.0.1:$P/api/v1/org/default/models/bench/versions" >/dev/null
+if [ "$INSTANCES" = 2 ]; then
+  P2=$(free_port)
+  env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$P2 \
+    --db "$DB_URL" --blobs "$BLOBS_URL" --secret bench-secret 2>"$D/cairnd2.log" >/dev/null & PIDS+=($!)
+  wait_http "http://127.0.0.1:$P2/healthz"
+fi
+up2=""; dn2=""
 
 RP=$(free_port)
 cat >"$D/registry.yml" <<YML
@@ -66,6 +76,18 @@ for i in $(seq "$RUNS"); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -T "$F" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=sha256:$SUM")
   t1=$(now); [ "$code" = 201 ] || { echo "registry upload: $code"; exit 1; }
   up_r="$up_r $(mbps "$BYTES" "$(el "$t0" "$t1")")"
+  if [ "$INSTANCES" = 2 ]; then # one upload per instance, at once; same bytes, other paths
+    t0=$(now); cps=()
+    for port in "$P" "$P2"; do
+      curl -s -o "$D/up2-$port.json" -w '%{http_code}' -T "$F" -H "$A" -H "X-Checksum-Sha256: $SUM" \
+        "http://127.0.0.1:$port/api/v1/org/default/models/bench/versions/1.0.0/files/pair-$i-$port.bin" >"$D/up2-$port.code" &
+      cps+=($!)
+    done
+    wait "${cps[@]}"
+    t1=$(now)
+    for port in "$P" "$P2"; do [ "$(cat "$D/up2-$port.code")" = 201 ] || { echo "pair upload: $(cat "$D/up2-$port.json")"; exit 1; }; done
+    up2="$up2 $(mbps "$((BYTES * 2))" "$(el "$t0" "$t1")")"
+  fi
 done
 URL=$(curl -fs -H "$A" "http://127.0.0.1:$P/api/v1/org/default/models/bench/versions/1.0.0/download-urls" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["resources"][0]["url"])')
@@ -73,6 +95,14 @@ for i in $(seq "$RUNS"); do
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "$URL" "$CPID"); dn_c="$dn_c $m"; cpu_c="$cpu_c $c"
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$NP/file.bin" "$NPID"); dn_n="$dn_n $m"; cpu_n="$cpu_n $c"
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$RP/v2/bench1/blobs/sha256:$SUM" "$RPID"); dn_r="$dn_r $m"; cpu_r="$cpu_r $c"
+  if [ "$INSTANCES" = 2 ]; then # the same presigned URL through each instance, at once
+    U2=$URL; case "$URL" in "http://127.0.0.1:$P/"*) U2="http://127.0.0.1:$P2/${URL#http://127.0.0.1:$P/}";; esac
+    t0=$(now)
+    python3 "$ROOT/bench/getter.py" "$URL" >/dev/null & g1=$!
+    python3 "$ROOT/bench/getter.py" "$U2" >/dev/null & g2=$!
+    wait "$g1" "$g2"
+    dn2="$dn2 $(mbps "$((BYTES * 2))" "$(el "$t0" "$(now)")")"
+  fi
 done
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$CPID/status)
 pct() { awk -v x="$(median "$1")" -v y="$(median "$2")" 'BEGIN {printf "%.0f%%", 100*x/y}'; }
@@ -90,4 +120,8 @@ DNLABEL="download cairnd presigned"
 printf '%-44s %-18s %s\n' "$DNLABEL (server %CPU $(median "$cpu_c"))" "$(stats "$dn_c")" "$(pct "$dn_c" "$dn_n") of nginx, $(pct "$dn_c" "$dn_r") of docker-registry"
 printf '%-44s %-18s %s\n' "download nginx sendfile (server %CPU $(median "$cpu_n"))" "$(stats "$dn_n")" ""
 printf '%-44s %-18s %s\n' "download docker-registry (server %CPU $(median "$cpu_r"))" "$(stats "$dn_r")" ""
+if [ "$INSTANCES" = 2 ]; then
+  printf '%-44s %-18s %s\n' "2 instances: 2 uploads at once (sum)" "$(stats "$up2")" "$(pct "$up2" "$up_c") of one upload to one instance"
+  printf '%-44s %-18s %s\n' "2 instances: 2 downloads at once (sum)" "$(stats "$dn2")" "$(pct "$dn2" "$dn_c") of one download from one instance"
+fi
 echo "cairnd peak RSS during the run: $((RSS / 1024)) MiB (goal < 64 MiB)"
