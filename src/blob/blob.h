@@ -144,6 +144,10 @@ typedef struct blob_ops {
     int (*writer_write)(void *wst, const void *p, size_t n, err *e);
     /* Publishes under hex (keeping an existing blob) and frees wst, also on failure. */
     int (*writer_publish)(void *wst, const char *hex, bool *dedup, err *e);
+    /* Optional: a backend that hashes the bytes itself (off the receiving thread) finishes
+     * writing and gives their SHA-256 here, before publish; the front end then does not hash.
+     * NULL: the front end hashes as bytes arrive. */
+    int (*writer_digest)(void *wst, char hex[65], err *e);
     /* Drops the temporary and frees wst; accepts NULL. */
     void (*writer_abort)(void *wst);
     int (*open_read)(int *fd, uint64_t *size, void *st, const char *key, err *e);

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -54,18 +56,22 @@ typedef struct fs {
  * waits for the last window only instead of the whole file (disk and network overlap). */
 #define WRITEBACK_WINDOW (16u << 20)
 
-/* Blocks a writer may hold: one being filled by the receiving thread, the other queued for
- * (or being written by) its I/O thread. They are mapped, not malloc'd: page-aligned as
- * O_DIRECT needs, and returned to the system the moment the writer ends. */
-#define WRITE_RING 2
+/* Blocks a writer may hold: one being filled by the receiving thread, one being hashed and
+ * one being written. They are mapped, not malloc'd: page-aligned as O_DIRECT needs, and
+ * returned to the system the moment the writer ends. */
+#define WRITE_RING 3
 
 /*
- * A writer's bytes are copied into WRITE_BLOCK buffers by the thread that receives them (which
- * also hashes them, in blob.c); full buffers go to the writer's own I/O thread, which writes
- * them and drives writeback, so receiving + hashing and copying into the page cache run on two
- * cores at once. The thread starts with the second block: a blob under 1 MiB never has one.
- * The ring is a FIFO: `tail` is the oldest queued block, `count` the queued ones (the block
- * being written included); the producer fills `cur`, which is never queued.
+ * A writer is a three-stage pipeline over WRITE_RING blocks, so that receiving, SHA-256 and
+ * the disk each get their own thread (on 2 cores, hashing inline capped a 2 GiB upload at
+ * ~920 MB/s; without hashing the same path ran 1.4-1.7 GB/s):
+ *   the receiving thread copies network chunks into block `filled % WRITE_RING`;
+ *   the hash thread digests blocks in order (`hashed` of them so far);
+ *   the I/O thread writes hashed blocks in order (`written_blocks`), then frees them.
+ * Counters only grow; block k is free for filling when k - written_blocks < WRITE_RING.
+ * The threads start with the second block: a blob under one block is hashed and written by
+ * the caller at drain time. The backend computes the digest (blob_ops.writer_digest), so the
+ * front end does not hash a second time.
  */
 typedef struct fs_writer {
     fs *f;
@@ -74,12 +80,14 @@ typedef struct fs_writer {
     uint64_t written, flushed; /* bytes written; bytes handed to writeback (I/O thread's) */
     unsigned char *bufs[WRITE_RING];
     size_t lens[WRITE_RING];
-    int cur, tail, count;
-    size_t buffered; /* bytes in bufs[cur] */
-    pthread_t io;
-    bool io_started, stop, discard;
+    uint64_t filled, hashed, written_blocks; /* blocks through each stage */
+    size_t buffered; /* bytes in the block being filled */
+    EVP_MD_CTX *md;  /* the hash thread's (the caller's before it starts and after join) */
+    pthread_t io, hasher;
+    bool started, stop, discard;
     bool direct; /* fd has O_DIRECT (I/O thread's; cleared for the unaligned tail) */
     int io_errno; /* first write error of the I/O thread (0: none) */
+    bool md_failed;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 } fs_writer;
@@ -287,6 +295,7 @@ static void writer_free(fs_writer *w)
     for (int i = 0; i < WRITE_RING; i++)
         if (w->bufs[i])
             munmap(w->bufs[i], WRITE_BLOCK);
+    EVP_MD_CTX_free(w->md);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
@@ -301,7 +310,12 @@ static int fs_writer_open(void **wst, void *st, err *e)
     w->f = st;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->bufs[0] = block_new(); /* the other comes with the I/O thread */
+    w->md = EVP_MD_CTX_new();
+    if (!w->md || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+        writer_free(w);
+        return err_set(e, ERR_SERVER, "blob digest unavailable");
+    }
+    w->bufs[0] = block_new(); /* the others come with the threads */
     if (!w->bufs[0]) {
         writer_free(w);
         return err_set(e, ERR_SERVER, "out of memory");
@@ -349,89 +363,137 @@ static int write_block(fs_writer *w, const unsigned char *p, size_t n)
     return 0;
 }
 
-/* The I/O thread: writes queued blocks in order until told to stop with the queue empty. */
-static void *writer_io(void *arg)
+/* The hash thread: digests filled blocks in order until told to stop with none left. */
+static void *writer_hash(void *arg)
 {
     fs_writer *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->count == 0 && !w->stop)
+        while (w->hashed == w->filled && !w->stop)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (w->count == 0)
+        if (w->hashed == w->filled)
             break;
-        int i = w->tail;
-        bool skip = w->discard || w->io_errno;
+        int i = (int)(w->hashed % WRITE_RING);
+        bool skip = w->discard;
         pthread_mutex_unlock(&w->mu);
-        int errnum = skip ? 0 : write_block(w, w->bufs[i], w->lens[i]);
+        bool ok = skip || EVP_DigestUpdate(w->md, w->bufs[i], w->lens[i]) == 1;
         pthread_mutex_lock(&w->mu);
-        if (errnum && !w->io_errno)
-            w->io_errno = errnum;
-        w->tail = (w->tail + 1) % WRITE_RING;
-        w->count--;
+        if (!ok)
+            w->md_failed = true;
+        w->hashed++;
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
-/* Hands the full block bufs[cur] to the I/O thread (starting it the first time) and moves to
- * the next free block, waiting while all are queued. */
-static int writer_enqueue(fs_writer *w, err *e)
+/* The I/O thread: writes hashed blocks in order until the hash thread is done with all. */
+static void *writer_io(void *arg)
 {
-    if (!w->io_started) {
-        for (int i = 1; i < WRITE_RING; i++)
-            if (!w->bufs[i] && !(w->bufs[i] = block_new()))
-                return err_set(e, ERR_SERVER, "out of memory");
-        /* Direct writes from here on, where the file system takes them (tmpfs does not). */
-        if (w->written % WRITE_ALIGN == 0 &&
-            fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_DIRECT) == 0)
-            w->direct = true;
-        if (pthread_create(&w->io, NULL, writer_io, w) != 0) {
-            /* No thread: write inline, as a single-threaded writer would. */
-            int errnum = write_block(w, w->bufs[w->cur], w->buffered);
-            w->buffered = 0;
-            return errnum ? io_fail(e, "write", w->f->dir, w->name, errnum) : 0;
-        }
-        w->io_started = true;
-    }
+    fs_writer *w = arg;
     pthread_mutex_lock(&w->mu);
-    w->lens[w->cur] = w->buffered;
-    w->count++;
-    pthread_cond_broadcast(&w->cv);
-    int next = (w->cur + 1) % WRITE_RING;
-    while (w->count == WRITE_RING)
-        pthread_cond_wait(&w->cv, &w->mu);
-    int errnum = w->io_errno;
+    for (;;) {
+        while (w->written_blocks == w->hashed && !(w->stop && w->hashed == w->filled))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->written_blocks == w->hashed)
+            break;
+        int i = (int)(w->written_blocks % WRITE_RING);
+        bool skip = w->discard || w->io_errno;
+        pthread_mutex_unlock(&w->mu);
+        int errnum = skip ? 0 : write_block(w, w->bufs[i], w->lens[i]);
+        pthread_mutex_lock(&w->mu);
+        if (errnum && !w->io_errno)
+            w->io_errno = errnum;
+        w->written_blocks++;
+        pthread_cond_broadcast(&w->cv);
+    }
     pthread_mutex_unlock(&w->mu);
-    w->cur = next;
+    return NULL;
+}
+
+/* Starts the hash and I/O threads (the second block is coming). Returns 0, or -1 if they
+ * cannot run: the writer then goes on single-threaded. */
+static int writer_start(fs_writer *w)
+{
+    for (int i = 1; i < WRITE_RING; i++)
+        if (!w->bufs[i] && !(w->bufs[i] = block_new()))
+            return -1;
+    /* Direct writes from here on, where the file system takes them (tmpfs does not). */
+    if (w->written % WRITE_ALIGN == 0 &&
+        fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_DIRECT) == 0)
+        w->direct = true;
+    if (pthread_create(&w->hasher, NULL, writer_hash, w) != 0)
+        return -1;
+    if (pthread_create(&w->io, NULL, writer_io, w) != 0) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->hasher, NULL);
+        w->stop = false;
+        return -1;
+    }
+    w->started = true;
+    return 0;
+}
+
+/* Hashes and writes the block being filled right here (no threads). */
+static int writer_inline(fs_writer *w, err *e)
+{
+    int cur = (int)(w->filled % WRITE_RING);
+    if (w->buffered == 0)
+        return 0;
+    if (EVP_DigestUpdate(w->md, w->bufs[cur], w->buffered) != 1)
+        return err_set(e, ERR_SERVER, "blob digest failed");
+    int errnum = write_block(w, w->bufs[cur], w->buffered);
     w->buffered = 0;
     return errnum ? io_fail(e, "write", w->f->dir, w->name, errnum) : 0;
 }
 
-/* Stops the I/O thread after it has written (or, with discard, dropped) every queued block.
- * Returns its first write error, or 0. */
+/* Hands the block being filled (full, or the tail) down the pipeline, starting the threads
+ * the first time, and waits for a free block to fill next. */
+static int writer_enqueue(fs_writer *w, err *e)
+{
+    if (!w->started && writer_start(w) < 0)
+        return writer_inline(w, e);
+    pthread_mutex_lock(&w->mu);
+    w->lens[w->filled % WRITE_RING] = w->buffered;
+    w->filled++;
+    pthread_cond_broadcast(&w->cv);
+    while (w->filled - w->written_blocks >= WRITE_RING)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int errnum = w->io_errno;
+    pthread_mutex_unlock(&w->mu);
+    w->buffered = 0;
+    return errnum ? io_fail(e, "write", w->f->dir, w->name, errnum) : 0;
+}
+
+/* Stops the threads once every filled block went through (or, with discard, was dropped).
+ * Returns the first write error, or 0. */
 static int writer_join(fs_writer *w, bool discard)
 {
-    if (!w->io_started)
+    if (!w->started)
         return 0;
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     w->discard = discard;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    pthread_join(w->hasher, NULL);
     pthread_join(w->io, NULL);
-    w->io_started = false;
+    w->started = false;
     return w->io_errno;
 }
 
-/* Writes out everything received so far: queued blocks and the partial one. */
+/* Hashes and writes out everything received so far: the pipeline, then the partial block. */
 static int writer_drain(fs_writer *w, err *e)
 {
     int errnum = writer_join(w, false);
-    if (!errnum && w->buffered > 0)
-        errnum = write_block(w, w->bufs[w->cur], w->buffered);
-    w->buffered = 0;
-    return errnum ? io_fail(e, "write", w->f->dir, w->name, errnum) : 0;
+    if (errnum)
+        return io_fail(e, "write", w->f->dir, w->name, errnum);
+    if (w->md_failed)
+        return err_set(e, ERR_SERVER, "blob digest failed");
+    return writer_inline(w, e);
 }
 
 static int fs_writer_write(void *wst, const void *p, size_t n, err *e)
@@ -442,13 +504,27 @@ static int fs_writer_write(void *wst, const void *p, size_t n, err *e)
         size_t take = WRITE_BLOCK - w->buffered;
         if (take > n)
             take = n;
-        memcpy(w->bufs[w->cur] + w->buffered, src, take);
+        memcpy(w->bufs[w->filled % WRITE_RING] + w->buffered, src, take);
         w->buffered += take;
         src += take;
         n -= take;
         if (w->buffered == WRITE_BLOCK && writer_enqueue(w, e) < 0)
             return -1;
     }
+    return 0;
+}
+
+/* Drains the pipeline and gives the SHA-256 of every byte written (lowercase hex). */
+static int fs_writer_digest(void *wst, char hex[65], err *e)
+{
+    fs_writer *w = wst;
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    if (writer_drain(w, e) < 0)
+        return -1;
+    if (EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 || mdlen != sizeof(md))
+        return err_set(e, ERR_SERVER, "blob digest failed");
+    crypto_hex(hex, md, sizeof(md));
     return 0;
 }
 
@@ -801,6 +877,7 @@ const blob_ops blob_fs_ops = {
     .close = fs_close,
     .writer_open = fs_writer_open,
     .writer_write = fs_writer_write,
+    .writer_digest = fs_writer_digest,
     .writer_publish = fs_writer_publish,
     .writer_abort = fs_writer_abort,
     .open_read = fs_open_read,

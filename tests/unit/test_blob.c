@@ -332,6 +332,48 @@ static void abort_leaves_no_temp(void **state)
     assert_int_equal(count, 0);
 }
 
+/* Blobs over one 4 MiB block go through the backend's hash and I/O threads: a mismatch found
+ * there stores nothing, and an abort in mid-stream stops the threads and leaves no temporary. */
+static void pipeline_mismatch_and_abort(void **state)
+{
+    fixture *f = *state;
+    const size_t n = 9 * MIB + 5;
+    uint8_t *data = malloc(n);
+    const char *wrong = "1111111111111111111111111111111111111111111111111111111111111111";
+    char hex[65] = "", want[65], key[BLOB_KEY_MAX];
+    uint64_t size = 0, bytes = 1, count = 1;
+    err e = {0};
+    blob_writer *w = NULL;
+
+    assert_non_null(data);
+    fill(data, n, 9);
+    evp_hex(want, data, n);
+    assert_int_equal(put(f->b, data, n, 65537, wrong, hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_VALIDATION);
+    assert_true(strstr(e.fields[0].msg, want) != NULL); /* the digest the threads computed */
+    blob_key_of(key, sizeof(key), want);
+    assert_false(blob_exists(f->b, key));
+    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+
+    err_clear(&e);
+    assert_int_equal(blob_writer_open(&w, f->b, &e), 0);
+    assert_int_equal(blob_writer_write(w, data, 6 * MIB, &e), 0); /* threads are running */
+    blob_writer_abort(w);
+    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+    assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
+    assert_int_equal(count, 0);
+
+    /* And the same bytes with the right digest land intact. */
+    assert_int_equal(put(f->b, data, n, 1000003, want, hex, &size, &e), 0);
+    assert_string_equal(hex, want);
+    uint64_t got_n = 0;
+    uint8_t *got = get(f->b, key, &got_n);
+    assert_int_equal(got_n, n);
+    assert_memory_equal(got, data, n);
+    free(got);
+    free(data);
+}
+
 static void key_validation(void **state)
 {
     fixture *f = *state;
@@ -949,6 +991,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_writers_share_handle, setup, teardown),
         cmocka_unit_test_setup_teardown(checksum_mismatch_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(abort_leaves_no_temp, setup, teardown),
+        cmocka_unit_test_setup_teardown(pipeline_mismatch_and_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(key_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(foreach_and_stats_count, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_removes_blob, setup, teardown),
