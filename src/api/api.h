@@ -41,6 +41,9 @@ typedef struct api_call {
     api_kv *query; /* every query argument, in order, repeats kept */
     size_t nquery;
     json_t *body; /* parsed JSON object, or NULL when the request had none */
+    const char *raw_body; /* the unparsed body, for routes of a raw_body door */
+    size_t raw_body_len;
+    int min_role; /* the route's declared role (ROLE_*), 0 when it needs none */
     api_caller caller;
     /* Returns a request header (case-insensitive) or NULL. */
     const char *(*header)(const struct api_call *c, const char *name);
@@ -111,6 +114,16 @@ typedef struct api_upload {
 } api_upload;
 
 typedef int (*api_handler)(api_reply *r, api_call *c);
+
+/* A protocol adapter's conventions (seed-002 RPC, Hugging Face, OCI): routes that carry one
+ * get their errors, including the ones http/ raises before the handler (auth, roles, limits),
+ * rendered by error(), which sets r->body/status/headers from r->e; with raw_body the request
+ * body is not parsed as JSON but handed over as c->raw_body / c->raw_body_len. */
+typedef struct api_door {
+    const char *name;
+    bool raw_body;
+    void (*error)(api_reply *r, api_call *c);
+} api_door;
 
 /* Returns path parameter `name` or NULL. */
 const char *api_param(const api_call *c, const char *name);

@@ -9,13 +9,34 @@
 
 #include "api/api.h"
 
+/* Who may call a route: the one place that says it (enforced by http/ before the handler). */
+typedef enum route_access {
+    ACCESS_PUBLIC,       /* no token needed; a token that is sent is still resolved */
+    ACCESS_SIGNED,       /* a presigned URL: the signature is the credential, tokens ignored */
+    ACCESS_TOKEN,        /* any valid token */
+    ACCESS_READER,       /* {org} routes: at least this role in {org} (or server admin) */
+    ACCESS_WRITER,
+    ACCESS_ADMIN,
+    ACCESS_SERVER_ADMIN, /* server-admin tokens only */
+} route_access;
+
+/* How a route's {org} is scoped for callers of another org. */
+typedef enum route_scope {
+    SCOPE_NONE,     /* no {org} in the path */
+    SCOPE_ORG,      /* org-private: another org's caller gets 404 */
+    SCOPE_ARTIFACT, /* another org may read public artifacts (404 for private ones, 403 for
+                     * writes to public ones); the handler resolves the artifact */
+} route_scope;
+
 typedef struct route {
     const char *method;
     const char *pattern;
     api_handler handler;
-    bool public_route; /* no token needed */
-    const char *name;  /* stable label for logs and metrics */
+    route_access access;
+    route_scope scope;
+    const char *name;         /* stable label for logs and metrics */
     const api_upload *upload; /* set for routes whose body is streamed (handler is NULL) */
+    const api_door *door;     /* a foreign protocol's error shape and body rules; NULL: v1 */
 } route;
 
 extern const route router_routes[];

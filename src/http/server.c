@@ -315,7 +315,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, req *r, api_reply
     if (rep->e.kind != ERR_NONE) {
         status = err_status(rep->e.kind);
         json_decref(rep->body);
-        rep->body = api_error_body(&rep->e);
+        rep->body = NULL;
+        if (r->rt && r->rt->door && r->rt->door->error) {
+            rep->status = status;
+            r->rt->door->error(rep, &r->call);
+            status = rep->status ? rep->status : status;
+        } else {
+            rep->body = api_error_body(&rep->e);
+        }
     }
     if (rep->e.kind == ERR_NONE && rep->file.set)
         return send_file(conn, r, rep);
@@ -407,6 +414,46 @@ static const char *client_ip(struct MHD_Connection *conn, arena *a)
     return arena_strdup(a, buf);
 }
 
+static const int access_role[] = {
+    [ACCESS_PUBLIC] = 0, [ACCESS_SIGNED] = 0, [ACCESS_TOKEN] = 0, [ACCESS_READER] = ROLE_READER,
+    [ACCESS_WRITER] = ROLE_WRITER, [ACCESS_ADMIN] = ROLE_ADMIN, [ACCESS_SERVER_ADMIN] = 0,
+};
+
+/* Enforces the route table's access declaration (routes.c): authentication, server admin,
+ * org scoping and the minimum role. A route of another org's artifacts (SCOPE_ARTIFACT) is
+ * left to the handler, which alone knows whether the artifact is public. */
+static int access_check(api_call *c, const route *rt, err *e)
+{
+    bool has_creds = c->header(c, "Authorization") || c->header(c, "X-Api-Key");
+    c->min_role = access_role[rt->access];
+    if (rt->access == ACCESS_SIGNED)
+        return 0;
+    if (rt->access == ACCESS_PUBLIC && !has_creds)
+        return 0;
+    if (auth_resolve(c, e) < 0)
+        return -1;
+    if (rt->access == ACCESS_PUBLIC || rt->access == ACCESS_TOKEN)
+        return 0;
+    if (rt->access == ACCESS_SERVER_ADMIN) {
+        if (!c->caller.server_admin)
+            return err_set(e, ERR_FORBIDDEN, "this needs a server-admin token");
+        return 0;
+    }
+    if (c->caller.server_admin)
+        return 0;
+    const char *org = api_param(c, "org");
+    bool own = org && c->caller.org_slug && strcmp(org, c->caller.org_slug) == 0;
+    if (!own && rt->scope == SCOPE_ORG)
+        return err_set(e, ERR_NOT_FOUND, "org '%.64s' not found", org ? org : "");
+    if (!own && rt->scope == SCOPE_ARTIFACT)
+        return 0;
+    if (c->caller.role < c->min_role)
+        return err_set(e, ERR_FORBIDDEN, "this needs the %s role",
+                       c->min_role == ROLE_ADMIN ? "admin" : c->min_role == ROLE_WRITER
+                                                            ? "writer" : "reader");
+    return 0;
+}
+
 /* Checks that need no body: headers, route, client version, auth, rate limit. Returns 0, or
  * -1 with rep->e set. Runs on the first callback, so a rejected upload reads no body. */
 static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
@@ -425,9 +472,7 @@ static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
     }
     if (check_client_version(c, &rep->e) < 0)
         return -1;
-    bool has_creds = c->header(c, "Authorization") || c->header(c, "X-Api-Key");
-    if ((!r->rt->public_route || (has_creds && strncmp(r->route_name, "blobs.", 6) != 0)) &&
-        auth_resolve(c, &rep->e) < 0)
+    if (access_check(c, r->rt, &rep->e) < 0)
         return -1;
     const server *srv = r->srv;
     int retry = 1;
@@ -467,8 +512,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
             err_set(&rep.e, ERR_SERVER, "internal error");
         return send_reply(conn, r, &rep);
     }
-    if (parse_body(r, &rep.e) < 0)
+    if (r->rt->door && r->rt->door->raw_body) {
+        c->raw_body = r->body;
+        c->raw_body_len = r->body_len;
+    } else if (parse_body(r, &rep.e) < 0) {
         return send_reply(conn, r, &rep);
+    }
     if (r->rt->handler(&rep, c) < 0 && rep.e.kind == ERR_NONE)
         err_set(&rep.e, ERR_SERVER, "internal error");
     return send_reply(conn, r, &rep);
