@@ -19,7 +19,8 @@
 #include "core/name.h"
 #include "core/semver.h"
 #include "core/yamljson.h"
-#include "http/auth.h"
+#include "core/token.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/crypto.h"
@@ -60,6 +61,7 @@ static void usage(FILE *f)
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
+          "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
           "       cairnd admin create-org SLUG [--db URL]\n"
           "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
           "                    [--server-admin] [--db URL]\n"
@@ -232,9 +234,9 @@ static int cmd_create_token(const char *org, const char *role, const char *name,
         fprintf(stderr, "cairnd: %s\n", e.detail);
         goto out;
     }
-    if (auth_token_new(secret) < 0)
+    if (token_new(secret) < 0)
         goto out;
-    auth_token_hash(hash, secret);
+    token_hash(hash, secret);
     if (store_token_create(&t, tx, o.id, name ? name : "cli", server_admin ? "admin" : role,
                            server_admin != 0, hash, 0, a, &e) < 0) {
         fprintf(stderr, "cairnd: %s\n", e.detail);
@@ -274,9 +276,9 @@ static int bootstrap(store *s, bool have_admin_env, err *e)
     if (store_org_create(&o, tx, "default", "Default", a, e) < 0)
         goto out;
     if (!have_admin_env) {
-        if (auth_token_new(secret) < 0)
+        if (token_new(secret) < 0)
             goto out;
-        auth_token_hash(hash, secret);
+        token_hash(hash, secret);
         if (store_token_create(&t, tx, o.id, "bootstrap", "admin", true, hash, 0, a, e) < 0)
             goto out;
     }
@@ -409,7 +411,7 @@ static int cmd_serve(void)
     build_config(&cfg);
     ctx.cfg = &cfg;
     if (cfg.admin_token && *cfg.admin_token)
-        auth_token_hash(ctx.admin_hash, cfg.admin_token);
+        token_hash(ctx.admin_hash, cfg.admin_token);
 
     char yerr[256];
     ctx.openapi = yaml_to_json((const char *)cairn_openapi_yaml, cairn_openapi_yaml_len, yerr,
@@ -509,6 +511,10 @@ int main(int argc, char **argv)
             return cmd_create_org(pos);
         if (strcmp(argv[2], "create-token") == 0 && !pos)
             return cmd_create_token(org, role, name, sa);
+    }
+    if (strcmp(cmd, "routes") == 0) { /* the route table and its access matrix */
+        router_describe(stdout, argc >= 3 && strcmp(argv[2], "--markdown") == 0);
+        return 0;
     }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

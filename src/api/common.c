@@ -267,6 +267,8 @@ static int org_lookup(store_org *out, api_call *c, store_tx *tx, err *e)
 
 int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err *e)
 {
+    if (c->min_role > min_role) /* the route table's declaration is the floor */
+        min_role = c->min_role;
     if (org_lookup(out, c, tx, e) < 0)
         return -1;
     if (!caller_in(c, out))
@@ -280,6 +282,8 @@ int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err 
 int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_tx *tx,
                         int min_role, err *e)
 {
+    if (c->min_role > min_role) /* the route table's declaration is the floor */
+        min_role = c->min_role;
     const char *kind = api_param(c, "kind");
     const char *name = api_param(c, "name");
     const char *what = strcmp(kind, "models") == 0 ? "model" : "capability";
@@ -306,6 +310,21 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
         return err_set(e, ERR_FORBIDDEN, "%s '%s/%s' belongs to another org", what, org->slug,
                        out->name);
     return 0;
+}
+
+int api_artifact_gate(api_call *c, err *e)
+{
+    if (!api_param(c, "kind") || !api_param(c, "name"))
+        return 0;
+    store_tx *tx = NULL;
+    store_org o;
+    store_artifact m;
+    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+        return -1;
+    int rc = api_artifact_access(&o, &m, c, tx, c->min_role, e);
+    if (store_tx_end(tx, false, e) < 0)
+        rc = -1;
+    return rc;
 }
 
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,

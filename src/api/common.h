@@ -56,6 +56,12 @@ int api_org_access(store_org *out, api_call *c, store_tx *tx, int min_role, err 
 int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_tx *tx,
                         int min_role, err *e);
 
+/* The route table's gate for another org's caller on a SCOPE_ARTIFACT route (http/ calls it
+ * before the handler): api_artifact_access at the route's role, in a read transaction of its
+ * own, so another org's private artifact is 404 and a write to a public one 403 whatever the
+ * request's body. Returns 0 when the call may go on. */
+int api_artifact_gate(api_call *c, err *e);
+
 /* Finds the live artifact of either kind with this id in org_id; ERR_NOT_FOUND. */
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e);

@@ -6,26 +6,12 @@
 #include <string.h>
 
 #include "core/name.h"
+#include "core/token.h"
 #include "util/crypto.h"
 #include "util/timeutil.h"
 
 /* last_used_at is written at most this often per token, so reads stay reads. */
 #define TOUCH_INTERVAL_MS 60000
-
-void auth_token_hash(char out[65], const char *token)
-{
-    crypto_sha256_hex(out, token, strlen(token));
-}
-
-int auth_token_new(char out[64])
-{
-    uint8_t raw[32];
-    if (crypto_random(raw, sizeof(raw)) < 0)
-        return -1;
-    memcpy(out, "cairn_", 6);
-    crypto_base64url(out + 6, raw, sizeof(raw));
-    return 0;
-}
 
 static const char *token_of(const api_call *c)
 {
@@ -51,7 +37,7 @@ int auth_resolve(api_call *c, err *e)
     if (strlen(tok) > 512)
         return err_set(e, ERR_AUTH, "invalid token");
     char hash[65];
-    auth_token_hash(hash, tok);
+    token_hash(hash, tok);
     if (c->app->admin_hash[0] && crypto_equal(hash, c->app->admin_hash)) {
         c->caller.authenticated = true;
         c->caller.server_admin = true;

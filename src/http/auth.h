@@ -10,10 +10,4 @@
  * ERR_AUTH / ERR_EXPIRED_TOKEN (or a store error). Thread-safe. */
 int auth_resolve(api_call *c, err *e);
 
-/* Hashes a token secret for storage/lookup: hex SHA-256 into out (65 bytes). */
-void auth_token_hash(char out[65], const char *token);
-
-/* Makes a new token secret ("cairn_" + 43 base64url chars) into out (64 bytes). */
-int auth_token_new(char out[64]);
-
 #endif

@@ -91,3 +91,77 @@ const route *router_match(api_call *c, const char *method, const char *path, cha
     c->nparams = 0;
     return NULL;
 }
+
+static const char *const access_names[] = {
+    [ACCESS_PUBLIC] = "public", [ACCESS_SIGNED] = "signed", [ACCESS_TOKEN] = "token",
+    [ACCESS_READER] = "reader", [ACCESS_WRITER] = "writer", [ACCESS_ADMIN] = "admin",
+    [ACCESS_SERVER_ADMIN] = "server_admin",
+};
+static const char *const scope_names[] = {
+    [SCOPE_NONE] = "none", [SCOPE_ORG] = "org", [SCOPE_ARTIFACT] = "artifact"};
+
+/* The outcome the table promises a caller, as printed in the matrix: "ok" means the access
+ * rules let the call through (the handler may still answer 4xx for the request itself). */
+static const char *promise(const route *r, int who)
+{
+    /* who: 0 no token, 1-3 another org's reader/writer/admin, 4-6 own reader/writer/admin,
+     * 7 server admin */
+    static const int role_of[] = {0, 1, 2, 3, 1, 2, 3, 3};
+    int need = r->access == ACCESS_READER ? 1 : r->access == ACCESS_WRITER ? 2
+             : r->access == ACCESS_ADMIN  ? 3 : 0;
+    switch (r->access) {
+    case ACCESS_PUBLIC:
+        return "ok";
+    case ACCESS_SIGNED:
+        return "signature";
+    case ACCESS_TOKEN:
+        return who == 0 ? "401" : "ok";
+    case ACCESS_SERVER_ADMIN:
+        return who == 0 ? "401" : who == 7 ? "ok" : "403";
+    default:
+        break;
+    }
+    if (who == 0)
+        return "401";
+    if (who == 7)
+        return "ok";
+    if (who <= 3 && r->scope == SCOPE_ORG)
+        return "404";
+    if (who <= 3 && r->scope == SCOPE_ARTIFACT)
+        return need > 1 ? "404 private, 403 public" : "404 private, ok public";
+    return role_of[who] >= need ? "ok" : "403";
+}
+
+void router_describe(FILE *f, bool markdown)
+{
+    static const char *const who[] = {"no token", "other reader", "other writer", "other admin",
+                                      "reader", "writer", "admin", "server admin"};
+    if (!markdown) {
+        fputs("[\n", f);
+        for (int i = 0; i < router_route_count; i++) {
+            const route *r = &router_routes[i];
+            fprintf(f, "  {\"method\": \"%s\", \"pattern\": \"%s\", \"name\": \"%s\", "
+                       "\"access\": \"%s\", \"scope\": \"%s\", \"door\": \"%s\"}%s\n",
+                    r->method, r->pattern, r->name, access_names[r->access],
+                    scope_names[r->scope], r->door ? r->door->name : "v1",
+                    i + 1 < router_route_count ? "," : "");
+        }
+        fputs("]\n", f);
+        return;
+    }
+    fputs("| method | path | access | scope |", f);
+    for (int w = 0; w < 8; w++)
+        fprintf(f, " %s |", who[w]);
+    fputs("\n|---|---|---|---|", f);
+    for (int w = 0; w < 8; w++)
+        fputs("---|", f);
+    fputc('\n', f);
+    for (int i = 0; i < router_route_count; i++) {
+        const route *r = &router_routes[i];
+        fprintf(f, "| %s | `%s` | %s | %s |", r->method, r->pattern, access_names[r->access],
+                scope_names[r->scope]);
+        for (int w = 0; w < 8; w++)
+            fprintf(f, " %s |", promise(r, w));
+        fputc('\n', f);
+    }
+}

@@ -6,6 +6,7 @@
 #define CAIRN_ROUTER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "api/api.h"
 
@@ -46,5 +47,9 @@ extern const int router_route_count;
  * NULL: then *allow holds the allowed methods if the path exists ("" if it does not). */
 const route *router_match(api_call *c, const char *method, const char *path, char *allow,
                           size_t allow_cap);
+
+/* Prints the route table: as JSON (one object per route: method, pattern, name, access, scope,
+ * door), or as the Markdown access matrix of docs/access.md (`cairnd routes [--markdown]`). */
+void router_describe(FILE *f, bool markdown);
 
 #endif

@@ -420,8 +420,8 @@ static const int access_role[] = {
 };
 
 /* Enforces the route table's access declaration (routes.c): authentication, server admin,
- * org scoping and the minimum role. A route of another org's artifacts (SCOPE_ARTIFACT) is
- * left to the handler, which alone knows whether the artifact is public. */
+ * org scoping and the minimum role. For another org's caller on a SCOPE_ARTIFACT route the
+ * artifact is looked up (api_artifact_gate): 404 if private, 403 for a write to a public one. */
 static int access_check(api_call *c, const route *rt, err *e)
 {
     bool has_creds = c->header(c, "Authorization") || c->header(c, "X-Api-Key");
@@ -446,7 +446,7 @@ static int access_check(api_call *c, const route *rt, err *e)
     if (!own && rt->scope == SCOPE_ORG)
         return err_set(e, ERR_NOT_FOUND, "org '%.64s' not found", org ? org : "");
     if (!own && rt->scope == SCOPE_ARTIFACT)
-        return 0;
+        return api_artifact_gate(c, e);
     if (c->caller.role < c->min_role)
         return err_set(e, ERR_FORBIDDEN, "this needs the %s role",
                        c->min_role == ROLE_ADMIN ? "admin" : c->min_role == ROLE_WRITER
