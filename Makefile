@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build run test test-unit test-api clean asan
+.PHONY: all deps build run test test-unit test-api clean asan docs
 
 all: build
 
@@ -27,6 +27,11 @@ run: build
 test: build asan
 	@sh tools/deps.sh test
 	@sh tests/run.sh $(BUILD) $(ASAN_BUILD)
+
+# docs/api.md's route reference and docs/access.md's matrix, regenerated from the code.
+docs: build
+	./$(BUILD)/cairnd openapi | python3 tools/apiref.py - docs/api.md
+	python3 tools/accessdoc.py ./$(BUILD)/cairnd docs/access.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -62,6 +62,7 @@ static void usage(FILE *f)
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
+          "       cairnd openapi               (the built-in OpenAPI document, as JSON)\n"
           "       cairnd admin create-org SLUG [--db URL]\n"
           "       cairnd admin create-token --org SLUG --role reader|writer|admin [--name N]\n"
           "                    [--server-admin] [--db URL]\n"
@@ -511,6 +512,19 @@ int main(int argc, char **argv)
             return cmd_create_org(pos);
         if (strcmp(argv[2], "create-token") == 0 && !pos)
             return cmd_create_token(org, role, name, sa);
+    }
+    if (strcmp(cmd, "openapi") == 0) { /* docs/openapi.yaml as built in, as JSON */
+        char yerr[256];
+        json_t *doc = yaml_to_json((const char *)cairn_openapi_yaml, cairn_openapi_yaml_len,
+                                   yerr, sizeof(yerr));
+        if (!doc) {
+            fprintf(stderr, "cairnd: openapi: %s\n", yerr);
+            return 1;
+        }
+        json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
+        fputc('\n', stdout);
+        json_decref(doc);
+        return 0;
     }
     if (strcmp(cmd, "routes") == 0) { /* the route table and its access matrix */
         router_describe(stdout, argc >= 3 && strcmp(argv[2], "--markdown") == 0);
