@@ -9,6 +9,7 @@
 
 #include "api/common.h"
 #include "core/name.h"
+#include "index/facet_index.h"
 
 #define MAX_FACET_VALUES 32
 
@@ -156,8 +157,13 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_facet_count *vals[STORE_FACETS];
     size_t nvals[STORE_FACETS];
     int64_t total, filtered;
-    if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0)
+    if (c->app->index && !f->search) {
+        if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
+                               c->a, &r->e) < 0)
+            return -1;
+    } else if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0) {
         return -1;
+    }
     static const char *const lists[STORE_FACETS] = {"tags", "licenses", "task_categories",
                                                     "frameworks", "size_categories"};
     json_t *body = json_pack("{s:I, s:I}", "total", (json_int_t)total, "filtered_total",

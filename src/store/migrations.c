@@ -102,6 +102,11 @@ const store_migration store_migrations[] = {
      NULL, NULL},
     /* 6: settings every instance shares (the presigning secret) */
     {"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL, NULL},
+    /* 7: the catalog revision of each artifact's last change: the change feed the in-memory
+     * facet index and the manifest read to catch up (src/index/) */
+    {"ALTER TABLE artifacts ADD COLUMN change_rev BIGINT NOT NULL DEFAULT 0;"
+     "CREATE INDEX artifacts_change ON artifacts(change_rev);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

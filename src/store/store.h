@@ -199,6 +199,21 @@ typedef struct store_facet_count {
 int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
                  int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
                  arena *a, err *e);
+/* ---- change feed: what the in-memory facet index (src/index/) is rebuilt and updated from */
+typedef struct store_change {
+    const char *id, *org_id, *kind;
+    bool live;     /* not deleted */
+    bool visible;  /* is_public and enabled: in the public catalog */
+    size_t nfacets;
+    const char *const *facets, *const *values; /* nfacets (facet name, value) pairs */
+} store_change;
+
+/* Calls cb for every artifact whose change_rev is above since (every artifact for since < 0),
+ * all in one snapshot, and sets *rev to the catalog revision that snapshot shows: after the
+ * calls, whatever cb built reflects the catalog exactly at *rev. cb returning non-zero stops. */
+int store_changes(store *s, int64_t since, int64_t *rev,
+                  int (*cb)(void *ctx, const store_change *c), void *ctx, err *e);
+
 /* Returns the sort key string of a for sort (what the next page's cursor carries). */
 const char *store_sort_key_of(const store_artifact *a, store_sort sort, arena *ar);
 

@@ -90,9 +90,9 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
                "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
                " license, task, architecture, base_model, framework, framework_set,"
                " size_category, tags, language, task_categories, keywords, components, origin,"
-               " attributes, is_public, enabled, revision, created_at, updated_at)"
+               " attributes, is_public, enabled, revision, created_at, updated_at, change_rev)"
                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
-               " ?, ?)",
+               " ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1))",
                e, "ttttttttttttbttttttttbbii", m->id, m->org_id, m->kind, m->name,
                m->pretty_name, m->summary, m->description, m->license, m->task,
                m->architecture, m->base_model, m->framework, (int)m->framework_set,

@@ -475,3 +475,74 @@ int store_manifest_fingerprint(char *out, size_t cap, store_tx *tx, err *e)
     db_done(st);
     return rc < 0 ? -1 : 0;
 }
+
+int store_changes(store *s, int64_t since, int64_t *rev,
+                  int (*cb)(void *ctx, const store_change *c), void *ctx, err *e)
+{
+    enum { MAXF = 512 };
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    int rc = -1;
+    arena *a = arena_create();
+    const char **facets = arena_array(a, const char *, MAXF);
+    const char **values = arena_array(a, const char *, MAXF);
+    if (store_tx_begin(&tx, s, false, e) < 0)
+        goto out;
+    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
+        db_step(st, e) != 1)
+        goto out;
+    *rev = db_col_int(st, 0);
+    db_done(st);
+    st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                 " f.facet, f.value FROM artifacts a LEFT JOIN artifact_facets f"
+                 " ON f.artifact_id = a.id WHERE a.change_rev > ?"
+                 /* by change_rev first, so the artifacts_change index drives the scan (by
+                  * id alone SQLite walks the whole table); one artifact, one change_rev */
+                 " ORDER BY a.change_rev, a.id",
+                 e, "i", since) < 0)
+        goto out;
+    store_change cur = {0};
+    char *cur_id = NULL;
+    int step;
+    for (;;) {
+        step = db_step(st, e);
+        if (step < 0)
+            goto out;
+        const char *id = step == 1 ? db_col_text(st, 0) : NULL;
+        if (cur_id && (!id || strcmp(id, cur_id) != 0)) {
+            cur.facets = facets;
+            cur.values = values;
+            if (cb(ctx, &cur) != 0)
+                break;
+            arena_free(a); /* per-artifact strings; the pair arrays are made anew */
+            a = arena_create();
+            facets = arena_array(a, const char *, MAXF);
+            values = arena_array(a, const char *, MAXF);
+            cur_id = NULL;
+        }
+        if (!id)
+            break;
+        if (!cur_id) {
+            cur_id = arena_strdup(a, id);
+            cur = (store_change){.id = cur_id,
+                                 .org_id = store_col_str(st, 1, a),
+                                 .kind = store_col_str(st, 2, a),
+                                 .live = db_col_int(st, 3) == 0,
+                                 .visible = db_col_int(st, 4) != 0 && db_col_int(st, 5) != 0};
+        }
+        if (db_col_text(st, 6) && cur.nfacets < MAXF) {
+            facets[cur.nfacets] = store_col_str(st, 6, a);
+            values[cur.nfacets] = store_col_str(st, 7, a);
+            cur.nfacets++;
+        }
+    }
+    rc = 0;
+out:
+    db_done(st);
+    if (store_tx_end(tx, false, e) < 0)
+        rc = -1;
+    arena_free(a);
+    return rc;
+}
