@@ -279,6 +279,9 @@ int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, 
 
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
+    /* With a since revision: every artifact changed after it (public or not, live or not),
+     * first; may be NULL. */
+    int (*changed)(void *ctx, const char *artifact_id);
     /* Each public, enabled model with a published or deprecated version, by canonical name. */
     int (*model)(void *ctx, const store_artifact *m);
     /* Its published and deprecated versions, newest first. */
@@ -289,10 +292,10 @@ typedef struct store_manifest_cb {
                     const char *format, const char *path, const char *sha256, int64_t size);
 } store_manifest_cb;
 
-/* Writes a fingerprint of the public manifest's inputs (count, sum and max of updated_at of
- * its models; every change a manifest shows bumps its model's updated_at) into out. */
-int store_manifest_fingerprint(char *out, size_t cap, store_tx *tx, err *e);
-/* Walks everything the public manifest lists; a callback returning non-zero stops it. */
-int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, arena *a, err *e);
+/* Walks what the public manifest lists, for the models whose artifact row changed after
+ * catalog revision since (every model for since < 0: every change a manifest shows stamps its
+ * model's row with the revision it commits as); a callback returning non-zero stops it. */
+int store_manifest_walk(store_tx *tx, int64_t since, const store_manifest_cb *cb, void *ctx,
+                        arena *a, err *e);
 
 #endif
