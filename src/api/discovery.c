@@ -125,8 +125,12 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
     store_artifact *items;
     size_t n;
     int64_t total;
-    if (store_artifact_search(&items, &n, &total, tx, f, sort, after_key, after_id, limit + 1,
-                              c->a, &r->e) < 0)
+    /* Without a search the facet index counts the matches (a COUNT(*) walks them all). */
+    bool by_index = c->app->index && !f->search;
+    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, &r->e) < 0)
+        return -1;
+    if (store_artifact_search(&items, &n, by_index ? NULL : &total, tx, f, sort, after_key,
+                              after_id, limit + 1, c->a, &r->e) < 0)
         return -1;
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++)

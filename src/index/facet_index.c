@@ -342,13 +342,10 @@ static roaring_bitmap_t *filter_of(const facet_index *ix, int f, const store_fil
     return u;
 }
 
-int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
-                       int64_t *total, int64_t *filtered, facet_index *ix, store *s,
-                       const store_filter *f, arena *a, err *e)
+/* The artifacts f's scope (kind, liveness, org and/or public catalog) covers. Caller holds
+ * the read lock. */
+static roaring_bitmap_t *scope_of(const facet_index *ix, const store_filter *f)
 {
-    if (facet_index_sync(ix, s, e) < 0)
-        return -1;
-    pthread_rwlock_rdlock(&ix->lock);
     int kind = strcmp(f->kind, "capabilities") == 0 ? 1 : 0;
     roaring_bitmap_t *scope = roaring_bitmap_and(ix->kind_bm[kind], ix->live_bm);
     uint32_t org;
@@ -367,6 +364,36 @@ int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_F
         roaring_bitmap_free(scope);
         scope = roaring_bitmap_create();
     }
+    return scope;
+}
+
+int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e)
+{
+    if (facet_index_sync(ix, s, e) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&ix->lock);
+    roaring_bitmap_t *all = scope_of(ix, f);
+    for (int i = 0; i < STORE_FACETS; i++) {
+        if (f->nvalues[i] == 0)
+            continue;
+        roaring_bitmap_t *u = filter_of(ix, i, f);
+        roaring_bitmap_and_inplace(all, u);
+        roaring_bitmap_free(u);
+    }
+    *out = (int64_t)roaring_bitmap_get_cardinality(all);
+    roaring_bitmap_free(all);
+    pthread_rwlock_unlock(&ix->lock);
+    return 0;
+}
+
+int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+                       int64_t *total, int64_t *filtered, facet_index *ix, store *s,
+                       const store_filter *f, arena *a, err *e)
+{
+    if (facet_index_sync(ix, s, e) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&ix->lock);
+    roaring_bitmap_t *scope = scope_of(ix, f);
     *total = (int64_t)roaring_bitmap_get_cardinality(scope);
     roaring_bitmap_t *flt[STORE_FACETS] = {0};
     roaring_bitmap_t *all = roaring_bitmap_copy(scope);

@@ -31,6 +31,10 @@ int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_F
                        int64_t *total, int64_t *filtered, facet_index *ix, store *s,
                        const store_filter *f, arena *a, err *e);
 
+/* How many artifacts f (without a search) lists: what store_artifact_search's total counts.
+ * Syncs first. Thread-safe. */
+int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e);
+
 /* Artifacts in the index (live or not), and the catalog revision it reflects. */
 void facet_index_stats(facet_index *ix, uint32_t *artifacts, int64_t *rev);
 

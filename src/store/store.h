@@ -184,7 +184,7 @@ typedef struct store_filter {
 
 /* Lists artifacts matching f in sort order, after the keyset position (after_key, after_id)
  * when after_id is non-NULL (for STORE_SORT_RELEVANCE after_key is an offset). Fills *total
- * with the count of all matches. */
+ * with the count of all matches, unless total is NULL (the caller counts them otherwise). */
 int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
                           const store_filter *f, store_sort sort, const char *after_key,
                           const char *after_id, int limit, arena *a, err *e);

@@ -185,12 +185,14 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
                           const char *after_id, int limit, arena *a, err *e)
 {
     const char *match;
-    q cnt = {.a = a, .pg = is_pg(tx->d)};
-    q_add(&cnt, "SELECT COUNT(*)");
-    q_from(&cnt, f, &match);
-    q_where(&cnt, f, -1);
-    if (count_of(total, tx, &cnt, e) < 0)
-        return -1;
+    if (total) {
+        q cnt = {.a = a, .pg = is_pg(tx->d)};
+        q_add(&cnt, "SELECT COUNT(*)");
+        q_from(&cnt, f, &match);
+        q_where(&cnt, f, -1);
+        if (count_of(total, tx, &cnt, e) < 0)
+            return -1;
+    }
 
     if (sort == STORE_SORT_RELEVANCE && !match)
         sort = STORE_SORT_UPDATED;

@@ -1,4 +1,5 @@
-// The in-memory facet index (src/index/) counts exactly what SQL's GROUP BY counts: after
+// The in-memory facet index (src/index/) counts exactly what SQL's GROUP BY and COUNT(*) count
+// (facets, and the total of lists without a search): after
 // randomized create / update / delete / restore / publish sequences, through two servers on
 // one database (one counting from bitmaps, one with --facet-index off, i.e. by SQL), every
 // facet query gives the same totals and counts on both. Writes made through the SQL-counting
@@ -52,6 +53,13 @@ async function compare(bitmaps, sql, rand, orgs, round) {
     assert.equal(a.status, 200, `${url}: ${a.text}`);
     assert.equal(b.status, 200, `${url}: ${b.text}`);
     const ctx = `round ${round}, ${url}`;
+    // The list's total is counted by the index too (no search): same as SQL's COUNT(*).
+    const listUrl = url.replace('/facets', '');
+    const [la, lb] = await Promise.all([api(bitmaps, 'GET', listUrl, { token }), api(sql, 'GET', listUrl, { token })]);
+    assert.equal(la.status, 200, `${listUrl}: ${la.text}`);
+    assert.equal(la.json.total, lb.json.total, `list total, ${ctx}`);
+    assert.equal(la.json.total, a.json.filtered_total, `list total = facets filtered_total, ${ctx}`);
+    assert.deepEqual(la.json.items.map((i) => i.id), lb.json.items.map((i) => i.id), `list items, ${ctx}`);
     assert.equal(a.json.total, b.json.total, `total, ${ctx}`);
     assert.equal(a.json.filtered_total, b.json.filtered_total, `filtered_total, ${ctx}`);
     assert.deepEqual(a.json.counts, b.json.counts, `counts, ${ctx}`);
