@@ -118,6 +118,8 @@ struct facet_index {
     roaring_bitmap_t **org_bm;
     uint32_t norgs, cap_orgs;
     roaring_bitmap_t *kind_bm[2], *live_bm, *visible_bm;
+    uint32_t *by_rowid; /* SQLite rowid -> artifact number + 1 (0: none) */
+    uint32_t cap_rowid;
     facet_values facet[STORE_FACETS];
 };
 
@@ -142,6 +144,7 @@ void facet_index_free(facet_index *ix)
     for (uint32_t i = 0; i < ix->narts; i++)
         free(ix->arts[i].vals);
     free(ix->arts);
+    free(ix->by_rowid);
     smap_free(&ix->art_ids);
     for (uint32_t i = 0; i < ix->norgs; i++)
         roaring_bitmap_free(ix->org_bm[i]);
@@ -250,6 +253,12 @@ static int apply(void *ctx, const store_change *c)
     }
     if (org_num(ix, c->org_id ? c->org_id : "", &org) < 0)
         return -1;
+    if (c->rowid > 0 && c->rowid < (1 << 30)) {
+        if (grow((void **)&ix->by_rowid, &ix->cap_rowid, (uint32_t)c->rowid + 1,
+                 sizeof(*ix->by_rowid)) < 0)
+            return -1;
+        ix->by_rowid[c->rowid] = n + 1;
+    }
     art *a = &ix->arts[n];
     a->org = org;
     a->kind = strcmp(c->kind ? c->kind : "", "capabilities") == 0 ? 1 : 0;
@@ -367,11 +376,9 @@ static roaring_bitmap_t *scope_of(const facet_index *ix, const store_filter *f)
     return scope;
 }
 
-int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e)
+/* The artifacts f lists: its scope and every facet filter. Caller holds the read lock. */
+static roaring_bitmap_t *matching(const facet_index *ix, const store_filter *f)
 {
-    if (facet_index_sync(ix, s, e) < 0)
-        return -1;
-    pthread_rwlock_rdlock(&ix->lock);
     roaring_bitmap_t *all = scope_of(ix, f);
     for (int i = 0; i < STORE_FACETS; i++) {
         if (f->nvalues[i] == 0)
@@ -380,6 +387,35 @@ int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filte
         roaring_bitmap_and_inplace(all, u);
         roaring_bitmap_free(u);
     }
+    return all;
+}
+
+int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, store *s,
+                            const store_filter *f, err *e)
+{
+    if (facet_index_sync(ix, s, e) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&ix->lock);
+    roaring_bitmap_t *all = matching(ix, f);
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++) {
+        int64_t r = hits[i].rowid;
+        uint32_t num = r > 0 && r < (int64_t)ix->cap_rowid ? ix->by_rowid[r] : 0;
+        if (num && roaring_bitmap_contains(all, num - 1))
+            hits[k++] = hits[i];
+    }
+    *n = k;
+    roaring_bitmap_free(all);
+    pthread_rwlock_unlock(&ix->lock);
+    return 0;
+}
+
+int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e)
+{
+    if (facet_index_sync(ix, s, e) < 0)
+        return -1;
+    pthread_rwlock_rdlock(&ix->lock);
+    roaring_bitmap_t *all = matching(ix, f);
     *out = (int64_t)roaring_bitmap_get_cardinality(all);
     roaring_bitmap_free(all);
     pthread_rwlock_unlock(&ix->lock);

@@ -35,6 +35,11 @@ int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_F
  * Syncs first. Thread-safe. */
 int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e);
 
+/* Keeps, in order, the full-text hits (SQLite rowids) of artifacts f's scope and filters
+ * cover, and sets *n to how many. Syncs first. Thread-safe. */
+int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, store *s,
+                            const store_filter *f, err *e);
+
 /* Artifacts in the index (live or not), and the catalog revision it reflects. */
 void facet_index_stats(facet_index *ix, uint32_t *artifacts, int64_t *rev);
 

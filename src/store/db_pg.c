@@ -441,6 +441,12 @@ static const char *pg_col_text(db_stmt *base, int i)
     return PQgetvalue(s->res, s->row, i);
 }
 
+static double pg_col_double(db_stmt *base, int i)
+{
+    const char *v = pg_col_text(base, i);
+    return v ? strtod(v, NULL) : 0.0; /* float8 text is exact (extra_float_digits >= 1) */
+}
+
 static int64_t pg_col_int(db_stmt *base, int i)
 {
     const char *v = pg_col_text(base, i);
@@ -492,6 +498,7 @@ const db_ops db_pg_ops = {
     .step = pg_step,
     .col_text = pg_col_text,
     .col_int = pg_col_int,
+    .col_double = pg_col_double,
     .col_null = pg_col_null,
     .done = pg_done,
     .changes = pg_changes,

@@ -204,6 +204,7 @@ typedef struct store_change {
     const char *id, *org_id, *kind;
     bool live;     /* not deleted */
     bool visible;  /* is_public and enabled: in the public catalog */
+    int64_t rowid; /* SQLite: the artifact's full-text row (store_fts_hits); 0 on PostgreSQL */
     size_t nfacets;
     const char *const *facets, *const *values; /* nfacets (facet name, value) pairs */
 } store_change;
@@ -213,6 +214,22 @@ typedef struct store_change {
  * calls, whatever cb built reflects the catalog exactly at *rev. cb returning non-zero stops. */
 int store_changes(store *s, int64_t since, int64_t *rev,
                   int (*cb)(void *ctx, const store_change *c), void *ctx, err *e);
+
+/* ---- full-text matches without the catalog join (SQLite; the facet index filters them) */
+typedef struct store_fts_hit {
+    int64_t rowid; /* the artifact's, as store_change.rowid */
+    double score;  /* ascending is more relevant */
+} store_fts_hit;
+
+/* Every artifact whose full-text row matches search, with its relevance, in no order, live
+ * or not and in any scope. *supported is false (and nothing is read) where the dialect has no
+ * such rows (PostgreSQL). */
+int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx,
+                   const char *search, arena *a, err *e);
+/* Reads the artifacts of rowids[0..k) (k <= 256) into out[0..k) in that order; *n counts the
+ * rows found (a row purged meanwhile leaves its slot zeroed). */
+int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
+                             const int64_t *rowids, size_t k, arena *a, err *e);
 
 /* Returns the sort key string of a for sort (what the next page's cursor carries). */
 const char *store_sort_key_of(const store_artifact *a, store_sort sort, arena *ar);

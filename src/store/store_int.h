@@ -41,6 +41,8 @@ struct store_tx {
     " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
     " a.updated_at, a.deleted_at"
 
+#define STORE_ART_NCOLS 33 /* columns in STORE_ART_COLS */
+
 /* Reads a row selected with STORE_ART_COLS. */
 void store_art_read(store_artifact *m, db_stmt *st, arena *a);
 /* Dialect: refreshes the artifact's full-text index row. */

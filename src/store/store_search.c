@@ -222,7 +222,11 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     }
     switch (sort) {
     case STORE_SORT_NAME: q_add(&b, " ORDER BY a.name ASC, a.id ASC"); break;
-    case STORE_SORT_RELEVANCE: q_add(&b, " ORDER BY s.score ASC, a.id ASC"); break;
+    case STORE_SORT_RELEVANCE:
+        /* Dialect: ties in insertion order (SQLite's rowid, as store_fts_hits' callers
+         * sort), by id on PostgreSQL. */
+        q_add(&b, b.pg ? " ORDER BY s.score ASC, a.id ASC" : " ORDER BY s.score ASC, s.rid ASC");
+        break;
     default: {
         char buf[96];
         snprintf(buf, sizeof(buf), " ORDER BY %s DESC, a.id DESC", col[sort]);
@@ -496,9 +500,15 @@ int store_changes(store *s, int64_t since, int64_t *rev,
     *rev = db_col_int(st, 0);
     db_done(st);
     st = NULL;
+    /* Dialect: SQLite's rowid is also the artifact's full-text row (store_fts_hits). */
     if (db_query(&st, tx->d,
-                 "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                 " f.facet, f.value FROM artifacts a LEFT JOIN artifact_facets f"
+                 is_pg(tx->d)
+                     ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                       " f.facet, f.value, 0 FROM artifacts a LEFT JOIN artifact_facets f"
+                       " ON f.artifact_id = a.id WHERE a.change_rev > ?"
+                       " ORDER BY a.change_rev, a.id"
+                     : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                       " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
                  " ON f.artifact_id = a.id WHERE a.change_rev > ?"
                  /* by change_rev first, so the artifacts_change index drives the scan (by
                   * id alone SQLite walks the whole table); one artifact, one change_rev */
@@ -532,7 +542,8 @@ int store_changes(store *s, int64_t since, int64_t *rev,
                                  .org_id = store_col_str(st, 1, a),
                                  .kind = store_col_str(st, 2, a),
                                  .live = db_col_int(st, 3) == 0,
-                                 .visible = db_col_int(st, 4) != 0 && db_col_int(st, 5) != 0};
+                                 .visible = db_col_int(st, 4) != 0 && db_col_int(st, 5) != 0,
+                                 .rowid = db_col_int(st, 8)};
         }
         if (db_col_text(st, 6) && cur.nfacets < MAXF) {
             facets[cur.nfacets] = store_col_str(st, 6, a);
@@ -547,4 +558,67 @@ out:
         rc = -1;
     arena_free(a);
     return rc;
+}
+
+int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx,
+                   const char *search, arena *a, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    *supported = !is_pg(tx->d);
+    if (!*supported)
+        return 0;
+    const char *match = fts_query_of(search, a, false);
+    if (!match)
+        return 0;
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT rowid, bm25(artifacts_fts) FROM artifacts_fts WHERE artifacts_fts"
+                 " MATCH ?",
+                 e, "t", match) < 0)
+        return -1;
+    size_t cap = 256;
+    store_fts_hit *hits = arena_array(a, store_fts_hit, cap);
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        if (*n == cap)
+            hits = store_grow(hits, &cap, sizeof(*hits), a);
+        hits[*n].rowid = db_col_int(st, 0);
+        hits[*n].score = db_col_double(st, 1);
+        (*n)++;
+    }
+    db_done(st);
+    *out = hits;
+    return rc < 0 ? -1 : 0;
+}
+
+int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
+                             const int64_t *rowids, size_t k, arena *a, err *e)
+{
+    *n = 0;
+    if (!k)
+        return 0;
+    q b = {.a = a, .pg = false};
+    q_add(&b, "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
+              " a.org_id WHERE a.rowid IN (");
+    for (size_t i = 0; i < k && i < MAX_ARGS; i++) {
+        q_add(&b, i ? ", ?" : "?");
+        q_i(&b, rowids[i]);
+    }
+    q_add(&b, ")");
+    db_stmt *st = NULL;
+    if (db_query_v(&st, tx->d, b.sql, e, b.args, b.nargs) < 0)
+        return -1;
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        int64_t rowid = db_col_int(st, STORE_ART_NCOLS);
+        for (size_t i = 0; i < k; i++) /* in the order asked */
+            if (rowids[i] == rowid) {
+                store_art_read(&out[i], st, a);
+                (*n)++;
+                break;
+            }
+    }
+    db_done(st);
+    return rc < 0 ? -1 : 0;
 }

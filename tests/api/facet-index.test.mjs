@@ -41,8 +41,12 @@ function queries(rand, orgs) {
       qs.push([o.reader, `${base}?include_public=true&tags=${pick(rand, TAGS)},${pick(rand, TAGS)}&license=${pick(rand, LICENSES)}&framework=${pick(rand, FRAMEWORKS)}`]);
       qs.push([o.reader, `${base}?task_categories=${pick(rand, TASKS)}&license=${pick(rand, LICENSES)}`]);
       qs.push([o.reader, `${base}?tags=no-such-tag`]);
+      // searches by relevance: matches read without the catalog join, filtered by the index
+      qs.push([o.reader, `${base}?search=${pick(rand, TAGS)}`]);
+      qs.push([o.reader, `${base}?include_public=true&search=m&license=${pick(rand, LICENSES)}&limit=3`]);
     }
     qs.push([null, `/api/v1/catalog/${kind}/facets?license=${pick(rand, LICENSES)}&tags=${pick(rand, TAGS)}`]);
+    qs.push([null, `/api/v1/catalog/${kind}/facets?search=${pick(rand, TAGS)}%20m`]);
   }
   return qs;
 }
@@ -60,6 +64,12 @@ async function compare(bitmaps, sql, rand, orgs, round) {
     assert.equal(la.json.total, lb.json.total, `list total, ${ctx}`);
     assert.equal(la.json.total, a.json.filtered_total, `list total = facets filtered_total, ${ctx}`);
     assert.deepEqual(la.json.items.map((i) => i.id), lb.json.items.map((i) => i.id), `list items, ${ctx}`);
+    if (la.json.next_cursor) { // the next page too (relevance pages by offset)
+      const next = `${listUrl}${listUrl.includes('?') ? '&' : '?'}cursor=${encodeURIComponent(la.json.next_cursor)}`;
+      const [pa, pb] = await Promise.all([api(bitmaps, 'GET', next, { token }), api(sql, 'GET', next, { token })]);
+      assert.equal(pa.status, 200, `${next}: ${pa.text}`);
+      assert.deepEqual(pa.json.items.map((i) => i.id), pb.json.items.map((i) => i.id), `next page, ${ctx}`);
+    }
     assert.equal(a.json.total, b.json.total, `total, ${ctx}`);
     assert.equal(a.json.filtered_total, b.json.filtered_total, `filtered_total, ${ctx}`);
     assert.deepEqual(a.json.counts, b.json.counts, `counts, ${ctx}`);
