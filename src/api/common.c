@@ -529,6 +529,14 @@ int api_in_tx(api_reply *r, api_call *c, bool write,
     return rc;
 }
 
+int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
+                     int (*fn)(api_reply *, api_call *, store_tx *))
+{
+    if (api_cache_try(r, c, scope)) /* no transaction for a cached answer */
+        return 0;
+    return api_in_tx(r, c, false, fn);
+}
+
 /* The key and revision of the pending cache fill of a request (in its arena). */
 typedef struct cache_fill {
     const char *key;
@@ -539,7 +547,12 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
 {
     int64_t rev = 0;
     err ignored = {0};
-    if (!c->app->cache || store_catalog_revision(&rev, c->app->store, &ignored) < 0)
+    if (!c->app->cache)
+        return false;
+    /* Read in this request, with the token: a write acknowledged before it is counted. */
+    if (c->catalog_rev > 0)
+        rev = c->catalog_rev;
+    else if (store_catalog_revision(&rev, c->app->store, &ignored) < 0)
         return false;
     /* Same scope + caller's org + path + query (in order) = same body and same access
      * decision at the same revision: so the cache may be consulted before the checks. */

@@ -87,10 +87,15 @@ json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name);
 json_t *api_artifact_json(const store_artifact *m);
 json_t *api_version_json(const store_version *v, json_t *packages);
 
-/* Response cache for read-only GETs (call after the access check): api_cache_try() answers
+/* Response cache for read-only GETs (keyed by the caller's org, so it may answer before the
+ * access checks, which gave the same decision at the same revision): api_cache_try() answers
  * from the cache and returns true on a hit; otherwise it remembers the key and revision so
  * api_cache_store() can keep the reply the handler produced with api_json_etag(). */
 bool api_cache_try(api_reply *r, api_call *c, const char *scope);
+/* A read-only handler behind the response cache: answers from it without opening a
+ * transaction when it can, else runs fn in a read transaction (fn stores its reply). */
+int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
+                     int (*fn)(api_reply *, api_call *, store_tx *));
 void api_cache_store(api_reply *r, api_call *c);
 
 /* Runs fn inside a transaction and ends it (commit on success). */

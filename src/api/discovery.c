@@ -245,8 +245,6 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
 static int do_list(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
-    if (api_cache_try(r, c, "list"))
-        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
@@ -255,14 +253,12 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
 
 int api_artifact_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_list);
+    return api_in_tx_cached(r, c, "list", do_list);
 }
 
 static int do_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
-    if (api_cache_try(r, c, "facets"))
-        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
@@ -271,7 +267,7 @@ static int do_facets(api_reply *r, api_call *c, store_tx *tx)
 
 int api_artifact_facets(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_facets);
+    return api_in_tx_cached(r, c, "facets", do_facets);
 }
 
 static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
@@ -280,25 +276,21 @@ static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
     if (api_query(c, "include_public"))
         return err_field_add(&r->e, "query", "include_public", "extra_forbidden",
                              "the catalog is public artifacts only");
-    if (api_cache_try(r, c, "catalog"))
-        return 0;
     return list_reply(r, c, tx, &f, true);
 }
 
 int api_catalog_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_catalog);
+    return api_in_tx_cached(r, c, "catalog", do_catalog);
 }
 
 static int do_catalog_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_filter f = {0};
-    if (api_cache_try(r, c, "catalog-facets"))
-        return 0;
     return facets_reply(r, c, tx, &f);
 }
 
 int api_catalog_facets(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_catalog_facets);
+    return api_in_tx_cached(r, c, "catalog-facets", do_catalog_facets);
 }

@@ -70,8 +70,6 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     store_artifact m;
     store_version *items;
     size_t n;
-    if (api_cache_try(r, c, "versions"))
-        return 0;
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     const char *lc = api_query(c, "lifecycle");
@@ -96,7 +94,7 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
 
 int api_version_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_list);
+    return api_in_tx_cached(r, c, "versions", do_list);
 }
 
 static int do_create(api_reply *r, api_call *c, store_tx *tx)

@@ -309,6 +309,7 @@ int store_org_list(store_org **out, size_t *n, int64_t *total, store_tx *tx, con
 #define TOKEN_COLS                                                                                 \
     "t.id, t.org_id, o.slug, t.name, t.role, t.server_admin, t.created_at, t.expires_at,"         \
     " t.last_used_at, t.revoked_at"
+#define TOKEN_NCOLS 10
 
 static void token_read(store_token *t, db_stmt *st, arena *a)
 {
@@ -348,18 +349,25 @@ int store_token_create(store_token *out, store_tx *tx, const char *org_id, const
     return 0;
 }
 
-int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e)
+int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char *hash,
+                            arena *a, err *e)
 {
+    db *d = NULL;
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d,
-                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
-                 " WHERE t.hash = ?",
-                 e, "t", hash) < 0)
+    if (conn_take(&d, s, e) < 0)
         return -1;
-    int rc = db_step(st, e);
-    if (rc == 1)
+    int rc = db_query(&st, d,
+                      "SELECT " TOKEN_COLS ", (SELECT rev FROM catalog_revision WHERE id = 1)"
+                      " FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.hash = ?",
+                      e, "t", hash);
+    if (rc == 0)
+        rc = db_step(st, e);
+    if (rc == 1) {
         token_read(out, st, a);
+        *rev = db_col_int(st, TOKEN_NCOLS);
+    }
     db_done(st);
+    conn_give(s, d);
     if (rc == 0)
         return err_set(e, ERR_NOT_FOUND, "token not found");
     return rc < 0 ? -1 : 0;

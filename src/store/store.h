@@ -76,7 +76,12 @@ int store_token_create(store_token *out, store_tx *tx, const char *org_id, const
                        const char *role, bool server_admin, const char *hash,
                        int64_t expires_at, arena *a, err *e);
 /* Finds a token by secret hash (revoked ones too: the caller decides); ERR_NOT_FOUND. */
-int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e);
+/* Reads the token whose hash is hash, as one statement outside any transaction (a single-row
+ * read needs no snapshot: one round trip on PostgreSQL instead of three), which also reads the
+ * catalog revision into *rev: a request authenticated with it may use that revision for its
+ * cache lookups. */
+int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char *hash,
+                            arena *a, err *e);
 /* Records a use at now. */
 int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e);
 /* Lists an org's live tokens by id after `after`. */

@@ -122,20 +122,31 @@ static void tokens_by_hash_and_revoke(void **state)
     err e = {0};
     store_org o;
     store_token t, got;
+    int64_t rev = -1, now = 0;
     store_tx *tx = begin(f);
     assert_int_equal(store_org_create(&o, tx, "tok", NULL, f->a, &e), 0);
     assert_int_equal(store_token_create(&t, tx, o.id, "ci", "writer", false, "h1", 0, f->a, &e),
                      0);
-    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    /* one statement, outside a transaction, with the catalog revision */
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "h1", f->a, &e), 0);
     assert_string_equal(got.role, "writer");
     assert_string_equal(got.org_slug, "tok");
     assert_int_equal(got.revoked_at, 0);
+    assert_int_equal(store_catalog_revision(&now, f->s, &e), 0);
+    assert_int_equal(rev, now);
+    tx = begin(f);
     assert_int_equal(store_token_revoke(tx, o.id, t.id, 5, &e), 0);
-    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "h1", f->a, &e), 0);
     assert_int_equal(got.revoked_at, 5);
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "no-such", f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    err_clear(&e);
+    tx = begin(f);
     assert_int_equal(store_token_revoke(tx, o.id, t.id, 6, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
-    store_tx_end(tx, true, &e);
+    store_tx_end(tx, false, &e);
 }
 
 static store_artifact new_artifact(const store_org *o, const char *id, const char *name)
