@@ -153,8 +153,8 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_sort sort;
     if (parse_filter(f, &sort, c, &r->e) < 0)
         return -1;
-    store_facet_count *vals[STORE_FACETS];
-    size_t nvals[STORE_FACETS];
+    store_facet_count *vals[STORE_FILTERS];
+    size_t nvals[STORE_FILTERS];
     int64_t total, filtered;
     if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0)
         return -1;

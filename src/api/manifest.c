@@ -75,6 +75,18 @@ void manifest_cache_free(manifest_cache *mc)
     free(mc);
 }
 
+bool manifest_cache_invalidate(manifest_cache *mc)
+{
+    if (!mc)
+        return false;
+    pthread_mutex_lock(&mc->mu);
+    bool had = mc->rev != 0;
+    mc->rev = 0;
+    mc->fingerprint[0] = '\0';
+    pthread_mutex_unlock(&mc->mu);
+    return had;
+}
+
 typedef struct build_ctx {
     json_t *models; /* canonical name -> entry */
     json_t *by_id;  /* artifact id -> entry (borrowed) */

@@ -29,6 +29,7 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a)
     m->created_at = db_col_int(st, i++);
     m->updated_at = db_col_int(st, i++);
     m->deleted_at = db_col_int(st, i++);
+    m->relations = store_col_str(st, i++, a);
 }
 
 static int facet_add(db *d, const store_artifact *m, const char *facet, const char *value,
@@ -75,6 +76,22 @@ static int facets_refresh(db *d, const store_artifact *m, err *e)
         facet_add(d, m, "framework", m->framework, e) < 0 ||
         facet_add(d, m, "size_category", m->size_category, e) < 0)
         return -1;
+    /* Relation id sets: one facet row per id, the facet named after its list. */
+    json_t *rel = m->relations ? json_loads(m->relations, 0, NULL) : NULL;
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++) {
+        json_t *ids = json_object_get(rel, store_facet_names[i]);
+        size_t k;
+        json_t *v;
+        json_array_foreach(ids, k, v)
+        {
+            if (json_is_string(v) && facet_add(d, m, store_facet_names[i], json_string_value(v),
+                                               e) < 0) {
+                json_decref(rel);
+                return -1;
+            }
+        }
+    }
+    json_decref(rel);
     return store_fts_refresh(d, m, e);
 }
 
@@ -90,17 +107,17 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
                "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
                " license, task, architecture, base_model, framework, framework_set,"
                " size_category, tags, language, task_categories, keywords, components, origin,"
-               " attributes, is_public, enabled, revision, created_at, updated_at)"
+               " attributes, is_public, enabled, revision, created_at, updated_at, relations)"
                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
-               " ?, ?)",
-               e, "ttttttttttttbttttttttbbii", m->id, m->org_id, m->kind, m->name,
+               " ?, ?, ?)",
+               e, "ttttttttttttbttttttttbbiit", m->id, m->org_id, m->kind, m->name,
                m->pretty_name, m->summary, m->description, m->license, m->task,
                m->architecture, m->base_model, m->framework, (int)m->framework_set,
                m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
                or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
                or_json(m->components, "[]"), or_json(m->origin, "{}"),
                or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled, m->created_at,
-               m->updated_at) < 0) {
+               m->updated_at, or_json(m->relations, "{}")) < 0) {
         if (e->kind == ERR_EXISTS)
             err_set(e, ERR_EXISTS, "%s '%s/%s' already exists",
                     strcmp(m->kind, "models") == 0 ? "model" : "capability", m->org_slug,
@@ -139,14 +156,15 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
         " task = ?, architecture = ?, base_model = ?, framework = ?, framework_set = ?,"
         " size_category = ?, tags = ?, language = ?, task_categories = ?, keywords = ?,"
         " components = ?, origin = ?, attributes = ?, is_public = ?, enabled = ?,"
-        " revision = revision + 1, " STORE_BUMP_UPDATED " WHERE id = ? AND revision = ?"
-        " AND deleted_at = 0",
-        e, "ttttttttbttttttttbbiiti", m->pretty_name, m->summary, m->description, m->license,
+        " relations = ?, revision = revision + 1, " STORE_BUMP_UPDATED " WHERE id = ?"
+        " AND revision = ? AND deleted_at = 0",
+        e, "ttttttttbttttttttbbtiiti", m->pretty_name, m->summary, m->description, m->license,
         m->task, m->architecture, m->base_model, m->framework, (int)m->framework_set,
         m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
         or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
         or_json(m->components, "[]"), or_json(m->origin, "{}"), or_json(m->attributes, "{}"),
-        (int)m->is_public, (int)m->enabled, now, now, m->id, m->revision);
+        (int)m->is_public, (int)m->enabled, or_json(m->relations, "{}"), now, now, m->id,
+        m->revision);
     if (n < 0)
         return -1;
     if (n == 0)
@@ -352,4 +370,40 @@ int store_versions_created_since(int64_t *out, store_tx *tx, const char *org_id,
     *out = rc == 1 ? db_col_int(st, 0) : 0;
     db_done(st);
     return rc < 0 ? -1 : 0;
+}
+
+int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t *rows,
+                        store_tx *tx, err *e)
+{
+    STORE_TOUCH(tx);
+    arena *a = arena_create();
+    db_stmt *st = NULL;
+    size_t n = 0, capn = 256;
+    store_artifact *items = arena_array(a, store_artifact, capn);
+    int rc = -1, r;
+    if (db_query(&st, tx->d,
+                 "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                 " ORDER BY a.id",
+                 e, "") < 0)
+        goto out;
+    while ((r = db_step(st, e)) == 1) {
+        if (n == capn)
+            items = store_grow(items, &capn, sizeof(*items), a);
+        store_art_read(&items[n++], st, a);
+    }
+    db_done(st);
+    if (r < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (facets_refresh(tx->d, &items[i], e) < 0)
+            goto out;
+    *rows = (int64_t)n;
+    *nnames = 0;
+    static const char *const views[] = {"artifact_facets", "artifact_search"};
+    for (size_t i = 0; i < 2 && i < cap; i++)
+        names[(*nnames)++] = views[i];
+    rc = 0;
+out:
+    arena_free(a);
+    return rc;
 }
