@@ -417,6 +417,8 @@ test('validation: missing required list, wrong types → 422 with loc; malformed
   assert.deepEqual(fl.json.errors[0].loc, ['body', 'filter_provider_ids']);
   const zero = await api(s, 'POST', V + 'search', { token: A.reader, body: { page_size: 0 } });
   assert.deepEqual(zero.json.errors[0].loc, ['body', 'page_size']);
+  const ms = await api(s, 'POST', V + 'search', { token: A.reader, body: { modality_search: 'x' } });
+  assert.deepEqual(ms.json.errors[0].loc, ['body', 'modality_search'], 'only the three filter sections take a search');
   const extra = await api(s, 'POST', V + 'get', { token: A.reader, body: { modelid: 'x' } });
   assert.equal(extra.json.errors[0].type, 'extra_forbidden');
   const neither = await api(s, 'POST', V + 'get', { token: A.reader, body: {} });

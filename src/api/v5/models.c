@@ -389,19 +389,17 @@ static int do_search(api_reply *r, api_call *c, store_tx *tx)
 
 int v5_search(api_reply *r, api_call *c)
 {
-    field_spec specs[4 + 2 * V5_RELATIONS];
+    /* Every relation list filters; the seed's three have a filter section and its search. */
+    field_spec specs[3 + V5_RELATIONS + N_SECTIONS];
     size_t n = 0;
     specs[n++] = (field_spec){"search", F_STR, 256, false};
     specs[n++] = (field_spec){"page_size", F_INT, PAGE_MAX, false};
     specs[n++] = (field_spec){"page_offset", F_INT, 0, false};
-    for (int i = 0; i < V5_RELATIONS; i++) {
+    for (int i = 0; i < V5_RELATIONS; i++)
         specs[n++] = (field_spec){arena_printf(c->a, "filter_%s", v5_relations[i].list),
                                   F_STRLIST, 128, false};
-        /* provider_ids -> provider_search */
-        const char *l = v5_relations[i].list;
-        specs[n++] = (field_spec){arena_printf(c->a, "%.*s_search", (int)(strlen(l) - 4), l),
-                                  F_STR, 256, false};
-    }
+    for (int i = 0; i < N_SECTIONS; i++)
+        specs[n++] = (field_spec){filter_sections[i].search, F_STR, 256, false};
     if (v5_check(c, specs, n, &r->e) < 0)
         return -1;
     json_t *ps = json_object_get(c->body, "page_size");
