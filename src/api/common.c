@@ -557,14 +557,18 @@ int api_relations_merge(char **out, const char *current, json_t *changes, arena 
     json_t *v;
     json_object_foreach(changes, key, v)
     {
-        if (api_relation_index(key) < 0) {
+        json_t *set = NULL;
+        if (api_relation_index(key) < 0)
             err_field_add(e, "body", "relations", "extra_forbidden",
                           "'%.64s' is not a relation list", key);
-            continue;
-        }
-        json_t *set = json_is_null(v) ? json_array() : api_relation_set(v, "body", key, e);
-        if (set)
+        else
+            set = json_is_null(v) ? json_array() : api_relation_set(v, "body", "relations", e);
+        if (set) {
             json_object_set_new(merged, key, set);
+        } else if (e->nfields > 0) { /* loc: ["body", "relations", <list>] */
+            err_field *f = &e->fields[e->nfields - 1];
+            snprintf(f->loc[2], sizeof(f->loc[2]), "%s", key);
+        }
     }
     if (e->kind == ERR_NONE)
         *out = api_json_dump(merged, a);

@@ -98,7 +98,7 @@ int api_relation_index(const char *name);
  * loc0/loc1 in e if it is not a list of at most API_RELATION_MAX non-empty strings. */
 json_t *api_relation_set(json_t *list, const char *loc0, const char *loc1, err *e);
 /* Sets *out to the stored text of current with the lists named in changes replaced (null
- * empties one); 422 for an unknown list or a bad one. */
+ * empties one); 422 for an unknown list or a bad one, loc ["body", "relations", <list>]. */
 int api_relations_merge(char **out, const char *current, json_t *changes, arena *a, err *e);
 
 /* Response cache for read-only GETs (call after the access check): api_cache_try() answers

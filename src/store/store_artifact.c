@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_int.h"
@@ -376,34 +377,46 @@ int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t 
                         store_tx *tx, err *e)
 {
     STORE_TOUCH(tx);
-    arena *a = arena_create();
-    db_stmt *st = NULL;
-    size_t n = 0, capn = 256;
-    store_artifact *items = arena_array(a, store_artifact, capn);
-    int rc = -1, r;
-    if (db_query(&st, tx->d,
-                 "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
-                 " ORDER BY a.id",
-                 e, "") < 0)
-        goto out;
-    while ((r = db_step(st, e)) == 1) {
-        if (n == capn)
-            items = store_grow(items, &capn, sizeof(*items), a);
-        store_art_read(&items[n++], st, a);
-    }
-    db_done(st);
-    if (r < 0)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        if (facets_refresh(tx->d, &items[i], e) < 0)
+    enum { PAGE = 500 };
+    char *after = strdup("");
+    int64_t done = 0;
+    int rc = -1;
+    for (;;) {
+        /* A page at a time by id, so memory stays bounded whatever the catalog's size. */
+        arena *a = arena_create();
+        store_artifact *items = arena_array(a, store_artifact, PAGE);
+        size_t n = 0;
+        db_stmt *st = NULL;
+        int r = -1;
+        if (db_query(&st, tx->d,
+                     "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                     " WHERE a.id > ? ORDER BY a.id LIMIT ?",
+                     e, "ti", after, (int64_t)PAGE) == 0) {
+            while ((r = db_step(st, e)) == 1 && n < PAGE)
+                store_art_read(&items[n++], st, a);
+            db_done(st);
+        }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+            if (facets_refresh(tx->d, &items[i], e) < 0)
+                r = -1;
+        if (r >= 0 && n > 0) {
+            free(after);
+            after = strdup(items[n - 1].id);
+        }
+        arena_free(a);
+        if (r < 0 || !after)
             goto out;
-    *rows = (int64_t)n;
+        done += (int64_t)n;
+        if (n < PAGE)
+            break;
+    }
+    *rows = done;
     *nnames = 0;
     static const char *const views[] = {"artifact_facets", "artifact_search"};
     for (size_t i = 0; i < 2 && i < cap; i++)
         names[(*nnames)++] = views[i];
     rc = 0;
 out:
-    arena_free(a);
+    free(after);
     return rc;
 }

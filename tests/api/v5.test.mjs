@@ -431,6 +431,12 @@ test('validation: missing required list, wrong types → 422 with loc; malformed
   // v1 validates relations the same way.
   const v1 = await api(s, 'POST', `/api/v1/org/${A.slug}/models`, { token: A.writer, body: { name: uniq('rv'), relations: { colour_ids: ['x'] } } });
   assertError(v1, 422, 'validation_error');
+  assert.deepEqual(v1.json.errors[0].loc, ['body', 'relations', 'colour_ids']);
+  const v1b = await api(s, 'POST', `/api/v1/org/${A.slug}/models`, { token: A.writer, body: { name: uniq('rv'), relations: { flag_ids: [''] } } });
+  assert.deepEqual(v1b.json.errors[0].loc, ['body', 'relations', 'flag_ids']);
+  // The same rule through v5 (its check runs first) and through a draft.
+  const [it] = await create(A, A.writer, [{ name: uniq('rv'), flag_ids: [''] }]);
+  assert.deepEqual(it.error.errors[0].loc, ['body', 'models', 0, 'flag_ids']);
 });
 
 test('round trip: a change through v5 shows in v1, and a change through v1 shows in v5', async () => {

@@ -42,7 +42,15 @@ int v5_org(store_org *out, api_call *c, store_tx *tx, err *e)
     return store_org_get(out, tx, c->caller.org_id, c->a, e);
 }
 
-int v5_check(const api_call *c, const field_spec *specs, size_t n, err *e)
+static bool is_relation(const char *k)
+{
+    for (int i = 0; i < V5_RELATIONS; i++)
+        if (strcmp(v5_relations[i].list, k) == 0)
+            return true;
+    return false;
+}
+
+int v5_check(const api_call *c, const field_spec *specs, size_t n, bool relations, err *e)
 {
     api_call sub = *c;
     json_t *body = NULL;
@@ -52,7 +60,7 @@ int v5_check(const api_call *c, const field_spec *specs, size_t n, err *e)
         json_t *v;
         json_object_foreach(c->body, k, v)
         {
-            if (!json_is_null(v))
+            if (!json_is_null(v) && !(relations && is_relation(k)))
                 json_object_set(body, k, v);
         }
     }
@@ -156,6 +164,8 @@ static json_t *item_error(const err *e, const char *list, size_t index, bool v1_
     {
         json_t *old = json_object_get(x, "loc");
         const char *f = json_string_value(json_array_get(old, 1));
+        if (v1_names && f && strcmp(f, "relations") == 0 && json_array_get(old, 2))
+            f = json_string_value(json_array_get(old, 2)); /* v1 relations.<list>: v5 <list> */
         json_t *loc = json_pack("[s, s, I]", "body", list, (json_int_t)index);
         if (f)
             json_array_append_new(loc, json_string(v1_names ? v5_name_of(f) : f));
@@ -221,7 +231,7 @@ int v5_get(api_reply *r, api_call *c)
 {
     static const field_spec specs[] = {{"model_id", F_NSTR, 128, false},
                                        {"draft_id", F_NSTR, 64, false}};
-    if (v5_check(c, specs, 2, &r->e) < 0)
+    if (v5_check(c, specs, 2, false, &r->e) < 0)
         return -1;
     const char *model_id = api_body_str(c, "model_id");
     const char *draft_id = api_body_str(c, "draft_id");
@@ -400,7 +410,7 @@ int v5_search(api_reply *r, api_call *c)
                                   F_STRLIST, 128, false};
     for (int i = 0; i < N_SECTIONS; i++)
         specs[n++] = (field_spec){filter_sections[i].search, F_STR, 256, false};
-    if (v5_check(c, specs, n, &r->e) < 0)
+    if (v5_check(c, specs, n, false, &r->e) < 0)
         return -1;
     json_t *ps = json_object_get(c->body, "page_size");
     if (json_is_integer(ps) && json_integer_value(ps) < 1)
@@ -425,16 +435,13 @@ static const field_spec update_fields[] = {
     {"expected_revision", F_INT, 0, false},
 };
 
-/* Checks one item against fields + the relation lists; returns 0 or -1 with e filled. */
+/* Checks one item's fields but the relation lists (v1 checks those when it applies them);
+ * returns 0 or -1 with e filled. */
 static int check_item(api_call *c, json_t *item, const field_spec *fields, size_t nf, err *e)
 {
-    field_spec specs[16 + V5_RELATIONS];
-    memcpy(specs, fields, nf * sizeof(*fields));
-    for (int i = 0; i < V5_RELATIONS; i++)
-        specs[nf + (size_t)i] = (field_spec){v5_relations[i].list, F_STRLIST, 128, false};
     api_call sub = *c;
     sub.body = item;
-    return v5_check(&sub, specs, nf + V5_RELATIONS, e);
+    return v5_check(&sub, fields, nf, true, e); /* the lists: v1's relation rule */
 }
 
 /* The item's fields over the draft's (when it names one): what the item asks for. */

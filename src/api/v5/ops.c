@@ -49,7 +49,7 @@ static int do_org(api_reply *r, api_call *c, store_tx *tx)
 int v5_docs(api_reply *r, api_call *c)
 {
     static const field_spec specs[] = {{"entity_id", F_STR, 128, false}};
-    if (v5_check(c, specs, 1, &r->e) < 0 || api_in_tx(r, c, false, do_org) < 0)
+    if (v5_check(c, specs, 1, false, &r->e) < 0 || api_in_tx(r, c, false, do_org) < 0)
         return -1;
     const char *entity = api_body_str(c, "entity_id");
     json_t *artifact = json_null(), *resources = json_array(), *api_ops = json_array();
@@ -167,7 +167,7 @@ out:
 int v5_export(api_reply *r, api_call *c)
 {
     static const field_spec specs[] = {{"model_id", F_STR, 128, false}};
-    if (v5_check(c, specs, 1, &r->e) < 0)
+    if (v5_check(c, specs, 1, false, &r->e) < 0)
         return -1;
     export_job j = {.only = api_body_str(c, "model_id")};
     store_tx *tx = NULL;
@@ -225,7 +225,7 @@ int v5_upload_get(api_reply *r, api_call *c)
 int v5_refresh(api_reply *r, api_call *c)
 {
     json_t *report = NULL;
-    if (v5_check(c, NULL, 0, &r->e) < 0 || api_in_tx(r, c, false, do_org) < 0 ||
+    if (v5_check(c, NULL, 0, false, &r->e) < 0 || api_in_tx(r, c, false, do_org) < 0 ||
         admin_refresh(&report, c->app, &r->e) < 0)
         return -1;
     json_object_set_new(report, "success", json_true());

@@ -40,8 +40,9 @@ extern const v5_relation v5_relations[V5_RELATIONS];
 /* The caller's org (v5 paths carry none); 404 for a token of no org. */
 int v5_org(store_org *out, api_call *c, store_tx *tx, err *e);
 /* Checks c->body like api_check_body, a null field counting as absent (the seed's fields are
- * nullable). */
-int v5_check(const api_call *c, const field_spec *specs, size_t n, err *e);
+ * nullable); with relations, the relation lists are let through unchecked (the caller checks
+ * them with api_relation_set, the one rule for them). */
+int v5_check(const api_call *c, const field_spec *specs, size_t n, bool relations, err *e);
 /* Runs v1 handler h on model `name` of the caller's org with body (NULL: none), as its own
  * request with the same caller; rep->body is the reply's JSON (also when serialised). */
 int v5_sub(api_reply *rep, api_call *c, api_handler h, const char *name, json_t *body);
