@@ -4,8 +4,11 @@
  */
 #include "api/admin.h"
 
+#include "api/cache.h"
 #include "api/common.h"
 #include "api/handlers.h"
+#include "api/manifest.h"
+#include "index/facet_index.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -147,6 +150,49 @@ int api_admin_gc(api_reply *r, api_call *c)
 {
     json_t *report = NULL;
     if (admin_gc(&report, c->app, &r->e) < 0)
+        return -1;
+    return api_json(r, 200, report);
+}
+
+int admin_refresh(json_t **report, const app *ap, err *e)
+{
+    store_tx *tx = NULL;
+    const char *views[8];
+    size_t nviews = 0;
+    int64_t rows = 0;
+    if (store_tx_begin(&tx, ap->store, true, e) < 0)
+        return -1;
+    if (store_refresh_views(views, 8, &nviews, &rows, tx, e) < 0) {
+        store_tx_end(tx, false, e);
+        return -1;
+    }
+    if (store_tx_end(tx, true, e) < 0)
+        return -1;
+    /* Caches after the commit, so nothing rebuilds them from the old views. */
+    size_t responses = resp_cache_clear(ap->cache);
+    manifest_cache_invalidate(ap->manifest);
+    facet_index_invalidate(ap->index);
+    json_t *refreshed = json_array(), *tags = json_array();
+    for (size_t i = 0; i < nviews; i++)
+        json_array_append_new(refreshed, json_string(views[i]));
+    if (ap->cache)
+        json_array_append_new(tags, json_string("responses"));
+    if (ap->manifest)
+        json_array_append_new(tags, json_string("manifest"));
+    if (ap->index)
+        json_array_append_new(tags, json_string("facet_index"));
+    *report = json_pack("{s:o, s:o, s:I, s:I}", "refreshed_views", refreshed,
+                        "invalidated_tags", tags, "artifacts", (json_int_t)rows,
+                        "responses_dropped", (json_int_t)responses);
+    log_info(NULL, "refresh.done", "s:I, s:I", "artifacts", (json_int_t)rows,
+             "responses_dropped", (json_int_t)responses);
+    return 0;
+}
+
+int api_admin_refresh(api_reply *r, api_call *c)
+{
+    json_t *report = NULL;
+    if (api_check_body(c, NULL, 0, &r->e) < 0 || admin_refresh(&report, c->app, &r->e) < 0)
         return -1;
     return api_json(r, 200, report);
 }

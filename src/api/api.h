@@ -21,6 +21,7 @@ typedef struct api_caller {
     bool authenticated;
     bool server_admin;
     const char *token_id; /* NULL for CAIRN_ADMIN_TOKEN */
+    const char *token_name; /* NULL for CAIRN_ADMIN_TOKEN */
     const char *org_id;   /* NULL for CAIRN_ADMIN_TOKEN */
     const char *org_slug;
     int role; /* 1 reader, 2 writer, 3 admin */

@@ -26,11 +26,11 @@ static const field_spec artifact_fields[] = {
     {"framework", F_NSTR, 64, false},    {"size_category", F_NSTR, 16, false},
     {"is_public", F_BOOL, 0, false},     {"enabled", F_BOOL, 0, false},
     {"attributes", F_OBJ, 65536, false}, {"origin", F_OBJ, 65536, false},
-    {"expected_revision", F_INT, 0, false}, {"keywords", F_STRLIST, 64, false},
-    {"components", F_OBJLIST, 0, false},
+    {"expected_revision", F_INT, 0, false}, {"relations", F_OBJ, 0, false},
+    {"keywords", F_STRLIST, 64, false},  {"components", F_OBJLIST, 0, false},
 };
-#define N_MODEL_FIELDS 18 /* without keywords and components */
-#define N_CAP_FIELDS 20
+#define N_MODEL_FIELDS 19 /* without keywords and components */
+#define N_CAP_FIELDS 21
 
 static bool is_model(const api_call *c)
 {
@@ -76,6 +76,10 @@ static int check_artifact_body(api_call *c, bool create, err *e)
     if (create && api_body_has(c, "expected_revision"))
         err_field_add(e, "body", "expected_revision", "extra_forbidden",
                       "Extra inputs are not permitted");
+    json_t *rel = c->body ? json_object_get(c->body, "relations") : NULL;
+    char *ignored;
+    if (json_is_object(rel))
+        api_relations_merge(&ignored, NULL, rel, c->a, e);
     const char *sc = api_body_str(c, "size_category");
     if (sc && !size_category_ok(sc))
         err_field_add(e, "body", "size_category", "enum",
@@ -151,6 +155,9 @@ static void apply_body(store_artifact *m, api_call *c)
         m->is_public = json_is_true(b);
     if ((b = json_object_get(c->body, "enabled")))
         m->enabled = json_is_true(b);
+    err ignored = {0}; /* checked by check_artifact_body */
+    if ((b = json_object_get(c->body, "relations")))
+        api_relations_merge(&m->relations, m->relations, b, c->a, &ignored);
 
     if (!api_body_has(c, "description") || !m->description)
         return;

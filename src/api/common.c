@@ -489,7 +489,91 @@ json_t *api_artifact_json(const store_artifact *m)
     json_object_set_new(o, "revision", json_integer(m->revision));
     json_object_set_new(o, "deleted_at", api_time(m->deleted_at));
     json_object_set_new(o, "attributes", api_json_text(m->attributes, "{}"));
+    json_object_set_new(o, "relations", api_relations_json(m->relations));
     return o;
+}
+
+json_t *api_relations_json(const char *text)
+{
+    json_t *in = api_json_text(text, "{}");
+    json_t *o = json_object();
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++) {
+        json_t *v = json_object_get(in, store_facet_names[i]);
+        json_object_set_new(o, store_facet_names[i], json_is_array(v) ? json_deep_copy(v)
+                                                                       : json_array());
+    }
+    json_decref(in);
+    return o;
+}
+
+int api_relation_index(const char *name)
+{
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++)
+        if (strcmp(store_facet_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+json_t *api_relation_set(json_t *list, const char *loc0, const char *loc1, err *e)
+{
+    if (!json_is_array(list) || json_array_size(list) > API_RELATION_MAX) {
+        err_field_add(e, loc0, loc1, "list_type",
+                      "Input should be a list of at most %d ids", API_RELATION_MAX);
+        return NULL;
+    }
+    const char *ids[API_RELATION_MAX];
+    size_t n = 0, i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > 128 ||
+            strlen(json_string_value(x)) != json_string_length(x)) {
+            err_field_add(e, loc0, loc1, "string_type",
+                          "Items should be non-empty strings of at most 128 characters");
+            return NULL;
+        }
+        ids[n++] = json_string_value(x);
+    }
+    qsort(ids, n, sizeof(ids[0]), cmp_str);
+    json_t *out = json_array();
+    for (size_t k = 0; k < n; k++)
+        if (k == 0 || strcmp(ids[k], ids[k - 1]) != 0)
+            json_array_append_new(out, json_string(ids[k]));
+    return out;
+}
+
+int api_relations_merge(char **out, const char *current, json_t *changes, arena *a, err *e)
+{
+    if (!json_is_object(changes))
+        return err_field_add(e, "body", "relations", "dict_type",
+                             "Input should be an object of id lists");
+    json_t *merged = api_relations_json(current);
+    const char *key;
+    json_t *v;
+    json_object_foreach(changes, key, v)
+    {
+        json_t *set = NULL;
+        if (api_relation_index(key) < 0)
+            err_field_add(e, "body", "relations", "extra_forbidden",
+                          "'%.64s' is not a relation list", key);
+        else
+            set = json_is_null(v) ? json_array() : api_relation_set(v, "body", "relations", e);
+        if (set) {
+            json_object_set_new(merged, key, set);
+        } else if (e->nfields > 0) { /* loc: ["body", "relations", <list>] */
+            err_field *f = &e->fields[e->nfields - 1];
+            snprintf(f->loc[2], sizeof(f->loc[2]), "%s", key);
+        }
+    }
+    if (e->kind == ERR_NONE)
+        *out = api_json_dump(merged, a);
+    json_decref(merged);
+    return e->kind == ERR_NONE ? 0 : -1;
 }
 
 json_t *api_version_json(const store_version *v, json_t *packages)

@@ -87,6 +87,20 @@ json_t *api_artifact_summary_json(const store_artifact *m, bool canonical_name);
 json_t *api_artifact_json(const store_artifact *m);
 json_t *api_version_json(const store_version *v, json_t *packages);
 
+/* Relation id sets (seed 002, API.md §10), stored on the artifact as a JSON object whose keys
+ * are store_facet_names[STORE_FACETS..STORE_FILTERS). */
+#define API_RELATION_MAX 100
+/* Returns the object with every relation list (missing ones empty) of stored text. */
+json_t *api_relations_json(const char *text);
+/* Returns the store_facet_names index of a relation list name, or -1. */
+int api_relation_index(const char *name);
+/* Returns a list of ids as a set (sorted, without repeats), or NULL with a 422 item at
+ * loc0/loc1 in e if it is not a list of at most API_RELATION_MAX non-empty strings. */
+json_t *api_relation_set(json_t *list, const char *loc0, const char *loc1, err *e);
+/* Sets *out to the stored text of current with the lists named in changes replaced (null
+ * empties one); 422 for an unknown list or a bad one, loc ["body", "relations", <list>]. */
+int api_relations_merge(char **out, const char *current, json_t *changes, arena *a, err *e);
+
 /* Response cache for read-only GETs (keyed by the caller's org, so it may answer before the
  * access checks, which gave the same decision at the same revision): api_cache_try() answers
  * from the cache and returns true on a hit; otherwise it remembers the key and revision so

@@ -112,7 +112,8 @@ static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total,
                               store_tx *tx, const store_filter *f, store_sort sort,
                               const char *after_key, int want, err *e)
 {
-    if (!c->app->index || !f->search || sort != STORE_SORT_RELEVANCE || want > 256)
+    if (!c->app->index || !facet_index_covers(f) || !f->search ||
+        sort != STORE_SORT_RELEVANCE || want > 256)
         return 0;
     store_fts_hit *hits;
     size_t nh;
@@ -179,7 +180,7 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
     if (fast < 0)
         return -1;
     /* Without a search the facet index counts the matches (a COUNT(*) walks them all). */
-    bool by_index = !fast && c->app->index && !f->search;
+    bool by_index = !fast && c->app->index && facet_index_covers(f) && !f->search;
     if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, &r->e) < 0)
         return -1;
     if (!fast && store_artifact_search(&items, &n, by_index ? NULL : &total, tx, f, sort,
@@ -211,10 +212,10 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_sort sort;
     if (parse_filter(f, &sort, c, &r->e) < 0)
         return -1;
-    store_facet_count *vals[STORE_FACETS];
-    size_t nvals[STORE_FACETS];
+    store_facet_count *vals[STORE_FILTERS];
+    size_t nvals[STORE_FILTERS];
     int64_t total, filtered;
-    if (c->app->index && !f->search) {
+    if (c->app->index && facet_index_covers(f) && !f->search) {
         if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
                                c->a, &r->e) < 0)
             return -1;

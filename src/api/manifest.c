@@ -128,6 +128,17 @@ void manifest_cache_free(manifest_cache *mc)
     free(mc);
 }
 
+bool manifest_cache_invalidate(manifest_cache *mc)
+{
+    if (!mc)
+        return false;
+    pthread_mutex_lock(&mc->mu);
+    bool had = mc->built;
+    mc->built = false; /* the next request rebuilds every entry from the store */
+    pthread_mutex_unlock(&mc->mu);
+    return had;
+}
+
 /* ---- the sorted entries ---- */
 
 /* The chunk that holds or would hold canon: the first whose last entry is >= canon, else the

@@ -102,3 +102,40 @@ int role_rank(const char *s, size_t n)
         return 3;
     return 0;
 }
+
+static bool name_byte(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+}
+
+static bool alnum_byte(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+size_t name_from_title(char *out, size_t cap, const char *title)
+{
+    size_t n = 0, max = cap > NAME_MAX_LEN ? NAME_MAX_LEN : (cap ? cap - 1 : 0);
+    bool gap = false;
+    for (const char *p = title; *p && n < max; p++) {
+        if (!name_byte(*p)) {
+            gap = n > 0;
+            continue;
+        }
+        if (n == 0 && !alnum_byte(*p))
+            continue;
+        if (gap) {
+            out[n++] = '-';
+            gap = false;
+            if (n == max)
+                break;
+        }
+        out[n++] = *p;
+    }
+    while (n > 0 && !alnum_byte(out[n - 1]))
+        n--;
+    if (cap)
+        out[n] = '\0';
+    return n;
+}

@@ -21,6 +21,11 @@ bool name_is_reserved(const char *s, size_t n);
  * the model). */
 bool name_is_slug_shaped(const char *s, size_t n);
 
+/* Writes into out (cap >= NAME_MAX_LEN + 1) a local name made from a display title: runs of
+ * bytes a name cannot hold become one '-', leading and trailing '.', '_' and '-' are dropped,
+ * cut to NAME_MAX_LEN. Returns its length: 0 when the title has no letter or digit. */
+size_t name_from_title(char *out, size_t cap, const char *title);
+
 /* Returns whether s[0..n) is an org slug: ^[a-z0-9][a-z0-9-]{1,38}$. */
 bool slug_is_valid(const char *s, size_t n);
 

@@ -63,6 +63,7 @@ int auth_resolve(api_call *c, err *e)
     c->caller.authenticated = true;
     c->caller.server_admin = t.server_admin;
     c->caller.token_id = t.id;
+    c->caller.token_name = t.name;
     c->caller.org_id = t.org_id;
     c->caller.org_slug = t.org_slug;
     c->caller.role = role_rank(t.role, strlen(t.role));

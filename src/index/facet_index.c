@@ -285,6 +285,16 @@ static int apply(void *ctx, const store_change *c)
     return 0;
 }
 
+bool facet_index_covers(const store_filter *f)
+{
+    if (f->count_mask & ~((1u << STORE_FACETS) - 1))
+        return false;
+    for (int i = 0; i < STORE_FILTERS; i++)
+        if ((i >= STORE_FACETS && f->nvalues[i]) || f->value_search[i])
+            return false;
+    return true;
+}
+
 int facet_index_sync(facet_index *ix, store *s, err *e)
 {
     int64_t now;
@@ -320,6 +330,17 @@ int facet_index_sync(facet_index *ix, store *s, err *e)
     }
     pthread_mutex_unlock(&ix->sync_lock);
     return rc;
+}
+
+bool facet_index_invalidate(facet_index *ix)
+{
+    if (!ix)
+        return false;
+    pthread_rwlock_wrlock(&ix->lock);
+    bool had = ix->loaded;
+    ix->loaded = false; /* the next sync re-reads and re-files every artifact */
+    pthread_rwlock_unlock(&ix->lock);
+    return had;
 }
 
 void facet_index_stats(facet_index *ix, uint32_t *artifacts, int64_t *rev)

@@ -9,6 +9,7 @@
 #ifndef CAIRN_FACET_INDEX_H
 #define CAIRN_FACET_INDEX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -19,6 +20,10 @@ typedef struct facet_index facet_index;
 
 facet_index *facet_index_new(void);
 void facet_index_free(facet_index *ix);
+
+/* Whether the index can answer for f: it holds the STORE_FACETS catalog facets, not the
+ * relation sets of seed 002 (their filters, counts and value searches go to SQL). */
+bool facet_index_covers(const store_filter *f);
 
 /* Brings ix up to the store's current catalog revision: everything on the first call, then
  * only the artifacts changed since. Thread-safe. */
@@ -39,6 +44,10 @@ int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filte
  * cover, and sets *n to how many. Syncs first. Thread-safe. */
 int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, store *s,
                             const store_filter *f, err *e);
+
+/* Makes the next sync re-read every artifact (after the store's facet rows were rebuilt);
+ * returns whether the index was loaded. Accepts NULL. Thread-safe. */
+bool facet_index_invalidate(facet_index *ix);
 
 /* Artifacts in the index (live or not), and the catalog revision it reflects. */
 void facet_index_stats(facet_index *ix, uint32_t *artifacts, int64_t *rev);

@@ -99,6 +99,7 @@ typedef struct store_artifact {
     char *aliases;        /* JSON array of alias names, sorted (maintained by the store) */
     char *latest_version; /* highest published, non-deprecated version, or NULL */
     char *latest_version_id;
+    char *relations; /* JSON object: relation list name -> sorted id set (seed 002) */
     bool is_public, enabled, framework_set;
     int64_t revision, download_count, version_count, created_at, updated_at, deleted_at;
 } store_artifact;
@@ -175,16 +176,25 @@ typedef enum store_sort {
 } store_sort;
 
 #define STORE_FACETS 5
-/* Facet names, as query parameters: tags, license, task_categories, framework, size_category. */
-extern const char *const store_facet_names[STORE_FACETS];
+/* Filters: the STORE_FACETS catalog facets, then the relation id sets of seed 002. */
+#define STORE_FILTERS 16
+/* Facet names, as query parameters: tags, license, task_categories, framework, size_category;
+ * then the relation list names (provider_ids, department_ids, agent_ids, modality_ids,
+ * pricing_ids, quality_ids, reasoning_level_ids, temperature_level_ids, value_ids, voice_ids,
+ * flag_ids), which are also the keys of store_artifact.relations. */
+extern const char *const store_facet_names[STORE_FILTERS];
 
 typedef struct store_filter {
     const char *org_id;  /* the org in scope; NULL: the public catalog of every org */
     const char *kind;
     bool include_public; /* with org_id: other orgs' public, enabled artifacts too */
     const char *search;  /* free text (prefix-matched words), or NULL */
-    const char *const *values[STORE_FACETS]; /* OR within a facet, AND across facets */
-    size_t nvalues[STORE_FACETS];
+    const char *const *values[STORE_FILTERS]; /* OR within a facet, AND across facets */
+    size_t nvalues[STORE_FILTERS];
+    /* store_facets only: which facets to count (bit i: facet i; 0: the STORE_FACETS catalog
+     * facets), and per facet a substring (case-insensitive) its listed values must contain. */
+    uint32_t count_mask;
+    const char *value_search[STORE_FILTERS];
 } store_filter;
 
 /* Lists artifacts matching f in sort order, after the keyset position (after_key, after_id)
@@ -193,6 +203,10 @@ typedef struct store_filter {
 int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
                           const store_filter *f, store_sort sort, const char *after_key,
                           const char *after_id, int limit, arena *a, err *e);
+/* The same search paged by offset (seed 002's page_size / page_offset). */
+int store_artifact_search_offset(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                                 const store_filter *f, store_sort sort, int64_t offset,
+                                 int limit, arena *a, err *e);
 
 typedef struct store_facet_count {
     const char *value;
@@ -201,7 +215,7 @@ typedef struct store_facet_count {
 
 /* Disjunctive facet counts: for facet i, counts of its values over the matches of every filter
  * but its own, most frequent first. *total: artifacts in scope; *filtered: matches of f. */
-int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+int store_facets(store_facet_count *out[STORE_FILTERS], size_t nout[STORE_FILTERS],
                  int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
                  arena *a, err *e);
 /* ---- change feed: what the in-memory facet index (src/index/) is rebuilt and updated from */
@@ -236,6 +250,10 @@ int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx
 int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
                              const int64_t *rowids, size_t k, arena *a, err *e);
 
+/* Rebuilds the derived views of every artifact: its facet rows and its full-text entry.
+ * Fills names (up to cap) with the views rebuilt, *nnames their count, *rows the artifacts. */
+int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t *rows,
+                        store_tx *tx, err *e);
 /* Returns the sort key string of a for sort (what the next page's cursor carries). */
 const char *store_sort_key_of(const store_artifact *a, store_sort sort, arena *ar);
 
@@ -298,6 +316,39 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
 /* Removes sessions that expired before now; their ids go to fn first. */
 int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, void *ctx),
                           void *ctx, err *e);
+
+/* ---- seed-002 model drafts (API.md §10): form states owned by one token ---- */
+typedef struct store_draft {
+    char *id, *org_id, *token_id;
+    char *state; /* JSON object */
+    int64_t version, created_at, updated_at;
+} store_draft;
+
+/* Finds a draft of token_id; ERR_NOT_FOUND (also when another token owns it). */
+int store_draft_get(store_draft *out, store_tx *tx, const char *token_id, const char *id,
+                    arena *a, err *e);
+/* Inserts a draft at in->version. */
+int store_draft_insert(store_tx *tx, const store_draft *in, err *e);
+/* Writes in->state as version in->version + 1, provided the stored version is still
+ * in->version; ERR_CONFLICT otherwise. */
+int store_draft_update(store_tx *tx, const store_draft *in, int64_t now, err *e);
+/* Lists token_id's drafts, most recently changed first (at most 500). */
+int store_draft_list(store_draft **out, size_t *n, store_tx *tx, const char *token_id,
+                     arena *a, err *e);
+/* Deletes a draft of token_id (no error if absent). */
+int store_draft_delete(store_tx *tx, const char *token_id, const char *id, err *e);
+
+/* ---- stored exports (seed 002 `export`): a CSV kept in the blob store ---- */
+typedef struct store_export {
+    char *id, *org_id, *file_name, *storage_key, *sha256;
+    int64_t size_bytes, row_count, created_at;
+} store_export;
+
+/* Records an export (and its blob). */
+int store_export_insert(store_tx *tx, const store_export *x, err *e);
+/* Finds an export of org_id; ERR_NOT_FOUND. */
+int store_export_get(store_export *out, store_tx *tx, const char *org_id, const char *id,
+                     arena *a, err *e);
 
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {

@@ -39,9 +39,9 @@ struct store_tx {
     " a.language, a.task_categories, a.keywords, a.components, a.origin, a.attributes,"          \
     " a.aliases, a.latest_version, a.latest_version_id, a.is_public, a.enabled,"                 \
     " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
-    " a.updated_at, a.deleted_at"
+    " a.updated_at, a.deleted_at, a.relations"
 
-#define STORE_ART_NCOLS 33 /* columns in STORE_ART_COLS */
+#define STORE_ART_NCOLS 34 /* columns in STORE_ART_COLS: keep the two together */
 
 /* Reads a row selected with STORE_ART_COLS. */
 void store_art_read(store_artifact *m, db_stmt *st, arena *a);

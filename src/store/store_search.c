@@ -14,8 +14,11 @@
 
 #include "store/store_int.h"
 
-const char *const store_facet_names[STORE_FACETS] = {"tags", "license", "task_categories",
-                                                     "framework", "size_category"};
+const char *const store_facet_names[STORE_FILTERS] = {
+    "tags", "license", "task_categories", "framework", "size_category",
+    "provider_ids", "department_ids", "agent_ids", "modality_ids", "pricing_ids",
+    "quality_ids", "reasoning_level_ids", "temperature_level_ids", "value_ids", "voice_ids",
+    "flag_ids"};
 
 #define MAX_ARGS 256
 
@@ -143,7 +146,7 @@ static void q_where(q *b, const store_filter *f, int skip)
         q_add(b, " AND a.org_id = ?");
         q_t(b, f->org_id);
     }
-    for (int i = 0; i < STORE_FACETS; i++) {
+    for (int i = 0; i < STORE_FILTERS; i++) {
         if (i == skip || f->nvalues[i] == 0)
             continue;
         q_add(b, " AND a.id IN (SELECT artifact_id FROM artifact_facets WHERE facet = ?"
@@ -180,9 +183,9 @@ const char *store_sort_key_of(const store_artifact *m, store_sort sort, arena *a
     return arena_printf(ar, "%lld", (long long)m->updated_at);
 }
 
-int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
-                          const store_filter *f, store_sort sort, const char *after_key,
-                          const char *after_id, int limit, arena *a, err *e)
+static int search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                  const store_filter *f, store_sort sort, const char *after_key,
+                  const char *after_id, int64_t offset, int limit, arena *a, err *e)
 {
     const char *match;
     if (total) {
@@ -202,9 +205,8 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     q_where(&b, f, -1);
     static const char *const col[] = {"a.updated_at", "a.name", "a.download_count",
                                       "a.created_at", NULL};
-    int64_t offset = 0;
     if (after_id && sort == STORE_SORT_RELEVANCE) {
-        offset = strtoll(after_key, NULL, 10);
+        offset += strtoll(after_key, NULL, 10);
     } else if (after_id && sort == STORE_SORT_NAME) {
         q_add(&b, " AND (a.name > ? OR (a.name = ? AND a.id > ?))");
         q_t(&b, after_key);
@@ -251,7 +253,40 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     return rc < 0 ? -1 : 0;
 }
 
-int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                          const store_filter *f, store_sort sort, const char *after_key,
+                          const char *after_id, int limit, arena *a, err *e)
+{
+    return search(out, n, total, tx, f, sort, after_key, after_id, 0, limit, a, e);
+}
+
+int store_artifact_search_offset(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                                 const store_filter *f, store_sort sort, int64_t offset,
+                                 int limit, arena *a, err *e)
+{
+    return search(out, n, total, tx, f, sort, NULL, NULL, offset, limit, a, e);
+}
+
+/* Returns a LIKE pattern matching values that contain s, lower-cased, with %, _ and the
+ * backslash escaped by a backslash (ESCAPE). */
+static const char *contains_pattern(const char *s, arena *a)
+{
+    size_t n = strlen(s);
+    char *out = arena_alloc(a, n * 2 + 3);
+    size_t o = 0;
+    out[o++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%' || ch == '_' || ch == '\\')
+            out[o++] = '\\';
+        out[o++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    out[o++] = '%';
+    out[o] = '\0';
+    return out;
+}
+
+int store_facets(store_facet_count *out[STORE_FILTERS], size_t nout[STORE_FILTERS],
                  int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
                  arena *a, err *e)
 {
@@ -270,7 +305,12 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
     q_where(&fl, f, -1);
     if (count_of(filtered, tx, &fl, e) < 0)
         return -1;
-    for (int i = 0; i < STORE_FACETS; i++) {
+    uint32_t mask = f->count_mask ? f->count_mask : (1u << STORE_FACETS) - 1;
+    for (int i = 0; i < STORE_FILTERS; i++) {
+        out[i] = NULL;
+        nout[i] = 0;
+        if (!(mask & (1u << i)))
+            continue;
         /* Index-only: facet rows carry org, kind, liveness and public scope (migration 5). */
         q b = {.a = a, .pg = is_pg(tx->d)};
         q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv WHERE fv.kind = ?"
@@ -286,7 +326,11 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
             q_add(&b, " AND fv.org_id = ?");
             q_t(&b, f->org_id);
         }
-        for (int k = 0; k < STORE_FACETS; k++) {
+        if (f->value_search[i] && *f->value_search[i]) {
+            q_add(&b, " AND LOWER(fv.value) LIKE ? ESCAPE '\\'");
+            q_t(&b, contains_pattern(f->value_search[i], a));
+        }
+        for (int k = 0; k < STORE_FILTERS; k++) {
             if (k == i || f->nvalues[k] == 0)
                 continue;
             q_add(&b, " AND fv.artifact_id IN (SELECT artifact_id FROM artifact_facets WHERE"
@@ -482,6 +526,9 @@ int store_manifest_walk(store_tx *tx, int64_t since, const store_manifest_cb *cb
     return rc < 0 ? -1 : 0;
 }
 
+/* The facets the in-memory index holds (store_facet_names[0..STORE_FACETS)). */
+#define INDEX_FACETS "'tags', 'license', 'task_categories', 'framework', 'size_category'"
+
 int store_changes(store *s, int64_t since, int64_t *rev,
                   int (*cb)(void *ctx, const store_change *c), void *ctx, err *e)
 {
@@ -505,11 +552,12 @@ int store_changes(store *s, int64_t since, int64_t *rev,
                  is_pg(tx->d)
                      ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
                        " f.facet, f.value, 0 FROM artifacts a LEFT JOIN artifact_facets f"
-                       " ON f.artifact_id = a.id WHERE a.change_rev > ?"
-                       " ORDER BY a.change_rev, a.id"
+                       " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                       " WHERE a.change_rev > ? ORDER BY a.change_rev, a.id"
                      : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
                        " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
-                 " ON f.artifact_id = a.id WHERE a.change_rev > ?"
+                 " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                 " WHERE a.change_rev > ?"
                  /* by change_rev first, so the artifacts_change index drives the scan (by
                   * id alone SQLite walks the whole table); one artifact, one change_rev */
                  " ORDER BY a.change_rev, a.id",

@@ -221,6 +221,28 @@ static void role_ranks(void **state)
     assert_int_equal(role_rank("adminx", 5), 3); /* only s[0..n) counts */
 }
 
+static void names_from_titles(void **state)
+{
+    (void)state;
+    char out[NAME_MAX_LEN + 1];
+    assert_int_equal(name_from_title(out, sizeof(out), "GPT 4o mini"), 11);
+    assert_string_equal(out, "GPT-4o-mini");
+    name_from_title(out, sizeof(out), "  --Llama 3.1 (8B)!! ");
+    assert_string_equal(out, "Llama-3.1-8B");
+    name_from_title(out, sizeof(out), "caf\xc3\xa9 au lait");
+    assert_string_equal(out, "caf-au-lait");
+    assert_int_equal(name_from_title(out, sizeof(out), "!!! ???"), 0);
+    assert_string_equal(out, "");
+    char big[300];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(name_from_title(out, sizeof(out), big), NAME_MAX_LEN);
+    assert_true(name_is_valid(out, strlen(out)));
+    char small[4];
+    assert_int_equal(name_from_title(small, sizeof(small), "ab cd"), 2);
+    assert_string_equal(small, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +255,7 @@ int main(void)
         cmocka_unit_test(alias_rules),
         cmocka_unit_test(uuid_rules),
         cmocka_unit_test(role_ranks),
+        cmocka_unit_test(names_from_titles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
