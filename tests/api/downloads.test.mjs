@@ -394,6 +394,15 @@ describe('presigned blob URLs', () => {
     }
   });
 
+  test('Range: a sign or space in a number is malformed → 400, never the whole file as 206', async () => {
+    const url = `${srv.url}${verBase(A, 'models', M, '1.0.0')}/files/weights.bin`;
+    for (const range of ['bytes=--5', 'bytes=-+5', 'bytes=- 5', 'bytes=0--5', 'bytes=+0-5', 'bytes=0-+5', 'bytes=-']) {
+      const r = await fetchBuf(url, { headers: { authorization: `Bearer ${A.reader}`, range } });
+      assertError(r, 400, 'invalid_error');
+      assert.equal(r.headers.get('content-range'), null, range);
+    }
+  });
+
   test('Range on the authenticated file route too', async () => {
     const r = await fetchBuf(`${srv.url}${verBase(A, 'models', M, '1.0.0')}/files/weights.bin`, {
       headers: { authorization: `Bearer ${A.reader}`, range: 'bytes=-100' },
