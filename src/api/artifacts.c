@@ -70,7 +70,7 @@ static int check_artifact_body(api_call *c, bool create, err *e)
         if (!name_is_valid(name, strlen(name)))
             err_field_add(e, "body", "name", "string_pattern_mismatch",
                           "String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$'");
-        else if (name_is_reserved(name, strlen(name)) || uuid_is_valid(name, strlen(name)))
+        else if (name_is_reserved(name, strlen(name)))
             err_field_add(e, "body", "name", "value_error", "'%s' is a reserved name", name);
     }
     if (create && api_body_has(c, "expected_revision"))
@@ -200,7 +200,7 @@ int api_artifact_create_in(store_artifact *out, api_call *c, store_tx *tx, const
         apply_body(&m, c);
     if (store_artifact_insert(tx, &m, e) < 0)
         return -1;
-    return store_artifact_get(out, tx, o->id, m.kind, m.id, c->a, e);
+    return store_artifact_get(out, tx, o->id, m.kind, m.id, true, c->a, e);
 }
 
 static int do_create(api_reply *r, api_call *c, store_tx *tx)
@@ -257,7 +257,7 @@ static int do_patch(api_reply *r, api_call *c, store_tx *tx)
     apply_body(&m, c);
     if (store_artifact_update(tx, &m, time_now_ms(), &r->e) < 0)
         return -1;
-    if (store_artifact_get(&m, tx, o.id, m.kind, m.id, c->a, &r->e) < 0)
+    if (store_artifact_get(&m, tx, o.id, m.kind, m.id, true, c->a, &r->e) < 0)
         return -1;
     return reply_artifact(r, c, &m, 200);
 }

@@ -292,7 +292,16 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
     if (!name || (!name_is_valid(name, strlen(name)) && !uuid_is_valid(name, strlen(name))))
         return err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug,
                        name ? name : "");
-    if (store_artifact_get(out, tx, org->id, kind, name, c->a, e) < 0) {
+    /* A UUID-shaped {name} is an id and only an id: no name can be UUID-shaped. */
+    bool by_id = uuid_is_valid(name, strlen(name));
+    if (by_id) {
+        char *low = arena_strdup(c->a, name);
+        for (char *p = low; *p; p++)
+            if (*p >= 'A' && *p <= 'F')
+                *p = (char)(*p - 'A' + 'a');
+        name = low;
+    }
+    if (store_artifact_get(out, tx, org->id, kind, name, by_id, c->a, e) < 0) {
         if (e->kind == ERR_NOT_FOUND)
             err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug, name);
         return -1;
@@ -330,12 +339,12 @@ int api_artifact_gate(api_call *c, err *e)
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e)
 {
-    if (store_artifact_get(out, tx, org_id, "models", id, c->a, e) == 0)
+    if (store_artifact_get(out, tx, org_id, "models", id, true, c->a, e) == 0)
         return 0;
     if (e->kind != ERR_NOT_FOUND)
         return -1;
     err_clear(e);
-    return store_artifact_get(out, tx, org_id, "capabilities", id, c->a, e);
+    return store_artifact_get(out, tx, org_id, "capabilities", id, true, c->a, e);
 }
 
 int api_limit(int *out, const api_call *c, err *e)

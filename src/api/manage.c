@@ -73,7 +73,7 @@ static int do_duplicate(api_reply *r, api_call *c, store_tx *tx)
         }
     }
     if (store_artifact_refresh(tx, id, now, &r->e) < 0 ||
-        store_artifact_get(&dst, tx, o.id, src.kind, id, c->a, &r->e) < 0)
+        store_artifact_get(&dst, tx, o.id, src.kind, id, true, c->a, &r->e) < 0)
         return -1;
     json_t *body = api_artifact_json(&dst);
     return api_json_etag(r, c, 201, body);

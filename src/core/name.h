@@ -14,7 +14,9 @@
 /* Returns whether s[0..n) is an artifact local name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$. */
 bool name_is_valid(const char *s, size_t n);
 
-/* Returns whether s[0..n) is a route word that cannot be a name: facets, bulk, export.csv. */
+/* Returns whether s[0..n) cannot be an artifact name though name_is_valid: a route word
+ * (facets, bulk, export.csv) or UUID-shaped ({name} in a path may be an id). Every way of
+ * making a name (create, duplicate, a version's auto-create) checks this. */
 bool name_is_reserved(const char *s, size_t n);
 
 /* Returns whether s[0..n) is a valid name without uppercase (creating a version auto-creates

@@ -100,9 +100,10 @@ typedef struct store_artifact {
 
 /* Inserts a new artifact (revision 1); ERR_EXISTS if org/kind/name is taken. */
 int store_artifact_insert(store_tx *tx, const store_artifact *in, err *e);
-/* Finds a live artifact of org by name or id; ERR_NOT_FOUND. */
+/* Finds a live artifact of org by id (by_id) or else by name, never one for the other (a name
+ * cannot shadow another artifact's id); ERR_NOT_FOUND. */
 int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
-                       const char *name_or_id, arena *a, err *e);
+                       const char *key, bool by_id, arena *a, err *e);
 /* Writes every mutable field of in, sets revision = in->revision + 1 and updated_at, provided
  * the stored revision is still in->revision; ERR_CONFLICT otherwise. */
 int store_artifact_update(store_tx *tx, const store_artifact *in, int64_t now, err *e);

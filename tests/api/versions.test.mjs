@@ -1,7 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, api, mkOrgWithTokens, assertError, assertValidation, uniq, KINDS, UUID_RE, TS_RE,
+  startServer, api, mkOrgWithTokens, assertError, assertValidation, uniq, KINDS, UUID_RE, TS_RE, rnd,
 } from './harness.mjs';
 
 let srv;
@@ -355,6 +355,15 @@ for (const kind of KINDS) {
       const name = uniq('auto');
       assertError(await api(srv, 'POST', `/api/v1/org/${A.slug}/${kind}/${name}/versions`, { token: A.reader, body: { version: '1.0.0' } }), 403, 'forbidden_error');
       assertError(await api(srv, 'GET', `/api/v1/org/${A.slug}/${kind}/${name}`, { token: A.reader }), 404, 'not_found_error');
+    });
+
+    test('a version under a missing UUID-shaped name does not auto-create an artifact named so', async () => {
+      const other = await mkArtifact(kind);
+      const fresh = '01234567-89ab-4def-8123-' + rnd(6);
+      for (const name of [fresh, other.art.id.replace(/^./, (c) => (c === '0' ? '1' : '0'))]) {
+        assertError(await api(srv, 'POST', `/api/v1/org/${A.slug}/${kind}/${name}/versions`, { token: A.writer, body: { version: '1.0.0' } }), 404, 'not_found_error');
+        assertError(await api(srv, 'GET', `/api/v1/org/${A.slug}/${kind}/${name}`, { token: A.reader }), 404, 'not_found_error');
+      }
     });
 
     test('versions route by artifact UUID', async () => {

@@ -73,7 +73,9 @@ static void name_length_boundaries(void **state)
 static void reserved_words(void **state)
 {
     (void)state;
-    static const char *const words[] = {"facets", "bulk", "export.csv"};
+    static const char *const words[] = {"facets", "bulk", "export.csv",
+                                        "0190a3b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+                                        "0190A3B4-5C6D-7E8F-9A0B-1C2D3E4F5A6B"};
     static const char *const not_words[] = {
         "",     "Facets", "FACETS",      "facet",      "facetss",    "bulk2",       "bul",
         "Bulk", "export", "export.csv2", "export.CSV", "export_csv", "xexport.csv", "latest",
