@@ -580,3 +580,26 @@ void api_cache_store(api_reply *r, api_call *c)
     if (f && r->e.kind == ERR_NONE && r->status == 200 && r->raw)
         resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
 }
+
+int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
+                      int64_t adding)
+{
+    int64_t quota = o->quota_versions_monthly >= 0 ? o->quota_versions_monthly
+                                                   : c->app->cfg->quota_versions_monthly;
+    if (quota < 0 || adding <= 0)
+        return 0;
+    int64_t used = 0, t = time_now_ms();
+    if (store_versions_created_since(&used, tx, o->id, time_month_start_ms(t), &r->e) < 0)
+        return -1;
+    if (used + adding <= quota)
+        return 0;
+    int64_t wait = (time_next_month_ms(t) - t) / 1000 + 1;
+    api_header(r, "Retry-After", arena_printf(c->a, "%lld", (long long)wait));
+    if (adding == 1)
+        return err_set(&r->e, ERR_LIMIT,
+                       "org '%s' has used its quota of %lld new versions this month", o->slug,
+                       (long long)quota);
+    return err_set(&r->e, ERR_LIMIT,
+                   "%lld new versions exceed org '%s''s quota of %lld this month (%lld used)",
+                   (long long)adding, o->slug, (long long)quota, (long long)used);
+}

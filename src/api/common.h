@@ -66,6 +66,12 @@ int api_artifact_gate(api_call *c, err *e);
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e);
 
+/* The org's monthly version quota (its own, else --quota-versions-monthly): 0 when `adding`
+ * more versions fit this month, else 429 with Retry-After set on r. Every way of making
+ * versions (create, duplicate with include_versions) goes through it. */
+int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
+                      int64_t adding);
+
 /* Reads ?limit (1..500, default 50). */
 int api_limit(int *out, const api_call *c, err *e);
 /* Encodes / decodes an opaque keyset cursor around a string. */

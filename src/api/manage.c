@@ -55,7 +55,8 @@ static int do_duplicate(api_reply *r, api_call *c, store_tx *tx)
     if (json_is_true(json_object_get(c->body, "include_versions"))) {
         store_version *vs;
         size_t n;
-        if (store_version_list(&vs, &n, tx, src.id, NULL, c->a, &r->e) < 0)
+        if (store_version_list(&vs, &n, tx, src.id, NULL, c->a, &r->e) < 0 ||
+            api_version_quota(r, c, tx, &o, (int64_t)n) < 0)
             return -1;
         for (size_t i = 0; i < n; i++) {
             /* Blobs are content-addressed: copies share them (API.md §4). */

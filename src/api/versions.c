@@ -114,20 +114,8 @@ static int do_create(api_reply *r, api_call *c, store_tx *tx)
             api_artifact_create_in(&m, c, tx, &o, name, false, &r->e) < 0)
             return -1;
     }
-    int64_t quota = o.quota_versions_monthly >= 0 ? o.quota_versions_monthly
-                                                  : c->app->cfg->quota_versions_monthly;
-    if (quota >= 0) {
-        int64_t used = 0, t = time_now_ms();
-        if (store_versions_created_since(&used, tx, o.id, time_month_start_ms(t), &r->e) < 0)
-            return -1;
-        if (used >= quota) {
-            int64_t wait = (time_next_month_ms(t) - t) / 1000 + 1;
-            api_header(r, "Retry-After", arena_printf(c->a, "%lld", (long long)wait));
-            return err_set(&r->e, ERR_LIMIT,
-                           "org '%s' has used its quota of %lld new versions this month",
-                           o.slug, (long long)quota);
-        }
-    }
+    if (api_version_quota(r, c, tx, &o, 1) < 0)
+        return -1;
     const char *vs = api_body_str(c, "version");
     semver sv;
     char key[SEMVER_KEY_MAX], id[37];

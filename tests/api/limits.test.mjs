@@ -74,6 +74,40 @@ describe('monthly version quota (--quota-versions-monthly 3)', () => {
   });
 });
 
+describe('monthly version quota and duplicate (--quota-versions-monthly 3)', () => {
+  let srv;
+  before(async () => { srv = await startServer({ args: ['--quota-versions-monthly', '3'] }); });
+  after(async () => { await srv?.stop(); });
+
+  test('duplicate with include_versions counts the copies: over the quota → 429, nothing copied', async () => {
+    const o = await mkOrgWithTokens(srv);
+    const base = `/api/v1/org/${o.slug}/models/q1`;
+    for (const v of ['1.0.0', '1.0.1']) {
+      assert.equal((await api(srv, 'POST', `${base}/versions`, { token: o.writer, body: { version: v } })).status, 201);
+    }
+    const copy = uniq('copy');
+    const r = await api(srv, 'POST', `${base}/duplicate`, { token: o.writer, body: { new_name: copy, include_versions: true } });
+    assertError(r, 429, 'usage_limit_exceeded_error');
+    assert.ok(Number(r.headers.get('retry-after')) > 0);
+    assertError(await api(srv, 'GET', `/api/v1/org/${o.slug}/models/${copy}`, { token: o.reader }), 404, 'not_found_error');
+    // Without versions the copy costs nothing; the one version left still fits.
+    assert.equal((await api(srv, 'POST', `${base}/duplicate`, { token: o.writer, body: { new_name: copy } })).status, 201);
+    assert.equal((await api(srv, 'POST', `${base}/versions`, { token: o.writer, body: { version: '1.0.2' } })).status, 201);
+    assertError(await api(srv, 'POST', `${base}/versions`, { token: o.writer, body: { version: '1.0.3' } }), 429, 'usage_limit_exceeded_error');
+  });
+
+  test('duplicate with include_versions within the quota works', async () => {
+    const o = await mkOrgWithTokens(srv);
+    const base = `/api/v1/org/${o.slug}/models/q2`;
+    assert.equal((await api(srv, 'POST', `${base}/versions`, { token: o.writer, body: { version: '1.0.0' } })).status, 201);
+    const copy = uniq('copy');
+    const r = await api(srv, 'POST', `${base}/duplicate`, { token: o.writer, body: { new_name: copy, include_versions: true } });
+    assert.equal(r.status, 201, r.text);
+    const v = await api(srv, 'GET', `/api/v1/org/${o.slug}/models/${copy}/versions`, { token: o.reader });
+    assert.deepEqual(v.json.versions, ['1.0.0']);
+  });
+});
+
 describe('retention window (--retention 0)', () => {
   let srv;
   before(async () => { srv = await startServer({ args: ['--retention', '0'] }); });
