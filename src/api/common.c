@@ -241,6 +241,23 @@ int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e)
     return e->kind == ERR_VALIDATION ? -1 : 0;
 }
 
+int api_check_value(const field_spec *specs, size_t n, const char *name, json_t *v,
+                    const char *loc0, const char *loc1, const char *what, err *e)
+{
+    size_t i = 0;
+    while (i < n && strcmp(specs[i].name, name) != 0)
+        i++;
+    if (i == n)
+        return err_field_add(e, loc0, loc1, "extra_forbidden", "%s: not a field", what);
+    err tmp = {0};
+    check_field(&specs[i], v, &tmp);
+    if (tmp.kind == ERR_NONE)
+        return 0;
+    for (size_t k = 0; k < tmp.nfields; k++)
+        err_field_add(e, loc0, loc1, tmp.fields[k].type, "%s: %s", what, tmp.fields[k].msg);
+    return -1;
+}
+
 const char *api_body_str(const api_call *c, const char *name)
 {
     json_t *v = c->body ? json_object_get(c->body, name) : NULL;

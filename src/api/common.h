@@ -43,6 +43,11 @@ typedef struct field_spec {
 /* Checks c->body against specs: unknown fields (extra_forbidden), missing required ones,
  * types and sizes; collects every problem into e as 422 items. A NULL body counts as {}. */
 int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e);
+/* Checks v against the rule api_check_body applies to field `name` of specs, for a value that
+ * arrives another way (model-card front matter); each problem becomes a 422 item at
+ * loc0/loc1 whose message starts with `what`. Returns 0, or -1 when v breaks the rule. */
+int api_check_value(const field_spec *specs, size_t n, const char *name, json_t *v,
+                    const char *loc0, const char *loc1, const char *what, err *e);
 /* Returns body field `name` as a string, or NULL when absent or null. */
 const char *api_body_str(const api_call *c, const char *name);
 /* Returns true if the body has field `name` (even null). */
