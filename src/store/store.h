@@ -79,11 +79,13 @@ int store_token_create(store_token *out, store_tx *tx, const char *org_id, const
 int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e);
 /* Records a use at now. */
 int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e);
-/* Lists an org's live tokens by id after `after`. */
+/* Lists an org's live tokens by id after `after`; server-admin tokens only with_admin. */
 int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
-                     const char *org_id, const char *after, int limit, arena *a, err *e);
-/* Revokes a live token of org_id; ERR_NOT_FOUND if none. */
-int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e);
+                     const char *org_id, bool with_admin, const char *after, int limit, arena *a,
+                     err *e);
+/* Revokes a live token of org_id (a server-admin one only with_admin); ERR_NOT_FOUND if none. */
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, bool with_admin,
+                       int64_t now, err *e);
 
 /* ---- artifacts ---- */
 typedef struct store_artifact {

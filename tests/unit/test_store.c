@@ -130,10 +130,10 @@ static void tokens_by_hash_and_revoke(void **state)
     assert_string_equal(got.role, "writer");
     assert_string_equal(got.org_slug, "tok");
     assert_int_equal(got.revoked_at, 0);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 5, &e), 0);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 5, &e), 0);
     assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
     assert_int_equal(got.revoked_at, 5);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 6, &e), -1);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 6, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_tx_end(tx, true, &e);
 }
