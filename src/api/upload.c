@@ -137,9 +137,30 @@ static json_t *sniff(const app *ap, const upfile *f, err *e)
         free(p);
         return NULL;
     }
+    /* A safetensors header may be up to SAFETENSORS_HEADER_MAX, past FORMAT_SNIFF_MAX: when
+     * the length says so, read the whole header (the parser refuses a longer one). */
+    if (strcmp(fmt, "safetensors") == 0 && got >= 8 && got < size) {
+        uint64_t hlen = 0;
+        for (size_t i = 8; i-- > 0;)
+            hlen = hlen << 8 | p[i];
+        if (hlen <= SAFETENSORS_HEADER_MAX && 8 + hlen > got) {
+            size_t want = (size_t)(8 + hlen < size ? 8 + hlen : size);
+            uint8_t *bigger = realloc(p, want);
+            if (!bigger) {
+                free(p);
+                err_set(e, ERR_SERVER, "out of memory");
+                return NULL;
+            }
+            p = bigger;
+            if (blob_read_head(p, want, &got, &size, ap->blob, key, e) < 0) {
+                free(p);
+                return NULL;
+            }
+        }
+    }
     json_t *info = NULL;
     if (strcmp(fmt, "safetensors") == 0)
-        info = format_parse_safetensors(p, got, e);
+        info = format_parse_safetensors(p, got, size, e);
     else
         info = format_parse_gguf(p, got, got == size, e);
     free(p);
