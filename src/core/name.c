@@ -81,6 +81,11 @@ bool alias_is_valid(const char *s, size_t n)
            !uuid_is_valid(s, n);
 }
 
+bool resource_kind_is_valid(const char *s, size_t n)
+{
+    return n <= 64 && name_is_valid(s, n);
+}
+
 bool uuid_is_valid(const char *s, size_t n)
 {
     if (n != 36)

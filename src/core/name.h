@@ -30,6 +30,10 @@ bool slug_is_valid(const char *s, size_t n);
  * "latest", not UUID-shaped. */
 bool alias_is_valid(const char *s, size_t n);
 
+/* Returns whether s[0..n) is a resource kind (`?kind=` of a file PUT, `extras_kind`, `kind` of
+ * a direct upload or session): ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ("weights", "config"). */
+bool resource_kind_is_valid(const char *s, size_t n);
+
 /* Returns whether s[0..n) is an 8-4-4-4-12 hex UUID, in either case. */
 bool uuid_is_valid(const char *s, size_t n);
 

@@ -89,6 +89,19 @@ static void reserved_words(void **state)
     check_all(name_is_valid, "name_is_valid", words, COUNT(words), true);
 }
 
+static void resource_kinds(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"file", "weights", "config", "Tokenizer", "lora.v2",
+                                       "a_b-c", "x"};
+    static const char *const bad[] = {"", "a b", "<b>", "-x", ".x", "a/b", "caf\xc3\xa9",
+                                      "a\x7f", "a\nb",
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    check_all(resource_kind_is_valid, "resource_kind_is_valid", good, COUNT(good), true);
+    check_all(resource_kind_is_valid, "resource_kind_is_valid", bad, COUNT(bad), false);
+    assert_true(resource_kind_is_valid(bad[9], 64));
+}
+
 static void slug_shaped_names(void **state)
 {
     (void)state;
@@ -230,6 +243,7 @@ int main(void)
         cmocka_unit_test(name_rejects_invalid),
         cmocka_unit_test(name_length_boundaries),
         cmocka_unit_test(reserved_words),
+        cmocka_unit_test(resource_kinds),
         cmocka_unit_test(slug_shaped_names),
         cmocka_unit_test(slug_rules),
         cmocka_unit_test(alias_rules),
