@@ -338,6 +338,13 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
     return 0;
 }
 
+bool api_version_visible(const api_call *c, const store_artifact *m, const char *lifecycle)
+{
+    bool inside = c->caller.server_admin ||
+                  (c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
+    return inside || (m->enabled && strcmp(lifecycle, "draft") != 0);
+}
+
 int api_artifact_gate(api_call *c, err *e)
 {
     if (!api_param(c, "kind") || !api_param(c, "name"))

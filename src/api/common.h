@@ -67,6 +67,12 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
  * request's body. Returns 0 when the call may go on. */
 int api_artifact_gate(api_call *c, err *e);
 
+/* Whether version `lifecycle` of m may be seen by the caller. Outside m's org (another org's
+ * token, or none; server admins are inside every org) only published and deprecated versions
+ * of an enabled artifact are: drafts and every version of a disabled artifact are hidden
+ * (404 by name, left out of lists). docs/api-decisions.md "Visibility". */
+bool api_version_visible(const api_call *c, const store_artifact *m, const char *lifecycle);
+
 /* Finds the live artifact of either kind with this id in org_id; ERR_NOT_FOUND. */
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e);

@@ -196,7 +196,8 @@ static int do_docs(api_reply *r, api_call *c, store_tx *tx)
                                        m.description ? strlen(m.description) : 0);
     json_t *versions = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(versions, json_string(vs[i].version));
+        if (api_version_visible(c, &m, vs[i].lifecycle))
+            json_array_append_new(versions, json_string(vs[i].version));
     json_t *ops = json_array();
     const char *base =
         arena_printf(c->a, "/api/v1/org/%s/%s/%s", o.slug, m.kind, m.name);
@@ -207,7 +208,7 @@ static int do_docs(api_reply *r, api_call *c, store_tx *tx)
                                                           operations[i].suffix),
                                              "summary", operations[i].summary));
     json_t *resources = json_array();
-    if (m.latest_version_id &&
+    if (m.latest_version_id && api_version_visible(c, &m, "published") &&
         api_version_resources(resources, c, tx, m.latest_version_id, &r->e) < 0) {
         free(html);
         json_decref(versions);

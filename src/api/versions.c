@@ -24,8 +24,8 @@ static const field_spec version_fields[] = {
 };
 
 /* Finds the version {ref} names: exact SemVer, `latest`, a UUID or an alias. */
-int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
-                           const store_artifact *m, const char *ref, err *e)
+static int find_version(store_version *out, api_call *c, store_tx *tx, const store_artifact *m,
+                        const char *ref, err *e)
 {
     size_t n = strlen(ref);
     semver sv;
@@ -50,6 +50,18 @@ int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
         return store_version_by_id(out, tx, m->id, vid, c->a, e);
     return err_set(e, ERR_NOT_FOUND, "version '%s' of '%s/%s' not found", ref, m->org_slug,
                    m->name);
+}
+
+/* find_version, then the visibility rule: a version the caller may not see is not there. */
+int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
+                           const store_artifact *m, const char *ref, err *e)
+{
+    if (find_version(out, c, tx, m, ref, e) < 0)
+        return -1;
+    if (!api_version_visible(c, m, out->lifecycle))
+        return err_set(e, ERR_NOT_FOUND, "version '%s' of '%s/%s' not found", ref, m->org_slug,
+                       m->name);
+    return 0;
 }
 
 static int reply_version(api_reply *r, api_call *c, store_tx *tx, const store_version *v,
@@ -82,9 +94,12 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     json_t *versions = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(versions, json_string(items[i].version));
+        if (api_version_visible(c, &m, items[i].lifecycle))
+            json_array_append_new(versions, json_string(items[i].version));
     json_t *summary = api_artifact_summary_json(&m, false);
-    json_t *latest = m.latest_version ? json_incref(summary) : json_null();
+    json_t *latest = m.latest_version && api_version_visible(c, &m, "published")
+                         ? json_incref(summary)
+                         : json_null();
     json_t *body = json_pack("{s:O, s:o, s:o}", "name", json_object_get(summary, "name"),
                              "latest", latest, "versions", versions);
     json_decref(summary);

@@ -377,7 +377,7 @@ for (const kind of KINDS) {
       assert.equal(v.json.artifact_id, art.id);
     });
 
-    test('cross-org: versions of a private artifact are 404; of a public one readable, writes 403', async () => {
+    test('cross-org: versions of a private artifact are 404; drafts of a public one 404, writes 403', async () => {
       const priv = await mkArtifact(kind);
       const pv = await mkVersion(priv.base, '1.0.0');
       for (const t of [B.reader, B.admin]) {
@@ -389,8 +389,9 @@ for (const kind of KINDS) {
       }
       const pub = await mkArtifact(kind, { is_public: true });
       await mkVersion(pub.base, '1.0.0');
-      const g = await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: B.reader });
-      assert.equal(g.status, 200, g.text);
+      // A draft is not another org's to see (tests/api/visibility.test.mjs has the published case).
+      assertError(await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: B.reader }), 404, 'not_found_error');
+      assert.equal((await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: A.reader })).status, 200);
       assertError(await api(srv, 'POST', `${pub.base}/versions`, { token: B.writer, body: { version: '2.0.0' } }), 403, 'forbidden_error');
       assertError(await api(srv, 'PATCH', `${pub.base}/versions/1.0.0`, { token: B.writer, body: { summary: 'x' } }), 403, 'forbidden_error');
       assertError(await api(srv, 'DELETE', `${pub.base}/versions/1.0.0`, { token: B.admin }), 403, 'forbidden_error');
