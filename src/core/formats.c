@@ -319,8 +319,8 @@ static bool st_tiles(st_span *spans, size_t n, uint64_t data, char *why, size_t 
         at = spans[i].end;
     }
     if (at != data) {
-        snprintf(why, cap, "the tensors cover %llu of the %llu data bytes",
-                 (unsigned long long)at, (unsigned long long)data);
+        snprintf(why, cap, "the tensors cover %llu of the %llu data bytes", (unsigned long long)at,
+                 (unsigned long long)data);
         return false;
     }
     return true;

@@ -68,8 +68,8 @@ bool path_is_valid(const char *p, size_t n)
 
 static bool fallback_char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 /* RFC 8187 attr-char: ALPHA DIGIT and !#$&+-.^_`|~ go as they are, the rest is %XX. */

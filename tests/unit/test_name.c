@@ -92,11 +92,19 @@ static void reserved_words(void **state)
 static void resource_kinds(void **state)
 {
     (void)state;
-    static const char *const good[] = {"file", "weights", "config", "Tokenizer", "lora.v2",
-                                       "a_b-c", "x"};
-    static const char *const bad[] = {"", "a b", "<b>", "-x", ".x", "a/b", "caf\xc3\xa9",
-                                      "a\x7f", "a\nb",
-                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    static const char *const good[] = {"file",    "weights", "config", "Tokenizer",
+                                       "lora.v2", "a_b-c",   "x"};
+    static const char *const bad[] = {
+        "",
+        "a b",
+        "<b>",
+        "-x",
+        ".x",
+        "a/b",
+        "caf\xc3\xa9",
+        "a\x7f",
+        "a\nb",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
     check_all(resource_kind_is_valid, "resource_kind_is_valid", good, COUNT(good), true);
     check_all(resource_kind_is_valid, "resource_kind_is_valid", bad, COUNT(bad), false);
     assert_true(resource_kind_is_valid(bad[9], 64));
