@@ -326,6 +326,27 @@ static bool st_tiles(st_span *spans, size_t n, uint64_t data, char *why, size_t 
     return true;
 }
 
+/* Counts '{', '[' and ',' outside JSON strings in s[0..n): a bound on the values a parse makes. */
+static uint64_t json_punct(const uint8_t *s, size_t n)
+{
+    uint64_t count = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[' || c == ',') {
+            count++;
+        }
+    }
+    return count;
+}
+
 json_t *format_parse_safetensors(const uint8_t *p, size_t n, uint64_t file_size, err *e)
 {
     rd r = {p, p ? n : 0};
@@ -345,6 +366,8 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, uint64_t file_size,
     if (n > file_size || hlen > r.n || hlen > file_size - 8)
         return invalid(e, "safetensors header: truncated (%llu bytes declared, %zu present)",
                        (unsigned long long)hlen, r.n);
+    if (json_punct(r.p, (size_t)hlen) > SAFETENSORS_VALUES_MAX)
+        return invalid(e, "safetensors header: more than %u JSON values", SAFETENSORS_VALUES_MAX);
     doc = json_loadb((const char *)r.p, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
         return invalid(e, "safetensors header: invalid JSON at byte %d", jerr.position);

@@ -331,6 +331,41 @@ static void safetensors_huge_but_consistent(void **state)
     free(b.p);
 }
 
+/* A header of more than SAFETENSORS_VALUES_MAX values is refused before it is parsed; commas
+ * and brackets inside strings do not count. */
+static void safetensors_value_cap(void **state)
+{
+    (void)state;
+    size_t ndims = SAFETENSORS_VALUES_MAX + 1;
+    char *json = malloc(ndims * 2 + 128);
+    size_t w = (size_t)sprintf(json, "{\"a\":{\"dtype\":\"U8\",\"shape\":[");
+    for (size_t i = 0; i < ndims; i++)
+        w += (size_t)sprintf(json + w, i ? ",1" : "1");
+    sprintf(json + w, "],\"data_offsets\":[0,1]}}");
+    buf b = {0};
+    err e = {0};
+    st_make(&b, json, 1);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
+    expect_invalid(j, &e);
+    assert_non_null(strstr(e.fields[0].msg, "JSON values"));
+    free(b.p);
+
+    /* the same number of commas and brackets inside a metadata string is fine */
+    w = (size_t)sprintf(json, "{\"__metadata__\":{\"note\":\"");
+    for (size_t i = 0; i < ndims; i++)
+        json[w++] = i % 2 ? ',' : '[';
+    sprintf(json + w, "\\\"{\"},\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+    buf b2 = {0};
+    err e2 = {0};
+    st_make(&b2, json, 1);
+    j = format_parse_safetensors(b2.p, b2.n, b2.n, &e2);
+    assert_non_null(j);
+    assert_int_equal(get_int(j, "tensor_count"), 1);
+    json_decref(j);
+    free(b2.p);
+    free(json);
+}
+
 /* data_offsets must tile the data area: every byte in one tensor, none past the end. */
 static void safetensors_offsets_tile_the_data(void **state)
 {
@@ -938,6 +973,7 @@ int main(void)
         cmocka_unit_test(safetensors_small_dtypes),
         cmocka_unit_test(safetensors_huge_but_consistent),
         cmocka_unit_test(safetensors_offsets_tile_the_data),
+        cmocka_unit_test(safetensors_value_cap),
         cmocka_unit_test(safetensors_empty_header),
         cmocka_unit_test(safetensors_truncated_everywhere),
         cmocka_unit_test(safetensors_hostile_lengths),
