@@ -48,10 +48,11 @@ const char *media_type_of_path(const char *path);
  * {"format":"safetensors","tensor_count":N,"dtypes":{"F16":n,...},"parameter_count":P,
  *  "header_bytes":H} (H excludes the 8-byte length). Returns NULL with e a validation error at
  * ["body","file"] when the header is cut off by n or the file, longer than
- * SAFETENSORS_HEADER_MAX or holding more than SAFETENSORS_VALUES_MAX values, not a JSON object, names an unknown dtype, has a shape that is not
- * non-negative integers or whose size overflows 64 bits, data_offsets that disagree with shape
- * and dtype, or data_offsets that do not tile the data area exactly (the file_size - 8 - H
- * bytes after the header: every byte in exactly one tensor, no gap, overlap or overrun).
+ * SAFETENSORS_HEADER_MAX or holding more than SAFETENSORS_VALUES_MAX values, not a JSON
+ * object, names an unknown dtype, has a shape that is not non-negative integers or whose size
+ * overflows 64 bits, data_offsets that disagree with shape and dtype, or data_offsets that do
+ * not tile the data area exactly (the file_size - 8 - H bytes after the header: every byte in
+ * exactly one tensor, no gap, overlap or overrun).
  */
 json_t *format_parse_safetensors(const uint8_t *p, size_t n, uint64_t file_size, err *e);
 
