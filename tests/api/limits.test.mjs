@@ -197,6 +197,27 @@ describe('one client cannot exhaust the server (--max-connections-per-ip 8 --hea
     for (const d of [...drips, ...extra]) d.stop();
   });
 
+  test('the deadline is for headers only: a body sent slowly for longer is not cut', async () => {
+    const o = await mkOrgWithTokens(srv);
+    const base = `/api/v1/org/${o.slug}/models/slow/versions/1.0.0`;
+    assert.equal((await api(srv, 'POST', `/api/v1/org/${o.slug}/models/slow/versions`, { token: o.writer, body: { version: '1.0.0' } })).status, 201);
+    async function* slow() {
+      for (let i = 0; i < 12; i++) {
+        yield Buffer.alloc(1000, i);
+        await sleep(300);
+      }
+    }
+    const t0 = Date.now();
+    const r = await fetch(`${srv.url}${base}/files/slow.bin`, {
+      method: 'PUT', body: slow(), duplex: 'half',
+      headers: { authorization: `Bearer ${o.writer}`, 'content-type': 'application/octet-stream' },
+    });
+    const text = await r.text();
+    assert.ok(Date.now() - t0 > 3000, 'the upload took longer than the header deadline');
+    assert.equal(r.status, 201, text);
+    assert.equal(JSON.parse(text).size_bytes, 12000);
+  });
+
   test('a keep-alive connection that answered a request may not then drip the next one', async () => {
     const sock = net.connect({ port: srv.port, host: '127.0.0.1' });
     let data = '';
