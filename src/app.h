@@ -22,6 +22,8 @@ typedef struct config {
     int64_t max_body;      /* bytes of a JSON body */
     int threads;
     int max_connections;
+    int max_connections_per_ip; /* concurrent connections from one address (0: no cap) */
+    int header_timeout_s;       /* seconds to send a request's headers (0: no deadline) */
     int timeout_s;
     int retention_days;
     double rate_limit;            /* requests/s per token (0: off) */

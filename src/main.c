@@ -37,7 +37,8 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_facet_index;
+    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota,
+    *o_facet_index;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -47,6 +48,8 @@ static opt options[] = {
     {"--max-body", "CAIRN_MAX_BODY", "1048576", &o_max_body},
     {"--threads", "CAIRN_THREADS", "4", &o_threads},
     {"--max-connections", "CAIRN_MAX_CONNECTIONS", "1024", &o_maxconn},
+    {"--max-connections-per-ip", "CAIRN_MAX_CONNECTIONS_PER_IP", "128", &o_maxconn_ip},
+    {"--header-timeout", "CAIRN_HEADER_TIMEOUT", "10", &o_header_timeout},
     {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
     {"--retention", "CAIRN_RETENTION", "7", &o_retention},
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
@@ -60,6 +63,7 @@ static void usage(FILE *f)
 {
     fputs("usage: cairnd serve [--listen HOST:PORT] [--db URL] [--blobs URL] [--secret S]\n"
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
+          "                    [--max-connections-per-ip N] [--header-timeout SECONDS]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
           "                    [--facet-index on|off]\n"
@@ -314,6 +318,9 @@ static void build_config(config *cfg)
     cfg->max_body = num_opt(o_max_body, "--max-body", 64, 1L << 30);
     cfg->threads = (int)num_opt(o_threads, "--threads", 1, 256);
     cfg->max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
+    cfg->max_connections_per_ip =
+        (int)num_opt(o_maxconn_ip, "--max-connections-per-ip", 0, 100000);
+    cfg->header_timeout_s = (int)num_opt(o_header_timeout, "--header-timeout", 0, 86400);
     cfg->timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
     cfg->retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);

@@ -241,6 +241,23 @@ int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e)
     return e->kind == ERR_VALIDATION ? -1 : 0;
 }
 
+int api_check_value(const field_spec *specs, size_t n, const char *name, json_t *v,
+                    const char *loc0, const char *loc1, const char *what, err *e)
+{
+    size_t i = 0;
+    while (i < n && strcmp(specs[i].name, name) != 0)
+        i++;
+    if (i == n)
+        return err_field_add(e, loc0, loc1, "extra_forbidden", "%s: not a field", what);
+    err tmp = {0};
+    check_field(&specs[i], v, &tmp);
+    if (tmp.kind == ERR_NONE)
+        return 0;
+    for (size_t k = 0; k < tmp.nfields; k++)
+        err_field_add(e, loc0, loc1, tmp.fields[k].type, "%s: %s", what, tmp.fields[k].msg);
+    return -1;
+}
+
 const char *api_body_str(const api_call *c, const char *name)
 {
     json_t *v = c->body ? json_object_get(c->body, name) : NULL;
@@ -292,7 +309,16 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
     if (!name || (!name_is_valid(name, strlen(name)) && !uuid_is_valid(name, strlen(name))))
         return err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug,
                        name ? name : "");
-    if (store_artifact_get(out, tx, org->id, kind, name, c->a, e) < 0) {
+    /* A UUID-shaped {name} is an id and only an id: no name can be UUID-shaped. */
+    bool by_id = uuid_is_valid(name, strlen(name));
+    if (by_id) {
+        char *low = arena_strdup(c->a, name);
+        for (char *p = low; *p; p++)
+            if (*p >= 'A' && *p <= 'F')
+                *p = (char)(*p - 'A' + 'a');
+        name = low;
+    }
+    if (store_artifact_get(out, tx, org->id, kind, name, by_id, c->a, e) < 0) {
         if (e->kind == ERR_NOT_FOUND)
             err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug, name);
         return -1;
@@ -310,6 +336,13 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
         return err_set(e, ERR_FORBIDDEN, "%s '%s/%s' belongs to another org", what, org->slug,
                        out->name);
     return 0;
+}
+
+bool api_version_visible(const api_call *c, const store_artifact *m, const char *lifecycle)
+{
+    bool inside = c->caller.server_admin ||
+                  (c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
+    return inside || (m->enabled && strcmp(lifecycle, "draft") != 0);
 }
 
 int api_artifact_gate(api_call *c, err *e)
@@ -330,12 +363,12 @@ int api_artifact_gate(api_call *c, err *e)
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e)
 {
-    if (store_artifact_get(out, tx, org_id, "models", id, c->a, e) == 0)
+    if (store_artifact_get(out, tx, org_id, "models", id, true, c->a, e) == 0)
         return 0;
     if (e->kind != ERR_NOT_FOUND)
         return -1;
     err_clear(e);
-    return store_artifact_get(out, tx, org_id, "capabilities", id, c->a, e);
+    return store_artifact_get(out, tx, org_id, "capabilities", id, true, c->a, e);
 }
 
 int api_limit(int *out, const api_call *c, err *e)
@@ -667,4 +700,27 @@ void api_cache_store(api_reply *r, api_call *c)
     const cache_fill *f = c->cache_fill;
     if (f && r->e.kind == ERR_NONE && r->status == 200 && r->raw)
         resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
+}
+
+int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
+                      int64_t adding)
+{
+    int64_t quota = o->quota_versions_monthly >= 0 ? o->quota_versions_monthly
+                                                   : c->app->cfg->quota_versions_monthly;
+    if (quota < 0 || adding <= 0)
+        return 0;
+    int64_t used = 0, t = time_now_ms();
+    if (store_versions_created_since(&used, tx, o->id, time_month_start_ms(t), &r->e) < 0)
+        return -1;
+    if (used + adding <= quota)
+        return 0;
+    int64_t wait = (time_next_month_ms(t) - t) / 1000 + 1;
+    api_header(r, "Retry-After", arena_printf(c->a, "%lld", (long long)wait));
+    if (adding == 1)
+        return err_set(&r->e, ERR_LIMIT,
+                       "org '%s' has used its quota of %lld new versions this month", o->slug,
+                       (long long)quota);
+    return err_set(&r->e, ERR_LIMIT,
+                   "%lld new versions exceed org '%s''s quota of %lld this month (%lld used)",
+                   (long long)adding, o->slug, (long long)quota, (long long)used);
 }

@@ -43,6 +43,11 @@ typedef struct field_spec {
 /* Checks c->body against specs: unknown fields (extra_forbidden), missing required ones,
  * types and sizes; collects every problem into e as 422 items. A NULL body counts as {}. */
 int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e);
+/* Checks v against the rule api_check_body applies to field `name` of specs, for a value that
+ * arrives another way (model-card front matter); each problem becomes a 422 item at
+ * loc0/loc1 whose message starts with `what`. Returns 0, or -1 when v breaks the rule. */
+int api_check_value(const field_spec *specs, size_t n, const char *name, json_t *v,
+                    const char *loc0, const char *loc1, const char *what, err *e);
 /* Returns body field `name` as a string, or NULL when absent or null. */
 const char *api_body_str(const api_call *c, const char *name);
 /* Returns true if the body has field `name` (even null). */
@@ -62,9 +67,21 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
  * request's body. Returns 0 when the call may go on. */
 int api_artifact_gate(api_call *c, err *e);
 
+/* Whether version `lifecycle` of m may be seen by the caller. Outside m's org (another org's
+ * token, or none; server admins are inside every org) only published and deprecated versions
+ * of an enabled artifact are: drafts and every version of a disabled artifact are hidden
+ * (404 by name, left out of lists). docs/api-decisions.md "Visibility". */
+bool api_version_visible(const api_call *c, const store_artifact *m, const char *lifecycle);
+
 /* Finds the live artifact of either kind with this id in org_id; ERR_NOT_FOUND. */
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e);
+
+/* The org's monthly version quota (its own, else --quota-versions-monthly): 0 when `adding`
+ * more versions fit this month, else 429 with Retry-After set on r. Every way of making
+ * versions (create, duplicate with include_versions) goes through it. */
+int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
+                      int64_t adding);
 
 /* Reads ?limit (1..500, default 50). */
 int api_limit(int *out, const api_call *c, err *e);

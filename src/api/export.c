@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "core/name.h"
 #include "util/timeutil.h"
 
 #define PAGE 200
@@ -103,7 +104,8 @@ static int next_page(export_ctx *x)
         goto out;
     if (x->only) {
         store_artifact one;
-        if (store_artifact_get(&one, tx, x->org_id, x->kind, x->only, a, &e) == 0) {
+        if (store_artifact_get(&one, tx, x->org_id, x->kind, x->only,
+                               uuid_is_valid(x->only, strlen(x->only)), a, &e) == 0) {
             items = arena_new(a, store_artifact);
             items[0] = one;
             n = 1;

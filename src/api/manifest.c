@@ -679,12 +679,12 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
     const char *ref = api_query(c, "version");
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
-    if (!c->caller.authenticated && !m.enabled)
+    /* Outside its org a disabled model resolves to nothing (no new deployments), and drafts
+     * are not there (api_version_visible). */
+    if (!api_version_visible(c, &m, "published"))
         return err_set(&r->e, ERR_NOT_FOUND, "model '%s/%s' not found", o.slug, m.name);
     if (api_resolve_version(&v, c, tx, &m, ref && *ref ? ref : "latest", &r->e) < 0)
         return -1;
-    if (strcmp(v.lifecycle, "draft") == 0 && !c->caller.authenticated)
-        return err_set(&r->e, ERR_NOT_FOUND, "version '%s' not found", ref);
     store_version *vs;
     size_t nv;
     store_package *ps;

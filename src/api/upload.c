@@ -14,6 +14,7 @@
 #include "api/common.h"
 #include "blob/presign.h"
 #include "core/formats.h"
+#include "core/name.h"
 #include "core/path.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -115,6 +116,17 @@ static int check_path(const char *path, const char *loc0, const char *loc1, err 
     return 0;
 }
 
+/* A resource kind given by the client must be a short word; absent means the default, and so
+ * does an empty ?kind= in a query (loc0 "query"). */
+static int check_kind(const char *kind, const char *loc0, err *e)
+{
+    bool dflt = !kind || (!*kind && strcmp(loc0, "query") == 0);
+    if (!dflt && !resource_kind_is_valid(kind, strlen(kind)))
+        return err_field_add(e, loc0, "kind", "string_pattern_mismatch",
+                             "String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'");
+    return 0;
+}
+
 /* Reads the header of a weights file and returns what it says (NULL: nothing to say), or
  * sets e (422) when the header is malformed. */
 static json_t *sniff(const app *ap, const upfile *f, err *e)
@@ -137,9 +149,30 @@ static json_t *sniff(const app *ap, const upfile *f, err *e)
         free(p);
         return NULL;
     }
+    /* A safetensors header may be up to SAFETENSORS_HEADER_MAX, past FORMAT_SNIFF_MAX: when
+     * the length says so, read the whole header (the parser refuses a longer one). */
+    if (strcmp(fmt, "safetensors") == 0 && got >= 8 && got < size) {
+        uint64_t hlen = 0;
+        for (size_t i = 8; i-- > 0;)
+            hlen = hlen << 8 | p[i];
+        if (hlen <= SAFETENSORS_HEADER_MAX && 8 + hlen > got) {
+            size_t want = (size_t)(8 + hlen < size ? 8 + hlen : size);
+            uint8_t *bigger = realloc(p, want);
+            if (!bigger) {
+                free(p);
+                err_set(e, ERR_SERVER, "out of memory");
+                return NULL;
+            }
+            p = bigger;
+            if (blob_read_head(p, want, &got, &size, ap->blob, key, e) < 0) {
+                free(p);
+                return NULL;
+            }
+        }
+    }
     json_t *info = NULL;
     if (strcmp(fmt, "safetensors") == 0)
-        info = format_parse_safetensors(p, got, e);
+        info = format_parse_safetensors(p, got, size, e);
     else
         info = format_parse_gguf(p, got, got == size, e);
     free(p);
@@ -298,6 +331,8 @@ static int file_begin(api_reply *r, api_call *c, void **state)
     if (begin_draft(u, c, path, &r->e) < 0)
         return -1;
     const char *kind = api_query(c, "kind");
+    if (check_kind(kind, "query", &r->e) < 0)
+        return -1;
     u->files[0].path = path;
     u->files[0].kind = kind && *kind ? kind : "file";
     if (blob_writer_open(&u->files[0].w, c->app->blob, &r->e) < 0)
@@ -437,8 +472,13 @@ static int bundle_finish(api_reply *r, api_call *c, void *state)
         return err_field_add(&r->e, "body", "extras_kind", "value_error",
                              "%zu extras but %zu extras_kind values: they must pair up",
                              u->nfiles - 1, u->nkinds);
-    for (size_t i = 1; i < u->nfiles; i++)
-        u->files[i].kind = u->kinds[i - 1];
+    for (size_t i = 1; i < u->nfiles; i++) {
+        const char *k = u->kinds[i - 1];
+        if (!resource_kind_is_valid(k, strlen(k)))
+            return err_field_add(&r->e, "body", "extras_kind", "string_pattern_mismatch",
+                                 "each kind should match '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'");
+        u->files[i].kind = k;
+    }
     return attach(r, c, u->o.id, u->v.id, u->files, u->nfiles, "bundle");
 }
 
@@ -509,7 +549,8 @@ int api_upload_ticket(api_reply *r, api_call *c)
     field_spec specs[5];
     memcpy(specs, ticket_fields, sizeof(specs));
     if (api_check_body(c, specs, 4, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
         return -1;
     if (!hex64(api_body_str(c, "sha256")))
         return err_field_add(&r->e, "body", "sha256", "value_error",
@@ -582,7 +623,8 @@ int api_upload_confirm(api_reply *r, api_call *c)
     specs[1].required = false; /* size */
     specs[4].required = true;  /* storage_key */
     if (api_check_body(c, specs, 5, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
         return -1;
     const char *sum = api_body_str(c, "sha256");
     if (!hex64(sum))
@@ -675,7 +717,8 @@ int api_session_create(api_reply *r, api_call *c)
                                        {"size", F_INT, 0, false},
                                        {"kind", F_STR, 64, false}};
     if (api_check_body(c, specs, 3, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
         return -1;
     return api_in_tx(r, c, true, do_session_create);
 }

@@ -51,7 +51,8 @@ bool name_is_valid(const char *s, size_t n)
 
 bool name_is_reserved(const char *s, size_t n)
 {
-    return equals(s, n, "facets") || equals(s, n, "bulk") || equals(s, n, "export.csv");
+    return equals(s, n, "facets") || equals(s, n, "bulk") || equals(s, n, "export.csv") ||
+           uuid_is_valid(s, n);
 }
 
 bool name_is_slug_shaped(const char *s, size_t n)
@@ -78,6 +79,11 @@ bool alias_is_valid(const char *s, size_t n)
 {
     return name_is_valid(s, n) && !semver_is_valid(s, n) && !equals(s, n, "latest") &&
            !uuid_is_valid(s, n);
+}
+
+bool resource_kind_is_valid(const char *s, size_t n)
+{
+    return n <= 64 && name_is_valid(s, n);
 }
 
 bool uuid_is_valid(const char *s, size_t n)

@@ -381,16 +381,24 @@ int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e)
 }
 
 int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
-                     const char *org_id, const char *after, int limit, arena *a, err *e)
+                     const char *org_id, bool with_admin, const char *after, int limit, arena *a,
+                     err *e)
 {
     db_stmt *st = NULL;
     if (count_rows(total, tx->d,
-                   "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0", e,
-                   org_id) < 0)
+                   with_admin ? "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0"
+                              : "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0"
+                                " AND server_admin = 0",
+                   e, org_id) < 0)
         return -1;
     if (db_query(&st, tx->d,
-                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
-                 " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.id > ? ORDER BY t.id LIMIT ?",
+                 with_admin
+                     ? "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                       " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.id > ? ORDER BY t.id"
+                       " LIMIT ?"
+                     : "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                       " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.server_admin = 0"
+                       " AND t.id > ? ORDER BY t.id LIMIT ?",
                  e, "tti", org_id, after ? after : "", (int64_t)limit) < 0)
         return -1;
     store_token *items = arena_array(a, store_token, (size_t)limit);
@@ -404,11 +412,14 @@ int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
     return rc < 0 ? -1 : 0;
 }
 
-int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e)
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, bool with_admin,
+                       int64_t now, err *e)
 {
     int64_t n = db_run(tx->d,
-                       "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
-                       " AND revoked_at = 0",
+                       with_admin ? "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
+                                    " AND revoked_at = 0"
+                                  : "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
+                                    " AND revoked_at = 0 AND server_admin = 0",
                        e, "itt", now, id, org_id);
     if (n < 0)
         return -1;

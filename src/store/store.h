@@ -84,11 +84,13 @@ int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char
                             arena *a, err *e);
 /* Records a use at now. */
 int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e);
-/* Lists an org's live tokens by id after `after`. */
+/* Lists an org's live tokens by id after `after`; server-admin tokens only with_admin. */
 int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
-                     const char *org_id, const char *after, int limit, arena *a, err *e);
-/* Revokes a live token of org_id; ERR_NOT_FOUND if none. */
-int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e);
+                     const char *org_id, bool with_admin, const char *after, int limit, arena *a,
+                     err *e);
+/* Revokes a live token of org_id (a server-admin one only with_admin); ERR_NOT_FOUND if none. */
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, bool with_admin,
+                       int64_t now, err *e);
 
 /* ---- artifacts ---- */
 typedef struct store_artifact {
@@ -106,9 +108,10 @@ typedef struct store_artifact {
 
 /* Inserts a new artifact (revision 1); ERR_EXISTS if org/kind/name is taken. */
 int store_artifact_insert(store_tx *tx, const store_artifact *in, err *e);
-/* Finds a live artifact of org by name or id; ERR_NOT_FOUND. */
+/* Finds a live artifact of org by id (by_id) or else by name, never one for the other (a name
+ * cannot shadow another artifact's id); ERR_NOT_FOUND. */
 int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
-                       const char *name_or_id, arena *a, err *e);
+                       const char *key, bool by_id, arena *a, err *e);
 /* Writes every mutable field of in, sets revision = in->revision + 1 and updated_at, provided
  * the stored revision is still in->revision; ERR_CONFLICT otherwise. */
 int store_artifact_update(store_tx *tx, const store_artifact *in, int64_t now, err *e);

@@ -130,14 +130,15 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
 }
 
 int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
-                       const char *name_or_id, arena *a, err *e)
+                       const char *name_or_id, bool by_id, arena *a, err *e)
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
-                 "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
-                 " WHERE a.org_id = ? AND a.kind = ? AND (a.name = ? OR a.id = ?)"
-                 " AND a.deleted_at = 0 ORDER BY a.name = ? DESC LIMIT 1",
-                 e, "ttttt", org_id, kind, name_or_id, name_or_id, name_or_id) < 0)
+                 by_id ? "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                         " WHERE a.org_id = ? AND a.kind = ? AND a.id = ? AND a.deleted_at = 0"
+                       : "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                         " WHERE a.org_id = ? AND a.kind = ? AND a.name = ? AND a.deleted_at = 0",
+                 e, "ttt", org_id, kind, name_or_id) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1)
@@ -323,7 +324,7 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
         return -1;
     if (store_artifact_refresh(tx, id, now, e) < 0)
         return -1;
-    return store_artifact_get(out, tx, org_id, kind, id, a, e);
+    return store_artifact_get(out, tx, org_id, kind, id, true, a, e);
 }
 
 int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)

@@ -136,7 +136,7 @@ static void tokens_by_hash_and_revoke(void **state)
     assert_int_equal(store_catalog_revision(&now, f->s, &e), 0);
     assert_int_equal(rev, now);
     tx = begin(f);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 5, &e), 0);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 5, &e), 0);
     assert_int_equal(store_tx_end(tx, true, &e), 0);
     assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "h1", f->a, &e), 0);
     assert_int_equal(got.revoked_at, 5);
@@ -144,7 +144,7 @@ static void tokens_by_hash_and_revoke(void **state)
     assert_int_equal(e.kind, ERR_NOT_FOUND);
     err_clear(&e);
     tx = begin(f);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 6, &e), -1);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 6, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_tx_end(tx, false, &e);
 }
@@ -177,7 +177,7 @@ static void artifact_revision_conflict(void **state)
     assert_int_equal(store_artifact_insert(tx, &m, &e), -1);
     assert_int_equal(e.kind, ERR_EXISTS);
     err_clear(&e);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", false, f->a, &e), 0);
     assert_int_equal(got.revision, 1);
     assert_string_equal(got.tags, "[\"a\",\"b\"]");
     got.summary = "new";
@@ -186,11 +186,35 @@ static void artifact_revision_conflict(void **state)
     assert_int_equal(store_artifact_update(tx, &got, 3000, &e), -1);
     assert_int_equal(e.kind, ERR_CONFLICT);
     err_clear(&e);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", m.id, f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", m.id, true, f->a, &e), 0);
     assert_int_equal(got.revision, 2);
     assert_string_equal(got.summary, "new");
     assert_int_equal(store_artifact_delete(tx, m.id, 4000, &e), 0);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), -1);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", false, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, true, &e);
+}
+
+/* An artifact whose name is another's id (made before such names were refused) cannot shadow
+ * that id: by_id finds only ids, a name lookup only names. */
+static void artifact_id_not_shadowed_by_name(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_artifact got;
+    const char *victim = "00000000-0000-7000-8000-0000000000b1";
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "shadow", NULL, f->a, &e), 0);
+    store_artifact m = new_artifact(&o, victim, "victim");
+    assert_int_equal(store_artifact_insert(tx, &m, &e), 0);
+    store_artifact evil = new_artifact(&o, "00000000-0000-7000-8000-0000000000b2", victim);
+    assert_int_equal(store_artifact_insert(tx, &evil, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", victim, true, f->a, &e), 0);
+    assert_string_equal(got.name, "victim");
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", victim, false, f->a, &e), 0);
+    assert_string_equal(got.id, "00000000-0000-7000-8000-0000000000b2");
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "victim", true, f->a, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_tx_end(tx, true, &e);
 }
@@ -251,7 +275,7 @@ static void versions_order_and_latest(void **state)
     assert_int_equal(e.kind, ERR_EXISTS);
     err_clear(&e);
     assert_int_equal(store_artifact_refresh(tx, art, 5000, &e), 0);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", art, f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", art, true, f->a, &e), 0);
     assert_string_equal(got.latest_version, "1.2.0");
     assert_int_equal(got.version_count, 3);
     assert_int_equal(store_version_list(&items, &n, tx, art, "draft", f->a, &e), 0);
@@ -370,6 +394,7 @@ int main(void)
         cmocka_unit_test(rollback_leaves_nothing),
         cmocka_unit_test(tokens_by_hash_and_revoke),
         cmocka_unit_test(artifact_revision_conflict),
+        cmocka_unit_test(artifact_id_not_shadowed_by_name),
         cmocka_unit_test(versions_order_and_latest),
         cmocka_unit_test(relations_filters_and_refresh),
         cmocka_unit_test(drafts_are_per_token_and_versioned),

@@ -9,6 +9,7 @@
 
 #include "api/admin.h"
 #include "api/handlers.h"
+#include "core/name.h"
 #include "util/crypto.h"
 #include "util/timeutil.h"
 
@@ -123,7 +124,8 @@ static int export_target(export_job *j, api_call *c, store_tx *tx, err *e)
         return -1;
     if (j->only) {
         store_artifact m;
-        if (store_artifact_get(&m, tx, j->org.id, "models", j->only, c->a, e) < 0)
+        if (store_artifact_get(&m, tx, j->org.id, "models", j->only,
+                               uuid_is_valid(j->only, strlen(j->only)), c->a, e) < 0)
             return -1;
         j->only = m.id;
         j->file_name = arena_printf(c->a, "%s-%s.csv", j->org.slug, m.name);
