@@ -428,6 +428,11 @@ static int bundle_chunk(void *state, api_call *c, const api_part *part, const ch
 static int bundle_finish(api_reply *r, api_call *c, void *state)
 {
     upstate *u = state;
+    /* Not one part arrived (a wrong boundary, or a body of only the closing one): the body is
+     * no multipart bundle at all, a 400 like any malformed body, not a 422 of its fields. */
+    if (!u->part_name)
+        return err_set(&r->e, ERR_INVALID,
+                       "malformed multipart/form-data body: no part matches its boundary");
     close_text(u);
     if (close_file(u, &r->e) < 0)
         return -1;
