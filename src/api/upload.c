@@ -51,6 +51,8 @@ typedef struct upstate {
     const char *key;
     store_session s;
     uint64_t offset, range_len;
+    uint64_t limit;    /* a PATCH may not take the session past this size */
+    uint64_t received; /* body bytes of this PATCH so far */
     bool has_range;
     blob_appender *ap; /* a PATCH's appends, stored when it ends */
 } upstate;
@@ -706,18 +708,33 @@ int api_session_get(api_reply *r, api_call *c)
     return api_in_tx(r, c, false, do_session_get);
 }
 
-/* Content-Range: bytes a-b/total (total may be *). */
-static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, err *e)
+/* Content-Range: bytes a-b/total (total may be *: *total is then -1). */
+static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, int64_t *total,
+                               err *e)
 {
-    unsigned long long x, y;
-    char rest[32];
+    unsigned long long x, y, t;
+    char rest[32], end;
     if (sscanf(h, "bytes %llu-%llu/%31s", &x, &y, rest) != 3 || y < x)
         return err_set(e, ERR_INVALID, "bad Content-Range: want 'bytes FIRST-LAST/TOTAL'");
+    if (strcmp(rest, "*") == 0)
+        *total = -1;
+    else if (sscanf(rest, "%llu%c", &t, &end) == 1 && t <= INT64_MAX)
+        *total = (int64_t)t;
+    else
+        return err_set(e, ERR_INVALID, "bad Content-Range: TOTAL is a byte count or *");
     *a = x;
     *len = y - x + 1;
     return 0;
 }
 
+/*
+ * A PATCH appends exactly what its Content-Range names: FIRST must be the committed offset
+ * (409), LAST must lie inside TOTAL and the session's declared size (416), TOTAL must be the
+ * declared size (400), and the body must be LAST-FIRST+1 bytes long (400). Without a
+ * Content-Range the body may not run past the declared size (416). A refused request keeps
+ * nothing: the committed offset stays where it was (only a connection cut mid-body keeps what
+ * arrived, for the client to resume from).
+ */
 static int patch_begin(api_reply *r, api_call *c, void **state)
 {
     upstate *u = state_new(c);
@@ -731,19 +748,48 @@ static int patch_begin(api_reply *r, api_call *c, void **state)
     if (rc < 0 || blob_session_size(&have, c->app->blob, u->s.id, &r->e) < 0)
         return -1;
     const char *cr = c->header(c, "Content-Range");
+    int64_t declared = u->s.size_bytes;
     u->offset = have;
+    u->limit = declared >= 0 ? (uint64_t)declared : UINT64_MAX;
     if (cr) {
         uint64_t a = 0;
-        if (parse_content_range(cr, &a, &u->range_len, &r->e) < 0)
+        int64_t total = -1;
+        if (parse_content_range(cr, &a, &u->range_len, &total, &r->e) < 0)
             return -1;
+        uint64_t end = a + u->range_len; /* one past LAST */
+        if (total >= 0 && end > (uint64_t)total)
+            return err_set(&r->e, ERR_RANGE, "Content-Range runs past its total of %lld bytes",
+                           (long long)total);
+        if (total >= 0 && declared >= 0 && total != declared)
+            return err_set(&r->e, ERR_INVALID,
+                           "Content-Range total %lld is not the session's declared size %lld",
+                           (long long)total, (long long)declared);
+        if (end > u->limit)
+            return err_set(&r->e, ERR_RANGE,
+                           "Content-Range runs past the session's declared size of %lld bytes",
+                           (long long)declared);
+        const char *cl = c->header(c, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) != u->range_len)
+            return err_set(&r->e, ERR_INVALID,
+                           "the body is %s bytes but Content-Range names %llu", cl,
+                           (unsigned long long)u->range_len);
         if (a != have)
             return err_set(&r->e, ERR_CONFLICT,
                            "offset mismatch: the session has %llu bytes; resume from there",
                            (unsigned long long)have);
         u->has_range = true;
+        u->limit = end;
     }
     u->range_len = u->has_range ? u->range_len : 0;
     return blob_appender_open(&u->ap, c->app->blob, u->s.id, have, &r->e);
+}
+
+/* Refuses the request: nothing it wrote stays in the session. */
+static int patch_refuse(upstate *u)
+{
+    blob_appender_discard(u->ap);
+    u->ap = NULL;
+    return -1;
 }
 
 static int patch_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
@@ -752,12 +798,30 @@ static int patch_chunk(void *state, api_call *c, const api_part *part, const cha
     (void)part;
     (void)c;
     upstate *u = state;
+    if (!u->ap)
+        return -1;
+    uint64_t at = u->offset + u->received;
+    if (at > u->limit || n > u->limit - at) {
+        if (u->has_range)
+            err_set(e, ERR_INVALID, "the body is longer than the %llu bytes Content-Range names",
+                    (unsigned long long)u->range_len);
+        else
+            err_set(e, ERR_RANGE, "the body runs past the session's declared size of %llu bytes",
+                    (unsigned long long)u->limit);
+        return patch_refuse(u);
+    }
+    u->received += n;
     return blob_appender_write(u->ap, p, n, e);
 }
 
 static int patch_finish(api_reply *r, api_call *c, void *state)
 {
     upstate *u = state;
+    if (u->has_range && u->received != u->range_len) {
+        err_set(&r->e, ERR_INVALID, "the body is %llu bytes but Content-Range names %llu",
+                (unsigned long long)u->received, (unsigned long long)u->range_len);
+        return patch_refuse(u);
+    }
     blob_appender *ap = u->ap;
     u->ap = NULL;
     if (blob_appender_close(ap, &u->offset, &r->e) < 0)

@@ -539,3 +539,18 @@ int blob_upload_commit(blob *b, const char *upload_id, const char *expected_hex,
     log_committed(hex_out, *size, dedup);
     return 0;
 }
+
+void blob_appender_discard(blob_appender *ap)
+{
+    if (!ap)
+        return;
+    err e = {0};
+    uint64_t kept = 0;
+    if (ap->ast)
+        ap->b->ops->appender_close(ap->ast, false, &kept, &e);
+    else if (ap->written > 0 && ap->b->ops->session_truncate &&
+             ap->b->ops->session_truncate(ap->b->st, ap->id, ap->offset, &e) < 0)
+        log_error(NULL, "blob.session_discard_failed", "s:s, s:s", "id", ap->id, "detail",
+                  e.detail);
+    free(ap);
+}

@@ -111,6 +111,10 @@ int blob_appender_write(blob_appender *ap, const void *p, size_t n, err *e);
  * session's size) and frees ap; *new_size (may be NULL) gets offset + bytes kept. Accepts
  * NULL. */
 int blob_appender_close(blob_appender *ap, uint64_t *new_size, err *e);
+/* Drops every byte written through ap, so the session is back at the size it had when ap was
+ * opened (a request refused half-way must not move the committed offset), and frees ap.
+ * Accepts NULL. */
+void blob_appender_discard(blob_appender *ap);
 
 /* Direct URLs: with S3 clients move bytes straight to and from the store.
  * Returns true if the backend gives direct URLs (S3), false for files. */
@@ -161,6 +165,9 @@ typedef struct blob_ops {
     int (*session_commit)(void *st, const char *id, const char *expected_hex, char hex_out[65],
                           uint64_t *size, bool *dedup, err *e);
     void (*session_discard)(void *st, const char *id);
+    /* Optional (needed without a streamed appender): cuts a session back to size bytes if it
+     * is longer. */
+    int (*session_truncate)(void *st, const char *id, uint64_t size, err *e);
     /* Optional (NULL: the front end appends each write with session_append): a streamed
      * appender whose bytes are stored by close. close frees ast; keep is false after a failed
      * write (store nothing). */

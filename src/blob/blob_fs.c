@@ -856,6 +856,35 @@ out:
     return rc;
 }
 
+static int fs_session_truncate(void *st, const char *id, uint64_t size, err *e)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1];
+    struct stat sb;
+    int rc = -1;
+    session_name(name, id);
+    int fd = openat(f->tmp, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : io_fail(e, "write", f->dir, name, errno);
+    if (lock_ex(fd) < 0) {
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    if (!still_named(f, fd, name)) { /* committed or discarded meanwhile */
+        rc = 0;
+        goto out;
+    }
+    if (fstat(fd, &sb) < 0 ||
+        ((uint64_t)sb.st_size > size && ftruncate(fd, (off_t)size) < 0)) {
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    rc = 0;
+out:
+    close(fd);
+    return rc;
+}
+
 static void fs_session_discard(void *st, const char *id)
 {
     fs *f = st;
@@ -889,5 +918,6 @@ const blob_ops blob_fs_ops = {
     .session_size = fs_session_size,
     .session_commit = fs_session_commit,
     .session_discard = fs_session_discard,
+    .session_truncate = fs_session_truncate,
     .ping = fs_ping,
 };

@@ -88,3 +88,62 @@ describe('multipart bundle: a truncated or foreign body stores nothing (defect 2
     assert.equal(ok.status, 201, ok.text);
   });
 });
+
+/** Creates a session for path (declared size: size, or none); returns its path. */
+async function session(base, path, size, o = A) {
+  const s = await api(srv, 'POST', `${base}/uploads/sessions`, { token: o.writer, body: size === undefined ? { path } : { path, size } });
+  assert.equal(s.status, 201, s.text);
+  return s.json.session_url;
+}
+
+function patch(surl, body, range, o = A) {
+  const headers = { authorization: `Bearer ${o.writer}`, 'content-type': 'application/octet-stream' };
+  if (range) headers['content-range'] = range;
+  return fetchBuf(srv.url + surl, { method: 'PATCH', headers, body });
+}
+
+async function offsetOf(surl, o = A) {
+  const g = await api(srv, 'GET', surl, { token: o.writer });
+  assert.equal(g.status, 200, g.text);
+  return g.json.offset;
+}
+
+describe('session PATCH honours Content-Range and the declared size (defect 5)', () => {
+  test('a body longer or shorter than FIRST-LAST+1 → 400, the offset stays', async () => {
+    const { name, base } = await draft();
+    const all = prngBytes(`cr-${rnd()}`, 3000);
+    const surl = await session(base, 'cr.bin', 3000);
+    assert.equal((await patch(surl, all.subarray(0, 1000), 'bytes 0-999/3000')).status, 200);
+    // 2000 bytes under a range of 1000: nothing of it is kept.
+    assertError(await patch(surl, all.subarray(1000, 3000), 'bytes 1000-1999/3000'), 400, 'invalid_error');
+    assert.equal(await offsetOf(surl), 1000);
+    assertError(await patch(surl, all.subarray(1000, 1500), 'bytes 1000-1999/3000'), 400, 'invalid_error');
+    assert.equal(await offsetOf(surl), 1000);
+    // The exact range goes on from there, and the file commits byte-exact.
+    assert.equal((await patch(surl, all.subarray(1000, 3000), 'bytes 1000-2999/3000')).status, 200);
+    const c = await api(srv, 'PUT', `${surl}?sha256=${sha256(all)}`, { token: A.writer });
+    assert.equal(c.status, 201, c.text);
+    const g = await fetchBuf(`${srv.url}${base}/files/cr.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.ok(g.buf.equals(all), name);
+  });
+
+  test('a range past its total or past the declared size → 416; a total other than the declared size → 400', async () => {
+    const { base } = await draft();
+    const surl = await session(base, 'big.bin', 1000);
+    const body = prngBytes(`past-${rnd()}`, 1500);
+    assertError(await patch(surl, body.subarray(0, 600), 'bytes 0-599/500'), 416, 'invalid_error');
+    assertError(await patch(surl, body, 'bytes 0-1499/1500'), 400, 'invalid_error');
+    assertError(await patch(surl, body, 'bytes 0-1499/*'), 416, 'invalid_error');
+    assert.equal(await offsetOf(surl), 0);
+    assert.equal((await patch(surl, body.subarray(0, 800), 'bytes 0-799/1000')).status, 200);
+    assertError(await patch(surl, body.subarray(800, 1100), 'bytes 800-1099/1000'), 416, 'invalid_error');
+    // Without a Content-Range the body still may not run past the declared size.
+    assertError(await patch(surl, body.subarray(800, 1100)), 416, 'invalid_error');
+    assert.equal(await offsetOf(surl), 800);
+    const ok = await patch(surl, body.subarray(800, 1000));
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(await offsetOf(surl), 1000);
+    const c = await api(srv, 'PUT', `${surl}?sha256=${sha256(body.subarray(0, 1000))}`, { token: A.writer });
+    assert.equal(c.status, 201, c.text);
+  });
+});
