@@ -843,6 +843,8 @@ static void patch_abort(void *state)
 const api_upload api_upload_session_patch = {patch_begin, patch_chunk, patch_finish,
                                              patch_abort, false};
 
+/* A failed commit (a typo in sha256, bytes missing, the version no longer a draft) publishes
+ * nothing and leaves the session as it was: the client fixes the request or resumes. */
 int api_session_commit(api_reply *r, api_call *c)
 {
     const char *sum = api_query(c, "sha256");
@@ -851,9 +853,13 @@ int api_session_commit(api_reply *r, api_call *c)
                              "a SHA-256 is 64 hex characters");
     upstate *u = state_new(c);
     store_tx *tx = NULL;
+    store_version v;
     if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
         return -1;
     int rc = session_load(&u->s, &u->o, c, tx, &r->e);
+    if (rc == 0 && (store_version_by_id(&v, tx, NULL, u->s.version_id, c->a, &r->e) < 0 ||
+                    require_draft(&v, &r->e) < 0))
+        rc = -1;
     store_tx_end(tx, false, &r->e);
     if (rc < 0)
         return -1;
@@ -861,13 +867,9 @@ int api_session_commit(api_reply *r, api_call *c)
     f->path = u->s.path;
     f->kind = u->s.kind;
     f->done = true;
-    if (blob_session_commit(c->app->blob, u->s.id, lower(c->a, sum), f->hex, &f->size, &r->e) <
-        0)
+    if (blob_session_commit(c->app->blob, u->s.id, lower(c->a, sum), u->s.size_bytes, f->hex,
+                            &f->size, &r->e) < 0)
         return -1;
-    if (u->s.size_bytes >= 0 && (uint64_t)u->s.size_bytes != f->size)
-        return err_field_add(&r->e, "body", "size", "value_error",
-                             "the session declared %lld bytes but received %llu",
-                             (long long)u->s.size_bytes, (unsigned long long)f->size);
     if (attach(r, c, u->o.id, u->s.version_id, f, 1, "file") < 0)
         return -1;
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)

@@ -375,13 +375,23 @@ int blob_session_size(uint64_t *size, blob *b, const char *id, err *e)
     return b->ops->session_size(size, b->st, id, e);
 }
 
-int blob_session_commit(blob *b, const char *id, const char *expected_hex, char hex_out[65],
-                        uint64_t *size, err *e)
+int blob_size_check(int64_t expected, uint64_t got, err *e)
+{
+    if (expected < 0 || (uint64_t)expected == got)
+        return 0;
+    return err_field_add(e, "body", "size", "value_error",
+                         "the session declared %lld bytes but received %llu", (long long)expected,
+                         (unsigned long long)got);
+}
+
+int blob_session_commit(blob *b, const char *id, const char *expected_hex, int64_t expected_size,
+                        char hex_out[65], uint64_t *size, err *e)
 {
     bool dedup = false;
     if (!session_id_is_valid(id))
         return err_set(e, ERR_INVALID, "invalid upload session id");
-    if (b->ops->session_commit(b->st, id, expected_hex, hex_out, size, &dedup, e) < 0)
+    if (b->ops->session_commit(b->st, id, expected_hex, expected_size, hex_out, size, &dedup,
+                               e) < 0)
         return -1;
     log_committed(hex_out, *size, dedup);
     return 0;

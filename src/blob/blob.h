@@ -94,10 +94,15 @@ int blob_session_append(blob *b, const char *id, uint64_t offset, const void *p,
                         uint64_t *new_size, err *e);
 /* Gets the current size of a session (0 if it does not exist). */
 int blob_session_size(uint64_t *size, blob *b, const char *id, err *e);
-/* Commits a session as a blob exactly like blob_writer_commit() (re-hashing the whole file),
- * and removes the session, also on a checksum mismatch. ERR_NOT_FOUND if there is none. */
-int blob_session_commit(blob *b, const char *id, const char *expected_hex, char hex_out[65],
-                        uint64_t *size, err *e);
+/* Commits a session as a blob exactly like blob_writer_commit() (re-hashing the whole file)
+ * and removes the session. Everything is checked before anything is published: a size other
+ * than expected_size (-1: any; ERR_VALIDATION at ["body","size"]) or a checksum mismatch
+ * fails with the session left exactly as it was, to be resumed or committed again.
+ * ERR_NOT_FOUND if there is none. */
+int blob_session_commit(blob *b, const char *id, const char *expected_hex, int64_t expected_size,
+                        char hex_out[65], uint64_t *size, err *e);
+/* For backends: returns 0 if expected (-1: any) is got, else fills the 422 size mismatch. */
+int blob_size_check(int64_t expected, uint64_t got, err *e);
 /* Removes a session if it exists. */
 void blob_session_discard(blob *b, const char *id);
 
@@ -162,8 +167,11 @@ typedef struct blob_ops {
     int (*session_append)(void *st, const char *id, uint64_t offset, const void *p, size_t n,
                           uint64_t *new_size, err *e);
     int (*session_size)(uint64_t *size, void *st, const char *id, err *e);
-    int (*session_commit)(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                          uint64_t *size, bool *dedup, err *e);
+    /* Checks size and digest (blob_size_check, blob_digest_check) before publishing; a failed
+     * check leaves the session untouched. */
+    int (*session_commit)(void *st, const char *id, const char *expected_hex,
+                          int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                          err *e);
     void (*session_discard)(void *st, const char *id);
     /* Optional (needed without a streamed appender): cuts a session back to size bytes if it
      * is longer. */

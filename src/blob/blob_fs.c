@@ -800,8 +800,9 @@ static int fs_session_size(uint64_t *size, void *st, const char *id, err *e)
     return 0;
 }
 
-static int fs_session_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                             uint64_t *size, bool *dedup, err *e)
+static int fs_session_commit(void *st, const char *id, const char *expected_hex,
+                             int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                             err *e)
 {
     fs *f = st;
     char name[8 + BLOB_SESSION_ID_MAX + 1], claim[33] = "";
@@ -816,8 +817,9 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
             return err_set(e, ERR_NOT_FOUND, "upload session not found");
         return io_fail(e, "read", f->dir, name, errno);
     }
-    /* Lock, then move the session to a private name: appends that were waiting for the lock
-     * see it gone and never touch the bytes being published. */
+    /* Lock (appends wait), then check size and digest in place: a failed check leaves the
+     * session as it was, resumable. Only then move it to a private name, so appends that were
+     * waiting for the lock see it gone and never touch the bytes being published. */
     if (lock_ex(fd) < 0) {
         io_fail(e, "read", f->dir, name, errno);
         goto out;
@@ -826,6 +828,14 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
         err_set(e, ERR_NOT_FOUND, "upload session not found");
         goto out;
     }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        io_fail(e, "read", f->dir, name, errno);
+        goto out;
+    }
+    if (blob_size_check(expected_size, (uint64_t)sb.st_size, e) < 0 ||
+        blob_hash_fd(hex, &n, fd, e) < 0 || blob_digest_check(expected_hex, hex, e) < 0)
+        goto out;
     uint8_t r[16];
     if (crypto_random(r, sizeof(r)) < 0) {
         err_set(e, ERR_SERVER, "blob store random source failed");
@@ -837,8 +847,9 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
         io_fail(e, "write", f->dir, name, errno);
         goto out;
     }
-    if (blob_hash_fd(hex, &n, fd, e) < 0 || blob_digest_check(expected_hex, hex, e) < 0)
-        goto out;
+    /* A claimed session is a fresh temporary: the sweep must not take it for an abandoned one
+     * because its last append is old. */
+    futimens(fd, NULL);
     if (fsync(fd) < 0) {
         io_fail(e, "write", f->dir, claim, errno);
         goto out;

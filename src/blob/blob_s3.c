@@ -551,8 +551,9 @@ static void s3_session_discard(void *st, const char *id)
     free(cs.v);
 }
 
-static int s3_session_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                             uint64_t *size, bool *dedup, err *e)
+static int s3_session_commit(void *st, const char *id, const char *expected_hex,
+                             int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                             err *e)
 {
     s3 *s = st;
     chunks cs;
@@ -569,6 +570,8 @@ static int s3_session_commit(void *st, const char *id, const char *expected_hex,
         free(cs.v);
         return err_set(e, ERR_NOT_FOUND, "upload session not found");
     }
+    if (blob_size_check(expected_size, total, e) < 0) /* the chunks stay: resumable */
+        goto out;
     md = EVP_MD_CTX_new();
     buf = malloc(RANGE_PIECE);
     if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
@@ -613,10 +616,8 @@ static int s3_session_commit(void *st, const char *id, const char *expected_hex,
         goto out;
     }
     crypto_hex(hex, d, 32);
-    if (blob_digest_check(expected_hex, hex, e) < 0) {
-        delete_chunks(s, &cs); /* a mismatch ends the session too */
+    if (blob_digest_check(expected_hex, hex, e) < 0) /* the chunks stay: resumable */
         goto out;
-    }
     void *pw = w;
     w = NULL;
     if (s3_writer_publish(pw, hex, dedup, e) < 0)

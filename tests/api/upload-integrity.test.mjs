@@ -147,3 +147,35 @@ describe('session PATCH honours Content-Range and the declared size (defect 5)',
     assert.equal(c.status, 201, c.text);
   });
 });
+
+describe('a failed session commit leaves the session resumable, nothing published (defect 6)', () => {
+  test('a wrong sha256 → 422; the session keeps its bytes and commits with the right one', async () => {
+    const { base } = await draft();
+    const body = prngBytes(`typo-${rnd()}`, 4000);
+    const surl = await session(base, 'typo.bin', 4000);
+    assert.equal((await patch(surl, body, 'bytes 0-3999/4000')).status, 200);
+    const typo = sha256(body).replace(/^./, (ch) => (ch === '0' ? '1' : '0'));
+    assertValidation(await api(srv, 'PUT', `${surl}?sha256=${typo}`, { token: A.writer }), ['body', 'sha256']);
+    assert.equal(await offsetOf(surl), 4000, 'the session still holds every byte');
+    assert.equal(await blobExists(srv.dataDir, sha256(body)), false, 'nothing published');
+    assert.deepEqual(await filesOf(A, base), []);
+    const c = await api(srv, 'PUT', `${surl}?sha256=${sha256(body)}`, { token: A.writer });
+    assert.equal(c.status, 201, c.text);
+    assert.deepEqual(await filesOf(A, base), ['typo.bin']);
+  });
+
+  test('fewer bytes than declared → 422 before anything is published; the upload resumes and commits', async () => {
+    const { base } = await draft();
+    const body = prngBytes(`short-${rnd()}`, 100);
+    const surl = await session(base, 'short.bin', 100);
+    assert.equal((await patch(surl, body.subarray(0, 50), 'bytes 0-49/100')).status, 200);
+    const half = sha256(body.subarray(0, 50));
+    assertValidation(await api(srv, 'PUT', `${surl}?sha256=${half}`, { token: A.writer }), ['body', 'size']);
+    assert.equal(await blobExists(srv.dataDir, half), false, 'the short bytes were not published');
+    assert.equal(await offsetOf(surl), 50);
+    assert.equal((await patch(surl, body.subarray(50), 'bytes 50-99/100')).status, 200);
+    const c = await api(srv, 'PUT', `${surl}?sha256=${sha256(body)}`, { token: A.writer });
+    assert.equal(c.status, 201, c.text);
+    assert.equal(c.json.resources[0].size_bytes, 100);
+  });
+});

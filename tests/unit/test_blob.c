@@ -635,7 +635,7 @@ static void session_append_and_commit(void **state)
     assert_int_equal(blob_session_size(&n, f->b, "up-1", &e), 0);
     assert_int_equal(n, total);
 
-    assert_int_equal(blob_session_commit(f->b, "up-1", want, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "up-1", want, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, total);
     assert_int_equal(count_entries(f->dir, "tmp"), 0);
@@ -659,7 +659,7 @@ static void session_append_and_commit(void **state)
     free(data);
 
     err_clear(&e);
-    assert_int_equal(blob_session_commit(f->b, "up-1", NULL, hex, &size, &e), -1);
+    assert_int_equal(blob_session_commit(f->b, "up-1", NULL, -1, hex, &size, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
 }
 
@@ -683,7 +683,7 @@ static void session_wrong_offset_conflicts(void **state)
     char hex[65], want[65];
     uint64_t size = 0;
     evp_hex(want, "abcdef", 6);
-    assert_int_equal(blob_session_commit(f->b, "s", NULL, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "s", NULL, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, 6);
 }
@@ -697,13 +697,33 @@ static void session_mismatch_and_discard(void **state)
     err e = {0};
 
     assert_int_equal(blob_session_append(f->b, "m", 0, "abc", 3, &n, &e), 0);
-    assert_int_equal(blob_session_commit(f->b, "m", wrong, hex, &size, &e), -1);
+    assert_int_equal(blob_session_commit(f->b, "m", wrong, -1, hex, &size, &e), -1);
     assert_int_equal(e.kind, ERR_VALIDATION);
     assert_string_equal(e.fields[0].loc[1], "sha256");
     assert_string_equal(e.fields[0].type, "value_error");
-    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+    /* A failed commit publishes nothing and leaves the session resumable. */
     assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
     assert_int_equal(count, 0);
+    assert_int_equal(blob_session_size(&n, f->b, "m", &e), 0);
+    assert_int_equal(n, 3);
+    err_clear(&e);
+    assert_int_equal(blob_session_commit(f->b, "m", NULL, 4, hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_VALIDATION);
+    assert_string_equal(e.fields[0].loc[1], "size");
+    assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
+    assert_int_equal(count, 0);
+    err_clear(&e);
+    assert_int_equal(blob_session_append(f->b, "m", 3, "d", 1, &n, &e), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(blob_session_commit(f->b, "m", NULL, 4, hex, &size, &e), 0);
+    assert_int_equal(size, 4);
+    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+    assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
+    assert_int_equal(count, 1);
+    err ignored = {0};
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), hex);
+    assert_int_equal(blob_delete(f->b, key, &ignored), 0);
 
     assert_int_equal(blob_session_append(f->b, "d", 0, "abc", 3, &n, &e), 0);
     blob_session_discard(f->b, "d");
@@ -738,7 +758,7 @@ static void session_ids_validated(void **state)
         assert_int_equal(blob_session_size(&n, f->b, bad[i], &e), -1);
         assert_int_equal(e.kind, ERR_INVALID);
         err_clear(&e);
-        assert_int_equal(blob_session_commit(f->b, bad[i], NULL, hex, &n, &e), -1);
+        assert_int_equal(blob_session_commit(f->b, bad[i], NULL, -1, hex, &n, &e), -1);
         assert_int_equal(e.kind, ERR_INVALID);
     }
     assert_int_equal(count_entries(f->dir, "tmp"), 0);
@@ -883,7 +903,7 @@ static void appender_appends_and_commits(void **state)
     assert_int_equal(blob_appender_close(NULL, NULL, &e), 0);
     assert_int_equal(blob_session_size(&n, f->b, "ap-1", &e), 0);
     assert_int_equal(n, total);
-    assert_int_equal(blob_session_commit(f->b, "ap-1", want, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "ap-1", want, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, total);
     err_clear(&e);
