@@ -49,6 +49,7 @@ typedef struct upstate {
     const char *expected; /* declared sha256, lowercase hex */
     /* presigned PUT / sessions */
     const char *key;
+    const char *upload; /* a presigned PUT's upload id */
     store_session s;
     uint64_t offset, range_len;
     uint64_t limit;    /* a PATCH may not take the session past this size */
@@ -499,12 +500,16 @@ static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
     const char *sum = lower(c->a, api_body_str(c, "sha256"));
     blob_key_of(key, sizeof(key), sum);
     int64_t exp = time_now_ms() / 1000 + PRESIGN_TTL_S;
-    const char *full;
-    if (blob_presign_put(url, sizeof(url), c->app->blob, upload_id(c, v.id, path, sum), exp)) {
+    const char *full, *id = upload_id(c, v.id, path, sum);
+    if (blob_presign_put(url, sizeof(url), c->app->blob, id, exp)) {
         full = arena_strdup(c->a, url); /* straight to the store */
     } else {
-        presign_path(url, sizeof(url), c->app->secret, "PUT", key, exp);
-        full = arena_printf(c->a, "%s%s", base_url(c), url);
+        /* Through cairn: the upload id rides in the signed material, so the PUT can leave a
+         * mark under it for confirm (and nobody can move the mark to another id). */
+        char sig[65];
+        presign_sign(sig, c->app->secret, "PUT", arena_printf(c->a, "%s#%s", key, id), exp);
+        full = arena_printf(c->a, "%s/api/v1/blobs/%s?upload=%s&expires=%lld&sig=%s",
+                            base_url(c), key, id, (long long)exp, sig);
     }
     return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url", full,
                                       "storage_key", key, "expires_at", api_time(exp * 1000),
@@ -529,9 +534,14 @@ static int presigned_begin(api_reply *r, api_call *c, void **state)
     upstate *u = state_new(c);
     *state = u;
     u->key = api_param(c, "key");
+    const char *id = api_query(c, "upload");
     if (!blob_key_is_valid(u->key))
         return err_set(&r->e, ERR_NOT_FOUND, "no such blob");
-    if (presign_check(c->app->secret, "PUT", u->key, api_query(c, "expires"),
+    if (!id || !*id || strlen(id) > BLOB_SESSION_ID_MAX)
+        return err_set(&r->e, ERR_TOKEN, "missing or malformed signature");
+    u->upload = arena_strdup(c->a, id);
+    if (presign_check(c->app->secret, "PUT", arena_printf(c->a, "%s#%s", u->key, id),
+                      api_query(c, "expires"),
                       api_query(c, "sig"), time_now_ms() / 1000, &r->e) < 0)
         return -1;
     u->files[0].path = u->key;
@@ -548,7 +558,8 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
     upfile *f = &u->files[0];
     f->done = true;
     /* The key names the content: the bytes must hash to it. */
-    if (blob_writer_commit(f->w, strrchr(u->key, '/') + 1, f->hex, &f->size, &r->e) < 0)
+    if (blob_writer_commit(f->w, strrchr(u->key, '/') + 1, f->hex, &f->size, &r->e) < 0 ||
+        blob_upload_mark(c->app->blob, u->upload, f->hex, &r->e) < 0)
         return -1;
     return api_json(r, 201, json_pack("{s:s, s:s, s:I}", "storage_key", u->key, "sha256", f->hex,
                                       "size_bytes", (json_int_t)f->size));
@@ -557,31 +568,13 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
 const api_upload api_upload_presigned = {presigned_begin, file_chunk, presigned_finish,
                                          abort_files, false};
 
-/* Confirm when the client PUT straight to the store: the upload object is re-hashed as it
- * streams from the store, must match sha256 (else 422 and it is gone), and is published. */
-static int confirm_direct(api_reply *r, api_call *c, upstate *u, const char *key,
-                          const char *sum)
-{
-    upfile *f = &u->files[0];
-    const char *path = api_body_str(c, "path");
-    if (blob_upload_commit(c->app->blob, upload_id(c, u->v.id, path, sum), sum, f->hex, &f->size,
-                           &r->e) < 0) {
-        if (r->e.kind == ERR_NOT_FOUND)
-            err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
-        return -1; /* a mismatch is the usual 422 at ["body","sha256"], and nothing is kept */
-    }
-    json_t *declared = json_object_get(c->body, "size");
-    if (declared && (uint64_t)json_integer_value(declared) != f->size)
-        return err_field_add(&r->e, "body", "size", "value_error",
-                             "declared %lld bytes, stored %llu",
-                             (long long)json_integer_value(declared),
-                             (unsigned long long)f->size);
-    f->path = path;
-    f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
-    f->done = true;
-    return attach(r, c, u->o.id, u->v.id, f, 1, "file");
-}
-
+/*
+ * Confirm attaches only bytes the caller's org holds: what was PUT through this very ticket
+ * (its upload id names version, path and sha256; S3 re-hashes the object, files find the mark
+ * the PUT left), or a blob a file of the org already references. Bytes only another org
+ * stored answer 404 exactly like bytes nobody stored: knowing a digest neither reads another
+ * org's file nor tells whether the store holds it.
+ */
 int api_upload_confirm(api_reply *r, api_call *c)
 {
     field_spec specs[5];
@@ -595,39 +588,45 @@ int api_upload_confirm(api_reply *r, api_call *c)
     if (!hex64(sum))
         return err_field_add(&r->e, "body", "sha256", "value_error",
                              "a SHA-256 is 64 hex characters");
+    sum = lower(c->a, sum);
     char key[BLOB_KEY_MAX];
-    blob_key_of(key, sizeof(key), lower(c->a, sum));
+    blob_key_of(key, sizeof(key), sum);
     if (strcmp(key, api_body_str(c, "storage_key")) != 0)
         return err_field_add(&r->e, "body", "storage_key", "value_error",
                              "storage_key does not name that sha256");
+    const char *path = api_body_str(c, "path");
     upstate *u = state_new(c);
-    if (begin_draft(u, c, api_body_str(c, "path"), &r->e) < 0)
+    if (begin_draft(u, c, path, &r->e) < 0)
         return -1;
-    if (blob_has_direct_urls(c->app->blob))
-        return confirm_direct(r, c, u, key, lower(c->a, sum));
-    if (!blob_exists(c->app->blob, key))
-        return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
-    bool ok = false;
-    if (blob_verify(&ok, c->app->blob, key, &r->e) < 0)
-        return -1;
-    if (!ok)
-        return err_field_add(&r->e, "body", "sha256", "value_error",
-                             "the stored object does not match its sha256");
-    int fd = -1;
-    uint64_t size = 0;
-    if (blob_open_read(&fd, &size, c->app->blob, key, &r->e) < 0)
-        return -1;
-    close(fd);
+    upfile *f = &u->files[0];
+    if (blob_upload_commit(c->app->blob, upload_id(c, u->v.id, path, sum), sum, f->hex, &f->size,
+                           &r->e) < 0) {
+        if (r->e.kind != ERR_NOT_FOUND)
+            return -1; /* a mismatch is the usual 422 at ["body","sha256"], nothing is kept */
+        err_clear(&r->e);
+        store_tx *tx = NULL;
+        int64_t held = -1;
+        if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+            return -1;
+        int rc = store_org_blob_size(&held, tx, u->o.id, key, &r->e);
+        store_tx_end(tx, false, &r->e);
+        if (rc < 0 && r->e.kind != ERR_NOT_FOUND)
+            return -1;
+        if (rc < 0 || !blob_exists(c->app->blob, key)) {
+            err_clear(&r->e);
+            return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
+        }
+        snprintf(f->hex, sizeof(f->hex), "%s", sum);
+        f->size = (uint64_t)held;
+    }
     json_t *declared = json_object_get(c->body, "size");
-    if (declared && (uint64_t)json_integer_value(declared) != size)
+    if (declared && (uint64_t)json_integer_value(declared) != f->size)
         return err_field_add(&r->e, "body", "size", "value_error",
                              "declared %lld bytes, stored %llu",
-                             (long long)json_integer_value(declared), (unsigned long long)size);
-    upfile *f = &u->files[0];
-    f->path = api_body_str(c, "path");
+                             (long long)json_integer_value(declared),
+                             (unsigned long long)f->size);
+    f->path = path;
     f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
-    snprintf(f->hex, sizeof(f->hex), "%s", strrchr(key, '/') + 1);
-    f->size = size;
     f->done = true;
     return attach(r, c, u->o.id, u->v.id, f, 1, "file");
 }

@@ -564,3 +564,13 @@ void blob_appender_discard(blob_appender *ap)
                   e.detail);
     free(ap);
 }
+
+int blob_upload_mark(blob *b, const char *upload_id, const char *hex, err *e)
+{
+    if (!b->ops->upload_mark)
+        return err_set(e, ERR_INVALID, "this blob store takes uploads itself");
+    if (!session_id_is_valid(upload_id) || !hex || strlen(hex) != SHA256_HEX_LEN ||
+        !is_lower_hex(hex, SHA256_HEX_LEN))
+        return err_set(e, ERR_INVALID, "invalid upload id");
+    return b->ops->upload_mark(b->st, upload_id, hex, e);
+}

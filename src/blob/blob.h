@@ -132,12 +132,19 @@ bool blob_presign_get(char *out, size_t cap, blob *b, const char *key, int64_t e
 /* Writes a presigned PUT URL of the pending upload named upload_id ([A-Za-z0-9-]{1,64}) into
  * out; false as blob_presign_get. */
 bool blob_presign_put(char *out, size_t cap, blob *b, const char *upload_id, int64_t expires_at_s);
-/* Takes the object a client PUT to upload_id: re-hashes it as it streams from the store, checks
- * expected_hex as blob_writer_commit() does, publishes it (a server-side copy) and removes the
- * upload object, also on a mismatch. ERR_NOT_FOUND if nothing was uploaded; ERR_INVALID if
- * the backend has no direct uploads. */
+/* Takes what a client PUT under upload_id. S3: the object PUT straight to the store is
+ * re-hashed as it streams from the store, checked against expected_hex as
+ * blob_writer_commit() does, published (a server-side copy) and removed, also on a mismatch.
+ * Files: the bytes went through cairn (blob_upload_mark) and are a blob already; their mark
+ * is checked and consumed. ERR_NOT_FOUND if nothing was uploaded under upload_id (whatever
+ * the store holds under that digest: bytes of others are not the caller's); ERR_INVALID if
+ * the backend takes no such uploads. */
 int blob_upload_commit(blob *b, const char *upload_id, const char *expected_hex, char hex_out[65],
                        uint64_t *size, err *e);
+/* Files: records that the blob hex (just committed by a writer) arrived under upload_id, for
+ * blob_upload_commit to find; the mark is a temporary, swept like one. ERR_INVALID where the
+ * backend takes uploads itself (S3). */
+int blob_upload_mark(blob *b, const char *upload_id, const char *hex, err *e);
 
 /* ---- backend interface: implemented and read only in src/blob/ ----
  * A backend (curl's Curl_ssl) keeps its own state behind void pointers; the front end checks
@@ -199,6 +206,8 @@ typedef struct blob_ops {
      * its digest (keeping an existing blob: *dedup) and removes it, also on a mismatch. */
     int (*upload_commit)(void *st, const char *upload_id, const char *expected_hex,
                          char hex_out[65], uint64_t *size, bool *dedup, err *e);
+    /* Optional: marks the blob hex as uploaded under upload_id (see blob_upload_mark). */
+    int (*upload_mark)(void *st, const char *upload_id, const char *hex, err *e);
 } blob_ops;
 
 /* The local-directory backend ("file://" urls and plain paths). */

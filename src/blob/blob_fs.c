@@ -904,6 +904,61 @@ static void fs_session_discard(void *st, const char *id)
     unlinkat(f->tmp, name, 0);
 }
 
+/* tmp/upload-<id> holds the 64 hex digits of the blob a presigned PUT stored under id. */
+static void upload_name(char out[7 + BLOB_SESSION_ID_MAX + 1], const char *id)
+{
+    snprintf(out, 7 + BLOB_SESSION_ID_MAX + 1, "upload-%s", id);
+}
+
+static int fs_upload_mark(void *st, const char *id, const char *hex, err *e)
+{
+    fs *f = st;
+    char name[7 + BLOB_SESSION_ID_MAX + 1], tmpname[33];
+    int fd = -1;
+    upload_name(name, id);
+    if (tmp_create(&fd, tmpname, f, e) < 0)
+        return -1;
+    /* Written whole under a temporary name, then renamed: a mark is there complete or not. */
+    int errnum = pwrite_all(fd, (const uint8_t *)hex, SHA256_HEX_LEN, 0) < 0 ? errno : 0;
+    if (close(fd) < 0 && !errnum)
+        errnum = errno;
+    if (!errnum && renameat(f->tmp, tmpname, f->tmp, name) < 0)
+        errnum = errno;
+    if (errnum) {
+        unlinkat(f->tmp, tmpname, 0);
+        return io_fail(e, "write", f->dir, name, errnum);
+    }
+    return 0;
+}
+
+static int fs_upload_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
+                            uint64_t *size, bool *dedup, err *e)
+{
+    fs *f = st;
+    char name[7 + BLOB_SESSION_ID_MAX + 1], hex[SHA256_HEX_LEN + 1] = "";
+    upload_name(name, id);
+    int fd = openat(f->tmp, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "nothing was uploaded")
+                               : io_fail(e, "read", f->dir, name, errno);
+    ssize_t n = pread(fd, hex, SHA256_HEX_LEN, 0);
+    close(fd);
+    if (n != SHA256_HEX_LEN || !is_lower_hex(hex, SHA256_HEX_LEN))
+        return err_set(e, ERR_NOT_FOUND, "nothing was uploaded");
+    if (blob_digest_check(expected_hex, hex, e) < 0)
+        return -1;
+    char rel[3 + SHA256_HEX_LEN + 1];
+    struct stat sb;
+    snprintf(rel, sizeof(rel), "%.2s/%s", hex, hex);
+    if (fstatat(f->sha, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+        return err_set(e, ERR_NOT_FOUND, "nothing was uploaded"); /* collected meanwhile */
+    unlinkat(f->tmp, name, 0); /* one confirm per upload, as with S3 */
+    memcpy(hex_out, hex, sizeof(hex));
+    *size = (uint64_t)sb.st_size;
+    *dedup = true;
+    return 0;
+}
+
 static bool fs_ping(void *st)
 {
     fs *f = st;
@@ -930,5 +985,7 @@ const blob_ops blob_fs_ops = {
     .session_commit = fs_session_commit,
     .session_discard = fs_session_discard,
     .session_truncate = fs_session_truncate,
+    .upload_mark = fs_upload_mark,
+    .upload_commit = fs_upload_commit,
     .ping = fs_ping,
 };

@@ -179,3 +179,61 @@ describe('a failed session commit leaves the session resumable, nothing publishe
     assert.equal(c.json.resources[0].size_bytes, 100);
   });
 });
+
+describe('uploads/confirm attaches only the caller\'s own bytes (defect 1)', () => {
+  test('another org\'s private file: confirm by its sha256 → 404, exactly like an unknown hash; nothing attached', async () => {
+    const secret = prngBytes(`secret-${rnd()}`, 7000);
+    const { name: bname } = await draft(B);
+    await putFileOk(srv, B, 'models', bname, '1.0.0', 'secret.bin', secret);
+    const unknown = prngBytes(`unknown-${rnd()}`, 7000);
+    const { name, base } = await draft(A);
+    const answers = [];
+    for (const bytes of [secret, unknown]) {
+      const sum = sha256(bytes);
+      const key = `sha256/${sum.slice(0, 2)}/${sum}`;
+      const t = await api(srv, 'POST', `${base}/uploads`, { token: A.writer, body: { path: 'stolen.bin', size: bytes.length, sha256: sum } });
+      assert.equal(t.status, 201, t.text);
+      const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: key, path: 'stolen.bin', sha256: sum, size: bytes.length } });
+      assertError(c, 404, 'not_found_error');
+      answers.push({ ...c.json, detail: c.json.detail.replace(key, 'KEY') });
+    }
+    assert.deepEqual(answers[0], answers[1], 'a stored and an unknown digest answer alike');
+    assert.deepEqual(await filesOf(A, base), []);
+    const g = await fetchBuf(`${srv.url}${base}/files/stolen.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(g.status, 404, name);
+    // B's own file is untouched and B can still read it.
+    const own = await fetchBuf(`${srv.url}${verBase(B, 'models', bname, '1.0.0')}/files/secret.bin`, { headers: { authorization: `Bearer ${B.reader}` } });
+    assert.ok(own.buf.equals(secret));
+  });
+
+  test('bytes PUT through the ticket of another version or path are not this ticket\'s', async () => {
+    const bytes = prngBytes(`mine-${rnd()}`, 5000);
+    const sum = sha256(bytes);
+    const key = `sha256/${sum.slice(0, 2)}/${sum}`;
+    const { base: b1 } = await draft();
+    const t1 = await api(srv, 'POST', `${b1}/uploads`, { token: A.writer, body: { path: 'a.bin', size: bytes.length, sha256: sum } });
+    assert.equal(t1.status, 201, t1.text);
+    const put = await fetchBuf(t1.json.upload_url, { method: 'PUT', body: bytes });
+    assert.ok(put.status >= 200 && put.status < 300, put.text);
+    // Org B, with its own ticket for the same digest, cannot confirm A's upload.
+    const { base: bb } = await draft(B);
+    const tb = await api(srv, 'POST', `${bb}/uploads`, { token: B.writer, body: { path: 'a.bin', size: bytes.length, sha256: sum } });
+    assert.equal(tb.status, 201, tb.text);
+    assertError(await api(srv, 'POST', `${bb}/uploads/confirm`, { token: B.writer, body: { storage_key: key, path: 'a.bin', sha256: sum } }), 404, 'not_found_error');
+    // A confirms its own upload.
+    const c = await api(srv, 'POST', `${b1}/uploads/confirm`, { token: A.writer, body: { storage_key: key, path: 'a.bin', sha256: sum } });
+    assert.equal(c.status, 201, c.text);
+  });
+
+  test('bytes the org already references confirm without a new upload', async () => {
+    const bytes = prngBytes(`reuse-${rnd()}`, 4000);
+    const sum = sha256(bytes);
+    const { name: n1 } = await draft();
+    await putFileOk(srv, A, 'models', n1, '1.0.0', 'w.bin', bytes);
+    const { base } = await draft();
+    const c = await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { storage_key: `sha256/${sum.slice(0, 2)}/${sum}`, path: 'again.bin', sha256: sum, size: 4000 } });
+    assert.equal(c.status, 201, c.text);
+    const g = await fetchBuf(`${srv.url}${base}/files/again.bin`, { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.ok(g.buf.equals(bytes));
+  });
+});
