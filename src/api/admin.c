@@ -9,12 +9,32 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define TMP_MAX_AGE_MS (6LL * 3600 * 1000) /* an upload idle this long is abandoned */
-
 static void discard_session(const char *id, void *ctx)
 {
     const app *ap = ctx;
     blob_session_discard(ap->blob, id);
+}
+
+/* True if a live (unexpired) session row owns the session bytes named id. Asked by the sweep
+ * for old session bytes only, and after seeing them: the row is made before the first byte,
+ * so bytes of a live session always find their row here. On a database fault, keep. */
+static bool session_live(const char *id, void *ctx)
+{
+    const app *ap = ctx;
+    store_tx *tx = NULL;
+    store_session s;
+    err e = {0};
+    arena *a = arena_create();
+    bool live = true;
+    if (a && store_tx_begin(&tx, ap->store, false, &e) == 0) {
+        if (store_session_get(&s, tx, id, a, &e) == 0)
+            live = s.expires_at >= time_now_ms();
+        else if (e.kind == ERR_NOT_FOUND)
+            live = false;
+        store_tx_end(tx, false, &e);
+    }
+    arena_free(a);
+    return live;
 }
 
 typedef struct walk_ctx {
@@ -59,7 +79,8 @@ int admin_gc(json_t **report, const app *ap, err *e)
     }
     if (store_tx_end(tx, true, e) < 0)
         return -1;
-    if (blob_sweep_tmp(ap->blob, TMP_MAX_AGE_MS, &tmp_removed, e) < 0)
+    if (blob_sweep_tmp(ap->blob, ap->cfg->tmp_age_s * 1000, session_live, (void *)ap,
+                       &tmp_removed, e) < 0)
         return -1;
     /* Blobs last: a blob is removed only when no row, live or restorable, refers to it. */
     if (store_tx_begin(&tx, ap->store, false, e) < 0)

@@ -256,10 +256,11 @@ int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtim
     return b->ops->walk(b->st, fn, ctx, e);
 }
 
-int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e)
+int blob_sweep_tmp(blob *b, int64_t max_age_ms, bool (*live)(const char *id, void *ctx),
+                   void *ctx, int *removed, err *e)
 {
     *removed = 0;
-    return b->ops->sweep_tmp(b->st, max_age_ms, removed, e);
+    return b->ops->sweep_tmp(b->st, max_age_ms, live, ctx, removed, e);
 }
 
 int blob_hash_fd(char hex[65], uint64_t *size, int fd, err *e)

@@ -78,9 +78,11 @@ int blob_delete(blob *b, const char *key, err *e);
  * with ERR_SERVER in e unless fn's caller filled e through ctx). */
 int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtime_ms, void *ctx),
                  void *ctx, err *e);
-/* Removes temporaries (abandoned writers and upload sessions) untouched for more than
- * max_age_ms; *removed gets the count. */
-int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e);
+/* Removes temporaries (abandoned writers, uploads and upload sessions) untouched for more than
+ * max_age_ms; *removed gets the count. The bytes of a session are kept, whatever their age,
+ * while live(id, ctx) says a live session owns them (live may be NULL: none does). */
+int blob_sweep_tmp(blob *b, int64_t max_age_ms, bool (*live)(const char *id, void *ctx),
+                   void *ctx, int *removed, err *e);
 /* Re-hashes the blob at key: *ok is true if its bytes still match the key. ERR_NOT_FOUND. */
 int blob_verify(bool *ok, blob *b, const char *key, err *e);
 /* Sums the sizes and the count of stored blobs (walks the store: for metrics, not hot paths). */
@@ -170,7 +172,8 @@ typedef struct blob_ops {
     bool (*exists)(void *st, const char *key);
     int (*remove)(void *st, const char *key, err *e);
     int (*walk)(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e);
-    int (*sweep_tmp)(void *st, int64_t max_age_ms, int *removed, err *e);
+    int (*sweep_tmp)(void *st, int64_t max_age_ms, bool (*live)(const char *, void *), void *ctx,
+                     int *removed, err *e);
     int (*session_append)(void *st, const char *id, uint64_t offset, const void *p, size_t n,
                           uint64_t *new_size, err *e);
     int (*session_size)(uint64_t *size, void *st, const char *id, err *e);

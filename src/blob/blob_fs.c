@@ -688,7 +688,8 @@ static int fs_walk(void *st, int (*fn)(const char *, uint64_t, int64_t, void *),
     return rc < 0 ? -1 : 0;
 }
 
-static int fs_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
+static int fs_sweep_tmp(void *st, int64_t max_age_ms, bool (*live)(const char *, void *),
+                        void *ctx, int *removed, err *e)
 {
     fs *f = st;
     int64_t now = time_now_ms();
@@ -708,6 +709,9 @@ static int fs_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
         struct stat sb;
         if (name[0] == '.' || fstatat(f->tmp, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISREG(sb.st_mode) || now - mtime_ms_of(&sb) <= max_age_ms)
+            continue;
+        /* A session idle for hours is still the client's until it expires (24 h). */
+        if (strncmp(name, "session-", 8) == 0 && live && live(name + 8, ctx))
             continue;
         if (unlinkat(f->tmp, name, 0) == 0) {
             (*removed)++;

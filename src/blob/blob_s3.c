@@ -640,6 +640,8 @@ typedef struct sweep_ctx {
     s3 *s;
     int64_t cutoff;
     int *removed;
+    bool (*live)(const char *, void *);
+    void *live_ctx;
     /* sessions: the chunks of one session go together, when the newest is stale */
     char sess[KEY_MAX];
     int64_t sess_newest;
@@ -661,7 +663,10 @@ static int sweep_one(const s3_lentry *le, void *ctx)
 
 static void sweep_session_flush(sweep_ctx *w)
 {
-    if (w->sc.n > 0 && w->sess_newest < w->cutoff) {
+    /* w->sess is PREFIX/sessions/<id>: a live session keeps its chunks, whatever their age. */
+    const char *id = strrchr(w->sess, '/');
+    bool kept = id && w->live && w->live(id + 1, w->live_ctx);
+    if (w->sc.n > 0 && w->sess_newest < w->cutoff && !kept) {
         delete_chunks(w->s, &w->sc);
         (*w->removed)++;
         log_info(NULL, "blob.tmp_swept", "s:s", "name", w->sess);
@@ -728,12 +733,15 @@ static void sweep_multipart(s3 *s, int64_t cutoff, int *removed)
     free(c.xml);
 }
 
-static int s3_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
+static int s3_sweep_tmp(void *st, int64_t max_age_ms, bool (*live)(const char *, void *),
+                        void *ctx, int *removed, err *e)
 {
     s3 *s = st;
     sweep_ctx w;
     memset(&w, 0, sizeof(w));
     w.s = s;
+    w.live = live;
+    w.live_ctx = ctx;
     w.cutoff = time_now_ms() - max_age_ms;
     w.removed = removed;
     char p[KEY_MAX];
