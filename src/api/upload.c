@@ -172,6 +172,23 @@ static int attach(api_reply *r, api_call *c, const char *org_id, const char *ver
         api_artifact_by_id(&m, c, tx, org_id, v.artifact_id, &r->e) < 0 ||
         require_draft(&v, &r->e) < 0)
         goto out;
+    /* GC removes blobs only under this same write lock, after checking no committed row
+     * references them (admin.c): a blob seen here stays until this transaction's rows are
+     * committed, and one GC took since the bytes were written fails the upload instead of
+     * leaving a row without its bytes. */
+    for (size_t i = 0; i < n; i++) {
+        char key[BLOB_KEY_MAX];
+        blob_key_of(key, sizeof(key), files[i].hex);
+        if (!blob_exists(c->app->blob, key)) {
+            log_warn(c->req_id, "files.blob_collected", "s:s", "key", key);
+            api_header(r, "Retry-After", "1");
+            err_set(&r->e, ERR_UNAVAILABLE,
+                    "the bytes of '%s' were garbage-collected while it was uploaded; upload it "
+                    "again",
+                    files[i].path);
+            goto out;
+        }
+    }
     int64_t now = time_now_ms(), total = 0;
     char pid[37], fmtbuf[32];
     crypto_uuid7(pid);

@@ -243,6 +243,13 @@ bool blob_exists(blob *b, const char *key)
     return blob_key_is_valid(key) && b->ops->exists(b->st, key);
 }
 
+int blob_stat(uint64_t *size, int64_t *mtime_ms, blob *b, const char *key, err *e)
+{
+    if (!blob_key_is_valid(key))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    return b->ops->stat(size, mtime_ms, b->st, key, e);
+}
+
 int blob_delete(blob *b, const char *key, err *e)
 {
     if (!blob_key_is_valid(key))

@@ -51,7 +51,8 @@ uint64_t blob_writer_size(const blob_writer *w);
 /* Finishes the upload and always frees w. If expected_hex is non-NULL and differs from the
  * digest (case is ignored), fails with ERR_VALIDATION (item ["body","sha256"], "value_error",
  * "checksum mismatch: expected X, got Y") and stores nothing. Otherwise makes the bytes durable
- * under sha256/ab/<hex> (an existing key is kept: dedup) and fills hex_out and *size. */
+ * under sha256/ab/<hex> (an existing key is kept: dedup, but its age mark is refreshed as if
+ * written now, so GC takes it for new) and fills hex_out and *size. */
 int blob_writer_commit(blob_writer *w, const char *expected_hex, char hex_out[65], uint64_t *size,
                        err *e);
 /* Abandons the upload, removing its temporary, and frees w; accepts NULL. */
@@ -71,6 +72,9 @@ bool blob_exists(blob *b, const char *key);
 void blob_key_of(char *out, size_t cap, const char *hex);
 /* Returns true if s is "sha256/ab/<64 lowercase hex>" with ab the digest's first two digits. */
 bool blob_key_is_valid(const char *s);
+/* Gets the size and the age mark (mtime: the last write, refreshed by a deduplicated write)
+ * of the blob at key; ERR_NOT_FOUND if absent. */
+int blob_stat(uint64_t *size, int64_t *mtime_ms, blob *b, const char *key, err *e);
 /* Removes the blob at key (GC only: callers must know it is unreferenced); ERR_NOT_FOUND. */
 int blob_delete(blob *b, const char *key, err *e);
 /* Calls fn(key, size, mtime_ms, ctx) for every stored blob, in no particular order. fn returns
@@ -160,7 +164,8 @@ typedef struct blob_ops {
     /* A writer: bytes go to a temporary until publish makes them the blob named hex. */
     int (*writer_open)(void **wst, void *st, err *e);
     int (*writer_write)(void *wst, const void *p, size_t n, err *e);
-    /* Publishes under hex (keeping an existing blob) and frees wst, also on failure. */
+    /* Publishes under hex (keeping an existing blob, whose age mark it refreshes) and frees
+     * wst, also on failure. */
     int (*writer_publish)(void *wst, const char *hex, bool *dedup, err *e);
     /* Optional: a backend that hashes the bytes itself (off the receiving thread) finishes
      * writing and gives their SHA-256 here, before publish; the front end then does not hash.
@@ -170,6 +175,7 @@ typedef struct blob_ops {
     void (*writer_abort)(void *wst);
     int (*open_read)(int *fd, uint64_t *size, void *st, const char *key, err *e);
     bool (*exists)(void *st, const char *key);
+    int (*stat)(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e);
     int (*remove)(void *st, const char *key, err *e);
     int (*walk)(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e);
     int (*sweep_tmp)(void *st, int64_t max_age_ms, bool (*live)(const char *, void *), void *ctx,

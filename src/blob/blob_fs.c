@@ -177,7 +177,13 @@ static int publish(fs *f, const char *name, const char *hex, bool *dedup, err *e
         io_fail(e, "write", f->dir, path, errno);
         goto out;
     }
-    if (renameat2(f->tmp, name, abfd, hex, RENAME_NOREPLACE) < 0) {
+    /* An existing blob is kept, but its mtime (GC's age mark) is set to now: GC must take it
+     * for new, not for an old orphan, until the row this write is for is committed. If GC
+     * removed it between the rename and the touch, the rename is tried again. */
+    for (int attempt = 0;; attempt++) {
+        *dedup = false;
+        if (renameat2(f->tmp, name, abfd, hex, RENAME_NOREPLACE) == 0)
+            break;
         if (errno == EEXIST) {
             *dedup = true;
         } else if (errno == EINVAL || errno == ENOSYS) {
@@ -188,8 +194,16 @@ static int publish(fs *f, const char *name, const char *hex, bool *dedup, err *e
             } else if (renameat(f->tmp, name, abfd, hex) < 0) {
                 io_fail(e, "write", f->dir, path, errno);
                 goto out;
+            } else {
+                break;
             }
         } else {
+            io_fail(e, "write", f->dir, path, errno);
+            goto out;
+        }
+        if (utimensat(abfd, hex, NULL, AT_SYMLINK_NOFOLLOW) == 0)
+            break;
+        if (errno != ENOENT || attempt == 3) {
             io_fail(e, "write", f->dir, path, errno);
             goto out;
         }
@@ -594,6 +608,20 @@ static bool fs_exists(void *st, const char *key)
            S_ISREG(sb.st_mode);
 }
 
+static int fs_stat(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e)
+{
+    fs *f = st;
+    struct stat sb;
+    if (fstatat(f->sha, key + KEY_PREFIX_LEN, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "blob not found")
+                               : io_fail(e, "read", f->dir, key, errno);
+    if (!S_ISREG(sb.st_mode))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    *size = (uint64_t)sb.st_size;
+    *mtime_ms = mtime_ms_of(&sb);
+    return 0;
+}
+
 static int fs_remove(void *st, const char *key, err *e)
 {
     fs *f = st;
@@ -981,6 +1009,7 @@ const blob_ops blob_fs_ops = {
     .writer_abort = fs_writer_abort,
     .open_read = fs_open_read,
     .exists = fs_exists,
+    .stat = fs_stat,
     .remove = fs_remove,
     .walk = fs_walk,
     .sweep_tmp = fs_sweep_tmp,

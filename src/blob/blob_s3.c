@@ -88,7 +88,7 @@ static int s3_writer_publish(void *wst, const char *hex, bool *dedup, err *e)
         char rel[BLOB_KEY_MAX], key[KEY_MAX];
         blob_key_of(rel, sizeof(rel), hex);
         s3_full_key(key, sizeof(key), s, rel);
-        int have = s3_head(NULL, NULL, s, key, e);
+        int have = s3_fresh(s, key, e); /* an older blob is written again: age refreshed */
         if (have < 0)
             goto out;
         *dedup = have == 1;
@@ -359,6 +359,17 @@ static bool s3_exists(void *st, const char *key)
     err e = {0};
     s3_full_key(k, sizeof(k), s, key);
     return s3_head(NULL, NULL, s, k, &e) == 1;
+}
+
+static int s3_stat(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e)
+{
+    s3 *s = st;
+    char k[KEY_MAX];
+    s3_full_key(k, sizeof(k), s, key);
+    int have = s3_head(size, mtime_ms, s, k, e);
+    if (have < 0)
+        return -1;
+    return have == 0 ? err_set(e, ERR_NOT_FOUND, "blob not found") : 0;
 }
 
 static int s3_remove(void *st, const char *key, err *e)
@@ -1128,6 +1139,7 @@ const blob_ops blob_s3_ops = {
     .writer_abort = s3_writer_abort,
     .open_read = s3_open_read,
     .exists = s3_exists,
+    .stat = s3_stat,
     .remove = s3_remove,
     .walk = s3_walk,
     .sweep_tmp = s3_sweep_tmp,

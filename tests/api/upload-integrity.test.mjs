@@ -6,12 +6,14 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {
   startServer, api, mkOrgWithTokens, assertError, assertValidation, rnd, S3_MODE, s3PrefixFor, s3ObjectUrl, s3List,
 } from './harness.mjs';
 import {
-  sha256, prngBytes, verBase, mkArtifact, mkVersion, putFileOk, fetchBuf, blobExists, formBody,
+  sha256, prngBytes, verBase, mkArtifact, mkVersion, putFile, putFileOk, fetchBuf, blobExists, formBody,
+  blobPath, blobObjectKey, writeBlob, until, sleep,
 } from './files-lib.mjs';
 
 let srv;
@@ -301,5 +303,161 @@ describe('GC spares the bytes of live resumable sessions (defect 3)', () => {
     assert.equal(c.status, 201, c.text);
     const f = await fetchBuf(`${gsrv.url}${base}/files/idle.bin`, { headers: { authorization: `Bearer ${G.reader}` } });
     assert.ok(f.buf.equals(body));
+  });
+});
+
+describe('GC never removes a blob a committed row references (defect 4)', () => {
+  // A server whose GC keeps nothing unreferenced: retention 0 (files: also a 1-day server, to
+  // see a deduplicated write refresh an old orphan's age).
+  let g0;
+  let g1;
+  let O0;
+  let O1;
+  before(async () => {
+    g0 = await startServer({ args: ['--retention', '0'] });
+    O0 = await mkOrgWithTokens(g0);
+    if (!S3_MODE) {
+      g1 = await startServer({ args: ['--retention', '1'] });
+      O1 = await mkOrgWithTokens(g1);
+    }
+  });
+  after(async () => { await g0?.stop(); await g1?.stop(); });
+
+  async function draftOn(s, o) {
+    const { name } = await mkArtifact(s, o, 'models');
+    await mkVersion(s, o, 'models', name, '1.0.0');
+    return verBase(o, 'models', name, '1.0.0');
+  }
+
+  /** Starts a bundle POST whose primary is sent whole and its extras part only begun (the
+   * primary's bytes are then published, its row not yet written); finish() sends the rest and
+   * resolves to {status, json}. */
+  async function pausedBundle(s, o, base, primary) {
+    const b = `cairn${rnd(8)}`;
+    const head = Buffer.concat([
+      Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="primary"; filename="w.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      primary,
+      Buffer.from(`\r\n--${b}\r\nContent-Disposition: form-data; name="extras"; filename="c.json"\r\nContent-Type: application/octet-stream\r\n\r\n{"a":"`),
+      // Enough of the extras part that the parser must hand it on (the primary is then closed).
+      Buffer.alloc(300_000, 'x'),
+    ]);
+    const tail = Buffer.from(`"}\r\n--${b}\r\nContent-Disposition: form-data; name="extras_kind"\r\n\r\nconfig\r\n--${b}--\r\n`);
+    let resolve;
+    let reject;
+    const done = new Promise((res, rej) => { resolve = res; reject = rej; });
+    const req = http.request({
+      host: '127.0.0.1', port: s.port, method: 'POST', path: `${base}/bundle`,
+      headers: { authorization: `Bearer ${o.writer}`, 'content-type': `multipart/form-data; boundary=${b}`, 'content-length': head.length + tail.length },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, json, text });
+      });
+    });
+    req.on('error', reject);
+    req.write(head);
+    return { finish: () => { req.end(tail); return done; } };
+  }
+
+  async function gc(s) {
+    const r = await api(s, 'POST', '/api/v1/admin/gc', { token: s.adminToken });
+    assert.equal(r.status, 200, r.text);
+    return r.json;
+  }
+
+  async function files(s, o, base) {
+    const r = await api(s, 'GET', base, { token: o.reader });
+    assert.equal(r.status, 200, r.text);
+    return r.json.packages.flatMap((p) => p.resources.map((x) => x.path));
+  }
+
+  /** An acknowledged upload's bytes must be there; a refused one attached nothing. */
+  async function checkOutcome(s, o, base, r, bytes) {
+    assert.ok(r.status === 201 || r.status === 503, `${r.status} ${r.text}`);
+    if (r.status === 201) {
+      const g = await fetchBuf(`${s.url}${base}/files/w.bin`, { headers: { authorization: `Bearer ${o.reader}` } });
+      assert.equal(g.status, 200, `acknowledged, but its bytes are gone: ${g.status} ${g.text.slice(0, 200)}`);
+      assert.ok(g.buf.equals(bytes));
+    } else {
+      assert.equal(r.json.type, 'server_error');
+      assert.deepEqual(await files(s, o, base), [], 'a refused upload attached nothing');
+    }
+  }
+
+  test('bytes published, row not yet written, GC runs (retention 0): never a 201 without its bytes', async () => {
+    const base = await draftOn(g0, O0);
+    const bytes = prngBytes(`paused-${rnd()}`, 50_000);
+    const up = await pausedBundle(g0, O0, base, bytes);
+    assert.ok(await until(() => blobExists(g0.dataDir, sha256(bytes)), 10_000), 'the primary was published');
+    await sleep(S3_MODE ? 1100 : 20); // older than the cutoff of the GC below (S3 ages are whole seconds)
+    await gc(g0);
+    await checkOutcome(g0, O0, base, await up.finish(), bytes);
+  });
+
+  test('a deduplicated write refreshes the existing blob\'s age', async () => {
+    const s = S3_MODE ? g0 : g1;
+    const o = S3_MODE ? O0 : O1;
+    const bytes = prngBytes(`dedup-age-${rnd()}`, 30_000);
+    const hex = sha256(bytes);
+    await writeBlob(s.dataDir, hex, bytes); // an orphan: no row references it
+    const age = async () => {
+      if (!S3_MODE) return fs.statSync(blobPath(s.dataDir, hex)).mtimeMs;
+      const r = await fetch(s3ObjectUrl(blobObjectKey(s.dataDir, hex)), { method: 'HEAD' });
+      return Date.parse(r.headers.get('last-modified'));
+    };
+    if (!S3_MODE) {
+      const old = new Date(Date.now() - 30 * 86400_000);
+      fs.utimesSync(blobPath(s.dataDir, hex), old, old);
+    } else {
+      await sleep(2100);
+    }
+    const before = await age();
+    const t0 = Date.now();
+    const base = await draftOn(s, o);
+    const r = await putFile(s, o, 'models', base.split('/')[6], '1.0.0', 'w.bin', bytes);
+    assert.equal(r.status, 201, r.text);
+    const after = await age();
+    assert.ok(after > before && after >= Math.floor(t0 / 1000) * 1000 - 1000, `age mark refreshed: ${new Date(before).toISOString()} → ${new Date(after).toISOString()}`);
+  });
+
+  test('files: an old orphan deduplicated by a paused upload survives GC (retention 1 day), and the upload commits', { skip: S3_MODE && 'an S3 object cannot be aged in the test store; the S3 variant is the age-refresh test above' }, async () => {
+    const bytes = prngBytes(`old-orphan-${rnd()}`, 40_000);
+    const hex = sha256(bytes);
+    await writeBlob(g1.dataDir, hex, bytes);
+    const old = new Date(Date.now() - 30 * 86400_000);
+    fs.utimesSync(blobPath(g1.dataDir, hex), old, old);
+    const base = await draftOn(g1, O1);
+    const up = await pausedBundle(g1, O1, base, bytes);
+    // The dedup has happened once the blob's age is refreshed (before the fix it never is).
+    await until(() => fs.statSync(blobPath(g1.dataDir, hex)).mtimeMs > Date.now() - 60_000, 3000);
+    await gc(g1);
+    const r = await up.finish();
+    assert.equal(r.status, 201, r.text);
+    await checkOutcome(g1, O1, base, r, bytes);
+  });
+
+  test('concurrent uploads of the same bytes while GC runs: every acknowledged file keeps its bytes', async () => {
+    const bytes = prngBytes(`race-${rnd()}`, 64 * 1024);
+    const bases = [];
+    for (let i = 0; i < 12; i++) bases.push(await draftOn(g0, O0));
+    let acked = 0;
+    for (let round = 0; round < 4; round++) {
+      const batch = bases.slice(round * 3, round * 3 + 3);
+      const ups = batch.map((b) => putFile(g0, O0, 'models', b.split('/')[6], '1.0.0', 'w.bin', bytes));
+      const gcs = [gc(g0), sleep(5).then(() => gc(g0))];
+      const results = await Promise.all(ups);
+      await Promise.all(gcs);
+      await gc(g0); // after the uploads: every committed row must keep its blob
+      for (let i = 0; i < batch.length; i++) {
+        await checkOutcome(g0, O0, batch[i], results[i], bytes);
+        if (results[i].status === 201) acked++;
+      }
+    }
+    assert.ok(acked > 0, 'some uploads were acknowledged');
+    assert.ok(await blobExists(g0.dataDir, sha256(bytes)));
   });
 });
