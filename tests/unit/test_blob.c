@@ -908,6 +908,14 @@ static void appender_appends_and_commits(void **state)
     assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n + 1, &e), -1);
     assert_int_equal(e.kind, ERR_CONFLICT);
     err_clear(&e);
+    /* A refused request's appends are discarded: the session is back at its size. */
+    assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n, &e), 0);
+    assert_int_equal(blob_appender_write(ap, data + n, 4096, &e), 0);
+    blob_appender_discard(ap);
+    blob_appender_discard(NULL);
+    uint64_t back = 0;
+    assert_int_equal(blob_session_size(&back, f->b, "ap-1", &e), 0);
+    assert_int_equal(back, n);
     assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n, &e), 0);
     assert_int_equal(blob_appender_write(ap, data + n, total - n, &e), 0);
     assert_int_equal(blob_appender_close(ap, NULL, &e), 0);
