@@ -37,8 +37,8 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota,
-    *o_facet_index;
+    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
+    *o_min_client, *o_quota, *o_facet_index;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -52,6 +52,7 @@ static opt options[] = {
     {"--header-timeout", "CAIRN_HEADER_TIMEOUT", "10", &o_header_timeout},
     {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
     {"--retention", "CAIRN_RETENTION", "7", &o_retention},
+    {"--tmp-age", "CAIRN_TMP_AGE", "21600", &o_tmp_age},
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
@@ -64,10 +65,10 @@ static void usage(FILE *f)
     fputs("usage: cairnd serve [--listen HOST:PORT] [--db URL] [--blobs URL] [--secret S]\n"
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--max-connections-per-ip N] [--header-timeout SECONDS]\n"
-          "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
-          "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
-          "                    [--facet-index on|off]\n"
-          "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
+          "                    [--timeout SECONDS] [--retention DAYS] [--tmp-age SECONDS]\n"
+          "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
+          "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
+          "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS] [--tmp-age SECONDS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
           "       cairnd openapi               (the built-in OpenAPI document, as JSON)\n"
@@ -323,6 +324,7 @@ static void build_config(config *cfg)
     cfg->header_timeout_s = (int)num_opt(o_header_timeout, "--header-timeout", 0, 86400);
     cfg->timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
     cfg->retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
+    cfg->tmp_age_s = num_opt(o_tmp_age, "--tmp-age", 0, 30L * 86400);
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;

@@ -292,6 +292,10 @@ int store_version_copy_files(store_tx *tx, const char *from, const char *to, int
 int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e);
 /* True (1) if any resource row, live or soft-deleted, references storage_key; 0 if none. */
 int store_blob_referenced(store_tx *tx, const char *storage_key, err *e);
+/* Finds a resource of org_id (any version of any of its artifacts) stored under storage_key
+ * and gives its size: the org holds those bytes already. ERR_NOT_FOUND if it has none. */
+int store_org_blob_size(int64_t *size, store_tx *tx, const char *org_id, const char *storage_key,
+                        err *e);
 
 /* Sets a capability's keywords and components (JSON arrays) from its published manifest. */
 int store_artifact_set_capability(store_tx *tx, const char *id, const char *keywords,

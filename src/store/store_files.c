@@ -207,6 +207,25 @@ int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
     return rc;
 }
 
+int store_org_blob_size(int64_t *size, store_tx *tx, const char *org_id, const char *storage_key,
+                        err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT r.size_bytes FROM resources r JOIN versions v ON v.id = r.version_id"
+                 " JOIN artifacts a ON a.id = v.artifact_id"
+                 " WHERE r.storage_key = ? AND a.org_id = ? LIMIT 1",
+                 e, "tt", storage_key, org_id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        *size = db_col_int(st, 0);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "org holds no such blob");
+    return rc < 0 ? -1 : 0;
+}
+
 int store_artifact_fill_size_category(store_tx *tx, const char *id, const char *category,
                                       err *e)
 {
