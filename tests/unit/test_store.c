@@ -116,6 +116,30 @@ static void rollback_leaves_nothing(void **state)
     store_tx_end(tx, false, &e);
 }
 
+/* A failed write inside a transaction undoes itself only: the writes before and after it
+ * commit (on PostgreSQL each write moves a savepoint; a unique violation rolls back to it). */
+static void failed_write_undoes_only_itself(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org a, dup, b;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&a, tx, "sp-a", NULL, f->a, &e), 0);
+    assert_int_equal(store_org_create(&dup, tx, "sp-a", NULL, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_EXISTS);
+    err_clear(&e);
+    assert_int_equal(store_org_create(&dup, tx, "sp-a", NULL, f->a, &e), -1); /* twice in a row */
+    err_clear(&e);
+    assert_int_equal(store_org_create(&b, tx, "sp-b", NULL, f->a, &e), 0);
+    assert_int_equal(store_org_create(&dup, tx, "sp-b", NULL, f->a, &e), -1);
+    err_clear(&e);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    tx = begin(f);
+    assert_int_equal(store_org_get(&a, tx, "sp-a", f->a, &e), 0);
+    assert_int_equal(store_org_get(&b, tx, "sp-b", f->a, &e), 0);
+    store_tx_end(tx, false, &e);
+}
+
 static void tokens_by_hash_and_revoke(void **state)
 {
     fixture *f = *state;
@@ -392,6 +416,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(orgs_are_unique_and_migrations_idempotent),
         cmocka_unit_test(rollback_leaves_nothing),
+        cmocka_unit_test(failed_write_undoes_only_itself),
         cmocka_unit_test(tokens_by_hash_and_revoke),
         cmocka_unit_test(artifact_revision_conflict),
         cmocka_unit_test(artifact_id_not_shadowed_by_name),
