@@ -35,7 +35,7 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota;
+    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_web_dir;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -50,6 +50,7 @@ static opt options[] = {
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
+    {"--web-dir", "CAIRN_WEB_DIR", NULL, &o_web_dir},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -59,6 +60,7 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
+          "                    [--web-dir DIR]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -315,6 +317,7 @@ static void build_config(config *cfg)
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
+    cfg->web_dir = o_web_dir && *o_web_dir ? o_web_dir : NULL;
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
