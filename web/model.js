@@ -98,7 +98,7 @@ export async function modelView(el, org, name, kind = 'models') {
     : docs && docs.html && docs.html.trim() ? h('div.model-card#model-card', safeHtml(docs.html)) : empty('No model card yet.');
 
   const timeline = versions.length
-    ? h('ol.timeline#versions', versions.map((v, i) => versionItem(kind, org, name, v, byVersion[v.version] || [], i === 0 || v === latest, manage, reload)))
+    ? h('ol.timeline#versions', versions.map((v) => versionItem(kind, org, name, v, byVersion[v.version] || [], v === latest, manage, reload)))
     : empty(write ? 'No versions yet: create one to upload files.' : 'No versions yet.');
 
   const use = latest ? h('section.card', { 'aria-labelledby': 'use-title' },
@@ -144,7 +144,7 @@ function versionItem(kind, org, name, v, aliases, open, manage, reload) {
       files.length ? h('div.table-wrap', h('table.files',
         h('thead', h('tr', h('th', { scope: 'col' }, 'Path'), h('th.num', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, 'SHA-256'), h('th', { scope: 'col' }, h('span.sr-only', 'Commands')))),
         h('tbody', files.map((f) => h('tr', { 'data-path': f.path },
-          h('td', h('code', f.path), f.primary ? h('span.help', ' primary') : null, h('div.help', f.format || '')),
+          h('td', h('code', f.path), h('div.help', f.format || '')),
           h('td.num', fmtBytes(f.size_bytes)),
           h('td', h('span.sha', f.sha256), ' ', copyButton(f.sha256, `Copy the SHA-256 of ${f.path}`)),
           h('td', copyCurl(kind, org, name, v.version, f.path))))))) : empty(v.lifecycle === 'draft' ? 'No files yet.' : 'No files.'),
