@@ -147,7 +147,7 @@ export async function upload(verPath, path, file, onProgress = () => {}, signal)
     offset = 0;
     localStorage.setItem(key, url);
   }
-  const h = new Sha256();
+  let h = new Sha256();
   for (let off = 0; off < offset; off += CHUNK) { // hash what the server already has
     h.update(await file.slice(off, Math.min(off + CHUNK, offset)).arrayBuffer());
     onProgress(off, file.size);
@@ -158,14 +158,17 @@ export async function upload(verPath, path, file, onProgress = () => {}, signal)
     const end = Math.min(offset + CHUNK, file.size);
     const piece = file.slice(offset, end);
     const buf = await piece.arrayBuffer();
+    const before = h.clone();
     try {
       const base = offset;
-      const r = await xhr('PATCH', url, buf, { 'Content-Type': 'application/octet-stream',
+      const sent = xhr('PATCH', url, buf, { 'Content-Type': 'application/octet-stream',
         'Content-Range': `bytes ${offset}-${end - 1}/${file.size}` }, (n) => onProgress(base + n, file.size), signal);
-      h.update(buf);
+      h.update(buf); // hashes while the piece is on the wire
+      const r = await sent;
       offset = r.offset;
       tries = 0;
     } catch (e) {
+      h = before;
       if (++tries > 5 || (signal && signal.aborted) || (e instanceof ApiError && e.status < 500 && e.status !== 409)) throw e;
       await new Promise((res) => setTimeout(res, 500 * tries));
       const have = (await get(url)).offset; // resume where the server is

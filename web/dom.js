@@ -46,7 +46,7 @@ export function fmtBytes(n) {
   let i = 0;
   let x = Number(n);
   while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
-  return `${i ? x.toFixed(x < 10 ? 2 : 1) : x} ${u[i]}`;
+  return `${i ? (Number.isInteger(x) ? x : x.toFixed(x < 10 ? 2 : 1)) : x} ${u[i]}`;
 }
 
 export function fmtCount(n) {

@@ -158,9 +158,12 @@ export function versionTools(kind, org, name, v, verPath, reload) {
 }
 
 /** Drag-and-drop (or choose) files into a draft version, with a progress bar per file. */
+const uploadLists = new Map(); // verPath → its list of uploads, kept across re-renders
+
 export function dropzone(verPath, reload) {
   const input = h('input', { type: 'file', multiple: true, hidden: true });
-  const list = h('ul.uploads', { 'aria-label': 'Uploads' });
+  if (!uploadLists.has(verPath)) uploadLists.set(verPath, h('ul.uploads', { 'aria-label': 'Uploads' }));
+  const list = uploadLists.get(verPath);
   const pick = h('button.small', { type: 'button', onclick: () => input.click() }, 'Choose files');
   const zone = h('div.dropzone', { 'data-verpath': verPath },
     h('p', 'Drop files here or ', pick),

@@ -69,7 +69,7 @@ export async function modelView(el, org, name, kind = 'models') {
   const versions = data.versions.slice().sort((a, b) => semverCmp(b.version, a.version));
   const byVersion = {};
   for (const [a, v] of Object.entries(data.aliases)) (byVersion[v] = byVersion[v] || []).push(a);
-  const latest = versions.find((v) => v.lifecycle === 'published') || versions[0];
+  const latest = versions.find((v) => v.lifecycle === 'published');
   const write = can('writer', org);
   const manage = write ? await import('./manage.js') : null;
   const reload = () => modelView(el, org, name, kind);
@@ -101,10 +101,11 @@ export async function modelView(el, org, name, kind = 'models') {
     ? h('ol.timeline#versions', versions.map((v) => versionItem(kind, org, name, v, byVersion[v.version] || [], v === latest, manage, reload)))
     : empty(write ? 'No versions yet: create one to upload files.' : 'No versions yet.');
 
-  const use = latest ? h('section.card', { 'aria-labelledby': 'use-title' },
+  const use = h('section.card', { 'aria-labelledby': 'use-title' },
     h('h2#use-title', 'Use this ' + (kind === 'models' ? 'model' : 'capability')),
-    command(pullCommand(org, name, latest.version), `Copy the cairn pull command for ${latest.version}`),
-    h('p.help', 'Pulls the files and verifies their SHA-256.')) : null;
+    latest ? [command(pullCommand(org, name, latest.version), `Copy the cairn pull command for ${latest.version}`),
+      h('p.help', 'Pulls the files of the latest published version and verifies their SHA-256.')]
+      : h('p.help', 'No published version yet.'));
 
   const meta = h('section.card', { 'aria-labelledby': 'meta-title' }, h('h2#meta-title', 'Details'),
     h('dl.kv',
@@ -138,7 +139,7 @@ function versionItem(kind, org, name, v, aliases, open, manage, reload) {
       v.size_bytes !== undefined && v.size_bytes !== null ? h('span', fmtBytes(v.size_bytes)) : null,
       v.download_count !== undefined ? h('span', `↓ ${fmtCount(v.download_count)}`) : null),
     v.changelog ? h('details', h('summary', 'Changelog'), h('pre', v.changelog)) : null,
-    v.lifecycle !== 'draft' ? command(pullCommand(org, name, v.version), `Copy the cairn pull command for ${v.version}`) : null,
+    v.lifecycle !== 'draft' && v.lifecycle !== 'unknown' ? command(pullCommand(org, name, v.version), `Copy the cairn pull command for ${v.version}`) : null,
     h('details.ver-files', { open },
       h('summary', `${files.length} ${files.length === 1 ? 'file' : 'files'}`),
       files.length ? h('div.table-wrap', h('table.files',

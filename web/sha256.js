@@ -44,6 +44,16 @@ export class Sha256 {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
   }
 
+  /** An independent copy of the state so far. */
+  clone() {
+    const c = new Sha256();
+    c.h.set(this.h);
+    c.buf.set(this.buf);
+    c.nbuf = this.nbuf;
+    c.len = this.len;
+    return c;
+  }
+
   /** Adds bytes (a Uint8Array or ArrayBuffer); returns this. */
   update(data) {
     const p = data instanceof Uint8Array ? data : new Uint8Array(data);
