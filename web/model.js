@@ -98,7 +98,7 @@ export async function modelView(el, org, name, kind = 'models') {
     : docs && docs.html && docs.html.trim() ? h('div.model-card#model-card', safeHtml(docs.html)) : empty('No model card yet.');
 
   const timeline = versions.length
-    ? h('ol.timeline#versions', versions.map((v) => versionItem(kind, org, name, v, byVersion[v.version] || [], v === latest, manage, reload)))
+    ? h('ol.timeline#versions', versions.map((v) => versionItem(kind, org, name, v, byVersion[v.version] || [], v === latest || (manage && v.lifecycle === 'draft'), manage, reload)))
     : empty(write ? 'No versions yet: create one to upload files.' : 'No versions yet.');
 
   const use = h('section.card', { 'aria-labelledby': 'use-title' },
