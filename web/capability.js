@@ -6,7 +6,9 @@ import { h, mount, fmtBytes, timeEl, semverCmp, chip, badge, command, copyButton
 import { safeHtml, pullCommand } from './model.js';
 
 const TYPES = ['agent', 'tool', 'skill', 'mcp_server', 'worker'];
-const typeName = (t) => ({ mcp_server: 'MCP servers', agent: 'Agents', tool: 'Tools', skill: 'Skills', worker: 'Workers' }[t] || t);
+const NAMES = { agent: ['agent', 'agents'], tool: ['tool', 'tools'], skill: ['skill', 'skills'], mcp_server: ['MCP server', 'MCP servers'], worker: ['worker', 'workers'] };
+const typeName = (t) => { const n = (NAMES[t] || [t, t])[1]; return n[0].toUpperCase() + n.slice(1); };
+const countOf = (t, n) => `${n} ${(NAMES[t] || [t, t])[n === 1 ? 0 : 1]}`;
 
 /** Components grouped by type, in a fixed order, each group with its count. */
 export function componentGroups(components, counts = {}) {
@@ -27,7 +29,7 @@ function trustCard(card, org, name) {
       h('dt', 'Publisher'), h('dd#publisher', card.publisher_org),
       h('dt', 'Published'), h('dd#published-at', card.published_at ? timeEl(card.published_at) : 'not published (draft)'),
       (card.keywords || []).length ? [h('dt', 'Keywords'), h('dd', h('div.chips', card.keywords.map((k) => chip('keyword', k))))] : null,
-      h('dt', 'Components'), h('dd', groups.length ? groups.map((g) => `${g.count} ${typeName(g.type).toLowerCase()}`).join(' · ') : 'none declared')),
+      h('dt', 'Components'), h('dd', groups.length ? groups.map((g) => countOf(g.type, g.count)).join(' · ') : 'none declared')),
     h('h3.sub-h', 'Components'),
     groups.length ? h('div.components', groups.map((g) => h('section.component-group', { 'data-type': g.type, 'aria-label': typeName(g.type) },
       h('h3', typeName(g.type), h('span.count-badge', { 'data-count': g.count }, String(g.count))),
