@@ -136,6 +136,7 @@ export function browserView(el, kind) {
     try {
       const page = await listP;
       renderItems(page, false);
+      if (!performance.getEntriesByName('cairn-results').length) performance.mark('cairn-results'); // bench/ui_first_paint.mjs
     } catch (e) {
       if (e.name === 'AbortError') return;
       mount(list, h('li', errorBox(errorText(e))));
@@ -146,6 +147,7 @@ export function browserView(el, kind) {
     }
     try {
       renderFacets(await facetP);
+      if (!performance.getEntriesByName('cairn-facets').length) performance.mark('cairn-facets');
     } catch (e) {
       if (e.name !== 'AbortError') mount(facetsBox, errorBox(errorText(e)));
     }

@@ -146,3 +146,34 @@ test('phone width (360 px): no horizontal scroll, filters above the results', as
     await shot(page, `browser-phone-${colorScheme}`);
   }
 });
+
+test('keyboard: skip link to main, search and facets work without a mouse, focus stays put and shows', async () => {
+  const page = await openPage(browser, env.s);
+  await page.goto('/');
+  await ready(page);
+  await results(page);
+  await page.waitForSelector('fieldset[data-facet="license"]');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  // Landmarks and labels.
+  assert.equal(await page.$$eval('header, nav, main, aside', (x) => x.length), 4);
+  const unlabeled = await page.$$eval('input, select', (els) => els.filter((e) => !e.labels || !e.labels.length).map((e) => e.outerHTML));
+  assert.deepEqual(unlabeled, []);
+  // A facet checkbox by keyboard: focus it, Space toggles, focus survives the re-render.
+  await page.focus('fieldset[data-facet="license"] input[data-value="mit"]');
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => new URL(location.href).searchParams.get('license') === 'mit');
+  await page.waitForFunction(() => document.querySelectorAll('#results li.item').length === 1);
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.value), 'mit');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'focus is visible');
+  // Tab from the search box reaches the sort, Enter on a result link opens its page.
+  await page.focus('#search');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'sort');
+  await page.focus('#results li.item h3 a');
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/ui/models/acme/whisper-tiny');
+  await page.waitForSelector('h1');
+  assert.deepEqual(page.errors, []);
+});
