@@ -75,8 +75,9 @@ window.addEventListener('popstate', () => render());
 
 function renderAccount() {
   const box = document.getElementById('account');
-  for (const el of document.querySelectorAll('.writer-only')) el.hidden = !(auth.token && (auth.server_admin || auth.role !== 'reader'));
-  for (const el of document.querySelectorAll('.admin-only')) el.hidden = !(auth.token && (auth.server_admin || auth.role === 'admin'));
+  // Org pages need an org: a server-admin token without one (CAIRN_ADMIN_TOKEN) has none.
+  for (const el of document.querySelectorAll('.writer-only')) el.hidden = !(auth.token && auth.org && (auth.server_admin || auth.role !== 'reader'));
+  for (const el of document.querySelectorAll('.admin-only')) el.hidden = !(auth.token && auth.org && (auth.server_admin || auth.role === 'admin'));
   if (!auth.token) {
     mount(box, h('a.button.small', { href: `/ui/signin?next=${encodeURIComponent(location.pathname + location.search)}`, 'data-link': true }, 'Sign in'));
     return;

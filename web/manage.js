@@ -211,7 +211,7 @@ export function dropzone(verPath, reload) {
 
 export function newModelView(el) {
   titled('New model');
-  if (!can('writer')) {
+  if (!can('writer') || !auth.org) {
     mount(el, h('h1', 'New model'), h('p.notice', auth.token ? 'Your role cannot create models.' : 'Sign in with a writer or admin token to create models.'));
     return;
   }
@@ -249,7 +249,7 @@ export function newModelView(el) {
 
 export async function tokensView(el) {
   titled('Tokens');
-  if (!can('admin')) {
+  if (!can('admin') || !auth.org) {
     mount(el, h('h1', 'Tokens'), h('p.notice', 'Only org admins manage tokens.'));
     return;
   }

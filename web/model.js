@@ -32,13 +32,20 @@ export function curlCommand(kind, org, name, version, path) {
 async function loadModel(kind, org, name) {
   const base = artPath(kind, org, name);
   if (!auth.token) {
-    const r = await get(`/api/v1/resolve/${enc(org)}/${enc(name)}`);
+    const list = await get(`/api/v1/catalog/${kind}?search=${enc(name)}&limit=50`).catch(() => ({ items: [] }));
+    const listed = list.items.find((x) => x.canonical_name === `${org}/${name}`);
+    let r;
+    try {
+      r = await get(`/api/v1/resolve/${enc(org)}/${enc(name)}`);
+    } catch (e) { // public but nothing published yet: the catalog still lists it
+      if (!(e instanceof ApiError && e.status === 404 && listed)) throw e;
+      return { art: listed, docs: null, versions: [], aliases: {}, public: true };
+    }
     const versions = await Promise.all(r.versions.map(async (v) => {
       const one = v.version === r.version ? r : await get(`/api/v1/resolve/${enc(org)}/${enc(name)}?version=${enc(v.version)}`).catch(() => null);
       return { version: v.version, lifecycle: v.lifecycle, packages: one ? one.packages.map((p) => ({ format: p.format, resources: p.resources })) : null };
     }));
-    const list = await get(`/api/v1/catalog/${kind}?search=${enc(name)}&limit=50`).catch(() => ({ items: [] }));
-    const summary = list.items.find((x) => x.canonical_name === `${org}/${name}`) || { name: `${org}/${name}`, framework: r.framework, task: r.task, size_category: r.size_category };
+    const summary = listed || { name: `${org}/${name}`, framework: r.framework, task: r.task, size_category: r.size_category };
     return { art: { ...summary, canonical_name: `${org}/${name}`, org }, docs: null, versions, aliases: {}, public: true };
   }
   const [art, docs, list] = await Promise.all([get(base), get(`${base}/docs`), get(`${base}/versions`)]);

@@ -2,7 +2,7 @@
 // search, disjunctive facets, the URL as the state (reload, back), load more, phone width.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, seeded, shot, ready, results, must, assertNoHorizontalScroll } from './lib.mjs';
+import { launch, openPage, seeded, shot, ready, results, must, assertNoHorizontalScroll, assertPublicApiOnly } from './lib.mjs';
 
 let env, browser;
 before(async () => { env = await seeded(); browser = await launch(); });
@@ -34,6 +34,8 @@ test('signed out: the public catalog; signed in: the org\'s private models too, 
   assert.equal(await own.evaluate(() => localStorage.getItem('cairn.token')), null);
   assert.equal((await results(own)).length, 4);
   assert.deepEqual([...page.errors, ...own.errors], []);
+  await assertPublicApiOnly(page, env.s);
+  await assertPublicApiOnly(own, env.s);
 });
 
 test('sign-in form: a bad token shows the API\'s detail, a good one signs in', async () => {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startServer, mkOrgWithTokens } from '../api/harness.mjs';
-import { launch, openPage, shot, ready, results, must, assertNoHorizontalScroll } from './lib.mjs';
+import { launch, openPage, shot, ready, results, must, assertNoHorizontalScroll, assertPublicApiOnly } from './lib.mjs';
 
 let s, acme, browser, published;
 const C = '/api/v1/org/acme/capabilities/support-kit';
@@ -64,6 +64,7 @@ test('trust card: components grouped by type with counts and descriptions, diges
   await page.waitForSelector('#trust-title:has-text("1.1.0-beta.1")');
   assert.match(await page.textContent('#published-at'), /draft/);
   assert.deepEqual(page.errors, []);
+  await assertPublicApiOnly(page, s);
 });
 
 test('the capability browser lists it with its component counts; signed out shows the catalog view', async () => {

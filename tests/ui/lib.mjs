@@ -26,7 +26,31 @@ export async function openPage(browser, server, opts = {}) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.errors = errors;
+  page.apiCalls = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.origin === server.url && !u.pathname.startsWith('/ui/') && u.pathname !== '/') page.apiCalls.push(`${r.method()} ${u.pathname}`);
+  });
   return page;
+}
+
+let documented = null;
+/** Asserts that every request the page made to cairnd (besides the UI's own files) is a route of
+ * the public API, as docs/openapi.yaml (served at /api/v1/openapi.json) documents it. */
+export async function assertPublicApiOnly(page, server) {
+  if (!documented) {
+    const doc = await (await fetch(`${server.url}/api/v1/openapi.json`)).json();
+    documented = Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).filter((m) => m !== 'parameters').map((m) => {
+      const re = p.replace(/[.]/g, '\\.').replace(/\{(path|key)\}/g, '.+').replace(/\{[a-z_]+\}/g, '[^/]+');
+      return [m.toUpperCase(), new RegExp(`^${re}$`)];
+    }));
+  }
+  assert.ok(page.apiCalls.length > 0, 'the page called the API');
+  const stray = page.apiCalls.filter((c) => {
+    const [m, p] = c.split(' ');
+    return !documented.some(([dm, re]) => (dm === m || (m === 'HEAD' && dm === 'GET')) && re.test(p) && p.startsWith('/api/v1/'));
+  });
+  assert.deepEqual(stray, [], 'calls outside the public /api/v1 API');
 }
 
 /** Saves a screenshot under tests/ui/screenshots/NAME.png. */

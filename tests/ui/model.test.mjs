@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startServer, api, mkOrgWithTokens } from '../api/harness.mjs';
-import { launch, openPage, shot, ready, must, assertNoHorizontalScroll } from './lib.mjs';
+import { launch, openPage, shot, ready, must, assertNoHorizontalScroll, assertPublicApiOnly } from './lib.mjs';
 
 let s, acme, browser;
 const M = '/api/v1/org/acme/models/llama';
@@ -67,6 +67,7 @@ test('versions show newest first in SemVer order, with lifecycle badges, aliases
   assert.match(await page.textContent('.stats'), /1\.10\.0\s*latest/);
   await shot(page, 'model-page');
   assert.deepEqual(page.errors, []);
+  await assertPublicApiOnly(page, s);
 });
 
 test('a <script>, an onerror= and a javascript: link in the model card do not run', async () => {
@@ -142,6 +143,7 @@ test('signed out: versions and files of a public model come from the public reso
   assert.ok(await page.isVisible('#versions > li[data-version="1.10.0"] tr[data-path="model.bin"]'));
   assert.match(await page.textContent('.notice'), /sign/i);
   assert.deepEqual(page.errors, []);
+  await assertPublicApiOnly(page, s);
 });
 
 test('an unknown model shows the API\'s detail', async () => {
@@ -158,4 +160,16 @@ test('phone width (360 px): the model page does not scroll sideways', async () =
     await assertNoHorizontalScroll(page);
     await shot(page, `model-phone-${colorScheme}`);
   }
+});
+
+test('signed out: a public model with nothing published shows its catalog entry, not an error', async () => {
+  await must(s, 'POST', '/api/v1/org/acme/models', { token: acme.writer, body: { name: 'fresh', is_public: true, summary: 'Coming soon', license: 'mit' } });
+  const page = await openPage(browser, s);
+  await page.goto('/ui/models/acme/fresh');
+  await ready(page);
+  await page.waitForSelector('.detail-head');
+  assert.equal(await page.$('[role=alert]'), null);
+  assert.match(await page.textContent('.detail-head'), /Coming soon/);
+  assert.match(await page.textContent('#versions-title + *'), /No versions yet/);
+  assert.match(await page.textContent('#use-title + *'), /No published version/);
 });
