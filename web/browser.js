@@ -212,7 +212,7 @@ export function browserView(el, kind) {
             if (box.checked) set.push(v); else st.filters[key] = set.filter((x) => x !== v);
             commit(true);
           });
-          return h('li', h('label', { for: cid, class: n === 0 && !on ? 'zero' : null }, box, h('span.fv', v), h('span.fc', { 'data-count': n }, fmtCount(n))));
+          return h('li', h('label', { for: cid, class: n === 0 && !on ? 'zero' : null }, box, h('span.fv', v), h('span.fc', { 'data-count': n }, fmtCount(n)), h('span.sr-only', ` ${kind}`)));
         })),
         values.length > SHOWN ? h('button.link', { type: 'button', 'aria-expanded': String(all), onclick: () => { if (all) expanded.delete(key); else expanded.add(key); renderFacets(f); } },
           all ? 'Show fewer' : `Show all ${values.length}`) : null));

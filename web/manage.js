@@ -44,13 +44,13 @@ export function manageBox(kind, org, name, art, versions, aliases, reload) {
   const base = artPath(kind, org, name);
   return h('section.card#manage', { 'aria-labelledby': 'manage-title' },
     h('h2#manage-title', 'Manage'),
-    h('details.manage', h('summary', 'Edit details and card'), editForm(base, art, reload)),
+    h('details.manage', h('summary', kind === 'models' ? 'Edit details and card' : 'Edit details and description'), editForm(base, art, reload, kind)),
     h('details.manage', { open: versions.length === 0 }, h('summary', 'New version'), newVersionForm(base, versions, reload)),
     versions.length ? h('details.manage', h('summary', 'Aliases'), aliasForm(base, versions, aliases, reload)) : null,
     can('admin', org) ? h('details.manage', h('summary', 'Danger zone'), deleteBox(kind, org, name, reload)) : null);
 }
 
-function editForm(base, art, reload) {
+function editForm(base, art, reload, kind) {
   const box = h('div', { 'aria-live': 'polite' });
   const f = {
     pretty_name: h('input', { name: 'pretty_name', value: art.pretty_name || '' }),
@@ -76,7 +76,7 @@ function editForm(base, art, reload) {
   field('Display name', f.pretty_name), field('Summary', f.summary),
   h('div.form-grid', field('License', f.license), field('Task', f.task), field('Framework', f.framework)),
   field('Tags', f.tags, 'Comma-separated.'), pub,
-  field('Model card (Markdown)', f.description, 'YAML front matter (license, tags, pipeline_tag…) fills empty fields.'),
+  field(kind === 'models' ? 'Model card (Markdown)' : 'Description (Markdown)', f.description, 'YAML front matter (license, tags, pipeline_tag…) fills empty fields.'),
   box, h('div.actions', save));
 }
 
@@ -272,9 +272,10 @@ export async function tokensView(el) {
       mount(tableBox, items.length ? h('div.table-wrap', h('table.list#tokens',
         h('thead', h('tr', ['Name', 'Role', 'Created', 'Expires', 'Last used', ''].map((t) => h('th', { scope: 'col' }, t || h('span.sr-only', 'Actions'))))),
         h('tbody', items.map((t) => h('tr', { 'data-token-id': t.id },
-          h('td', t.name), h('td', t.role), h('td', fmtDate(t.created_at)), h('td', t.expires_at ? fmtDate(t.expires_at) : 'never'),
-          h('td', t.last_used_at ? fmtDate(t.last_used_at) : 'never'),
-          h('td', h('button.small.danger', { type: 'button', 'aria-label': `Revoke token ${t.name}`, onclick: async (ev) => {
+          h('td.tname', t.name), h('td', { 'data-label': 'role' }, t.role), h('td', { 'data-label': 'created' }, fmtDate(t.created_at)),
+          h('td', { 'data-label': 'expires' }, t.expires_at ? fmtDate(t.expires_at) : 'never'),
+          h('td', { 'data-label': 'last used' }, t.last_used_at ? fmtDate(t.last_used_at) : 'never'),
+          h('td.tact', h('button.small.danger', { type: 'button', 'aria-label': `Revoke token ${t.name}`, onclick: async (ev) => {
             if (!window.confirm(`Revoke ${t.name}? It stops working at once.`)) return;
             if (await act(ev.target, box, () => call('DELETE', `${base}/${enc(t.id)}`), `Token ${t.name} revoked.`)) refresh();
           } }, 'Revoke'))))))) : empty('No tokens.'));

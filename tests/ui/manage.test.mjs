@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startServer, api, mkOrgWithTokens } from '../api/harness.mjs';
-import { launch, openPage, shot, ready, must, assertPublicApiOnly } from './lib.mjs';
+import { launch, openPage, shot, ready, must, assertPublicApiOnly, assertNoHorizontalScroll } from './lib.mjs';
 
 let s, acme, browser;
 before(async () => {
@@ -168,6 +168,10 @@ test('admin: delete and restore a model; create a token (secret once), list, rev
   assert.equal((await api(s, 'GET', '/api/v1/whoami', { token: secret })).json.role, 'reader');
   await page.waitForFunction((n) => document.querySelectorAll('#tokens tbody tr').length === n + 1, before);
   await shot(page, 'tokens');
+  await page.setViewportSize({ width: 360, height: 740 });
+  await assertNoHorizontalScroll(page);
+  await shot(page, 'tokens-phone');
+  await page.setViewportSize({ width: 1280, height: 900 });
   assert.equal(await page.$$eval('#tokens', (t) => t[0].textContent.includes('cairn_')), false, 'the list shows no secret');
   await page.click('button[aria-label="Revoke token ci-bot"]');
   await page.waitForFunction((n) => document.querySelectorAll('#tokens tbody tr').length === n, before);
