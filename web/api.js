@@ -57,6 +57,20 @@ export async function call(method, path, { body, signal, headers: extra } = {}) 
 
 export const get = (path, opts) => call('GET', path, opts);
 
+/** Maps items through async fn, at most `limit` at a time (kind to rate limits); keeps order. */
+export async function mapLimit(items, limit, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Signs in with token: checks it with /whoami, keeps it. Rejects (and keeps nothing) if bad. */
 export async function signIn(token) {
   const r = await fetch('/api/v1/whoami', { headers: { Authorization: `Bearer ${token}` } });

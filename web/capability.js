@@ -1,7 +1,7 @@
 // The capability page: a trust card for review before install (seed 003): publisher, publish
 // date, lifecycle, components grouped by type with their counts and descriptions, and every
 // file with its SHA-256. Versions newest first; writers get the same manage tools as models.
-import { auth, get, can, errorText, enc, artPath } from './api.js';
+import { auth, get, can, errorText, enc, artPath, mapLimit } from './api.js';
 import { h, mount, fmtBytes, timeEl, semverCmp, chip, badge, command, copyButton, spinner, errorBox, empty, titled } from './dom.js';
 import { safeHtml, pullCommand } from './model.js';
 
@@ -71,7 +71,7 @@ export async function capabilityView(el, org, name) {
     mount(el, h('h1', `${org}/${name}`), errorBox(errorText(e)), restore);
     return;
   }
-  const details = await Promise.all(list.versions.slice(0, 200).map((v) => get(`${base}/versions/${enc(v)}`).catch(() => ({ version: v, lifecycle: 'unknown' }))));
+  const details = await mapLimit(list.versions.slice(0, 200), 6, (v) => get(`${base}/versions/${enc(v)}`).catch(() => ({ version: v, lifecycle: 'unknown' })));
   const versions = details.sort((a, b) => semverCmp(b.version, a.version));
   const wanted = new URLSearchParams(location.search).get('version');
   const current = versions.find((v) => v.version === wanted) || versions.find((v) => v.lifecycle === 'published') || versions[0];

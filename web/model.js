@@ -1,7 +1,7 @@
 // The model page: card (the server's sanitized HTML), metadata chips, version timeline newest
 // first with lifecycle badges and aliases, files with sizes and SHA-256, copyable `cairn pull`
 // and `curl` commands, download counts; writers and admins also get the manage controls.
-import { auth, get, can, errorText, enc, encPath, artPath, ApiError } from './api.js';
+import { auth, get, can, errorText, enc, encPath, artPath, ApiError, mapLimit } from './api.js';
 import { h, mount, fmtBytes, fmtCount, timeEl, semverCmp, chip, badge, command, copyButton, spinner, errorBox, empty, titled } from './dom.js';
 
 /** Keeps only harmless markup of an already sanitized card (defence in depth: CSP too). */
@@ -41,16 +41,16 @@ async function loadModel(kind, org, name) {
       if (!(e instanceof ApiError && e.status === 404 && listed)) throw e;
       return { art: listed, docs: null, versions: [], aliases: {}, public: true };
     }
-    const versions = await Promise.all(r.versions.map(async (v) => {
+    const versions = await mapLimit(r.versions, 6, async (v) => {
       const one = v.version === r.version ? r : await get(`/api/v1/resolve/${enc(org)}/${enc(name)}?version=${enc(v.version)}`).catch(() => null);
       return { version: v.version, lifecycle: v.lifecycle, packages: one ? one.packages.map((p) => ({ format: p.format, resources: p.resources })) : null };
-    }));
+    });
     const summary = listed || { name: `${org}/${name}`, framework: r.framework, task: r.task, size_category: r.size_category };
     return { art: { ...summary, canonical_name: `${org}/${name}`, org }, docs: null, versions, aliases: {}, public: true };
   }
   const [art, docs, list] = await Promise.all([get(base), get(`${base}/docs`), get(`${base}/versions`)]);
   const names = list.versions.slice(0, 200);
-  const versions = await Promise.all(names.map((v) => get(`${base}/versions/${enc(v)}`).catch(() => ({ version: v, lifecycle: 'unknown', packages: [] }))));
+  const versions = await mapLimit(names, 6, (v) => get(`${base}/versions/${enc(v)}`).catch(() => ({ version: v, lifecycle: 'unknown', packages: [] })));
   const aliases = {};
   await Promise.all((art.aliases || []).map(async (a) => {
     try { aliases[a] = (await get(`${base}/versions/${enc(a)}`)).version; } catch { /* dangling */ }
