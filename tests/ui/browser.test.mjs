@@ -133,7 +133,8 @@ test('"load more" pages by cursor without repeats', async () => {
   assert.equal(await page.$('#load-more'), null, 'no more pages');
 });
 
-test('phone width (360 px): no horizontal scroll, filters above the results', async () => {
+test('phone width (360 px): no horizontal scroll, filters above the results; light and dark themes', async () => {
+  const backgrounds = [];
   for (const colorScheme of ['light', 'dark']) {
     const page = await openPage(browser, env.s, { viewport: { width: 360, height: 740 }, colorScheme, token: env.acme.admin });
     await page.goto('/?q=chat');
@@ -146,7 +147,11 @@ test('phone width (360 px): no horizontal scroll, filters above the results', as
     await page.waitForSelector('fieldset[data-facet="license"] input[data-value="apache-2.0"]');
     await assertNoHorizontalScroll(page);
     await shot(page, `browser-phone-${colorScheme}`);
+    backgrounds.push(await page.evaluate(() => getComputedStyle(document.body).backgroundColor));
   }
+  // The system preference picks the theme: a light page and a dark one.
+  const lum = (c) => c.match(/\d+/g).slice(0, 3).reduce((a, x) => a + Number(x), 0) / 3;
+  assert.ok(lum(backgrounds[0]) > 200 && lum(backgrounds[1]) < 60, backgrounds.join(' / '));
 });
 
 test('keyboard: skip link to main, search and facets work without a mouse, focus stays put and shows', async () => {
