@@ -59,23 +59,34 @@ function editForm(base, art, reload, kind) {
     task: h('input', { name: 'task', value: art.task || '' }),
     framework: h('input', { name: 'framework', value: art.framework || '' }),
     tags: h('input', { name: 'tags', value: (art.tags || []).join(', ') }),
+    task_categories: h('input', { name: 'task_categories', value: (art.task_categories || []).join(', ') }),
+    language: h('input', { name: 'language', value: (art.language || []).join(', ') }),
+    base_model: h('input', { name: 'base_model', value: art.base_model || '' }),
+    architecture: h('input', { name: 'architecture', value: art.architecture || '' }),
+    size_category: h('select', { name: 'size_category' }, h('option', { value: '' }, '(from the parameter count)'),
+      ['tiny', 'small', 'medium', 'large', 'xlarge'].map((x) => h('option', { value: x }, x))),
     description: h('textarea', { name: 'description' }),
   };
+  f.size_category.value = art.size_category || '';
   f.description.value = art.description || '';
   const pub = checkbox('Public (listed in the public catalog)', !!art.is_public, 'is_public');
   const save = h('button.primary', { type: 'submit' }, 'Save');
   return h('form.card-form', {
     onsubmit: (ev) => {
       ev.preventDefault();
-      const body = { expected_revision: art.revision, tags: splitList(f.tags.value), is_public: pub.querySelector('input').checked, description: f.description.value };
-      for (const k of ['pretty_name', 'summary', 'license', 'task', 'framework']) body[k] = f[k].value.trim() || null;
+      const body = { expected_revision: art.revision, tags: splitList(f.tags.value), task_categories: splitList(f.task_categories.value),
+        language: splitList(f.language.value), is_public: pub.querySelector('input').checked, description: f.description.value };
+      for (const k of ['pretty_name', 'summary', 'license', 'task', 'framework', 'base_model', 'architecture', 'size_category']) body[k] = f[k].value.trim() || null;
       if (!body.framework) delete body.framework;
+      if (!body.size_category) delete body.size_category;
       act(save, box, () => call('PATCH', base, { body }), 'Saved.').then((ok) => ok && setTimeout(reload, 400));
     },
   },
   field('Display name', f.pretty_name), field('Summary', f.summary),
-  h('div.form-grid', field('License', f.license), field('Task', f.task), field('Framework', f.framework)),
-  field('Tags', f.tags, 'Comma-separated.'), pub,
+  h('div.form-grid', field('License', f.license), field('Task', f.task), field('Framework', f.framework),
+    field('Size', f.size_category), field('Base model', f.base_model), field('Architecture', f.architecture)),
+  field('Tags', f.tags, 'Comma-separated.'), field('Task categories', f.task_categories, 'Comma-separated, e.g. text-generation.'),
+  field('Languages', f.language, 'Comma-separated codes, e.g. en, fr.'), pub,
   field(kind === 'models' ? 'Model card (Markdown)' : 'Description (Markdown)', f.description, 'YAML front matter (license, tags, pipeline_tag…) fills empty fields.'),
   box, h('div.actions', save));
 }

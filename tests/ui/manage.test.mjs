@@ -64,12 +64,18 @@ test('create a model, edit its card, create a version, drop files, publish, alia
   await page.click('summary:has-text("Edit details and card")');
   await page.fill('textarea[name=description]', '# Edge Vision\n\nRuns on phones.');
   await page.fill('input[name=summary]', 'Small and fast');
+  await page.selectOption('select[name=size_category]', 'small');
+  await page.fill('input[name=task_categories]', 'image-classification');
+  await page.fill('input[name=language]', 'en, fr');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('#model-card h1:has-text("Edge Vision")');
   assert.match(await page.textContent('.detail-head'), /Small and fast/);
   let art = (await api(s, 'GET', '/api/v1/org/acme/models/edge-vision', { token: acme.reader })).json;
   assert.equal(art.summary, 'Small and fast');
   assert.deepEqual(art.tags, ['vision', 'edge']);
+  assert.equal(art.size_category, 'small');
+  assert.deepEqual(art.task_categories, ['image-classification']);
+  assert.deepEqual(art.language, ['en', 'fr']);
 
   // New version, then files dropped on it.
   await page.fill('input[name=version]', '1.0.0');
