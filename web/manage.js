@@ -44,10 +44,20 @@ export function manageBox(kind, org, name, art, versions, aliases, reload) {
   const base = artPath(kind, org, name);
   return h('section.card#manage', { 'aria-labelledby': 'manage-title' },
     h('h2#manage-title', 'Manage'),
-    h('details.manage', h('summary', kind === 'models' ? 'Edit details and card' : 'Edit details and description'), editForm(base, art, reload, kind)),
+    editDialog(kind === 'models' ? 'Edit details and card' : 'Edit details and description', editForm(base, art, reload, kind)),
     h('details.manage', { open: versions.length === 0 }, h('summary', 'New version'), newVersionForm(base, versions, reload)),
     versions.length ? h('details.manage', h('summary', 'Aliases'), aliasForm(base, versions, aliases, reload)) : null,
     can('admin', org) ? h('details.manage', h('summary', 'Danger zone'), deleteBox(kind, org, name, reload)) : null);
+}
+
+/* A button that opens form in a modal dialog (wide enough for a model card; Escape closes). */
+function editDialog(label, form) {
+  const close = h('button.small.ghost', { type: 'button', 'aria-label': 'Close' }, 'Close');
+  const dlg = h('dialog.editor', { 'aria-label': label }, h('div.dialog-head', h('h2', label), close), form);
+  close.addEventListener('click', () => dlg.close());
+  const open = h('button#edit-open', { type: 'button', onclick: () => { document.body.append(dlg); dlg.showModal(); } }, label);
+  dlg.addEventListener('close', () => dlg.remove());
+  return h('div.actions.edit-open', open);
 }
 
 function editForm(base, art, reload, kind) {
@@ -79,7 +89,7 @@ function editForm(base, art, reload, kind) {
       for (const k of ['pretty_name', 'summary', 'license', 'task', 'framework', 'base_model', 'architecture', 'size_category']) body[k] = f[k].value.trim() || null;
       if (!body.framework) delete body.framework;
       if (!body.size_category) delete body.size_category;
-      act(save, box, () => call('PATCH', base, { body }), 'Saved.').then((ok) => ok && setTimeout(reload, 400));
+      act(save, box, () => call('PATCH', base, { body }), 'Saved.').then((ok) => ok && setTimeout(() => { const d = save.closest('dialog'); if (d) d.close(); reload(); }, 400));
     },
   },
   field('Display name', f.pretty_name), field('Summary', f.summary),

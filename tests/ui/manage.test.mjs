@@ -61,12 +61,13 @@ test('create a model, edit its card, create a version, drop files, publish, alia
   assert.equal(await page.textContent('h1'), 'Edge Vision');
 
   // Edit the card.
-  await page.click('summary:has-text("Edit details and card")');
-  await page.fill('textarea[name=description]', '# Edge Vision\n\nRuns on phones.');
-  await page.fill('input[name=summary]', 'Small and fast');
-  await page.selectOption('select[name=size_category]', 'small');
-  await page.fill('input[name=task_categories]', 'image-classification');
-  await page.fill('input[name=language]', 'en, fr');
+  await page.click('button:has-text("Edit details and card")');
+  await page.waitForSelector('dialog.editor[open]');
+  await page.fill('dialog.editor textarea[name=description]', '# Edge Vision\n\nRuns on phones.');
+  await page.fill('dialog.editor input[name=summary]', 'Small and fast');
+  await page.selectOption('dialog.editor select[name=size_category]', 'small');
+  await page.fill('dialog.editor input[name=task_categories]', 'image-classification');
+  await page.fill('dialog.editor input[name=language]', 'en, fr');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('#model-card h1:has-text("Edge Vision")');
   assert.match(await page.textContent('.detail-head'), /Small and fast/);
