@@ -103,3 +103,41 @@ export async function assertNoHorizontalScroll(page) {
   const m = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth }));
   assert.ok(m.sw <= m.cw, `horizontal scroll: scrollWidth ${m.sw} > clientWidth ${m.cw}`);
 }
+
+/**
+ * WCAG 2 contrast of every visible text element of the page against the background it sits on
+ * (the first opaque background up its ancestors). Returns the ones under `min`, as strings.
+ */
+export async function lowContrast(page, min = 4.5) {
+  return page.evaluate((minRatio) => {
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (x) => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length >= 3 && (c.length < 4 || c[3] > 0.9)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const bad = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || seen.has(el)) continue;
+      seen.add(el);
+      const st = getComputedStyle(el);
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height || st.visibility === 'hidden' || el.closest('[hidden], .sr-only, option, [aria-hidden="true"]')) continue;
+      if (el.closest('button:disabled, .results.stale')) continue; // disabled controls are exempt (WCAG 1.4.3)
+      const fg = rgb(st.color), bg = bgOf(el);
+      const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < minRatio) bad.push(`${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return bad;
+  }, min);
+}
