@@ -413,6 +413,11 @@ static int cmd_serve(void)
     pthread_t sweep_thread;
     bool sweeping = false;
     build_config(&cfg);
+    struct stat st;
+    if (cfg.web_dir && (stat(cfg.web_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "cairnd: --web-dir %s is not a directory\n", cfg.web_dir);
+        return 2;
+    }
     ctx.cfg = &cfg;
     if (cfg.admin_token && *cfg.admin_token)
         token_hash(ctx.admin_hash, cfg.admin_token);

@@ -51,7 +51,13 @@ export async function call(method, path, { body, signal, headers: extra } = {}) 
   const text = await r.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
-  if (!r.ok) throw new ApiError(r.status, json);
+  if (!r.ok) {
+    if (r.status === 401 && auth.token && init.headers.Authorization === `Bearer ${auth.token}`) {
+      signOut(); // revoked or expired: the app shows the signed-out state
+      window.dispatchEvent(new CustomEvent('cairn-signed-out', { detail: json && json.detail }));
+    }
+    throw new ApiError(r.status, json);
+  }
   return json;
 }
 

@@ -70,6 +70,12 @@ document.addEventListener('click', (ev) => {
   go(url.pathname + url.search + url.hash);
 });
 window.addEventListener('popstate', () => render());
+window.addEventListener('cairn-signed-out', (ev) => {
+  renderAccount();
+  const box = document.getElementById('account');
+  box.prepend(h('span.notice.small-notice', { role: 'alert' }, `Signed out: ${ev.detail || 'the token no longer works'}`));
+  render(); // the view again, as the public sees it
+});
 
 /* ---- account ---- */
 

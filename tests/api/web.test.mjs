@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, api, rawRequest, REPO } from './harness.mjs';
+import { startServer, api, rawRequest, runCli, REPO } from './harness.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -111,4 +111,10 @@ test('--web-dir serves the UI from disk (edits show without a rebuild); files ou
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(path.join(path.dirname(dir), `secret-${path.basename(dir)}.txt`), { force: true });
   }
+});
+
+test('--web-dir that is not a directory stops cairnd at start with a message', async () => {
+  const r = await runCli(['serve', '--listen', '127.0.0.1:1', '--web-dir', '/nonexistent/web', '--db', 'sqlite:///nonexistent/x.db']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--web-dir \/nonexistent\/web is not a directory/);
 });

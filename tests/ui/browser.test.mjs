@@ -184,3 +184,18 @@ test('keyboard: skip link to main, search and facets work without a mouse, focus
   await page.waitForSelector('h1');
   assert.deepEqual(page.errors, []);
 });
+
+test('a token revoked while the page is open: the next call signs out and says why', async () => {
+  const tok = await must(env.s, 'POST', `/api/v1/org/${env.acme.slug}/tokens`, { token: env.acme.admin, body: { name: 'short-lived', role: 'reader' } });
+  const page = await openPage(browser, env.s, { token: tok.token });
+  await page.goto('/');
+  await ready(page);
+  assert.equal(await page.textContent('.who .role'), 'reader');
+  await must(env.s, 'DELETE', `/api/v1/org/${env.acme.slug}/tokens/${tok.id}`, { token: env.acme.admin }, 204);
+  await page.fill('#search', 'chat');
+  const note = await page.waitForSelector('#account [role=alert]');
+  assert.match(await note.textContent(), /Signed out/);
+  assert.ok(await page.isVisible('a:has-text("Sign in")'));
+  assert.equal(await page.evaluate(() => localStorage.getItem('cairn.token')), null);
+  assert.deepEqual((await results(page)).sort(), ['acme/llama-chat', 'beta/mistral-chat'], 'the public results of the same query');
+});
