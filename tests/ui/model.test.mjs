@@ -29,7 +29,14 @@ before(async () => {
   }
   for (const v of ['0.9.0', '1.0.0', '1.2.0', '1.10.0']) {
     await must(s, 'PUT', `${M}/versions/${v}/files/model.bin`, { ...t, rawBody: v === '1.10.0' ? WEIGHTS : Buffer.from(`w ${v}`) }, 201);
-    if (v === '1.10.0') await must(s, 'PUT', `${M}/versions/${v}/files/config/tokenizer.json`, { ...t, rawBody: Buffer.from('{"a":1}') }, 201);
+    if (v === '1.10.0') {
+      await must(s, 'PUT', `${M}/versions/${v}/files/config/tokenizer.json`, { ...t, rawBody: Buffer.from('{"a":1}') }, 201);
+      // A safetensors header of 2 x 3 F32 (6 parameters): the server derives parameter_count.
+      const hdr = Buffer.from(JSON.stringify({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] } }));
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(hdr.length));
+      await must(s, 'PUT', `${M}/versions/${v}/files/extra.safetensors`, { ...t, rawBody: Buffer.concat([len, hdr, Buffer.alloc(24)]) }, 201);
+    }
     await must(s, 'POST', `${M}/versions/${v}/publish`, t, 200);
   }
   await must(s, 'POST', `${M}/versions/0.9.0/deprecate`, t, 200);
@@ -63,7 +70,7 @@ test('versions show newest first in SemVer order, with lifecycle badges, aliases
   // Header: title, chips, latest = highest published.
   assert.equal(await page.textContent('h1'), 'Llama Chat');
   const chips = await page.$$eval('#chips .chip', (cs) => cs.map((c) => c.textContent));
-  for (const c of ['frameworkgguf', 'licenseapache-2.0', 'tasktext-generation', 'sizesmall', 'tagchat']) assert.ok(chips.includes(c), `chip ${c} in ${chips}`);
+  for (const c of ['frameworkgguf', 'licenseapache-2.0', 'tasktext-generation', 'sizesmall', 'tagchat', 'parameters6']) assert.ok(chips.includes(c), `chip ${c} in ${chips}`);
   assert.match(await page.textContent('.stats'), /1\.10\.0\s*latest/);
   await shot(page, 'model-page');
   assert.deepEqual(page.errors, []);
@@ -97,7 +104,7 @@ test('files list sizes and SHA-256; copy buttons copy the cairn pull and curl co
   const li = await page.$('#versions > li[data-version="1.10.0"]');
   const files = await li.$$eval('table.files tbody tr', (trs) => trs.map((tr) => ({ path: tr.dataset.path, size: tr.querySelector('td.num').textContent, sha: tr.querySelector('.sha').textContent })));
   const sum = createHash('sha256').update(WEIGHTS).digest('hex');
-  assert.deepEqual(files.map((f) => f.path).sort(), ['config/tokenizer.json', 'model.bin']);
+  assert.deepEqual(files.map((f) => f.path).sort(), ['config/tokenizer.json', 'extra.safetensors', 'model.bin']);
   const w = files.find((f) => f.path === 'model.bin');
   assert.equal(w.sha, sum);
   assert.equal(w.size, '1.76 KiB');
@@ -112,6 +119,12 @@ test('files list sizes and SHA-256; copy buttons copy the cairn pull and curl co
   assert.equal(createHash('sha256').update(Buffer.from(await r.arrayBuffer())).digest('hex'), sum);
   await (await li.$('tr[data-path="model.bin"] button.copy:has-text("Copy")')).click();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sum);
+  // That download is counted, on the model and on its version.
+  await page.reload();
+  await ready(page);
+  await page.waitForSelector('#versions');
+  assert.equal(await page.textContent('#downloads'), '1');
+  assert.match(await page.textContent('#versions > li[data-version="1.10.0"] .ver-dates'), /↓ 1/);
   await shot(page, 'model-files');
 });
 
