@@ -91,3 +91,24 @@ test('phone width (360 px): the trust card does not scroll sideways', async () =
     await shot(page, `capability-phone-${colorScheme}`);
   }
 });
+
+test('a writer drops a capability.json on a draft and publishes it: the trust card lists the new components', async () => {
+  const page = await openPage(browser, s, { token: acme.writer });
+  await page.goto('/ui/capabilities/acme/support-kit?version=1.1.0-beta.1');
+  await ready(page);
+  await page.waitForSelector('#trust-title:has-text("1.1.0-beta.1")');
+  const manifest = JSON.stringify({ components: [{ name: 'summarize', type: 'worker', description: 'Summarizes threads' }] });
+  const dt = await page.evaluateHandle((text) => {
+    const d = new DataTransfer();
+    d.items.add(new File([text], 'capability.json', { type: 'application/json' }));
+    return d;
+  }, manifest);
+  await page.dispatchEvent('#versions > li[data-version="1.1.0-beta.1"] .dropzone', 'drop', { dataTransfer: dt });
+  await page.waitForSelector('.uploads li[data-sha256]');
+  await page.click('button:has-text("Publish 1.1.0-beta.1")');
+  await page.waitForSelector('#versions > li[data-version="1.1.0-beta.1"] .badge-published');
+  await page.waitForSelector('#trust-card .component-group[data-type="worker"]', { timeout: 15_000 });
+  assert.match(await page.textContent('#trust-card .component-group[data-type="worker"]'), /summarize\s*Summarizes threads/);
+  assert.equal(await page.$eval('#trust-files tr[data-path="capability.json"] .sha', (e) => e.textContent), createHash('sha256').update(manifest).digest('hex'));
+  assert.deepEqual(page.errors, []);
+});
