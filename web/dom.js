@@ -99,7 +99,8 @@ export function copyButton(text, label, caption = 'Copy') {
   const b = h('button.copy', { type: 'button', 'aria-label': label, title: label, 'data-copy': text }, caption);
   b.addEventListener('click', async () => {
     try {
-      await navigator.clipboard.writeText(text);
+      if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(text);
+      else legacyCopy(text); // plain http on a LAN address has no Clipboard API
       b.textContent = 'Copied';
       announce('Copied to the clipboard');
     } catch {
@@ -108,6 +109,16 @@ export function copyButton(text, label, caption = 'Copy') {
     setTimeout(() => { b.textContent = caption; }, 1500);
   });
   return b;
+}
+
+function legacyCopy(text) {
+  const ta = h('textarea', { readonly: true, 'aria-hidden': 'true', class: 'sr-only' });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  const ok = document.execCommand('copy');
+  ta.remove();
+  if (!ok) throw new Error('copy refused');
 }
 
 /** A command line with its copy button. */
