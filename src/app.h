@@ -19,6 +19,7 @@ typedef struct config {
     const char *secret;    /* presigning key */
     const char *admin_token;
     const char *openapi_path;
+    const char *web_dir;   /* serve the web UI from this directory (NULL: the embedded copy) */
     int64_t max_body;      /* bytes of a JSON body */
     int threads;
     int max_connections;

@@ -38,7 +38,7 @@ typedef struct opt {
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
     *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
-    *o_min_client, *o_quota, *o_facet_index;
+    *o_min_client, *o_quota, *o_facet_index, *o_web_dir;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -57,6 +57,7 @@ static opt options[] = {
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
     {"--facet-index", "CAIRN_FACET_INDEX", "on", &o_facet_index},
+    {"--web-dir", "CAIRN_WEB_DIR", NULL, &o_web_dir},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -68,6 +69,7 @@ static void usage(FILE *f)
           "                    [--timeout SECONDS] [--retention DAYS] [--tmp-age SECONDS]\n"
           "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
           "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
+          "                    [--web-dir DIR]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS] [--tmp-age SECONDS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -333,6 +335,7 @@ static void build_config(config *cfg)
         exit(2);
     }
     cfg->facet_index = strcmp(o_facet_index, "on") == 0;
+    cfg->web_dir = o_web_dir && *o_web_dir ? o_web_dir : NULL;
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
@@ -428,6 +431,11 @@ static int cmd_serve(void)
     pthread_t sweep_thread;
     bool sweeping = false;
     build_config(&cfg);
+    struct stat st;
+    if (cfg.web_dir && (stat(cfg.web_dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "cairnd: --web-dir %s is not a directory\n", cfg.web_dir);
+        return 2;
+    }
     ctx.cfg = &cfg;
     if (cfg.admin_token && *cfg.admin_token)
         token_hash(ctx.admin_hash, cfg.admin_token);

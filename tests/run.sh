@@ -4,7 +4,7 @@
 #   cmocka units (test_store twice: on SQLite and on PostgreSQL);
 #   the node API suite on SQLite + file blobs, with the normal build and the ASan+UBSan build;
 #   the node API suite again on PostgreSQL + S3 (s3rver), then the scale-out suite (two cairnd
-#   on one database and bucket). PostgreSQL is a throwaway cluster (tests/support/pg.sh) and S3 is
+#   on one database and bucket); then the web UI in Chromium (tests/ui/). PostgreSQL is a throwaway cluster (tests/support/pg.sh) and S3 is
 #   s3rver (tests/support/s3rver.mjs), both on 127.0.0.1 and stopped by PID at exit.
 BUILD=${1:-build}
 ASAN=${2:-}
@@ -101,6 +101,28 @@ if [ -n "$pgport" ] && [ -n "$s3port" ]; then
 else
   broken="$broken api-postgres+s3"; failed=$((failed + 1))
 fi
+
+# The web UI in Chromium (playwright-core driving Debian's chromium, no browser download).
+ui_suite() {
+  echo "== UI tests (chromium)"
+  if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM:-}" ]; then
+    broken="$broken ui(no chromium)"; failed=$((failed + 1)); return
+  fi
+  env CAIRND="$ROOT/$BUILD/cairnd" timeout -k 10 900 node --test --test-reporter=tap --test-concurrency=2 tests/ui/ \
+    >"$log/ui.out" 2>&1
+  rc=$?
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log/ui.out" | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log/ui.out" | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; broken="$broken ui"; fi
+  if [ "$p" -eq 0 ]; then f=$((f + 1)); broken="$broken ui(no tests ran)"; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  printf '  %d passed, %d failed\n' "$p" "$f"
+  if [ "$f" -ne 0 ]; then
+    grep -E '^not ok|error:|expected|actual' "$log/ui.out" | head -80
+  fi
+}
+ui_suite
 
 [ -n "$broken" ] && echo "suites that failed to run cleanly:$broken"
 echo "$passed passed, $failed failed"

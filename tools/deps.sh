@@ -5,6 +5,8 @@ set -e
 PKGS="gcc make pkg-config python3 meson ninja-build libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libssl-dev libyaml-dev libcmark-dev libcmocka-dev libcurl4-openssl-dev
 zlib1g-dev libpq-dev postgresql nodejs libroaring-dev"
+# Test-only: the browser the UI tests drive (tests/ui/, through playwright-core).
+[ "${1:-}" = test ] && PKGS="$PKGS chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
@@ -24,9 +26,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq $missing >/dev/null
 fi
-# The S3-compatible server of the tests, pinned by tests/package-lock.json.
+# The S3-compatible server and playwright-core of the tests, pinned by tests/package-lock.json.
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ "${1:-}" = test ] && [ ! -f "$ROOT/tests/node_modules/@20minutes/s3rver/package.json" ]; then
-  echo "deps: npm ci --prefix tests (s3rver for the S3 tests)" >&2
+if [ "${1:-}" = test ] && { [ ! -f "$ROOT/tests/node_modules/@20minutes/s3rver/package.json" ] ||
+  [ ! -f "$ROOT/tests/node_modules/playwright-core/package.json" ]; }; then
+  echo "deps: npm ci --prefix tests (s3rver, playwright-core)" >&2
   npm ci --prefix "$ROOT/tests" --no-audit --no-fund --silent >/dev/null
 fi

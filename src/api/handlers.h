@@ -88,4 +88,9 @@ int api_download_urls(api_reply *r, api_call *c);
 int api_trust_card(api_reply *r, api_call *c);
 int api_admin_gc(api_reply *r, api_call *c);
 
+/* The web UI (web.c): GET / and GET /ui/{path*}. */
+int api_web(api_reply *r, api_call *c);
+/* The Content-Type of a web file, by its extension. */
+const char *web_content_type(const char *path);
+
 #endif

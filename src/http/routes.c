@@ -85,6 +85,9 @@ const route router_routes[] = {
     R("GET", VER "/trust-card", api_trust_card, READER, ARTIFACT, "capabilities.trust_card"),
     R("POST", VER "/publish", api_version_publish, WRITER, ARTIFACT, "versions.publish"),
     R("POST", VER "/deprecate", api_version_deprecate, WRITER, ARTIFACT, "versions.deprecate"),
+    /* The web UI last, so it never shadows a more specific route. */
+    R("GET", "/", api_web, PUBLIC, NONE, "web.index"),
+    R("GET", "/ui/{path*}", api_web, PUBLIC, NONE, "web.ui"),
 };
 
 const int router_route_count = (int)(sizeof(router_routes) / sizeof(router_routes[0]));
