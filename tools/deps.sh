@@ -24,9 +24,17 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq $missing >/dev/null
 fi
-# The S3-compatible server of the tests, pinned by tests/package-lock.json.
+# The test-only npm packages, pinned by tests/package-lock.json: the S3-compatible server and
+# the Hugging Face clients (tests/api/hf.test.mjs). npm ci runs when any one is missing;
+# --ignore-scripts: no install step may download binaries (onnxruntime-node's would; loading
+# configs and tokenizers does not need it).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ "${1:-}" = test ] && [ ! -f "$ROOT/tests/node_modules/@20minutes/s3rver/package.json" ]; then
-  echo "deps: npm ci --prefix tests (s3rver for the S3 tests)" >&2
-  npm ci --prefix "$ROOT/tests" --no-audit --no-fund --silent >/dev/null
+if [ "${1:-}" = test ]; then
+  for pkg in @20minutes/s3rver @huggingface/hub @huggingface/transformers; do
+    if [ ! -f "$ROOT/tests/node_modules/$pkg/package.json" ]; then
+      echo "deps: npm ci --prefix tests ($pkg is missing)" >&2
+      npm ci --prefix "$ROOT/tests" --ignore-scripts --no-audit --no-fund --silent >/dev/null
+      break
+    fi
+  done
 fi
