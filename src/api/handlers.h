@@ -82,6 +82,14 @@ int api_session_create(api_reply *r, api_call *c);
 int api_session_get(api_reply *r, api_call *c);
 int api_session_commit(api_reply *r, api_call *c);
 int api_file_get(api_reply *r, api_call *c);
+/* Finds file `path` of version v (ERR_NOT_FOUND for a bad or unknown path). */
+int api_file_find(store_resource *out, api_call *c, store_tx *tx, const store_version *v,
+                  const char *path, err *e);
+/* Replies with the bytes of res (a file of version v of m), as the file GET does: the
+ * enabled rule for non-owners, Content-Disposition, the blob with its ETag, and the download
+ * counted once the whole body was sent. */
+int api_file_reply(api_reply *r, api_call *c, const store_artifact *m, const store_version *v,
+                   const store_resource *res);
 int api_blob_get(api_reply *r, api_call *c);
 int api_download_url(api_reply *r, api_call *c);
 int api_download_urls(api_reply *r, api_call *c);

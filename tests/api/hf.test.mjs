@@ -1,0 +1,340 @@
+// The Hugging Face Hub API adapter (/hf, docs/hf.md) driven by the real clients:
+// @huggingface/hub and @huggingface/transformers (pinned in tests/package.json), plus a replay
+// of the Python huggingface_hub client's request sequence with node fetch (it cannot be
+// installed here), asserting the headers it needs.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  listModels, modelInfo, listFiles, downloadFile, fileExists, snapshotDownload, whoAmI, pathsInfo,
+} from '@huggingface/hub';
+import { startServer, api, mkOrgWithTokens, uniq } from './harness.mjs';
+import { mkArtifact, mkVersion, putFileOk, publish, prngBytes, MiB } from './files-lib.mjs';
+
+const sha256 = (b) => createHash('sha256').update(b).digest('hex');
+
+let srv, own, other, hubUrl, tiny, priv;
+const files = {
+  'config.json': Buffer.from(JSON.stringify({ model_type: 'bert', hidden_size: 8, vocab_size: 6 })),
+  'tokenizer.json': Buffer.from(JSON.stringify({
+    version: '1.0', truncation: null, padding: null, added_tokens: [],
+    normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
+    model: { type: 'WordLevel', vocab: { '[UNK]': 0, hello: 1, world: 2, cairn: 3, is: 4, here: 5 }, unk_token: '[UNK]' },
+  })),
+  'tokenizer_config.json': Buffer.from(JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '[UNK]' })),
+  'model.bin': prngBytes('hf-model', 3 * MiB),
+  'sub/extra.txt': Buffer.from('extra file\n'),
+  'sub/deep/more.txt': Buffer.from('deeper\n'),
+  'empty.txt': Buffer.alloc(0),
+};
+const card = '---\nlicense: apache-2.0\npipeline_tag: text-classification\nlibrary_name: transformers\ntags:\n  - tiny\n  - test\n---\n# Tiny\n';
+
+async function pushVersion(o, name, version, fileset) {
+  await mkVersion(srv, o, 'models', name, version);
+  for (const [p, b] of Object.entries(fileset)) await putFileOk(srv, o, 'models', name, version, p, b);
+  await publish(srv, o, 'models', name, version);
+}
+
+before(async () => {
+  srv = await startServer();
+  hubUrl = `${srv.url}/hf`;
+  own = await mkOrgWithTokens(srv, uniq('acme'));
+  other = await mkOrgWithTokens(srv, uniq('oth'));
+  tiny = (await mkArtifact(srv, own, 'models', { name: uniq('tiny'), is_public: true, description: card })).name;
+  await pushVersion(own, tiny, '1.0.0', files);
+  await pushVersion(own, tiny, '1.1.0', { ...files, 'config.json': Buffer.from('{"model_type":"bert","v":2}') });
+  priv = (await mkArtifact(srv, own, 'models', { name: uniq('priv'), is_public: false })).name;
+  await pushVersion(own, priv, '1.0.0', { 'config.json': files['config.json'] });
+});
+after(async () => { await srv?.stop(); });
+
+const hf = (t) => `hf_${t}`;
+
+test('modelInfo: default revision HEAD is the latest version; a given revision; fields and dates', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  const head = await modelInfo({ hubUrl, name: repo, additionalFields: ['sha', 'siblings', 'cardData', 'tags', 'library_name'] });
+  assert.equal(head.name, repo);
+  assert.match(head.sha, /^[0-9a-f]{40}$/);
+  const v10 = await modelInfo({ hubUrl, name: repo, revision: '1.0.0', additionalFields: ['sha', 'siblings'] });
+  const v11 = await modelInfo({ hubUrl, name: repo, revision: '1.1.0', additionalFields: ['sha'] });
+  assert.equal(head.sha, v11.sha, 'HEAD = latest = 1.1.0');
+  assert.notEqual(v10.sha, v11.sha);
+  // The commit id is stable: asked again, and by itself as a revision.
+  const again = await modelInfo({ hubUrl, name: repo, revision: v10.sha, additionalFields: ['sha'] });
+  assert.equal(again.sha, v10.sha);
+  assert.deepEqual(v10.siblings.map((s) => s.rfilename).sort(), Object.keys(files).sort());
+  assert.equal(head.cardData.pipeline_tag, 'text-classification');
+  assert.equal(head.cardData.license, 'apache-2.0');
+  assert.equal(head.task, 'text-classification', 'pipeline_tag, as the client names it');
+  assert.equal(head.library_name, 'transformers');
+  assert.ok(head.tags.includes('tiny'));
+  // Raw shape: dates in ...Z form (Python parses nothing else), id, private, downloads.
+  const r = await api(srv, 'GET', `/hf/api/models/${repo}/revision/1.0.0?blobs=true`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.id, repo);
+  assert.match(r.json.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  assert.match(r.json.lastModified, /Z$/);
+  assert.equal(r.json.private, false);
+  assert.equal(typeof r.json.downloads, 'number');
+  const model = r.json.siblings.find((s) => s.rfilename === 'model.bin');
+  assert.equal(model.size, 3 * MiB);
+  assert.equal(model.lfs.sha256, sha256(files['model.bin']));
+  assert.equal(r.headers.get('access-control-allow-origin'), '*');
+});
+
+test('errors: {"error"} + X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  let r = await api(srv, 'GET', `/hf/api/models/${own.slug}/nope`);
+  assert.equal(r.status, 404);
+  assert.equal(r.headers.get('x-error-code'), 'RepoNotFound');
+  assert.equal(typeof r.json.error, 'string');
+  r = await api(srv, 'GET', `/hf/api/models/${repo}/revision/9.9.9`);
+  assert.equal(r.status, 404);
+  assert.equal(r.headers.get('x-error-code'), 'RevisionNotFound');
+  r = await api(srv, 'GET', `/hf/api/models/${repo}/revision/${'a'.repeat(40)}`);
+  assert.equal(r.headers.get('x-error-code'), 'RevisionNotFound');
+  r = await api(srv, 'GET', `/hf/${repo}/resolve/main/nope.bin`);
+  assert.equal(r.status, 404);
+  assert.equal(r.headers.get('x-error-code'), 'EntryNotFound');
+  assert.match(r.headers.get('x-repo-commit'), /^[0-9a-f]{40}$/, 'a missing file still names the commit');
+  assert.equal(r.headers.get('access-control-allow-origin'), '*');
+  // A bad token: 401 with the message Python reads as bad credentials.
+  r = await api(srv, 'GET', `/hf/api/models/${repo}`, { token: 'hf_cairn_bogus' });
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get('x-error-message'), 'Invalid credentials in Authorization header');
+  // The JS client refuses a token without the hf_ prefix before sending anything.
+  await assert.rejects(modelInfo({ hubUrl, name: repo, accessToken: own.reader }), TypeError);
+  assert.equal(await downloadFile({ hubUrl, repo, path: 'nope.bin' }), null);
+});
+
+test('listModels: search, author, filter, sort and several pages through absolute Link URLs', async () => {
+  const author = uniq('page');
+  const o = await mkOrgWithTokens(srv, author);
+  const names = [];
+  for (let i = 0; i < 7; i++) {
+    const n = `m${i}-${uniq('x')}`;
+    await mkArtifact(srv, o, 'models', { name: n, is_public: true, tags: i % 2 ? ['odd'] : ['even'] });
+    names.push(`${author}/${n}`);
+  }
+  const seen = [];
+  for await (const m of listModels({ hubUrl, search: { owner: author }, limit: 100, additionalFields: ['tags'] })) seen.push(m.name);
+  assert.deepEqual([...seen].sort(), [...names].sort());
+  // Small pages: the client follows Link through every page.
+  const r = await api(srv, 'GET', `/hf/api/models?author=${author}&limit=3`);
+  assert.equal(r.status, 200);
+  assert.equal(r.json.length, 3);
+  assert.match(r.headers.get('link'), /^<http:\/\/127\.0\.0\.1:\d+\/hf\/api\/models\?author=[^>]*cursor=[^>]+>; rel="next"$/);
+  let url = `${hubUrl}/api/models?author=${author}&limit=3`, pages = 0;
+  const paged = [];
+  while (url) {
+    const p = await fetch(url);
+    paged.push(...(await p.json()).map((m) => m.id));
+    const link = p.headers.get('link');
+    url = link ? /<([^>]+)>/.exec(link)[1] : null;
+    pages++;
+  }
+  assert.equal(pages, 3);
+  assert.deepEqual([...paged].sort(), [...names].sort());
+  // filter = tag, search, sort.
+  const odd = [];
+  for await (const m of listModels({ hubUrl, search: { owner: author, tags: ['odd'] } })) odd.push(m.name);
+  assert.equal(odd.length, 3);
+  const q = [];
+  for await (const m of listModels({ hubUrl, search: { query: names[2].split('/')[1] } })) q.push(m.name);
+  assert.deepEqual(q, [names[2]]);
+  const s = await api(srv, 'GET', `/hf/api/models?author=${author}&sort=id`);
+  assert.deepEqual(s.json.map((m) => m.id), [...names].sort());
+  const bad = await api(srv, 'GET', '/hf/api/models?sort=nonsense');
+  assert.equal(bad.status, 400);
+  // The private model is listed for its own org only.
+  const mine = (await api(srv, 'GET', `/hf/api/models?author=${own.slug}`, { token: hf(own.reader) })).json.map((m) => m.id);
+  assert.ok(mine.includes(`${own.slug}/${priv}`));
+  const theirs = (await api(srv, 'GET', `/hf/api/models?author=${own.slug}`, { token: hf(other.reader) })).json.map((m) => m.id);
+  assert.ok(theirs.includes(`${own.slug}/${tiny}`) && !theirs.includes(`${own.slug}/${priv}`));
+});
+
+test('--public-url makes the Link URLs', async () => {
+  const s2 = await startServer({ args: ['--public-url', 'https://models.example.com/reg/'] });
+  try {
+    const o = await mkOrgWithTokens(s2, uniq('pu'));
+    for (let i = 0; i < 2; i++) await mkArtifact(s2, o, 'models', { name: `p${i}`, is_public: true });
+    const r = await api(s2, 'GET', `/hf/api/models?author=${o.slug}&limit=1`);
+    assert.match(r.headers.get('link'), /^<https:\/\/models\.example\.com\/reg\/hf\/api\/models\?author=[^&]+&limit=1&cursor=[^>]+>; rel="next"$/);
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('listFiles, pathsInfo, fileExists', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  const top = [];
+  for await (const f of listFiles({ hubUrl, repo, revision: '1.0.0' })) top.push(`${f.type}:${f.path}`);
+  assert.deepEqual(top.sort(), ['directory:sub', 'file:config.json', 'file:empty.txt', 'file:model.bin', 'file:tokenizer.json', 'file:tokenizer_config.json']);
+  const all = [];
+  for await (const f of listFiles({ hubUrl, repo, revision: '1.0.0', recursive: true })) all.push(f);
+  assert.deepEqual(all.filter((f) => f.type === 'file').map((f) => f.path).sort(), Object.keys(files).sort());
+  assert.ok(all.some((f) => f.type === 'directory' && f.path === 'sub/deep'));
+  const mb = all.find((f) => f.path === 'model.bin');
+  assert.equal(mb.lfs.oid, sha256(files['model.bin']));
+  assert.equal(mb.size, 3 * MiB);
+  assert.match(mb.oid, /^[0-9a-f]{40}$/);
+  const sub = [];
+  for await (const f of listFiles({ hubUrl, repo, path: 'sub', revision: '1.0.0' })) sub.push(f.path);
+  assert.deepEqual(sub.sort(), ['sub/deep', 'sub/extra.txt']);
+  const info = await pathsInfo({ hubUrl, repo, paths: ['config.json', 'sub', 'missing'], revision: '1.0.0', expand: true });
+  assert.deepEqual(info.map((x) => `${x.type}:${x.path}`), ['file:config.json', 'directory:sub']);
+  assert.equal(await fileExists({ hubUrl, repo, path: 'config.json' }), true);
+  assert.equal(await fileExists({ hubUrl, repo, path: 'nope.bin' }), false);
+});
+
+test('downloadFile whole and sliced (Range), empty file, build metadata revision', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  const blob = await downloadFile({ hubUrl, repo, path: 'config.json', revision: '1.0.0' });
+  assert.equal(await blob.text(), files['config.json'].toString());
+  const info = await modelInfo({ hubUrl, name: repo, revision: '1.0.0', additionalFields: ['sha'] });
+  const big = await downloadFile({ hubUrl, repo, path: 'model.bin', revision: info.sha });
+  assert.equal(big.size, 3 * MiB);
+  const part = Buffer.from(await big.slice(1000, 1010).arrayBuffer());
+  assert.deepEqual(part, files['model.bin'].subarray(1000, 1010));
+  const whole = Buffer.from(await big.arrayBuffer());
+  assert.equal(sha256(whole), sha256(files['model.bin']));
+  // Exact single-range 206.
+  const r = await fetch(`${hubUrl}/${repo}/resolve/1.0.0/model.bin`, { headers: { Range: 'bytes=5-9' } });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers.get('content-range'), `bytes 5-9/${3 * MiB}`);
+  assert.deepEqual(Buffer.from(await r.arrayBuffer()), files['model.bin'].subarray(5, 10));
+  // The empty file: a Range probe gets 200 with the empty body and size 0 (decision, docs/hf.md).
+  const e = await downloadFile({ hubUrl, repo, path: 'empty.txt', revision: '1.0.0' });
+  assert.equal(e.size, 0);
+  assert.equal((await e.arrayBuffer()).byteLength, 0);
+  const er = await fetch(`${hubUrl}/${repo}/resolve/1.0.0/empty.txt`, { headers: { Range: 'bytes=0-0' } });
+  assert.equal(er.status, 200);
+  assert.equal(er.headers.get('content-range'), 'bytes */0');
+  assert.equal(er.headers.get('etag'), `"${sha256(Buffer.alloc(0))}"`);
+  // A revision with + build metadata, raw and percent-encoded.
+  await pushVersion(own, tiny, '1.2.0-rc.1+b7', { 'config.json': Buffer.from('{"b":7}') });
+  for (const rev of ['1.2.0-rc.1+b7', '1.2.0-rc.1%2Bb7']) {
+    const x = await fetch(`${hubUrl}/${repo}/resolve/${rev}/config.json`);
+    assert.equal(x.status, 200, rev);
+    assert.equal(await x.text(), '{"b":7}');
+  }
+  const mi = await modelInfo({ hubUrl, name: repo, revision: '1.2.0-rc.1+b7', additionalFields: ['sha'] });
+  assert.match(mi.sha, /^[0-9a-f]{40}$/);
+  const ls = [];
+  for await (const f of listFiles({ hubUrl, repo, revision: '1.2.0-rc.1+b7' })) ls.push(f.path);
+  assert.deepEqual(ls, ['config.json']);
+});
+
+test('snapshotDownload into a cache dir: every file byte-exact', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-cache-'));
+  try {
+    const dir = await snapshotDownload({ hubUrl, repo, revision: '1.0.0', cacheDir });
+    const info = await modelInfo({ hubUrl, name: repo, revision: '1.0.0', additionalFields: ['sha'] });
+    assert.ok(dir.endsWith(info.sha), dir);
+    for (const [p, b] of Object.entries(files)) {
+      const got = fs.readFileSync(path.join(dir, p));
+      assert.equal(sha256(got), sha256(b), p);
+    }
+  } finally {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }
+});
+
+test('private model: refused to another org and to no token, never leaked; owner reads it', async () => {
+  const repo = `${own.slug}/${priv}`;
+  for (const token of [undefined, hf(other.admin)]) {
+    const accessToken = token;
+    await assert.rejects(modelInfo({ hubUrl, name: repo, accessToken }), (e) => e.statusCode === 404 || e.statusCode === 401);
+    const r = await api(srv, 'GET', `/hf/${repo}/resolve/main/config.json`, { token });
+    assert.ok(r.status === 404 || r.status === 401, `${r.status}`);
+    assert.equal(r.headers.get('x-repo-commit'), null, 'no commit id of a hidden model');
+    assert.equal(r.headers.get('x-error-code'), 'RepoNotFound');
+    const t = await api(srv, 'GET', `/hf/api/models/${repo}/tree/main`, { token });
+    assert.equal(t.status, 404);
+  }
+  const mine = await modelInfo({ hubUrl, name: repo, accessToken: hf(own.reader), additionalFields: ['sha', 'private'] });
+  assert.equal(mine.private, true);
+  const b = await downloadFile({ hubUrl, repo, path: 'config.json', accessToken: hf(own.reader) });
+  assert.equal(await b.text(), files['config.json'].toString());
+});
+
+test('whoAmI, refs, commits, CORS preflight', async () => {
+  const me = await whoAmI({ hubUrl, accessToken: hf(own.writer) });
+  assert.equal(me.type, 'user');
+  assert.ok(me.name);
+  const w = await api(srv, 'GET', '/hf/api/whoami-v2', { token: hf(own.writer) });
+  assert.equal(w.json.auth.accessToken.role, 'write');
+  assert.deepEqual(w.json.orgs.map((x) => x.name), [own.slug]);
+  assert.equal((await api(srv, 'GET', '/hf/api/whoami-v2')).status, 401);
+  const repo = `${own.slug}/${tiny}`;
+  const refs = (await api(srv, 'GET', `/hf/api/models/${repo}/refs`)).json;
+  assert.deepEqual(Object.keys(refs).sort(), ['branches', 'converts', 'tags']);
+  const v10 = await modelInfo({ hubUrl, name: repo, revision: '1.0.0', additionalFields: ['sha'] });
+  assert.equal(refs.tags.find((t) => t.name === '1.0.0').targetCommit, v10.sha);
+  assert.equal(refs.tags.find((t) => t.name === '1.0.0').ref, 'refs/tags/1.0.0');
+  const head = await modelInfo({ hubUrl, name: repo, additionalFields: ['sha'] });
+  assert.equal(refs.branches.find((b) => b.name === 'main').targetCommit, head.sha);
+  const commits = (await api(srv, 'GET', `/hf/api/models/${repo}/commits/1.1.0`)).json;
+  assert.deepEqual(commits.map((x) => x.title), ['version 1.1.0', 'version 1.0.0']);
+  assert.equal(commits[1].id, v10.sha);
+  const pre = await fetch(`${hubUrl}/${repo}/resolve/main/config.json`, {
+    method: 'OPTIONS', headers: { Origin: 'http://app.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization,range' } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+  assert.match(pre.headers.get('access-control-allow-headers'), /Authorization/);
+  assert.match(pre.headers.get('access-control-allow-headers'), /Range/);
+  const g = await fetch(`${hubUrl}/${repo}/resolve/main/config.json`, { headers: { Origin: 'http://app.example' } });
+  for (const h of ['ETag', 'Content-Range', 'X-Repo-Commit', 'X-Linked-Etag', 'X-Linked-Size', 'X-Error-Code', 'Link']) {
+    assert.match(g.headers.get('access-control-expose-headers'), new RegExp(h));
+  }
+});
+
+test('Python client replay: HEAD resolve with Accept-Encoding identity, form paths-info, %2F tree paths', async () => {
+  const repo = `${own.slug}/${tiny}`;
+  const sha = (await api(srv, 'GET', `/hf/api/models/${repo}/revision/1.0.0`)).json.sha;
+  // get_hf_file_metadata: HEAD, no redirects followed, identity encoding.
+  const h = await fetch(`${hubUrl}/${repo}/resolve/1.0.0/model.bin`, {
+    method: 'HEAD', redirect: 'manual', headers: { 'Accept-Encoding': 'identity', authorization: `Bearer ${hf(own.reader)}` } });
+  assert.equal(h.status, 200);
+  assert.equal(h.headers.get('x-repo-commit'), sha);
+  assert.equal(h.headers.get('etag'), `"${sha256(files['model.bin'])}"`);
+  assert.equal(h.headers.get('x-linked-etag'), `"${sha256(files['model.bin'])}"`);
+  assert.equal(h.headers.get('content-length'), String(3 * MiB), 'HEAD carries the true size');
+  assert.equal(h.headers.get('x-linked-size'), String(3 * MiB));
+  assert.equal(h.headers.get('content-encoding'), null);
+  // snapshot_download then asks by commit sha, percent-encoded revision and path.
+  const h2 = await fetch(`${hubUrl}/${repo}/resolve/${sha}/sub%2Fextra.txt`, { method: 'HEAD', headers: { 'Accept-Encoding': 'identity' } });
+  assert.equal(h2.status, 200);
+  assert.equal(h2.headers.get('content-length'), String(files['sub/extra.txt'].length));
+  // A resumed GET: Range bytes=N-.
+  const g = await fetch(`${hubUrl}/${repo}/resolve/1.0.0/model.bin`, { headers: { Range: `bytes=${3 * MiB - 4}-` } });
+  assert.equal(g.status, 206);
+  assert.deepEqual(Buffer.from(await g.arrayBuffer()), files['model.bin'].subarray(3 * MiB - 4));
+  // get_paths_info: form-urlencoded body.
+  const p = await fetch(`${hubUrl}/api/models/${repo}/paths-info/1.0.0`, {
+    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'paths=config.json&paths=sub%2Fextra.txt&paths=sub&expand=false' });
+  assert.equal(p.status, 200);
+  const items = await p.json();
+  assert.deepEqual(items.map((x) => `${x.type}:${x.path}`), ['file:config.json', 'file:sub/extra.txt', 'directory:sub']);
+  for (const x of items) assert.ok(typeof x.oid === 'string' && x.oid.length === 40, 'RepoFolder needs oid too');
+  assert.equal(items[1].lfs.oid, sha256(files['sub/extra.txt']));
+  // list_repo_tree: path quoted with safe="" (%2F), revision quoted too.
+  const t = await fetch(`${hubUrl}/api/models/${repo}/tree/1.0.0/sub%2Fdeep?recursive=false&expand=false`);
+  assert.equal(t.status, 200);
+  assert.deepEqual((await t.json()).map((x) => x.path), ['sub/deep/more.txt']);
+  const t404 = await fetch(`${hubUrl}/api/models/${repo}/tree/1.0.0/nothere`);
+  assert.equal(t404.status, 404);
+  assert.equal(t404.headers.get('x-error-code'), 'EntryNotFound');
+  // model_info without revision: id and sha are required by Python's ModelInfo.
+  const mi = await (await fetch(`${hubUrl}/api/models/${repo}?blobs=true`)).json();
+  assert.equal(mi.id, repo);
+  assert.match(mi.sha, /^[0-9a-f]{40}$/);
+  // list_repo_refs needs every key.
+  const refs = await (await fetch(`${hubUrl}/api/models/${repo}/refs?include_prs=1`)).json();
+  assert.ok(Array.isArray(refs.pullRequests));
+});
