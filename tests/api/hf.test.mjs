@@ -338,3 +338,39 @@ test('Python client replay: HEAD resolve with Accept-Encoding identity, form pat
   const refs = await (await fetch(`${hubUrl}/api/models/${repo}/refs?include_prs=1`)).json();
   assert.ok(Array.isArray(refs.pullRequests));
 });
+
+test('transformers.js loads AutoConfig and AutoTokenizer of a model pushed to cairn', async () => {
+  const { env, AutoConfig, AutoTokenizer } = await import('@huggingface/transformers');
+  env.remoteHost = `${hubUrl}/`;
+  env.remotePathTemplate = '{model}/resolve/{revision}/';
+  env.allowLocalModels = false;
+  env.useFSCache = false;
+  env.useBrowserCache = false;
+  // A model of its own, pushed through /api/v1: transformers.js 4.3.2 reads some tokenizer
+  // files at main even when given a revision, so main must hold the tokenizer too.
+  const name = (await mkArtifact(srv, own, 'models', { name: uniq('tok'), is_public: true })).name;
+  await pushVersion(own, name, '1.0.0', files);
+  await pushVersion(own, name, '1.1.0', { ...files, 'config.json': Buffer.from('{"model_type":"bert","v":2}') });
+  const repo = `${own.slug}/${name}`;
+  const cfg = await AutoConfig.from_pretrained(repo, { revision: '1.0.0' });
+  assert.equal(cfg.model_type, 'bert');
+  assert.equal(cfg.hidden_size, 8);
+  const tok = await AutoTokenizer.from_pretrained(repo, { revision: '1.0.0' });
+  const { input_ids } = await tok('hello cairn is here');
+  assert.deepEqual(Array.from(input_ids.data, Number), [1, 3, 4, 5]);
+  assert.equal(tok.decode([1, 2]), 'hello world');
+  // The default revision is main = the latest version (1.1.0 changed config.json).
+  const latest = await AutoConfig.from_pretrained(repo);
+  assert.equal(latest.v, 2);
+  // A private model: transformers.js sends no token to a host other than huggingface.co; with
+  // an env.fetch that adds one, the owner loads it; without, it is not found.
+  await assert.rejects(AutoConfig.from_pretrained(`${own.slug}/${priv}`));
+  const plain = env.fetch;
+  env.fetch = (u, init = {}) => fetch(u, { ...init, headers: { ...Object.fromEntries(new Headers(init.headers)), Authorization: `Bearer ${hf(own.reader)}` } });
+  try {
+    const pc = await AutoConfig.from_pretrained(`${own.slug}/${priv}`);
+    assert.equal(pc.model_type, 'bert');
+  } finally {
+    env.fetch = plain;
+  }
+});
