@@ -77,6 +77,26 @@ int api_resolve_version(store_version *out, api_call *c, store_tx *tx, const sto
 extern const api_upload api_upload_file, api_upload_bundle, api_upload_presigned,
     api_upload_session_patch;
 int api_upload_ticket(api_reply *r, api_call *c);
+/* The presigned PUT URL of upload `id` of the bytes whose SHA-256 is sum, valid until exp
+ * (seconds): the store's own URL (S3), else cairn's /api/v1/blobs/{key} signed for id. */
+const char *api_upload_url(api_call *c, const char *sum, const char *id, int64_t exp);
+/* Claims the bytes of SHA-256 sum for org_id, the confirm rule: what was PUT through upload
+ * `id` (verified against sum, then moved into the store), or bytes a file of the org already
+ * references. Fills hex and size; 404 when the org holds no such bytes (another org's bytes
+ * count as none), 422 when the upload does not hash to sum. */
+int api_blob_claim(char hex[65], uint64_t *size, api_call *c, const char *org_id,
+                   const char *id, const char *sum, err *e);
+/* A file to attach: path, the SHA-256 of bytes the store holds, their size. */
+typedef struct api_newfile {
+    const char *path, *sha256;
+    uint64_t size;
+} api_newfile;
+#define API_ATTACH_MAX 64
+/* Records files (1..API_ATTACH_MAX, bytes already claimed) as one package of draft
+ * version_id of an artifact of org_id, as every upload does (format sniffing, version size
+ * and metadata, the GC check); replies 201 Package. */
+int api_attach_files(api_reply *r, api_call *c, const char *org_id, const char *version_id,
+                     const api_newfile *files, size_t n);
 int api_upload_confirm(api_reply *r, api_call *c);
 int api_session_create(api_reply *r, api_call *c);
 int api_session_get(api_reply *r, api_call *c);

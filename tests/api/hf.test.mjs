@@ -8,10 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import {
   listModels, modelInfo, listFiles, downloadFile, fileExists, snapshotDownload, whoAmI, pathsInfo,
+  createRepo, uploadFiles, deleteFile,
 } from '@huggingface/hub';
-import { startServer, api, mkOrgWithTokens, uniq } from './harness.mjs';
+import { startServer, api, mkOrgWithTokens, uniq, REPO, assertCleanCli, S3_MODE } from './harness.mjs';
 import { mkArtifact, mkVersion, putFileOk, publish, prngBytes, MiB } from './files-lib.mjs';
 
 const sha256 = (b) => createHash('sha256').update(b).digest('hex');
@@ -373,4 +375,171 @@ test('transformers.js loads AutoConfig and AutoTokenizer of a model pushed to ca
   } finally {
     env.fetch = plain;
   }
+});
+
+const CLI = process.env.CAIRN_CLI || path.join(REPO, 'build', 'cairn');
+function cairnCli(args, env) {
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith('CAIRN_')) delete base[k];
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-cli-home-'));
+  return new Promise((resolve) => {
+    const p = spawn(CLI, args, { env: { ...base, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), XDG_STATE_HOME: path.join(home, '.state'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (code) => { fs.rmSync(home, { recursive: true, force: true }); resolve({ code, stdout, stderr }); });
+  });
+}
+
+test('write side: createRepo + uploadFiles (3 MiB + small) make SemVer versions, read through /api/v1 and cairn pull', async () => {
+  const name = uniq('new');
+  const repo = `${own.slug}/${name}`;
+  const accessToken = hf(own.writer);
+  // The JS client refuses a token without hf_ before sending anything.
+  await assert.rejects(createRepo({ hubUrl, repo, accessToken: own.writer }), TypeError);
+  const created = await createRepo({ hubUrl, repo, accessToken });
+  assert.equal(created.repoUrl, `${hubUrl}/${repo}`);
+  // Again: 409 whose body still names the url (Python's exist_ok reads it).
+  const again = await api(srv, 'POST', '/hf/api/repos/create', { token: accessToken, body: { name, organization: own.slug, type: 'model' } });
+  assert.equal(again.status, 409);
+  assert.equal(again.json.url, `${hubUrl}/${repo}`);
+  // A reader may not create; nor may another org's writer create in this org.
+  assert.equal((await api(srv, 'POST', '/hf/api/repos/create', { token: hf(own.reader), body: { name: uniq('r'), organization: own.slug } })).status, 403);
+  assert.equal((await api(srv, 'POST', '/hf/api/repos/create', { token: hf(other.writer), body: { name: uniq('r'), organization: own.slug } })).status, 404);
+  const big = prngBytes('hf-upload', 3 * MiB);
+  const small = Buffer.from('{"a":1}');
+  const out = await uploadFiles({ hubUrl, repo, accessToken, branch: '0.1.0', useXet: false,
+    files: [{ path: 'config.json', content: new Blob([small]) }, { path: 'w/model.bin', content: new Blob([big]) }] });
+  assert.match(out.commit.oid, /^[0-9a-f]{40}$/);
+  const info = await modelInfo({ hubUrl, name: repo, revision: '0.1.0', accessToken, additionalFields: ['sha'] });
+  assert.equal(info.sha, out.commit.oid, 'the commit id is the version\'s');
+  // Through /api/v1: a published version with both files, SHA-256 as stored.
+  const v = await api(srv, 'GET', `/api/v1/org/${own.slug}/models/${name}/versions/0.1.0`, { token: own.reader });
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.json.lifecycle, 'published');
+  const res = v.json.packages.flatMap((p) => p.resources);
+  assert.deepEqual(res.map((x) => x.path).sort(), ['config.json', 'w/model.bin']);
+  assert.equal(res.find((x) => x.path === 'w/model.bin').sha256, sha256(big));
+  const f = await fetch(`${srv.url}/api/v1/org/${own.slug}/models/${name}/versions/0.1.0/files/w/model.bin`, { headers: { authorization: `Bearer ${own.reader}` } });
+  assert.equal(sha256(Buffer.from(await f.arrayBuffer())), sha256(big));
+  // And with cairn pull.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-pull-'));
+  try {
+    const r = await cairnCli(['pull', `${repo}@0.1.0`, '-o', dir], { CAIRN_SERVER: srv.url, CAIRN_TOKEN: own.reader });
+    assertCleanCli(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(fs.readFileSync(path.join(dir, 'w', 'model.bin'))), sha256(big));
+    assert.equal(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'), '{"a":1}');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // A commit to main is the next patch, carrying the parent's files; the default client path
+  // (which offers xet) gets basic.
+  const second = await uploadFiles({ hubUrl, repo, accessToken, files: [{ path: 'README.md', content: new Blob(['# new\n']) }] });
+  const head = await modelInfo({ hubUrl, name: repo, accessToken, additionalFields: ['sha', 'siblings'] });
+  assert.equal(head.sha, second.commit.oid);
+  assert.deepEqual(head.siblings.map((x) => x.rfilename).sort(), ['README.md', 'config.json', 'w/model.bin']);
+  const refs = (await api(srv, 'GET', `/hf/api/models/${repo}/refs`, { token: own.reader })).json;
+  assert.deepEqual(refs.tags.map((t) => t.name).sort(), ['0.1.0', '0.1.1']);
+  // Deleting makes another version without the file.
+  await deleteFile({ hubUrl, repo, accessToken, path: 'README.md' });
+  const third = await modelInfo({ hubUrl, name: repo, revision: '0.1.2', accessToken, additionalFields: ['siblings'] });
+  assert.deepEqual(third.siblings.map((x) => x.rfilename).sort(), ['config.json', 'w/model.bin']);
+  // Versions are immutable: a commit to an existing version is refused.
+  await assert.rejects(uploadFiles({ hubUrl, repo, accessToken, branch: '0.1.0', files: [{ path: 'x.txt', content: new Blob(['x']) }] }), (e) => e.statusCode === 409);
+  // The same bytes again are deduplicated: the batch asks for no upload.
+  const b = await api(srv, 'POST', `/hf/${repo}.git/info/lfs/objects/batch`, { token: accessToken,
+    headers: { 'content-type': 'application/vnd.git-lfs+json' },
+    rawBody: JSON.stringify({ operation: 'upload', transfers: ['basic', 'xet'], hash_algo: 'sha_256', objects: [{ oid: sha256(big), size: big.length }, { oid: sha256(Buffer.from('fresh')), size: 5 }] }) });
+  assert.equal(b.status, 200, b.text);
+  assert.equal(b.json.transfer, 'basic');
+  assert.equal(b.json.objects[0].actions, undefined, 'held bytes need no upload');
+  assert.ok(b.json.objects[1].actions.upload.href);
+  // Bytes that do not hash to the oid are refused: as they stream through cairn (files), or
+  // when the commit claims them (S3 takes any bytes at its own URL; cairn re-hashes them).
+  const bad = await fetch(b.json.objects[1].actions.upload.href, { method: 'PUT', body: 'wrong' });
+  if (S3_MODE) assert.ok(bad.ok, `${bad.status}`);
+  else assert.equal(bad.status, 422);
+  const c = await api(srv, 'POST', `/hf/api/models/${repo}/commit/main`, { token: accessToken,
+    headers: { 'content-type': 'application/x-ndjson' },
+    rawBody: [{ key: 'header', value: { summary: 's' } }, { key: 'lfsFile', value: { path: 'f.txt', algo: 'sha256', oid: sha256(Buffer.from('fresh')), size: 5 } }].map((x) => JSON.stringify(x)).join('\n') });
+  if (S3_MODE) {
+    assert.equal(c.status, 422, c.text);
+    assert.match(c.json.error, /checksum mismatch/);
+  } else {
+    assert.equal(c.status, 400, c.text);
+    assert.match(c.json.error, /not uploaded/);
+  }
+  const after = await modelInfo({ hubUrl, name: repo, accessToken, additionalFields: ['sha'] });
+  assert.equal(after.sha, (await modelInfo({ hubUrl, name: repo, revision: '0.1.2', accessToken, additionalFields: ['sha'] })).sha, 'a refused commit made no version');
+  // Another org cannot write (403: the model is public, as v1 answers), nor can a reader.
+  await assert.rejects(uploadFiles({ hubUrl, repo, accessToken: hf(other.admin), files: [{ path: 'x', content: new Blob(['x']) }] }), (e) => e.statusCode === 403);
+  await assert.rejects(uploadFiles({ hubUrl, repo, accessToken: hf(own.reader), files: [{ path: 'x', content: new Blob(['x']) }] }), (e) => e.statusCode === 403);
+});
+
+test('a model pushed with cairn push downloads through /hf like hf_hub_download does', async () => {
+  const name = uniq('pushed');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-push-'));
+  try {
+    const body = prngBytes('hf-push', 200_000);
+    fs.writeFileSync(path.join(dir, 'weights.bin'), body);
+    const r = await cairnCli(['push', `${own.slug}/${name}@2.0.0`, path.join(dir, 'weights.bin'), '--publish'], { CAIRN_SERVER: srv.url, CAIRN_TOKEN: own.writer });
+    assertCleanCli(r);
+    assert.equal(r.code, 0, r.stderr);
+    // hf_hub_download: HEAD resolve at main, then GET by the commit it named.
+    const h = await fetch(`${hubUrl}/${own.slug}/${name}/resolve/main/weights.bin`, { method: 'HEAD', headers: { 'Accept-Encoding': 'identity', authorization: `Bearer ${hf(own.reader)}` } });
+    assert.equal(h.status, 200);
+    const commit = h.headers.get('x-repo-commit');
+    const g = await fetch(`${hubUrl}/${own.slug}/${name}/resolve/${commit}/weights.bin`, { headers: { authorization: `Bearer ${hf(own.reader)}` } });
+    const got = Buffer.from(await g.arrayBuffer());
+    assert.equal(got.length, Number(h.headers.get('content-length')));
+    assert.equal(sha256(got), sha256(body));
+    assert.equal(h.headers.get('etag'), `"${sha256(body)}"`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Python client replay, write side: create_repo twice, preupload with shouldIgnore, validate-yaml, LFS batch (hash_algo sha256), bare PUT, commit NDJSON with an empty inline file', async () => {
+  const name = uniq('py');
+  const repo = `${own.slug}/${name}`;
+  const auth = { authorization: `Bearer ${hf(own.writer)}` };
+  for (const want of [200, 409]) {
+    const r = await fetch(`${hubUrl}/api/repos/create`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name, organization: own.slug, private: true }) });
+    assert.equal(r.status, want);
+    assert.equal((await r.json()).url, `${hubUrl}/${repo}`);
+  }
+  const data = prngBytes('py-upload', 3_000_000);
+  const pre = await fetch(`${hubUrl}/api/models/${repo}/preupload/0.1.0`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ files: [{ path: 'm.bin', size: data.length, sample: data.subarray(0, 512).toString('base64') }, { path: 'empty.txt', size: 0, sample: '' }], gitIgnore: null }) });
+  assert.equal(pre.status, 200);
+  const modes = (await pre.json()).files;
+  assert.deepEqual(modes.map((f) => [f.path, f.uploadMode, f.shouldIgnore]), [['m.bin', 'lfs', false], ['empty.txt', 'regular', false]]);
+  const y = await fetch(`${hubUrl}/api/validate-yaml`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ content: '---\n---\n', repoType: 'model' }) });
+  assert.equal(y.status, 200);
+  assert.deepEqual(await y.json(), { errors: [], warnings: [] });
+  const batch = await fetch(`${hubUrl}/${repo}.git/info/lfs/objects/batch`, { method: 'POST',
+    headers: { ...auth, accept: 'application/vnd.git-lfs+json', 'content-type': 'application/vnd.git-lfs+json' },
+    body: JSON.stringify({ operation: 'upload', transfers: ['basic', 'multipart'], hash_algo: 'sha256', ref: { name: '0.1.0' }, objects: [{ oid: sha256(data), size: data.length }] }) });
+  assert.equal(batch.status, 200);
+  const obj = (await batch.json()).objects[0];
+  // A bare PUT, no Authorization: the href authorizes itself.
+  const put = await fetch(obj.actions.upload.href, { method: 'PUT', body: data });
+  assert.ok(put.ok, `${put.status}`);
+  const commit = await fetch(`${hubUrl}/api/models/${repo}/commit/0.1.0`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-ndjson' },
+    body: [{ key: 'header', value: { summary: 'Upload m.bin with huggingface_hub', description: '' } },
+      { key: 'lfsFile', value: { path: 'm.bin', algo: 'sha256', oid: sha256(data), size: data.length } },
+      { key: 'file', value: { content: '', path: 'empty.txt', encoding: 'base64' } }].map((x) => JSON.stringify(x)).join('\n') });
+  assert.equal(commit.status, 200);
+  const cj = await commit.json();
+  assert.match(cj.commitOid, /^[0-9a-f]{40}$/);
+  assert.equal(cj.commitUrl, `${hubUrl}/${repo}/commit/${cj.commitOid}`);
+  // hf_hub_download of both, by the commit.
+  const h = await fetch(`${hubUrl}/${repo}/resolve/${cj.commitOid}/m.bin`, { method: 'HEAD', headers: { ...auth, 'Accept-Encoding': 'identity' } });
+  assert.equal(h.headers.get('content-length'), String(data.length));
+  const e = await fetch(`${hubUrl}/${repo}/resolve/0.1.0/empty.txt`, { headers: auth });
+  assert.equal(e.status, 200);
+  assert.equal((await e.arrayBuffer()).byteLength, 0);
+  // Private: nobody else sees it.
+  assert.equal((await fetch(`${hubUrl}/api/models/${repo}`)).status, 404);
 });

@@ -25,7 +25,7 @@
 static void hf_error(api_reply *r, api_call *c);
 const api_door hf_door = {"hf", true, hf_error};
 
-static void cors(api_reply *r)
+void hf_cors(api_reply *r)
 {
     api_header(r, "Access-Control-Allow-Origin", "*");
     api_header(r, "Access-Control-Expose-Headers", EXPOSE);
@@ -40,7 +40,7 @@ static const char *reply_header(const api_reply *r, const char *name)
 }
 
 /* Marks the error being returned with the HF error code the clients map to exceptions. */
-static int fail_code(api_reply *r, const char *code)
+int hf_fail_code(api_reply *r, const char *code)
 {
     if (r->e.kind == ERR_NOT_FOUND && !reply_header(r, "X-Error-Code"))
         api_header(r, "X-Error-Code", code);
@@ -64,7 +64,7 @@ static void hf_error(api_reply *r, api_call *c)
     if (r->status == 404 && !reply_header(r, "X-Error-Code"))
         api_header(r, "X-Error-Code", "RepoNotFound");
     api_header(r, "X-Error-Message", clean);
-    cors(r);
+    hf_cors(r);
     r->body = json_pack("{s:s}", "error", msg);
 }
 
@@ -77,12 +77,12 @@ static void as_model(api_call *c)
         c->params[c->nparams++] = (api_kv){"kind", "models"};
 }
 
-static int repo(store_org *o, store_artifact *m, api_reply *r, api_call *c, store_tx *tx,
+int hf_repo(store_org *o, store_artifact *m, api_reply *r, api_call *c, store_tx *tx,
                 int role)
 {
     as_model(c);
     if (api_artifact_access(o, m, c, tx, role, &r->e) < 0)
-        return fail_code(r, "RepoNotFound");
+        return hf_fail_code(r, "RepoNotFound");
     return 0;
 }
 
@@ -98,7 +98,7 @@ static bool is_commit_id(const char *s)
 /* The version's commit id: hex(sha256("cairn-version\0" org/name "\0" version "\0" then per
  * file, by path, path "\0" sha256 "\0" size "\n"))[:40]. Derived from content only, so it
  * never changes while the version's files do not (and published versions' files never do). */
-static int commit_id(char out[41], store_resource **rs, size_t *n, api_call *c, store_tx *tx,
+int hf_commit_id(char out[41], store_resource **rs, size_t *n, api_call *c, store_tx *tx,
                      const store_artifact *m, const store_version *v, err *e)
 {
     store_resource *list;
@@ -127,7 +127,7 @@ static int commit_id(char out[41], store_resource **rs, size_t *n, api_call *c, 
 /* Resolves an HF revision of m: `main` and `HEAD` are the `latest` alias, a 40-hex commit id
  * is the visible version whose commit id it is, anything else is what v1 resolves (exact
  * SemVer, `latest`, an alias, a version id). Fills sha, and the version's files. */
-static int revision(store_version *v, char sha[41], store_resource **rs, size_t *n,
+int hf_revision(store_version *v, char sha[41], store_resource **rs, size_t *n,
                     api_reply *r, api_call *c, store_tx *tx, const store_artifact *m,
                     const char *rev)
 {
@@ -141,7 +141,7 @@ static int revision(store_version *v, char sha[41], store_resource **rs, size_t 
         for (size_t i = 0; i < cnt; i++) {
             if (!api_version_visible(c, m, all[i].lifecycle))
                 continue;
-            if (commit_id(sha, rs, n, c, tx, m, &all[i], &r->e) < 0)
+            if (hf_commit_id(sha, rs, n, c, tx, m, &all[i], &r->e) < 0)
                 return -1;
             if (strcmp(sha, rev) == 0) {
                 *v = all[i];
@@ -149,14 +149,14 @@ static int revision(store_version *v, char sha[41], store_resource **rs, size_t 
             }
         }
         err_set(&r->e, ERR_NOT_FOUND, "Invalid rev id: %s", rev);
-        return fail_code(r, "RevisionNotFound");
+        return hf_fail_code(r, "RevisionNotFound");
     }
     if (api_resolve_version(v, c, tx, m, rev, &r->e) < 0) {
         if (r->e.kind == ERR_NOT_FOUND)
             err_set(&r->e, ERR_NOT_FOUND, "Invalid rev id: %s", rev);
-        return fail_code(r, "RevisionNotFound");
+        return hf_fail_code(r, "RevisionNotFound");
     }
-    return commit_id(sha, rs, n, c, tx, m, v, &r->e);
+    return hf_commit_id(sha, rs, n, c, tx, m, v, &r->e);
 }
 
 /* Git's blob id of the LFS pointer of a file: the `oid` clients see for an LFS file. */
@@ -271,10 +271,10 @@ static bool query_true(const api_call *c, const char *name)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-static int reply_json(api_reply *r, json_t *body)
+int hf_reply_json(api_reply *r, json_t *body)
 {
     api_json(r, 200, body);
-    cors(r);
+    hf_cors(r);
     return 0;
 }
 
@@ -288,11 +288,11 @@ static int do_model_info(api_reply *r, api_call *c, store_tx *tx)
     store_resource *rs = NULL;
     size_t n = 0;
     char sha[41];
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0)
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0)
         return -1;
     const char *rev = api_param(c, "version");
     bool have = true;
-    if (revision(&v, sha, &rs, &n, r, c, tx, &m, rev) < 0) {
+    if (hf_revision(&v, sha, &rs, &n, r, c, tx, &m, rev) < 0) {
         /* Without a revision, a model with no visible version still has info (no sha). */
         if (rev || r->e.kind != ERR_NOT_FOUND)
             return -1;
@@ -300,7 +300,7 @@ static int do_model_info(api_reply *r, api_call *c, store_tx *tx)
         r->nheaders = 0;
         have = false;
     }
-    return reply_json(r, model_json(&m, have ? &v : NULL, sha, rs, n, query_true(c, "blobs")));
+    return hf_reply_json(r, model_json(&m, have ? &v : NULL, sha, rs, n, query_true(c, "blobs")));
 }
 
 int hf_model_info(api_reply *r, api_call *c)
@@ -311,7 +311,7 @@ int hf_model_info(api_reply *r, api_call *c)
 /* ---- model list ---- */
 
 /* Percent-encodes s for a query value. */
-static const char *qenc(arena *a, const char *s)
+const char *hf_qenc(arena *a, const char *s)
 {
     size_t n = strlen(s);
     char *out = arena_alloc(a, 3 * n + 1), *w = out;
@@ -326,7 +326,7 @@ static const char *qenc(arena *a, const char *s)
 }
 
 /* The absolute URL of this server as clients reach it (--public-url, else the Host). */
-static const char *base_url(const api_call *c)
+const char *hf_base_url(const api_call *c)
 {
     if (c->app->cfg->public_url)
         return c->app->cfg->public_url;
@@ -373,7 +373,7 @@ int hf_model_list(api_reply *r, api_call *c)
     for (size_t i = 0; i < c->nquery; i++) {
         const char *k = c->query[i].key, *val = c->query[i].value ? c->query[i].value : "";
         if (strcmp(k, "cursor") != 0)
-            link_q = arena_printf(c->a, "%s%s=%s&", link_q, qenc(c->a, k), qenc(c->a, val));
+            link_q = arena_printf(c->a, "%s%s=%s&", link_q, hf_qenc(c->a, k), hf_qenc(c->a, val));
         if (strcmp(k, "search") == 0 || strcmp(k, "cursor") == 0)
             q[nq++] = (api_kv){k, val};
         else if (strcmp(k, "filter") == 0)
@@ -452,9 +452,9 @@ int hf_model_list(api_reply *r, api_call *c)
     if (next)
         api_header(r, "Link",
                    arena_printf(c->a, "<%s/hf/api/models?%scursor=%s>; rel=\"next\"",
-                                base_url(c), link_q, qenc(c->a, next)));
+                                hf_base_url(c), link_q, hf_qenc(c->a, next)));
     json_decref(body);
-    return reply_json(r, out);
+    return hf_reply_json(r, out);
 }
 
 /* ---- tree and paths-info ---- */
@@ -477,8 +477,8 @@ static int do_tree(api_reply *r, api_call *c, store_tx *tx)
     store_resource *rs;
     size_t n;
     char sha[41];
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
-        revision(&v, sha, &rs, &n, r, c, tx, &m, api_param(c, "version")) < 0)
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
+        hf_revision(&v, sha, &rs, &n, r, c, tx, &m, api_param(c, "version")) < 0)
         return -1;
     const char *dir = api_param(c, "path");
     if (!dir)
@@ -490,7 +490,7 @@ static int do_tree(api_reply *r, api_call *c, store_tx *tx)
     if (dn > 0 && !is_dir(rs, n, dir)) {
         err_set(&r->e, ERR_NOT_FOUND, "directory '%s' not found at revision %s", dir, sha);
         api_header(r, "X-Repo-Commit", arena_strdup(c->a, sha));
-        return fail_code(r, "EntryNotFound");
+        return hf_fail_code(r, "EntryNotFound");
     }
     bool recursive = query_true(c, "recursive");
     json_t *out = json_array();
@@ -518,7 +518,7 @@ static int do_tree(api_reply *r, api_call *c, store_tx *tx)
         if (recursive || !strchr(rel, '/'))
             json_array_append_new(out, file_entry(&rs[i]));
     }
-    return reply_json(r, out);
+    return hf_reply_json(r, out);
 }
 
 int hf_tree(api_reply *r, api_call *c)
@@ -602,8 +602,8 @@ static int do_paths_info(api_reply *r, api_call *c, store_tx *tx)
     size_t n;
     char sha[41];
     json_t *paths;
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
-        revision(&v, sha, &rs, &n, r, c, tx, &m, api_param(c, "version")) < 0 ||
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
+        hf_revision(&v, sha, &rs, &n, r, c, tx, &m, api_param(c, "version")) < 0 ||
         body_paths(&paths, c, &r->e) < 0)
         return -1;
     json_t *out = json_array(), *x;
@@ -625,7 +625,7 @@ static int do_paths_info(api_reply *r, api_call *c, store_tx *tx)
             json_array_append_new(out, dir_entry(sha, want, pn));
     }
     json_decref(paths);
-    return reply_json(r, out);
+    return hf_reply_json(r, out);
 }
 
 int hf_paths_info(api_reply *r, api_call *c)
@@ -642,19 +642,19 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
     store_version v;
     store_resource res;
     char sha[41];
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
-        revision(&v, sha, NULL, NULL, r, c, tx, &m, api_param(c, "version")) < 0)
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
+        hf_revision(&v, sha, NULL, NULL, r, c, tx, &m, api_param(c, "version")) < 0)
         return -1;
     const char *commit = arena_strdup(c->a, sha);
     /* Even a missing file names the commit: Python caches the absence under it. */
     api_header(r, "X-Repo-Commit", commit);
     if (api_file_find(&res, c, tx, &v, api_param(c, "path"), &r->e) < 0)
-        return fail_code(r, "EntryNotFound");
+        return hf_fail_code(r, "EntryNotFound");
     if (api_file_reply(r, c, &m, &v, &res) < 0)
         return -1;
     api_header(r, "X-Linked-Etag", r->file.etag);
     api_header(r, "X-Linked-Size", arena_printf(c->a, "%lld", (long long)r->file.size));
-    cors(r);
+    hf_cors(r);
     /* An empty file has no byte to range over (RFC 9110 would answer 416, and the clients'
      * "bytes=0-0" probe throws on any non-2xx): any Range gets 200 with the empty body and
      * Content-Range "bytes * /0" written without the space, which gives both clients size 0. */
@@ -685,14 +685,14 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
     store_version *all;
     size_t cnt;
     char sha[41];
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
         store_version_list(&all, &cnt, tx, m.id, NULL, c->a, &r->e) < 0)
         return -1;
     json_t *tags = json_array(), *branches = json_array();
     for (size_t i = 0; i < cnt; i++) {
         if (!api_version_visible(c, &m, all[i].lifecycle))
             continue;
-        if (commit_id(sha, NULL, NULL, c, tx, &m, &all[i], &r->e) < 0)
+        if (hf_commit_id(sha, NULL, NULL, c, tx, &m, &all[i], &r->e) < 0)
             goto fail;
         json_array_append_new(tags, json_pack("{s:s, s:s, s:s}", "name", all[i].version, "ref",
                                               arena_printf(c->a, "refs/tags/%s",
@@ -714,7 +714,7 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
             err_clear(&r->e);
             continue;
         }
-        if (commit_id(sha, NULL, NULL, c, tx, &m, &v, &r->e) < 0) {
+        if (hf_commit_id(sha, NULL, NULL, c, tx, &m, &v, &r->e) < 0) {
             json_decref(aliases);
             goto fail;
         }
@@ -727,7 +727,7 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
     json_t *body = json_pack("{s:o, s:[], s:o}", "branches", branches, "converts", "tags", tags);
     if (query_true(c, "include_prs"))
         json_object_set_new(body, "pullRequests", json_array());
-    return reply_json(r, body);
+    return hf_reply_json(r, body);
 fail:
     json_decref(tags);
     json_decref(branches);
@@ -746,8 +746,8 @@ static int do_commits(api_reply *r, api_call *c, store_tx *tx)
     store_version v, *all;
     size_t cnt;
     char sha[41];
-    if (repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
-        revision(&v, sha, NULL, NULL, r, c, tx, &m, api_param(c, "version")) < 0 ||
+    if (hf_repo(&o, &m, r, c, tx, ROLE_READER) < 0 ||
+        hf_revision(&v, sha, NULL, NULL, r, c, tx, &m, api_param(c, "version")) < 0 ||
         store_version_list(&all, &cnt, tx, m.id, NULL, c->a, &r->e) < 0)
         return -1;
     /* The history of a version: it and every earlier visible version, newest first. */
@@ -756,7 +756,7 @@ static int do_commits(api_reply *r, api_call *c, store_tx *tx)
         if (!api_version_visible(c, &m, all[i].lifecycle) ||
             strcmp(all[i].sort_key, v.sort_key) > 0)
             continue;
-        if (commit_id(sha, NULL, NULL, c, tx, &m, &all[i], &r->e) < 0) {
+        if (hf_commit_id(sha, NULL, NULL, c, tx, &m, &all[i], &r->e) < 0) {
             json_decref(out);
             return -1;
         }
@@ -767,7 +767,7 @@ static int do_commits(api_reply *r, api_call *c, store_tx *tx)
                            api_time(all[i].published_at ? all[i].published_at
                                                         : all[i].created_at)));
     }
-    return reply_json(r, out);
+    return hf_reply_json(r, out);
 }
 
 int hf_commits(api_reply *r, api_call *c)
@@ -790,7 +790,7 @@ int hf_whoami(api_reply *r, api_call *c)
                                                            : w->role >= ROLE_WRITER
                                                                ? "write"
                                                                : "read"));
-    return reply_json(r, json_pack("{s:s, s:s, s:s, s:s, s:n, s:b, s:b, s:o, s:{s:s, s:{s:s, "
+    return hf_reply_json(r, json_pack("{s:s, s:s, s:s, s:s, s:n, s:b, s:b, s:o, s:{s:s, s:{s:s, "
                                    "s:s}}}",
                                    "type", "user", "id", w->token_id ? w->token_id : "admin",
                                    "name", name, "fullname", name, "email", "emailVerified", 0,
