@@ -151,6 +151,14 @@ test('listModels: search, author, filter, sort and several pages through absolut
   assert.deepEqual(s.json.map((m) => m.id), [...names].sort());
   const bad = await api(srv, 'GET', '/hf/api/models?sort=nonsense');
   assert.equal(bad.status, 400);
+  // A name HF clients cannot express (Python and transformers.js refuse "--") is served by its
+  // exact name but left out of lists (docs/hf.md).
+  const odd2 = `x--${uniq('y')}`;
+  await mkArtifact(srv, o, 'models', { name: odd2, is_public: true });
+  const listed = (await api(srv, 'GET', `/hf/api/models?author=${author}&limit=100`)).json.map((m) => m.id);
+  assert.equal(listed.length, 7);
+  assert.ok(!listed.includes(`${author}/${odd2}`));
+  assert.equal((await api(srv, 'GET', `/hf/api/models/${author}/${odd2}`)).json.id, `${author}/${odd2}`);
   // The private model is listed for its own org only.
   const mine = (await api(srv, 'GET', `/hf/api/models?author=${own.slug}`, { token: hf(own.reader) })).json.map((m) => m.id);
   assert.ok(mine.includes(`${own.slug}/${priv}`));
