@@ -86,6 +86,10 @@ const char *api_upload_url(api_call *c, const char *sum, const char *id, int64_t
  * count as none), 422 when the upload does not hash to sum. */
 int api_blob_claim(char hex[65], uint64_t *size, api_call *c, const char *org_id,
                    const char *id, const char *sum, err *e);
+/* Whether org_id holds the bytes of SHA-256 sum: a file of the org references them and the
+ * store has them. 0 with *size, or ERR_NOT_FOUND (bytes only another org holds count as none). */
+int api_org_holds(int64_t *size, api_call *c, store_tx *tx, const char *org_id, const char *sum,
+                  err *e);
 /* A file to attach: path, the SHA-256 of bytes the store holds, their size. */
 typedef struct api_newfile {
     const char *path, *sha256;

@@ -646,16 +646,28 @@ int api_blob_claim(char hex[65], uint64_t *size, api_call *c, const char *org_id
     int64_t held = -1;
     if (store_tx_begin(&tx, c->app->store, false, e) < 0)
         return -1;
-    int rc = store_org_blob_size(&held, tx, org_id, key, e);
+    int rc = api_org_holds(&held, c, tx, org_id, sum, e);
     store_tx_end(tx, false, e);
-    if (rc < 0 && e->kind != ERR_NOT_FOUND)
+    if (rc < 0) {
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
         return -1;
-    if (rc < 0 || !blob_exists(c->app->blob, key)) {
-        err_clear(e);
-        return err_set(e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
     }
     snprintf(hex, 65, "%s", sum);
     *size = (uint64_t)held;
+    return 0;
+}
+
+int api_org_holds(int64_t *size, api_call *c, store_tx *tx, const char *org_id, const char *sum,
+                  err *e)
+{
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), sum);
+    int rc = store_org_blob_size(size, tx, org_id, key, e);
+    if (rc < 0)
+        return -1;
+    if (!blob_exists(c->app->blob, key))
+        return err_set(e, ERR_NOT_FOUND, "the store does not hold %s", key);
     return 0;
 }
 

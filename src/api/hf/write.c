@@ -201,16 +201,14 @@ static int do_batch(api_reply *r, api_call *c, store_tx *tx)
         }
         /* Bytes the org already holds need no upload (dedup); bytes only another org holds
          * are uploaded again, so a digest tells nothing about other orgs' files. */
-        char key[BLOB_KEY_MAX];
         int64_t held = -1;
-        blob_key_of(key, sizeof(key), oid);
-        int rc = store_org_blob_size(&held, tx, o.id, key, &r->e);
+        int rc = api_org_holds(&held, c, tx, o.id, oid, &r->e);
         if (rc < 0 && r->e.kind != ERR_NOT_FOUND) {
             json_decref(out);
             return -1;
         }
         err_clear(&r->e);
-        if (rc == 0 && held == json_integer_value(size) && blob_exists(c->app->blob, key))
+        if (rc == 0 && held == json_integer_value(size))
             continue;
         const char *href = api_upload_url(c, oid, lfs_upload_id(c, o.id, oid), exp);
         json_object_set_new(item, "actions",
