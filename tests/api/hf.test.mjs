@@ -149,6 +149,11 @@ test('listModels: search, author, filter, sort and several pages through absolut
   assert.deepEqual(q, [names[2]]);
   const s = await api(srv, 'GET', `/hf/api/models?author=${author}&sort=id`);
   assert.deepEqual(s.json.map((m) => m.id), [...names].sort());
+  for (const token of [undefined, srv.adminToken]) {
+    const none = await api(srv, 'GET', '/hf/api/models?author=no-such-org', { token });
+    assert.equal(none.status, 200, none.text);
+    assert.deepEqual(none.json, []);
+  }
   const bad = await api(srv, 'GET', '/hf/api/models?sort=nonsense');
   assert.equal(bad.status, 400);
   // A name HF clients cannot express (Python and transformers.js refuse "--") is served by its
@@ -280,6 +285,11 @@ test('whoAmI, refs, commits, CORS preflight', async () => {
   assert.equal(w.json.auth.accessToken.role, 'write');
   assert.deepEqual(w.json.orgs.map((x) => x.name), [own.slug]);
   assert.equal((await api(srv, 'GET', '/hf/api/whoami-v2')).status, 401);
+  // The hf_ form of a cairn token is the same token on every route, /api/v1 included; only
+  // hf_cairn_ is unwrapped (an hf_ token of another shape is just an unknown token).
+  const v1 = await api(srv, 'GET', '/api/v1/whoami', { token: hf(own.writer) });
+  assert.equal(v1.status, 200, v1.text);
+  assert.equal((await api(srv, 'GET', '/api/v1/whoami', { token: `hf_${own.writer.slice(6)}` })).status, 401);
   const repo = `${own.slug}/${tiny}`;
   const refs = (await api(srv, 'GET', `/hf/api/models/${repo}/refs`)).json;
   assert.deepEqual(Object.keys(refs).sort(), ['branches', 'converts', 'tags']);

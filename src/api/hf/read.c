@@ -415,6 +415,11 @@ int hf_model_list(api_reply *r, api_call *c)
     if (rep.raw_release)
         rep.raw_release((void *)rep.raw);
     json_decref(rep.body);
+    if (own && rc < 0 && rep.e.kind == ERR_NOT_FOUND) {
+        /* a server admin naming an org that does not exist: no models */
+        json_decref(body);
+        return hf_reply_json(r, json_array());
+    }
     if (rc < 0 || !body) {
         json_decref(body);
         r->e = rep.e;
