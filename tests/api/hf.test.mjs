@@ -195,7 +195,10 @@ test('listFiles, pathsInfo, fileExists', async () => {
   const mb = all.find((f) => f.path === 'model.bin');
   assert.equal(mb.lfs.oid, sha256(files['model.bin']));
   assert.equal(mb.size, 3 * MiB);
-  assert.match(mb.oid, /^[0-9a-f]{40}$/);
+  // oid is git's blob id of the file's LFS pointer, as on the Hub.
+  const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(files['model.bin'])}\nsize ${3 * MiB}\n`;
+  assert.equal(mb.oid, createHash('sha1').update(`blob ${pointer.length}\0${pointer}`).digest('hex'));
+  assert.equal(mb.lfs.pointerSize, pointer.length);
   const sub = [];
   for await (const f of listFiles({ hubUrl, repo, path: 'sub', revision: '1.0.0' })) sub.push(f.path);
   assert.deepEqual(sub.sort(), ['sub/deep', 'sub/extra.txt']);
