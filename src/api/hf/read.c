@@ -18,8 +18,8 @@
 #include "core/frontmatter.h"
 #include "util/crypto.h"
 
-#define EXPOSE                                                                                \
-    "ETag, Content-Range, Content-Length, Accept-Ranges, X-Repo-Commit, X-Linked-Etag, "     \
+#define EXPOSE                                                                                     \
+    "ETag, Content-Range, Content-Length, Accept-Ranges, X-Repo-Commit, X-Linked-Etag, "           \
     "X-Linked-Size, X-Error-Code, X-Error-Message, Link, X-Request-Id"
 
 static void hf_error(api_reply *r, api_call *c);
@@ -77,8 +77,7 @@ static void as_model(api_call *c)
         c->params[c->nparams++] = (api_kv){"kind", "models"};
 }
 
-int hf_repo(store_org *o, store_artifact *m, api_reply *r, api_call *c, store_tx *tx,
-                int role)
+int hf_repo(store_org *o, store_artifact *m, api_reply *r, api_call *c, store_tx *tx, int role)
 {
     as_model(c);
     if (api_artifact_access(o, m, c, tx, role, &r->e) < 0)
@@ -99,7 +98,7 @@ static bool is_commit_id(const char *s)
  * file, by path, path "\0" sha256 "\0" size "\n"))[:40]. Derived from content only, so it
  * never changes while the version's files do not (and published versions' files never do). */
 int hf_commit_id(char out[41], store_resource **rs, size_t *n, api_call *c, store_tx *tx,
-                     const store_artifact *m, const store_version *v, err *e)
+                 const store_artifact *m, const store_version *v, err *e)
 {
     store_resource *list;
     size_t cnt;
@@ -127,9 +126,8 @@ int hf_commit_id(char out[41], store_resource **rs, size_t *n, api_call *c, stor
 /* Resolves an HF revision of m: `main` and `HEAD` are the `latest` alias, a 40-hex commit id
  * is the visible version whose commit id it is, anything else is what v1 resolves (exact
  * SemVer, `latest`, an alias, a version id). Fills sha, and the version's files. */
-int hf_revision(store_version *v, char sha[41], store_resource **rs, size_t *n,
-                    api_reply *r, api_call *c, store_tx *tx, const store_artifact *m,
-                    const char *rev)
+int hf_revision(store_version *v, char sha[41], store_resource **rs, size_t *n, api_reply *r,
+                api_call *c, store_tx *tx, const store_artifact *m, const char *rev)
 {
     if (!rev || strcmp(rev, "main") == 0 || strcmp(rev, "HEAD") == 0)
         rev = "latest";
@@ -176,10 +174,9 @@ static json_t *file_entry(const store_resource *res)
     char oid[41];
     int64_t psize;
     pointer_oid(oid, res, &psize);
-    return json_pack("{s:s, s:s, s:I, s:s, s:{s:s, s:I, s:I}}", "type", "file", "path",
-                     res->path, "size", (json_int_t)res->size_bytes, "oid", oid, "lfs", "oid",
-                     res->sha256, "size", (json_int_t)res->size_bytes, "pointerSize",
-                     (json_int_t)psize);
+    return json_pack("{s:s, s:s, s:I, s:s, s:{s:s, s:I, s:I}}", "type", "file", "path", res->path,
+                     "size", (json_int_t)res->size_bytes, "oid", oid, "lfs", "oid", res->sha256,
+                     "size", (json_int_t)res->size_bytes, "pointerSize", (json_int_t)psize);
 }
 
 /* A directory's oid: stable per commit and path (cairn stores no tree objects). */
@@ -253,11 +250,11 @@ static json_t *model_json(const store_artifact *m, const store_version *v, const
             char oid[41];
             int64_t psize;
             pointer_oid(oid, &rs[i], &psize);
-            json_array_append_new(
-                sib, json_pack("{s:s, s:I, s:s, s:{s:s, s:I, s:I}}", "rfilename", rs[i].path,
-                               "size", (json_int_t)rs[i].size_bytes, "blobId", oid, "lfs",
-                               "sha256", rs[i].sha256, "size", (json_int_t)rs[i].size_bytes,
-                               "pointerSize", (json_int_t)psize));
+            json_array_append_new(sib, json_pack("{s:s, s:I, s:s, s:{s:s, s:I, s:I}}", "rfilename",
+                                                 rs[i].path, "size", (json_int_t)rs[i].size_bytes,
+                                                 "blobId", oid, "lfs", "sha256", rs[i].sha256,
+                                                 "size", (json_int_t)rs[i].size_bytes,
+                                                 "pointerSize", (json_int_t)psize));
         }
         json_object_set_new(o, "siblings", sib);
         json_object_set_new(o, "usedStorage", json_integer(used));
@@ -338,10 +335,14 @@ const char *hf_base_url(const api_call *c)
 static int map_sort(const char **out, const char *s, err *e)
 {
     static const char *const map[][2] = {
-        {"downloads", "-downloads"},   {"likes", "-downloads"},
-        {"trending_score", "-downloads"}, {"lastModified", "-updated_at"},
-        {"last_modified", "-updated_at"}, {"createdAt", "-created_at"},
-        {"created_at", "-created_at"}, {"id", "name"},
+        {"downloads", "-downloads"},
+        {"likes", "-downloads"},
+        {"trending_score", "-downloads"},
+        {"lastModified", "-updated_at"},
+        {"last_modified", "-updated_at"},
+        {"createdAt", "-created_at"},
+        {"created_at", "-created_at"},
+        {"id", "name"},
         {"modelId", "name"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -349,8 +350,10 @@ static int map_sort(const char **out, const char *s, err *e)
             *out = map[i][1];
             return 0;
         }
-    return err_set(e, ERR_INVALID, "unknown sort '%.64s': use downloads, lastModified, "
-                                   "createdAt or id", s);
+    return err_set(e, ERR_INVALID,
+                   "unknown sort '%.64s': use downloads, lastModified, "
+                   "createdAt or id",
+                   s);
 }
 
 /* Whether every HF client accepts org/name as a repo id (hfpy:utils/_validators.py,
@@ -358,8 +361,8 @@ static int map_sort(const char **out, const char *s, err *e)
 static bool hf_expressible(const char *org, const char *name)
 {
     size_t n = strlen(name);
-    return !strstr(org, "--") && !strstr(org, "..") && !strstr(name, "--") &&
-           !strstr(name, "..") && !(n >= 4 && strcmp(name + n - 4, ".git") == 0) &&
+    return !strstr(org, "--") && !strstr(org, "..") && !strstr(name, "--") && !strstr(name, "..") &&
+           !(n >= 4 && strcmp(name + n - 4, ".git") == 0) &&
            !(n >= 6 && strcmp(name + n - 6, ".ipynb") == 0);
 }
 
@@ -547,8 +550,8 @@ static char *form_decode(arena *a, const char *s, size_t n)
         int hi, lo;
         if (s[i] == '+')
             *w++ = ' ';
-        else if (s[i] == '%' && i + 2 < n &&
-                 (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+        else if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+                 (lo = hexval(s[i + 2])) >= 0) {
             char ch = (char)(hi * 16 + lo);
             *w++ = ch ? ch : '\x7f';
             i += 2;
@@ -700,8 +703,7 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
         if (hf_commit_id(sha, NULL, NULL, c, tx, &m, &all[i], &r->e) < 0)
             goto fail;
         json_array_append_new(tags, json_pack("{s:s, s:s, s:s}", "name", all[i].version, "ref",
-                                              arena_printf(c->a, "refs/tags/%s",
-                                                           all[i].version),
+                                              arena_printf(c->a, "refs/tags/%s", all[i].version),
                                               "targetCommit", sha));
     }
     /* main is the latest alias; every other alias is a branch too. */
@@ -714,8 +716,8 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
         store_version v;
         if (!name)
             continue;
-        if (api_resolve_version(&v, c, tx, &m, strcmp(name, "main") == 0 ? "latest" : name,
-                                &r->e) < 0) {
+        if (api_resolve_version(&v, c, tx, &m, strcmp(name, "main") == 0 ? "latest" : name, &r->e) <
+            0) {
             err_clear(&r->e);
             continue;
         }
@@ -723,10 +725,9 @@ static int do_refs(api_reply *r, api_call *c, store_tx *tx)
             json_decref(aliases);
             goto fail;
         }
-        json_array_append_new(branches,
-                              json_pack("{s:s, s:s, s:s}", "name", name, "ref",
-                                        arena_printf(c->a, "refs/heads/%s", name),
-                                        "targetCommit", sha));
+        json_array_append_new(branches, json_pack("{s:s, s:s, s:s}", "name", name, "ref",
+                                                  arena_printf(c->a, "refs/heads/%s", name),
+                                                  "targetCommit", sha));
     }
     json_decref(aliases);
     json_t *body = json_pack("{s:o, s:[], s:o}", "branches", branches, "converts", "tags", tags);
@@ -766,11 +767,11 @@ static int do_commits(api_reply *r, api_call *c, store_tx *tx)
             return -1;
         }
         json_array_append_new(
-            out, json_pack("{s:s, s:s, s:s, s:[], s:o}", "id", sha, "title",
-                           arena_printf(c->a, "version %s", all[i].version), "message",
-                           all[i].changelog ? all[i].changelog : "", "authors", "date",
-                           api_time(all[i].published_at ? all[i].published_at
-                                                        : all[i].created_at)));
+            out,
+            json_pack("{s:s, s:s, s:s, s:[], s:o}", "id", sha, "title",
+                      arena_printf(c->a, "version %s", all[i].version), "message",
+                      all[i].changelog ? all[i].changelog : "", "authors", "date",
+                      api_time(all[i].published_at ? all[i].published_at : all[i].created_at)));
     }
     return hf_reply_json(r, out);
 }
@@ -790,17 +791,16 @@ int hf_whoami(api_reply *r, api_call *c)
     json_t *orgs = json_array();
     if (w->org_slug)
         json_array_append_new(orgs, json_pack("{s:s, s:s, s:s, s:s}", "type", "org", "name",
-                                              w->org_slug, "fullname", w->org_slug,
-                                              "roleInOrg", w->role >= ROLE_ADMIN ? "admin"
-                                                           : w->role >= ROLE_WRITER
-                                                               ? "write"
-                                                               : "read"));
+                                              w->org_slug, "fullname", w->org_slug, "roleInOrg",
+                                              w->role >= ROLE_ADMIN    ? "admin"
+                                              : w->role >= ROLE_WRITER ? "write"
+                                                                       : "read"));
     return hf_reply_json(r, json_pack("{s:s, s:s, s:s, s:s, s:n, s:b, s:b, s:o, s:{s:s, s:{s:s, "
-                                   "s:s}}}",
-                                   "type", "user", "id", w->token_id ? w->token_id : "admin",
-                                   "name", name, "fullname", name, "email", "emailVerified", 0,
-                                   "isPro", 0, "orgs", orgs, "auth", "type", "access_token",
-                                   "accessToken", "displayName", name, "role", role));
+                                      "s:s}}}",
+                                      "type", "user", "id", w->token_id ? w->token_id : "admin",
+                                      "name", name, "fullname", name, "email", "emailVerified", 0,
+                                      "isPro", 0, "orgs", orgs, "auth", "type", "access_token",
+                                      "accessToken", "displayName", name, "role", role));
 }
 
 int hf_preflight(api_reply *r, api_call *c)

@@ -26,8 +26,8 @@
 static json_t *body_json(api_call *c, err *e)
 {
     json_error_t je;
-    json_t *doc = json_loadb(c->raw_body ? c->raw_body : "", c->raw_body_len,
-                             JSON_REJECT_DUPLICATES, &je);
+    json_t *doc =
+        json_loadb(c->raw_body ? c->raw_body : "", c->raw_body_len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(doc)) {
         json_decref(doc);
         err_set(e, ERR_INVALID, "the body must be a JSON object");
@@ -182,8 +182,9 @@ static int do_batch(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     const char *op = json_string_value(json_object_get(b, "operation"));
     if (!op || strcmp(op, "upload") != 0)
-        return err_set(&r->e, ERR_INVALID, "only the upload operation is served here; "
-                                           "download through resolve");
+        return err_set(&r->e, ERR_INVALID,
+                       "only the upload operation is served here; "
+                       "download through resolve");
     int64_t exp = time_now_ms() / 1000 + LFS_URL_TTL_S;
     json_t *objs = json_object_get(b, "objects"), *x, *out = json_array();
     size_t i;
@@ -194,9 +195,10 @@ static int do_batch(api_reply *r, api_call *c, store_tx *tx)
         json_t *item = json_pack("{s:s?, s:O?}", "oid", oid, "size", size);
         json_array_append_new(out, item);
         if (!hex64(oid) || !json_is_integer(size) || json_integer_value(size) < 0) {
-            json_object_set_new(item, "error", json_pack("{s:i, s:s}", "code", 422, "message",
-                                                         "oid must be a lowercase SHA-256 and "
-                                                         "size a non-negative integer"));
+            json_object_set_new(item, "error",
+                                json_pack("{s:i, s:s}", "code", 422, "message",
+                                          "oid must be a lowercase SHA-256 and "
+                                          "size a non-negative integer"));
             continue;
         }
         /* Bytes the org already holds need no upload (dedup); bytes only another org holds
@@ -289,8 +291,7 @@ static void set_remove(fileset *fs, const char *path, bool folder)
     fs->n = w;
 }
 
-static int set_put(fileset *fs, arena *a, const char *path, const char *hex, uint64_t size,
-                   err *e)
+static int set_put(fileset *fs, arena *a, const char *path, const char *hex, uint64_t size, err *e)
 {
     set_remove(fs, path, false);
     if (fs->n == fs->cap) {
@@ -327,8 +328,7 @@ static int put_inline(char hex[65], uint64_t *size, api_call *c, const char *b64
 
 /* The version a commit to rev makes: rev itself when it is SemVer (it must be new), else for
  * main/HEAD the next patch of the head (1.0.0 for the first). */
-static int target_version(const char **out, api_call *c, const char *rev, const char *head,
-                          err *e)
+static int target_version(const char **out, api_call *c, const char *rev, const char *head, err *e)
 {
     if (semver_is_valid(rev, strlen(rev))) {
         *out = rev;
@@ -337,7 +337,8 @@ static int target_version(const char **out, api_call *c, const char *rev, const 
     if (strcmp(rev, "main") != 0 && strcmp(rev, "HEAD") != 0)
         return err_set(e, ERR_INVALID,
                        "commit to main (the next patch version) or to a new SemVer version, "
-                       "not '%.64s': versions are immutable", rev);
+                       "not '%.64s': versions are immutable",
+                       rev);
     semver v;
     if (!head || semver_parse(&v, head, strlen(head)) < 0) {
         *out = "1.0.0";
@@ -385,8 +386,7 @@ int hf_commit(api_reply *r, api_call *c)
     /* 2. the operations, applied to the head's files */
     fileset fs = {0};
     for (size_t i = 0; i < hn; i++)
-        if (set_put(&fs, c->a, hrs[i].path, hrs[i].sha256, (uint64_t)hrs[i].size_bytes, &r->e) <
-            0)
+        if (set_put(&fs, c->a, hrs[i].path, hrs[i].sha256, (uint64_t)hrs[i].size_bytes, &r->e) < 0)
             return -1;
     const char *summary = NULL, *description = NULL, *parent = NULL;
     const char *p = c->raw_body ? c->raw_body : "", *end = p + c->raw_body_len;
@@ -441,8 +441,7 @@ int hf_commit(api_reply *r, api_call *c)
                                lineno);
             /* v1's confirm rule: bytes this org uploaded through the batch's URL (verified
              * against the oid as they streamed) or bytes a file of the org already holds. */
-            if (api_blob_claim(hex, &size, c, o.id, lfs_upload_id(c, o.id, oid), oid, &r->e) <
-                0) {
+            if (api_blob_claim(hex, &size, c, o.id, lfs_upload_id(c, o.id, oid), oid, &r->e) < 0) {
                 if (r->e.kind == ERR_NOT_FOUND)
                     err_set(&r->e, ERR_INVALID,
                             "line %d: '%.200s' (%s) was not uploaded: ask the LFS batch first",
@@ -506,9 +505,8 @@ int hf_commit(api_reply *r, api_call *c)
     store_tx_end(tx, false, &r->e);
     if (rc < 0)
         return -1;
-    return hf_reply_json(r, json_pack("{s:s, s:s, s:b, s:s, s:s}", "commitUrl",
-                                      arena_printf(c->a, "%s/commit/%s",
-                                                   repo_url(c, org, m.name), sha),
-                                      "commitOid", sha, "success", 1, "hookOutput", "",
-                                      "version", nv.version));
+    return hf_reply_json(
+        r, json_pack("{s:s, s:s, s:b, s:s, s:s}", "commitUrl",
+                     arena_printf(c->a, "%s/commit/%s", repo_url(c, org, m.name), sha), "commitOid",
+                     sha, "success", 1, "hookOutput", "", "version", nv.version));
 }
