@@ -14,6 +14,8 @@
 
 typedef struct config {
     const char *listen;    /* host:port */
+    const char *public_url; /* how clients reach this server, e.g. https://cairn.example (no
+                             * trailing /), for absolute URLs (Link paging); NULL: from Host */
     const char *db_url;    /* sqlite://... */
     const char *blobs_url; /* file://... */
     const char *secret;    /* presigning key */

@@ -38,7 +38,7 @@ typedef struct opt {
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
     *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
-    *o_min_client, *o_quota, *o_facet_index, *o_web_dir;
+    *o_min_client, *o_quota, *o_facet_index, *o_web_dir, *o_public_url;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -58,6 +58,7 @@ static opt options[] = {
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
     {"--facet-index", "CAIRN_FACET_INDEX", "on", &o_facet_index},
     {"--web-dir", "CAIRN_WEB_DIR", NULL, &o_web_dir},
+    {"--public-url", "CAIRN_PUBLIC_URL", NULL, &o_public_url},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -70,6 +71,7 @@ static void usage(FILE *f)
           "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
           "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
           "                    [--web-dir DIR]\n"
+          "                    [--public-url http(s)://HOST[:PORT][/PREFIX]]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS] [--tmp-age SECONDS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -336,6 +338,20 @@ static void build_config(config *cfg)
     }
     cfg->facet_index = strcmp(o_facet_index, "on") == 0;
     cfg->web_dir = o_web_dir && *o_web_dir ? o_web_dir : NULL;
+    if (o_public_url && *o_public_url) {
+        static char public_url[1024];
+        size_t n = strlen(o_public_url);
+        while (n > 0 && o_public_url[n - 1] == '/')
+            n--;
+        if ((strncmp(o_public_url, "http://", 7) != 0 &&
+             strncmp(o_public_url, "https://", 8) != 0) || strpbrk(o_public_url, " <>\"") || n >= sizeof(public_url)) {
+            fprintf(stderr, "cairnd: --public-url must be an http:// or https:// URL\n");
+            exit(2);
+        }
+        memcpy(public_url, o_public_url, n);
+        public_url[n] = '\0';
+        cfg->public_url = public_url;
+    }
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");

@@ -7,7 +7,7 @@ import json
 import sys
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
-METHODS = ["get", "head", "post", "put", "patch", "delete"]
+METHODS = ["get", "head", "post", "put", "patch", "delete", "options"]
 
 
 def ref_name(ref):

@@ -26,10 +26,18 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq $missing >/dev/null
 fi
-# The S3-compatible server and playwright-core of the tests, pinned by tests/package-lock.json.
+# The test-only npm packages, pinned by tests/package-lock.json: the S3-compatible server and
+# the Hugging Face clients (tests/api/hf.test.mjs) and playwright-core (tests/ui/, driving
+# Debian's chromium). npm ci runs when any one is missing;
+# --ignore-scripts: no install step may download binaries (onnxruntime-node's would; loading
+# configs and tokenizers does not need it).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ "${1:-}" = test ] && { [ ! -f "$ROOT/tests/node_modules/@20minutes/s3rver/package.json" ] ||
-  [ ! -f "$ROOT/tests/node_modules/playwright-core/package.json" ]; }; then
-  echo "deps: npm ci --prefix tests (s3rver, playwright-core)" >&2
-  npm ci --prefix "$ROOT/tests" --no-audit --no-fund --silent >/dev/null
+if [ "${1:-}" = test ]; then
+  for pkg in @20minutes/s3rver @huggingface/hub @huggingface/transformers playwright-core; do
+    if [ ! -f "$ROOT/tests/node_modules/$pkg/package.json" ]; then
+      echo "deps: npm ci --prefix tests ($pkg is missing)" >&2
+      npm ci --prefix "$ROOT/tests" --ignore-scripts --no-audit --no-fund --silent >/dev/null
+      break
+    fi
+  done
 fi

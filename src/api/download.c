@@ -103,15 +103,31 @@ static int do_file_get(api_reply *r, api_call *c, store_tx *tx)
         check_enabled(c, &m, &r->e) < 0 ||
         api_resolve_version(&v, c, tx, &m, api_param(c, "version"), &r->e) < 0)
         return -1;
-    if (!path_is_valid(path, strlen(path)) ||
-        store_resource_by_path(&res, tx, v.id, path, c->a, &r->e) < 0)
-        return err_set(&r->e, ERR_NOT_FOUND, "file '%s' not found in version '%s'", path,
-                       v.version);
-    const char *base = strrchr(res.path, '/') ? strrchr(res.path, '/') + 1 : res.path;
+    if (api_file_find(&res, c, tx, &v, path, &r->e) < 0)
+        return -1;
+    return api_file_reply(r, c, &m, &v, &res);
+}
+
+int api_file_find(store_resource *out, api_call *c, store_tx *tx, const store_version *v,
+                  const char *path, err *e)
+{
+    if (!path || !path_is_valid(path, strlen(path)) ||
+        store_resource_by_path(out, tx, v->id, path, c->a, e) < 0)
+        return err_set(e, ERR_NOT_FOUND, "file '%s' not found in version '%s'",
+                       path ? path : "", v->version);
+    return 0;
+}
+
+int api_file_reply(api_reply *r, api_call *c, const store_artifact *m, const store_version *v,
+                   const store_resource *res)
+{
+    if (check_enabled(c, m, &r->e) < 0)
+        return -1;
+    const char *base = strrchr(res->path, '/') ? strrchr(res->path, '/') + 1 : res->path;
     size_t cap = PATH_DISPOSITION_SIZE(strlen(base));
     api_header(r, "Content-Disposition",
                path_disposition(arena_alloc(c->a, cap), cap, base, strlen(base)));
-    return reply_blob(r, c, res.storage_key, res.sha256, res.media_type, v.id);
+    return reply_blob(r, c, res->storage_key, res->sha256, res->media_type, v->id);
 }
 
 int api_file_get(api_reply *r, api_call *c)

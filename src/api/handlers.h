@@ -77,11 +77,43 @@ int api_resolve_version(store_version *out, api_call *c, store_tx *tx, const sto
 extern const api_upload api_upload_file, api_upload_bundle, api_upload_presigned,
     api_upload_session_patch;
 int api_upload_ticket(api_reply *r, api_call *c);
+/* The presigned PUT URL of upload `id` of the bytes whose SHA-256 is sum, valid until exp
+ * (seconds): the store's own URL (S3), else cairn's /api/v1/blobs/{key} signed for id. */
+const char *api_upload_url(api_call *c, const char *sum, const char *id, int64_t exp);
+/* Claims the bytes of SHA-256 sum for org_id, the confirm rule: what was PUT through upload
+ * `id` (verified against sum, then moved into the store), or bytes a file of the org already
+ * references. Fills hex and size; 404 when the org holds no such bytes (another org's bytes
+ * count as none), 422 when the upload does not hash to sum. */
+int api_blob_claim(char hex[65], uint64_t *size, api_call *c, const char *org_id,
+                   const char *id, const char *sum, err *e);
+/* Whether org_id holds the bytes of SHA-256 sum: a file of the org references them and the
+ * store has them. 0 with *size, or ERR_NOT_FOUND (bytes only another org holds count as none). */
+int api_org_holds(int64_t *size, api_call *c, store_tx *tx, const char *org_id, const char *sum,
+                  err *e);
+/* A file to attach: path, the SHA-256 of bytes the store holds, their size. */
+typedef struct api_newfile {
+    const char *path, *sha256;
+    uint64_t size;
+} api_newfile;
+#define API_ATTACH_MAX 64
+/* Records files (1..API_ATTACH_MAX, bytes already claimed) as one package of draft
+ * version_id of an artifact of org_id, as every upload does (format sniffing, version size
+ * and metadata, the GC check); replies 201 Package. */
+int api_attach_files(api_reply *r, api_call *c, const char *org_id, const char *version_id,
+                     const api_newfile *files, size_t n);
 int api_upload_confirm(api_reply *r, api_call *c);
 int api_session_create(api_reply *r, api_call *c);
 int api_session_get(api_reply *r, api_call *c);
 int api_session_commit(api_reply *r, api_call *c);
 int api_file_get(api_reply *r, api_call *c);
+/* Finds file `path` of version v (ERR_NOT_FOUND for a bad or unknown path). */
+int api_file_find(store_resource *out, api_call *c, store_tx *tx, const store_version *v,
+                  const char *path, err *e);
+/* Replies with the bytes of res (a file of version v of m), as the file GET does: the
+ * enabled rule for non-owners, Content-Disposition, the blob with its ETag, and the download
+ * counted once the whole body was sent. */
+int api_file_reply(api_reply *r, api_call *c, const store_artifact *m, const store_version *v,
+                   const store_resource *res);
 int api_blob_get(api_reply *r, api_call *c);
 int api_download_url(api_reply *r, api_call *c);
 int api_download_urls(api_reply *r, api_call *c);

@@ -523,6 +523,8 @@ const api_upload api_upload_bundle = {bundle_begin, bundle_chunk, bundle_finish,
 
 static const char *base_url(api_call *c)
 {
+    if (c->app->cfg->public_url)
+        return c->app->cfg->public_url;
     const char *host = c->header(c, "Host");
     return arena_printf(c->a, "http://%s", host ? host : c->app->cfg->listen);
 }
@@ -553,24 +555,28 @@ static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
     if (target_draft(&o, &m, &v, c, tx, &r->e) < 0 ||
         check_path_free(tx, &v, path, c->a, &r->e) < 0)
         return -1;
-    char key[BLOB_KEY_MAX], url[4096];
+    char key[BLOB_KEY_MAX];
     const char *sum = lower(c->a, api_body_str(c, "sha256"));
     blob_key_of(key, sizeof(key), sum);
     int64_t exp = time_now_ms() / 1000 + PRESIGN_TTL_S;
-    const char *full, *id = upload_id(c, v.id, path, sum);
-    if (blob_presign_put(url, sizeof(url), c->app->blob, id, exp)) {
-        full = arena_strdup(c->a, url); /* straight to the store */
-    } else {
-        /* Through cairn: the upload id rides in the signed material, so the PUT can leave a
-         * mark under it for confirm (and nobody can move the mark to another id). */
-        char sig[65];
-        presign_sign(sig, c->app->secret, "PUT", arena_printf(c->a, "%s#%s", key, id), exp);
-        full = arena_printf(c->a, "%s/api/v1/blobs/%s?upload=%s&expires=%lld&sig=%s",
-                            base_url(c), key, id, (long long)exp, sig);
-    }
+    const char *full = api_upload_url(c, sum, upload_id(c, v.id, path, sum), exp);
     return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url", full,
                                       "storage_key", key, "expires_at", api_time(exp * 1000),
                                       "method", "PUT"));
+}
+
+const char *api_upload_url(api_call *c, const char *sum, const char *id, int64_t exp)
+{
+    char key[BLOB_KEY_MAX], url[4096];
+    blob_key_of(key, sizeof(key), sum);
+    if (blob_presign_put(url, sizeof(url), c->app->blob, id, exp))
+        return arena_strdup(c->a, url); /* straight to the store */
+    /* Through cairn: the upload id rides in the signed material, so the PUT can leave a mark
+     * under it for confirm (and nobody can move the mark to another id). */
+    char sig[65];
+    presign_sign(sig, c->app->secret, "PUT", arena_printf(c->a, "%s#%s", key, id), exp);
+    return arena_printf(c->a, "%s/api/v1/blobs/%s?upload=%s&expires=%lld&sig=%s", base_url(c),
+                        key, id, (long long)exp, sig);
 }
 
 int api_upload_ticket(api_reply *r, api_call *c)
@@ -626,6 +632,62 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
 const api_upload api_upload_presigned = {presigned_begin, file_chunk, presigned_finish,
                                          abort_files, false};
 
+int api_blob_claim(char hex[65], uint64_t *size, api_call *c, const char *org_id,
+                   const char *id, const char *sum, err *e)
+{
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), sum);
+    if (blob_upload_commit(c->app->blob, id, sum, hex, size, e) == 0)
+        return 0;
+    if (e->kind != ERR_NOT_FOUND)
+        return -1; /* a mismatch is the usual 422 at ["body","sha256"], nothing is kept */
+    err_clear(e);
+    store_tx *tx = NULL;
+    int64_t held = -1;
+    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+        return -1;
+    int rc = api_org_holds(&held, c, tx, org_id, sum, e);
+    store_tx_end(tx, false, e);
+    if (rc < 0) {
+        if (e->kind == ERR_NOT_FOUND)
+            err_set(e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
+        return -1;
+    }
+    snprintf(hex, 65, "%s", sum);
+    *size = (uint64_t)held;
+    return 0;
+}
+
+int api_org_holds(int64_t *size, api_call *c, store_tx *tx, const char *org_id, const char *sum,
+                  err *e)
+{
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), sum);
+    int rc = store_org_blob_size(size, tx, org_id, key, e);
+    if (rc < 0)
+        return -1;
+    if (!blob_exists(c->app->blob, key))
+        return err_set(e, ERR_NOT_FOUND, "the store does not hold %s", key);
+    return 0;
+}
+
+int api_attach_files(api_reply *r, api_call *c, const char *org_id, const char *version_id,
+                     const api_newfile *files, size_t n)
+{
+    if (n == 0 || n > API_ATTACH_MAX)
+        return err_set(&r->e, ERR_SERVER, "attach takes 1 to %d files", API_ATTACH_MAX);
+    upfile f[MAX_BUNDLE_FILES];
+    memset(f, 0, sizeof(f));
+    for (size_t i = 0; i < n; i++) {
+        f[i].path = files[i].path;
+        f[i].kind = "file";
+        snprintf(f[i].hex, sizeof(f[i].hex), "%s", files[i].sha256);
+        f[i].size = files[i].size;
+        f[i].done = true;
+    }
+    return attach(r, c, org_id, version_id, f, n, "file");
+}
+
 /*
  * Confirm attaches only bytes the caller's org holds: what was PUT through this very ticket
  * (its upload id names version, path and sha256; S3 re-hashes the object, files find the mark
@@ -658,26 +720,9 @@ int api_upload_confirm(api_reply *r, api_call *c)
     if (begin_draft(u, c, path, &r->e) < 0)
         return -1;
     upfile *f = &u->files[0];
-    if (blob_upload_commit(c->app->blob, upload_id(c, u->v.id, path, sum), sum, f->hex, &f->size,
-                           &r->e) < 0) {
-        if (r->e.kind != ERR_NOT_FOUND)
-            return -1; /* a mismatch is the usual 422 at ["body","sha256"], nothing is kept */
-        err_clear(&r->e);
-        store_tx *tx = NULL;
-        int64_t held = -1;
-        if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
-            return -1;
-        int rc = store_org_blob_size(&held, tx, u->o.id, key, &r->e);
-        store_tx_end(tx, false, &r->e);
-        if (rc < 0 && r->e.kind != ERR_NOT_FOUND)
-            return -1;
-        if (rc < 0 || !blob_exists(c->app->blob, key)) {
-            err_clear(&r->e);
-            return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
-        }
-        snprintf(f->hex, sizeof(f->hex), "%s", sum);
-        f->size = (uint64_t)held;
-    }
+    if (api_blob_claim(f->hex, &f->size, c, u->o.id, upload_id(c, u->v.id, path, sum), sum,
+                       &r->e) < 0)
+        return -1;
     json_t *declared = json_object_get(c->body, "size");
     if (declared && (uint64_t)json_integer_value(declared) != f->size)
         return err_field_add(&r->e, "body", "size", "value_error",

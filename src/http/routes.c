@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "api/manifest.h"
+#include "api/hf/hf.h"
 #include "api/v5/v5.h"
 #include "http/metrics.h"
 
@@ -18,6 +19,10 @@
 /* V: a seed-002 route (API.md §10): no {org}, it acts in the caller's org. */
 #define V5 "/api/v5/artifacts/models/"
 #define V(m, op, h, acc, n) {m, V5 op, h, ACCESS_##acc, SCOPE_NONE, n, NULL, &v5_door}
+
+/* H: a Hugging Face Hub API route (docs/hf.md), under /hf so no /api/v1 route is shadowed. */
+#define HF "/hf/api/models/{org}/{name}"
+#define H(m, p, h, acc, sc, n) {m, p, h, ACCESS_##acc, SCOPE_##sc, n, NULL, &hf_door}
 
 const route router_routes[] = {
     R("GET", "/healthz", api_healthz, PUBLIC, NONE, "healthz"),
@@ -38,6 +43,24 @@ const route router_routes[] = {
     V("POST", "export", v5_export, READER, "v5.export"),
     V("GET", "uploads/{upload_id}", v5_upload_get, READER, "v5.upload_get"),
     V("POST", "refresh", v5_refresh, ADMIN, "v5.refresh"),
+    H("OPTIONS", "/hf/{path*}", hf_preflight, PUBLIC, NONE, "hf.preflight"),
+    H("GET", "/hf/api/whoami-v2", hf_whoami, TOKEN, NONE, "hf.whoami"),
+    H("GET", "/hf/api/models", hf_model_list, PUBLIC, NONE, "hf.models"),
+    H("POST", "/hf/api/repos/create", hf_repo_create, TOKEN, NONE, "hf.repo_create"),
+    H("POST", "/hf/api/validate-yaml", hf_validate_yaml, PUBLIC, NONE, "hf.validate_yaml"),
+    H("GET", HF, hf_model_info, PUBLIC, NONE, "hf.model_info"),
+    H("GET", HF "/revision/{version}", hf_model_info, PUBLIC, NONE, "hf.model_revision"),
+    H("GET", HF "/tree/{version}", hf_tree, PUBLIC, NONE, "hf.tree"),
+    H("GET", HF "/tree/{version}/{path*}", hf_tree, PUBLIC, NONE, "hf.tree_path"),
+    H("POST", HF "/paths-info/{version}", hf_paths_info, PUBLIC, NONE, "hf.paths_info"),
+    H("GET", HF "/refs", hf_refs, PUBLIC, NONE, "hf.refs"),
+    H("GET", HF "/commits/{version}", hf_commits, PUBLIC, NONE, "hf.commits"),
+    H("POST", HF "/preupload/{version}", hf_preupload, WRITER, ARTIFACT, "hf.preupload"),
+    H("POST", HF "/commit/{version}", hf_commit, WRITER, ARTIFACT, "hf.commit"),
+    H("POST", "/hf/{org}/{name}/info/lfs/objects/batch", hf_lfs_batch, WRITER, ARTIFACT,
+      "hf.lfs_batch"),
+    H("GET", "/hf/{org}/{name}/resolve/{version}/{path*}", hf_resolve, PUBLIC, NONE, "hf.resolve"),
+    H("GET", "/hf/{org}/{name}/raw/{version}/{path*}", hf_resolve, PUBLIC, NONE, "hf.raw"),
     R("GET", "/api/v1/whoami", api_whoami, TOKEN, NONE, "whoami"),
     R("POST", "/api/v1/orgs", api_org_create, SERVER_ADMIN, NONE, "orgs.create"),
     R("GET", "/api/v1/orgs", api_org_list, SERVER_ADMIN, NONE, "orgs.list"),

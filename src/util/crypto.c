@@ -35,6 +35,14 @@ void crypto_sha256_hex(char *hex, const void *p, size_t n)
     crypto_hex(hex, md, 32);
 }
 
+void crypto_sha1_hex(char *hex, const void *p, size_t n)
+{
+    uint8_t md[20];
+    unsigned int len = 0;
+    EVP_Digest(p, n, md, &len, EVP_sha1(), NULL);
+    crypto_hex(hex, md, 20);
+}
+
 void crypto_hmac_sha256(uint8_t mac[32], const void *key, size_t keylen, const void *msg,
                         size_t n)
 {

@@ -15,6 +15,9 @@
 void crypto_sha256(uint8_t md[32], const void *p, size_t n);
 /* Writes the lowercase hex SHA-256 of p[0..n) into hex (SHA256_HEX_LEN + 1 bytes). */
 void crypto_sha256_hex(char *hex, const void *p, size_t n);
+/* Writes the lowercase hex SHA-1 of p[0..n) into hex (41 bytes): for git object ids only
+ * (the Hugging Face adapter's file oids), never for integrity. */
+void crypto_sha1_hex(char *hex, const void *p, size_t n);
 /* Writes the 32-byte HMAC-SHA256 of msg under key into mac. */
 void crypto_hmac_sha256(uint8_t mac[32], const void *key, size_t keylen, const void *msg,
                         size_t n);
