@@ -27,9 +27,10 @@ static const char usage_text[] =
     "                                       create the version if needed, upload the files\n"
     "                                       (resumable above 64 MiB, also after a killed run:\n"
     "                                       sessions are kept in $XDG_STATE_HOME/cairn)\n"
-    "  pull ORG/NAME[@VERSION|@ALIAS] [-o DIR]\n"
+    "  pull ORG/NAME[@VERSION|@ALIAS] [-o DIR] [--device ID]\n"
     "                                       download every file of a version (default latest)\n"
-    "                                       into DIR (default .), verified and resumable\n"
+    "                                       into DIR (default .), verified and resumable; with\n"
+    "                                       --device only the package that suits that device\n"
     "  ls [ORG]                             list models (default: the token's org)\n"
     "  search QUERY [--tag T]... [--framework F] [--org ORG]\n"
     "                                       full-text search (default: the token's org and\n"
@@ -38,6 +39,10 @@ static const char usage_text[] =
     "  publish ORG/NAME@VERSION             draft -> published\n"
     "  deprecate ORG/NAME@VERSION           published -> deprecated\n"
     "  manifest                             the public manifest\n"
+    "  devices                              the device profiles the server knows\n"
+    "  compat ORG/NAME[@VERSION] [--device ID]...\n"
+    "                                       which devices run the model (default: every\n"
+    "                                       profile), why not, and the memory it needs\n"
     "\n"
     "options:\n"
     "  --server URL      server (env CAIRN_SERVER, then the config; default " CLI_DEFAULT_SERVER
@@ -68,11 +73,13 @@ enum {
     OPT_FRAMEWORK,
     OPT_ORG,
     OPT_LIMIT_RATE,
+    OPT_DEVICE,
 };
 
 typedef struct opts {
     const char *server, *token, *output, *framework, *org;
-    char *tags; /* comma-joined */
+    char *tags;    /* comma-joined */
+    char *devices; /* comma-joined */
     bool json, publish;
     curl_off_t limit_rate;
     unsigned used; /* bits of command-specific options given */
@@ -83,6 +90,7 @@ typedef struct opts {
 #define USED_TAG 4u
 #define USED_FRAMEWORK 8u
 #define USED_ORG 16u
+#define USED_DEVICE 32u
 
 /* ---- config: "key = value" lines ---- */
 
@@ -514,6 +522,90 @@ static int cmd_manifest(cli *c, cli_err *e)
     return rc;
 }
 
+static int cmd_devices(cli *c, cli_err *e)
+{
+    cli_resp r = {0};
+    int rc = api_request(&r, c, "GET", "/api/v1/device-profiles", NULL, e);
+    if (rc == 0 && c->json) {
+        print_json(r.json);
+    } else if (rc == 0) {
+        size_t i;
+        json_t *it;
+        printf("%-24s %-9s %10s  %s\n", "ID", "CATEGORY", "MEMORY", "RUNTIMES");
+        json_array_foreach(json_object_get(r.json, "items"), i, it)
+        {
+            char mem[32], rts[256] = "";
+            size_t k;
+            json_t *x;
+            json_array_foreach(json_object_get(it, "runtimes"), k, x)
+            {
+                size_t n = strlen(rts);
+                snprintf(rts + n, sizeof(rts) - n, "%s%s", k ? "," : "", json_string_value(x));
+            }
+            printf("%-24s %-9s %10s  %s\n", str(it, "id"), str(it, "category"),
+                   fmt_bytes(mem, sizeof(mem),
+                             (double)json_integer_value(json_object_get(it, "memory_bytes"))),
+                   rts);
+        }
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+static int cmd_compat(cli *c, const model_ref *m, const char *devices, cli_err *e)
+{
+    cli_resp r = {0};
+    json_t *body = json_object();
+    if (m->ref)
+        json_object_set_new(body, "version", json_string(m->ref));
+    if (devices) {
+        json_t *arr = json_array();
+        char *copy = xstrdup(devices), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(arr, json_string(t));
+        free(copy);
+        json_object_set_new(body, "devices", arr);
+    }
+    char *eo = url_escape(m->org, false), *en = url_escape(m->name, false);
+    char *path = xprintf("/api/v1/org/%s/models/%s/compatibility", eo, en);
+    free(eo);
+    free(en);
+    int rc = api_request(&r, c, "POST", path, body, e);
+    free(path);
+    json_decref(body);
+    if (rc == 0 && c->json) {
+        print_json(r.json);
+    } else if (rc == 0) {
+        char sz[32];
+        printf("%s@%s: %lld parameters (%s), %s %s, %s\n", str(r.json, "model"),
+               str(r.json, "version"),
+               (long long)json_integer_value(json_object_get(r.json, "parameter_count")),
+               str(r.json, "parameter_source"), str(r.json, "format"),
+               str(r.json, "source_precision"),
+               fmt_bytes(sz, sizeof(sz),
+                         (double)json_integer_value(json_object_get(r.json, "size_bytes"))));
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(r.json, "devices"), i, it)
+        {
+            bool okd = json_is_true(json_object_get(it, "compatible"));
+            char need[32];
+            fmt_bytes(need, sizeof(need),
+                      (double)json_integer_value(json_object_get(it, "required_memory_bytes")));
+            printf("%-24s %-4s needs %-10s", str(it, "device"), okd ? "yes" : "no", need);
+            if (okd)
+                printf(" %s %s", str(it, "runtime"), str(it, "precision"));
+            printf("\n");
+            size_t k;
+            json_t *why;
+            json_array_foreach(json_object_get(it, "reasons"), k, why)
+                printf("    %s\n", json_string_value(why));
+        }
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
 /* ---- main ---- */
 
 static int parse_rate(curl_off_t *out, const char *s)
@@ -555,7 +647,9 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         {"login", 0, 0, 0},
         {"whoami", 0, 0, 0},
         {"push", USED_PUBLISH, 2, 1 << 20},
-        {"pull", USED_OUTPUT, 1, 1},
+        {"pull", USED_OUTPUT | USED_DEVICE, 1, 1},
+        {"devices", 0, 0, 0},
+        {"compat", USED_DEVICE, 1, 1},
         {"ls", 0, 0, 1},
         {"search", USED_TAG | USED_FRAMEWORK | USED_ORG, 1, 1},
         {"versions", 0, 1, 1},
@@ -593,6 +687,12 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         rc = cmd_search(c, args[0], o, e);
     else if (strcmp(cmd, "manifest") == 0)
         rc = cmd_manifest(c, e);
+    else if (strcmp(cmd, "devices") == 0)
+        rc = cmd_devices(c, e);
+    else if (strcmp(cmd, "compat") == 0) {
+        if (model_ref_parse(&m, args[0], false, e) == 0)
+            rc = cmd_compat(c, &m, o->devices, e);
+    }
     else if (strcmp(cmd, "versions") == 0) {
         if (model_ref_parse(&m, args[0], false, e) == 0 && m.ref)
             cli_err_set(e, EXIT_USAGE, "'%s': give ORG/NAME without a version", args[0]);
@@ -602,7 +702,7 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         if (strcmp(cmd, "push") == 0)
             rc = cmd_push(c, &m, args + 1, nargs - 1, o->publish, e);
         else if (strcmp(cmd, "pull") == 0)
-            rc = cmd_pull(c, &m, o->output ? o->output : ".", e);
+            rc = cmd_pull(c, &m, o->output ? o->output : ".", o->devices, e);
         else
             rc = cmd_lifecycle(c, &m, cmd, e);
     }
@@ -624,6 +724,7 @@ int main(int argc, char **argv)
         {"framework", required_argument, NULL, OPT_FRAMEWORK},
         {"org", required_argument, NULL, OPT_ORG},
         {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
+        {"device", required_argument, NULL, OPT_DEVICE},
         {NULL, 0, NULL, 0},
     };
     opts o = {0};
@@ -651,6 +752,13 @@ int main(int argc, char **argv)
             free(o.tags);
             o.tags = t;
             o.used |= USED_TAG;
+            break;
+        }
+        case OPT_DEVICE: {
+            char *t = o.devices ? xprintf("%s,%s", o.devices, optarg) : xstrdup(optarg);
+            free(o.devices);
+            o.devices = t;
+            o.used |= USED_DEVICE;
             break;
         }
         case OPT_FRAMEWORK:
@@ -715,5 +823,6 @@ int main(int argc, char **argv)
     free(server);
     free(token);
     free(o.tags);
+    free(o.devices);
     return code;
 }

@@ -26,10 +26,12 @@ typedef struct config {
     double rate_limit;            /* requests/s per token (0: off) */
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
+    const char *device_profiles;    /* --device-profiles FILE.json, or NULL */
 } config;
 
 typedef struct manifest_cache manifest_cache;
 typedef struct resp_cache resp_cache;
+typedef struct device_catalog device_catalog;
 
 typedef struct app {
     const config *cfg;
@@ -39,6 +41,7 @@ typedef struct app {
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
     manifest_cache *manifest;
     resp_cache *cache; /* facets responses, by catalog revision */
+    device_catalog *devices; /* built-in profiles plus --device-profiles */
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
 } app;
 

@@ -16,6 +16,7 @@
 #include "api/cache.h"
 #include "api/manifest.h"
 #include "app.h"
+#include "core/devices.h"
 #include "core/name.h"
 #include "core/semver.h"
 #include "core/yamljson.h"
@@ -35,7 +36,7 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota;
+    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_devprof;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -50,6 +51,7 @@ static opt options[] = {
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
+    {"--device-profiles", "CAIRN_DEVICE_PROFILES", NULL, &o_devprof},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -59,6 +61,7 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
+          "                    [--device-profiles FILE.json]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -315,6 +318,7 @@ static void build_config(config *cfg)
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
+    cfg->device_profiles = o_devprof && *o_devprof ? o_devprof : NULL;
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
@@ -430,6 +434,15 @@ static int cmd_serve(void)
 
     ctx.manifest = manifest_cache_new();
     ctx.cache = resp_cache_new();
+    ctx.devices = devices_builtin();
+    if (!ctx.devices)
+        goto out;
+    if (cfg.device_profiles && devices_load_file(ctx.devices, cfg.device_profiles, &e) < 0) {
+        fprintf(stderr, "cairnd: --device-profiles %s: %s%s%s%s\n", cfg.device_profiles,
+                e.nfields ? "profile " : "", e.nfields ? e.fields[0].loc[1] : "",
+                e.nfields ? ": " : "", e.nfields ? e.fields[0].msg : e.detail);
+        goto out;
+    }
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
     if (cfg.secret && *cfg.secret) {
@@ -480,6 +493,7 @@ out:
     close_handles(&ctx);
     manifest_cache_free(ctx.manifest);
     resp_cache_free(ctx.cache);
+    devices_free(ctx.devices);
     json_decref(ctx.openapi);
     if (rc == 0)
         log_info(NULL, "server.stopped", NULL);

@@ -5,6 +5,7 @@
 #define CAIRN_HANDLERS_H
 
 #include "api/api.h"
+#include "core/devices.h"
 #include "store/store.h"
 
 int api_healthz(api_reply *r, api_call *c);
@@ -76,5 +77,14 @@ int api_download_url(api_reply *r, api_call *c);
 int api_download_urls(api_reply *r, api_call *c);
 int api_trust_card(api_reply *r, api_call *c);
 int api_admin_gc(api_reply *r, api_call *c);
+
+/* Device intelligence (devices.c). */
+int api_device_profiles(api_reply *r, api_call *c);
+int api_compatibility(api_reply *r, api_call *c);
+int api_optimization_plan(api_reply *r, api_call *c);
+/* Fills out[i] for each of a version's np packages: format, size, and precision from the
+ * format's suffix or the header of its primary file (recorded in the version's metadata). */
+void api_device_pkgs(device_pkg *out, const store_version *v, const store_package *ps,
+                     size_t np, const store_resource *rs, size_t nr);
 
 #endif
