@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/common.h"
 #include "core/devices.h"
+#include "util/timeutil.h"
 
 int api_device_profiles(api_reply *r, api_call *c)
 {
@@ -273,4 +275,141 @@ static int do_plan(api_reply *r, api_call *c, store_tx *tx)
 int api_optimization_plan(api_reply *r, api_call *c)
 {
     return api_in_tx(r, c, false, do_plan);
+}
+
+/* ---- optimized configurations: PUT|GET .../optimized-configs/{device_type}?version= ---- */
+
+static bool device_type_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+static int config_target(store_org *o, store_artifact *m, store_version *v, api_call *c,
+                         store_tx *tx, int role, err *e)
+{
+    if (strcmp(api_param(c, "kind"), "models") != 0)
+        return err_set(e, ERR_NOT_FOUND, "optimized configs apply to models only");
+    if (!device_type_valid(api_param(c, "device_type")))
+        return err_field_add(e, "path", "device_type", "value_error",
+                             "1..64 characters of A-Z, a-z, 0-9, '-', '_', '.'");
+    const char *ref = api_query(c, "version");
+    if (api_artifact_access(o, m, c, tx, role, e) < 0 ||
+        api_resolve_version(v, c, tx, m, ref && *ref ? ref : "latest", e) < 0)
+        return -1;
+    return 0;
+}
+
+static json_t *config_json(api_call *c, const store_org *o, const store_artifact *m,
+                           const store_version *v, const store_optconfig *oc, json_t *doc)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "model",
+                     arena_printf(c->a, "%s/%s", o->slug, m->name), "version", v->version,
+                     "device_type", oc->device_type, "sha256", oc->sha256, "size_bytes",
+                     (json_int_t)oc->size_bytes, "created_at", api_time(oc->created_at),
+                     "updated_at", api_time(oc->updated_at), "config", doc);
+}
+
+int api_optconfig_put(api_reply *r, api_call *c)
+{
+    store_tx *tx = NULL;
+    store_org o;
+    store_artifact m;
+    store_version v;
+    blob_writer *w = NULL;
+    char *text = NULL;
+    int rc = -1;
+    if (!json_is_object(c->body))
+        return err_field_add(&r->e, "body", NULL, "dict_type",
+                             "the optimized configuration is a JSON object");
+    /* Check access before writing any byte. */
+    if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+        return -1;
+    rc = config_target(&o, &m, &v, c, tx, ROLE_WRITER, &r->e);
+    store_tx_end(tx, false, &r->e);
+    tx = NULL;
+    if (rc < 0)
+        return -1;
+    rc = -1;
+    text = json_dumps(c->body, JSON_COMPACT | JSON_SORT_KEYS);
+    char hex[65];
+    uint64_t size = 0;
+    if (!text) {
+        err_set(&r->e, ERR_SERVER, "out of memory");
+        goto out;
+    }
+    if (blob_writer_open(&w, c->app->blob, &r->e) < 0)
+        goto out;
+    if (blob_writer_write(w, text, strlen(text), &r->e) < 0) {
+        blob_writer_abort(w);
+        goto out;
+    }
+    if (blob_writer_commit(w, NULL, hex, &size, &r->e) < 0)
+        goto out;
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), hex);
+    int64_t now = time_now_ms();
+    store_optconfig oc = {v.id, (char *)api_param(c, "device_type"), key, hex, (int64_t)size,
+                          now, now};
+    bool created = false;
+    if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0 ||
+        config_target(&o, &m, &v, c, tx, ROLE_WRITER, &r->e) < 0 ||
+        store_optconfig_put(&created, tx, &oc, &r->e) < 0 ||
+        store_optconfig_get(&oc, tx, v.id, oc.device_type, c->a, &r->e) < 0)
+        goto out;
+    if (store_tx_end(tx, true, &r->e) < 0) {
+        tx = NULL;
+        goto out;
+    }
+    tx = NULL;
+    api_json(r, created ? 201 : 200, config_json(c, &o, &m, &v, &oc, json_incref(c->body)));
+    rc = 0;
+out:
+    store_tx_end(tx, false, &r->e);
+    free(text);
+    return rc;
+}
+
+static int do_config_get(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    store_optconfig oc;
+    if (config_target(&o, &m, &v, c, tx, ROLE_READER, &r->e) < 0)
+        return -1;
+    if (store_optconfig_get(&oc, tx, v.id, api_param(c, "device_type"), c->a, &r->e) < 0)
+        return err_set(&r->e, r->e.kind, "no optimized config of '%s/%s@%s' for '%s'", o.slug,
+                       m.name, v.version, api_param(c, "device_type"));
+    int fd = -1;
+    uint64_t size = 0;
+    if (blob_open_read(&fd, &size, c->app->blob, oc.storage_key, &r->e) < 0)
+        return -1;
+    char *buf = arena_alloc(c->a, size + 1);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t k = read(fd, buf + got, size - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    buf[got] = '\0';
+    json_t *doc = got == size ? json_loads(buf, 0, NULL) : NULL;
+    if (!doc)
+        return err_set(&r->e, ERR_SERVER, "the stored optimized config cannot be read");
+    return api_json_etag(r, c, 200, config_json(c, &o, &m, &v, &oc, doc));
+}
+
+int api_optconfig_get(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_config_get);
 }

@@ -82,6 +82,8 @@ int api_admin_gc(api_reply *r, api_call *c);
 int api_device_profiles(api_reply *r, api_call *c);
 int api_compatibility(api_reply *r, api_call *c);
 int api_optimization_plan(api_reply *r, api_call *c);
+int api_optconfig_put(api_reply *r, api_call *c);
+int api_optconfig_get(api_reply *r, api_call *c);
 /* Fills out[i] for each of a version's np packages: format, size, and precision from the
  * format's suffix or the header of its primary file (recorded in the version's metadata). */
 void api_device_pkgs(device_pkg *out, const store_version *v, const store_package *ps,

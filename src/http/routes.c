@@ -55,6 +55,8 @@ const route router_routes[] = {
     R("POST", ART "/compatibility", api_compatibility, READER, ARTIFACT, "devices.compatibility"),
     R("GET", ART "/resolve", api_resolve_scoped, READER, ARTIFACT, "devices.resolve"),
     R("GET", ART "/optimization-plan", api_optimization_plan, READER, ARTIFACT, "devices.optimization_plan"),
+    R("PUT", ART "/optimized-configs/{device_type}", api_optconfig_put, WRITER, ARTIFACT, "devices.optconfig_put"),
+    R("GET", ART "/optimized-configs/{device_type}", api_optconfig_get, READER, ARTIFACT, "devices.optconfig_get"),
     R("PUT", ART "/aliases/{alias}", api_alias_put, WRITER, ARTIFACT, "aliases.put"),
     R("DELETE", ART "/aliases/{alias}", api_alias_delete, WRITER, ARTIFACT, "aliases.delete"),
     R("GET", ART "/versions", api_version_list, READER, ARTIFACT, "versions.list"),

@@ -102,6 +102,13 @@ const store_migration store_migrations[] = {
      NULL, NULL},
     /* 6: settings every instance shares (the presigning secret) */
     {"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL, NULL},
+    /* 7: optimized configurations per version and device type, stored as blobs */
+    {"CREATE TABLE optimized_configs (version_id TEXT NOT NULL, device_type TEXT NOT NULL,"
+     " storage_key TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL,"
+     " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+     " PRIMARY KEY (version_id, device_type));"
+     "CREATE INDEX optimized_configs_key ON optimized_configs(storage_key);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

@@ -262,6 +262,19 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
 int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, void *ctx),
                           void *ctx, err *e);
 
+/* ---- optimized configurations (API.md §8) ---- */
+typedef struct store_optconfig {
+    char *version_id, *device_type, *storage_key, *sha256;
+    int64_t size_bytes, created_at, updated_at;
+} store_optconfig;
+
+/* Stores (or replaces) the config of version_id for device_type and records its blob; *created
+ * is true when there was none. */
+int store_optconfig_put(bool *created, store_tx *tx, const store_optconfig *c, err *e);
+/* Finds the config of version_id for device_type; ERR_NOT_FOUND. */
+int store_optconfig_get(store_optconfig *out, store_tx *tx, const char *version_id,
+                        const char *device_type, arena *a, err *e);
+
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
     /* Each public, enabled model with a published or deprecated version, by canonical name. */

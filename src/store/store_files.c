@@ -198,8 +198,9 @@ int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e
 int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? LIMIT 1", e, "t",
-                 storage_key) < 0)
+    if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM optimized_configs WHERE storage_key = ? LIMIT 1", e, "tt",
+                 storage_key, storage_key) < 0)
         return -1;
     int rc = db_step(st, e);
     db_done(st);
@@ -262,7 +263,8 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
                           err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT DISTINCT storage_key FROM resources", e, "") < 0)
+    if (db_query(&st, tx->d, "SELECT storage_key FROM resources UNION"
+                 " SELECT storage_key FROM optimized_configs", e, "") < 0)
         return -1;
     int rc;
     while ((rc = db_step(st, e)) == 1)

@@ -43,6 +43,9 @@ int store_fts_refresh(db *d, const store_artifact *m, err *e);
 /* Dialect: drops the full-text rows of artifacts deleted before `before`. */
 int store_fts_purge(db *d, int64_t before, err *e);
 
+/* Deletes the optimized configs and jobs of versions purged before `before` (store_edge.c). */
+int store_purge_edge(store_tx *tx, int64_t before, err *e);
+
 /* Doubles an arena array of *cap items of size sz (the old copy stays in the arena). */
 void *store_grow(void *items, size_t *cap, size_t sz, arena *a);
 

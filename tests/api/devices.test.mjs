@@ -247,3 +247,43 @@ test('cairn devices, cairn compat and cairn pull --device', async () => {
   assert.equal(none.code, 4);
   assert.match(none.stderr, /no package .* suits test-tiny/);
 });
+
+test('optimized configs: 404 before the first PUT, stored per version and device type as a blob', async () => {
+  const name = uniq('cfg');
+  await mkModel(name, { isPublic: false, files: [['model.safetensors', safetensors('F32', 4, 1000)]] });
+  assert.equal((await api(srv, 'POST', `${base(name)}/versions`, { token: o.writer, body: { version: '1.1.0' } })).status, 201);
+  const url = `${base(name)}/optimized-configs/pixel-8-pro`;
+  assertError(await api(srv, 'GET', url, { token: o.reader }), 404, 'not_found_error');
+  const cfg = { quantization: 'int8', delegate: 'nnapi', threads: 4, calibration: { samples: 128 } };
+  const p1 = await api(srv, 'PUT', url, { token: o.writer, body: cfg });
+  assert.equal(p1.status, 201, p1.text);
+  assert.equal(p1.json.version, '1.0.0'); // latest published
+  assert.equal(p1.json.device_type, 'pixel-8-pro');
+  assert.match(p1.json.sha256, /^[0-9a-f]{64}$/);
+  const g = await api(srv, 'GET', url, { token: o.reader });
+  assert.equal(g.status, 200, g.text);
+  assert.deepEqual(g.json.config, cfg);
+  assert.equal(g.json.sha256, p1.json.sha256);
+  assert.ok(g.headers.get('etag'));
+  // Replace: 200, new content; another device type and another version stay apart.
+  const p2 = await api(srv, 'PUT', url, { token: o.writer, body: { ...cfg, threads: 8 } });
+  assert.equal(p2.status, 200, p2.text);
+  assert.equal((await api(srv, 'GET', url, { token: o.reader })).json.config.threads, 8);
+  assertError(await api(srv, 'GET', `${base(name)}/optimized-configs/iphone-12`, { token: o.reader }), 404, 'not_found_error');
+  assertError(await api(srv, 'GET', `${url}?version=1.1.0`, { token: o.reader }), 404, 'not_found_error');
+  assert.equal((await api(srv, 'PUT', `${url}?version=1.1.0`, { token: o.writer, body: { v: 2 } })).status, 201);
+  assert.deepEqual((await api(srv, 'GET', `${url}?version=1.1.0`, { token: o.reader })).json.config, { v: 2 });
+  assert.equal((await api(srv, 'GET', url, { token: o.reader })).json.config.threads, 8);
+  // Bad input, roles, other orgs.
+  assertValidation(await api(srv, 'PUT', url, { token: o.writer, body: [1, 2] }), ['body']);
+  assertValidation(await api(srv, 'PUT', `${base(name)}/optimized-configs/bad%20type`, { token: o.writer, body: {} }), ['path', 'device_type']);
+  assertError(await api(srv, 'PUT', url, { token: o.reader, body: cfg }), 403, 'forbidden_error');
+  assertError(await api(srv, 'PUT', `${base('nope')}/optimized-configs/x`, { token: o.writer, body: cfg }), 404, 'not_found_error');
+  assertError(await api(srv, 'GET', `${url}?version=3.0.0`, { token: o.reader }), 404, 'not_found_error');
+  const other = await mkOrgWithTokens(srv);
+  assertError(await api(srv, 'GET', url, { token: other.reader }), 404, 'not_found_error');
+  // The blob survives GC (it is referenced by the config row).
+  const gc = await api(srv, 'POST', '/api/v1/admin/gc', { token: srv.adminToken });
+  assert.equal(gc.status, 200, gc.text);
+  assert.equal((await api(srv, 'GET', url, { token: o.reader })).json.config.threads, 8);
+});
