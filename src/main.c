@@ -22,6 +22,7 @@
 #include "core/yamljson.h"
 #include "core/token.h"
 #include "http/router.h"
+#include "jobs/jobs.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/crypto.h"
@@ -36,7 +37,9 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_devprof;
+    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_devprof, *o_conv_workers, *o_conv_timeout, *o_conv_max;
+static const char *o_converters[32];
+static int n_converters;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -52,6 +55,9 @@ static opt options[] = {
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
     {"--device-profiles", "CAIRN_DEVICE_PROFILES", NULL, &o_devprof},
+    {"--converter-workers", "CAIRN_CONVERTER_WORKERS", "1", &o_conv_workers},
+    {"--converter-timeout", "CAIRN_CONVERTER_TIMEOUT", "3600", &o_conv_timeout},
+    {"--converter-max-output", "CAIRN_CONVERTER_MAX_OUTPUT", "68719476736", &o_conv_max},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -61,7 +67,9 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
-          "                    [--device-profiles FILE.json]\n"
+          "                    [--device-profiles FILE.json] [--converter SRC:DST='CMD {in} {out}']...\n"
+          "                    [--converter-workers N] [--converter-timeout SECONDS]\n"
+          "                    [--converter-max-output BYTES]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -116,6 +124,14 @@ static int parse_flags(int argc, char **argv, int from, const char **org, const 
             val = argv[++i];
         }
         bool found = false;
+        if (strcmp(a, "--converter") == 0) {
+            if (n_converters == (int)(sizeof(o_converters) / sizeof(o_converters[0]))) {
+                fprintf(stderr, "cairnd: too many --converter\n");
+                return -1;
+            }
+            o_converters[n_converters++] = val;
+            continue;
+        }
         for (size_t k = 0; k < N_OPTIONS; k++) {
             if (strcmp(a, options[k].flag) == 0) {
                 *options[k].dst = val;
@@ -319,6 +335,11 @@ static void build_config(config *cfg)
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
     cfg->device_profiles = o_devprof && *o_devprof ? o_devprof : NULL;
+    for (int i = 0; i < n_converters; i++)
+        cfg->converters[cfg->nconverters++] = o_converters[i];
+    cfg->converter_workers = (int)num_opt(o_conv_workers, "--converter-workers", 0, 16);
+    cfg->converter_timeout_s = (int)num_opt(o_conv_timeout, "--converter-timeout", 1, 604800);
+    cfg->converter_max_output = num_opt(o_conv_max, "--converter-max-output", 1, 1L << 50);
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
@@ -461,12 +482,24 @@ static int cmd_serve(void)
         }
         ctx.secret = secret_buf;
     }
+    const char *tmpdir = getenv("TMPDIR");
+    jobs_config jc = {cfg.converters, cfg.nconverters, cfg.converter_workers,
+                      cfg.converter_timeout_s, (uint64_t)cfg.converter_max_output,
+                      tmpdir && *tmpdir ? tmpdir : "/tmp"};
+    if (jobs_new(&ctx.jobs, &jc, &e) < 0) {
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
+    }
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
         log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
         goto out;
     }
     if (server_start(&srv, &ctx, &e) < 0) {
         log_error(NULL, "server.start_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
+    if (jobs_start(ctx.jobs, &ctx, &e) < 0) {
+        log_error(NULL, "jobs.start_failed", "s:s", "detail", e.detail);
         goto out;
     }
     log_info(NULL, "server.started", "s:s, s:s, s:i", "listen", cfg.listen, "db", cfg.db_url,
@@ -489,7 +522,9 @@ out:
         pthread_mutex_unlock(&sw.mu);
         pthread_join(sweep_thread, NULL);
     }
+    jobs_stop(ctx.jobs); /* running conversions go back to the queue */
     server_stop(srv);
+    jobs_free(ctx.jobs);
     close_handles(&ctx);
     manifest_cache_free(ctx.manifest);
     resp_cache_free(ctx.cache);

@@ -29,6 +29,8 @@ const route router_routes[] = {
     R("GET", "/api/v1/org/{org}/tokens", api_token_list, ADMIN, ORG, "tokens.list"),
     R("DELETE", "/api/v1/org/{org}/tokens/{id}", api_token_delete, ADMIN, ORG, "tokens.delete"),
     R("GET", "/api/v1/org/{org}/versions/{version_id}", api_version_get_by_id, READER, ORG, "versions.get_by_id"),
+    R("GET", "/api/v1/org/{org}/jobs", api_job_list, READER, ORG, "jobs.list"),
+    R("GET", "/api/v1/org/{org}/jobs/{id}", api_job_get, READER, ORG, "jobs.get"),
     R("GET", "/api/v1/org/{org}/uploads/{session}", api_session_get, WRITER, ORG, "uploads.session_get"),
     U("PATCH", "/api/v1/org/{org}/uploads/{session}", api_upload_session_patch, WRITER, ORG, "uploads.session_patch"),
     R("PUT", "/api/v1/org/{org}/uploads/{session}", api_session_commit, WRITER, ORG, "uploads.session_commit"),
@@ -72,6 +74,7 @@ const route router_routes[] = {
     R("POST", VER "/uploads/sessions", api_session_create, WRITER, ARTIFACT, "uploads.session_create"),
     R("GET", VER "/download-urls", api_download_urls, READER, ARTIFACT, "files.download_urls"),
     R("GET", VER "/trust-card", api_trust_card, READER, ARTIFACT, "capabilities.trust_card"),
+    R("POST", VER "/convert", api_convert, WRITER, ARTIFACT, "jobs.convert"),
     R("POST", VER "/publish", api_version_publish, WRITER, ARTIFACT, "versions.publish"),
     R("POST", VER "/deprecate", api_version_deprecate, WRITER, ARTIFACT, "versions.deprecate"),
 };

@@ -109,6 +109,18 @@ const store_migration store_migrations[] = {
      " PRIMARY KEY (version_id, device_type));"
      "CREATE INDEX optimized_configs_key ON optimized_configs(storage_key);",
      NULL, NULL},
+    /* 8: conversion jobs (a lease lets any instance take over a dead worker's job) */
+    {"CREATE TABLE jobs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, artifact_id TEXT NOT NULL,"
+     " version_id TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,"
+     " source_path TEXT NOT NULL, source_format TEXT NOT NULL,"
+     " target TEXT NOT NULL, status TEXT NOT NULL, error TEXT, stderr_tail TEXT,"
+     " package_id TEXT, output_path TEXT, owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0,"
+     " attempts BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,"
+     " updated_at BIGINT NOT NULL, started_at BIGINT NOT NULL DEFAULT 0,"
+     " finished_at BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX jobs_queue ON jobs(status, created_at);"
+     "CREATE INDEX jobs_org ON jobs(org_id, id);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

@@ -275,6 +275,33 @@ int store_optconfig_put(bool *created, store_tx *tx, const store_optconfig *c, e
 int store_optconfig_get(store_optconfig *out, store_tx *tx, const char *version_id,
                         const char *device_type, arena *a, err *e);
 
+/* ---- conversion jobs (API.md §8) ---- */
+typedef struct store_job {
+    char *id, *org_id, *artifact_id, *version_id, *source_path, *source_format, *target;
+    char *model, *version; /* canonical name and version string, for display */
+    char *status; /* queued | running | succeeded | failed */
+    char *error, *stderr_tail, *package_id, *output_path; /* NULL until known */
+    int64_t attempts, created_at, updated_at, started_at, finished_at;
+} store_job;
+
+int store_job_insert(store_tx *tx, const store_job *j, err *e);
+/* Finds a job of org_id; ERR_NOT_FOUND (also for another org's job). */
+int store_job_get(store_job *out, store_tx *tx, const char *org_id, const char *id, arena *a,
+                  err *e);
+/* Lists org_id's jobs newest first, before id `before` (NULL: from the newest); status NULL:
+ * any. */
+int store_job_list(store_job **out, size_t *n, store_tx *tx, const char *org_id,
+                   const char *status, const char *before, int limit, arena *a, err *e);
+/* Takes the oldest queued job, or a running one whose lease expired (its worker died), for
+ * owner until lease_until: status running, attempts + 1. Returns 1 with *out filled, 0 when
+ * there is none, -1 on error. Runs its own transaction. */
+int store_job_claim(store_job *out, store *s, const char *owner, int64_t now,
+                    int64_t lease_until, arena *a, err *e);
+/* Extends owner's lease of a running job; 0 when the job is no longer owner's. */
+int store_job_renew(store *s, const char *id, const char *owner, int64_t lease_until, err *e);
+/* Ends owner's job: status succeeded or failed, or queued again (a stopping server). */
+int store_job_finish(store_tx *tx, const store_job *j, const char *owner, int64_t now, err *e);
+
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
     /* Each public, enabled model with a published or deprecated version, by canonical name. */
