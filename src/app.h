@@ -27,6 +27,7 @@ typedef struct config {
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
     const char *device_profiles;    /* --device-profiles FILE.json, or NULL */
+    const char *telemetry_db_url;   /* --telemetry-db; default: beside a SQLite --db, or it */
     const char *converters[32];     /* --converter SRC:DST=CMD (repeatable) */
     int nconverters;
     int converter_workers, converter_timeout_s;
@@ -41,6 +42,7 @@ typedef struct jobs jobs;
 typedef struct app {
     const config *cfg;
     store *store;
+    store *telemetry; /* fleet, inference telemetry, training updates (store_open_telemetry) */
     blob *blob;
     const char *secret; /* presigning key: --secret, or random per process */
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */

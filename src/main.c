@@ -37,7 +37,7 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_devprof, *o_conv_workers, *o_conv_timeout, *o_conv_max;
+    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota, *o_devprof, *o_conv_workers, *o_conv_timeout, *o_conv_max, *o_telemetry_db;
 static const char *o_converters[32];
 static int n_converters;
 
@@ -55,6 +55,7 @@ static opt options[] = {
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
     {"--device-profiles", "CAIRN_DEVICE_PROFILES", NULL, &o_devprof},
+    {"--telemetry-db", "CAIRN_TELEMETRY_DB", NULL, &o_telemetry_db},
     {"--converter-workers", "CAIRN_CONVERTER_WORKERS", "1", &o_conv_workers},
     {"--converter-timeout", "CAIRN_CONVERTER_TIMEOUT", "3600", &o_conv_timeout},
     {"--converter-max-output", "CAIRN_CONVERTER_MAX_OUTPUT", "68719476736", &o_conv_max},
@@ -67,7 +68,8 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
           "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
-          "                    [--device-profiles FILE.json] [--converter SRC:DST='CMD {in} {out}']...\n"
+          "                    [--telemetry-db URL] [--device-profiles FILE.json]\n"
+          "                    [--converter SRC:DST='CMD {in} {out}']...\n"
           "                    [--converter-workers N] [--converter-timeout SECONDS]\n"
           "                    [--converter-max-output BYTES]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
@@ -335,6 +337,7 @@ static void build_config(config *cfg)
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
     cfg->device_profiles = o_devprof && *o_devprof ? o_devprof : NULL;
+    cfg->telemetry_db_url = o_telemetry_db && *o_telemetry_db ? o_telemetry_db : NULL;
     for (int i = 0; i < n_converters; i++)
         cfg->converters[cfg->nconverters++] = o_converters[i];
     cfg->converter_workers = (int)num_opt(o_conv_workers, "--converter-workers", 0, 16);
@@ -362,8 +365,28 @@ static int open_handles(app *ctx, int pool, err *e)
     return 0;
 }
 
+/* The telemetry store's URL: --telemetry-db, else for SQLite a file beside the catalog's
+ * (cairn.db -> cairn-telemetry.db: its own write lock), else the catalog's database. */
+static char telemetry_url_buf[4096];
+static const char *telemetry_url(const config *cfg)
+{
+    if (cfg->telemetry_db_url)
+        return cfg->telemetry_db_url;
+    const char *u = cfg->db_url;
+    if (strncmp(u, "postgres", 8) == 0)
+        return u;
+    size_t n = strlen(u);
+    if (n > 3 && strcmp(u + n - 3, ".db") == 0)
+        snprintf(telemetry_url_buf, sizeof(telemetry_url_buf), "%.*s-telemetry.db", (int)(n - 3),
+                 u);
+    else
+        snprintf(telemetry_url_buf, sizeof(telemetry_url_buf), "%s-telemetry.db", u);
+    return telemetry_url_buf;
+}
+
 static void close_handles(app *ctx)
 {
+    store_close(ctx->telemetry);
     blob_close(ctx->blob);
     store_close(ctx->store);
 }
@@ -466,6 +489,11 @@ static int cmd_serve(void)
     }
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
+    ensure_parent_dir(telemetry_url(&cfg));
+    if (store_open_telemetry(&ctx.telemetry, telemetry_url(&cfg), cfg.threads + 2, &e) < 0) {
+        log_error(NULL, "telemetry.open_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
     if (cfg.secret && *cfg.secret) {
         ctx.secret = cfg.secret;
     } else {

@@ -43,6 +43,8 @@ struct jobs {
     const app *ap;
     pthread_t threads[16];
     int nthreads;
+    pthread_t compactor;
+    bool compacting;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -196,7 +198,7 @@ void jobs_notify(jobs *j)
         return;
     pthread_mutex_lock(&j->mu);
     j->wakeups++;
-    pthread_cond_signal(&j->cv);
+    pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -694,9 +696,60 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Compacts telemetry partials until none is left. */
+static void compact_all(jobs *j)
+{
+    for (;;) {
+        int64_t n = 0;
+        err e = {0};
+        if (jobs_rollup_compact(&n, j->ap->telemetry, JOBS_COMPACT_BATCH, &e) < 0) {
+            log_warn(NULL, "telemetry.compact_failed", "s:s", "detail", e.detail);
+            return;
+        }
+        if (n < JOBS_COMPACT_BATCH)
+            return;
+    }
+}
+
+static void *compactor(void *arg)
+{
+    jobs *j = arg;
+    int64_t last_expire = 0;
+    for (;;) {
+        compact_all(j);
+        int64_t now = time_now_ms();
+        if (now - last_expire > 600000) {
+            /* Event ids guard against retried batches: a week is plenty. */
+            store_tx *tx = NULL;
+            err e = {0};
+            if (store_tx_begin(&tx, j->ap->telemetry, true, &e) == 0)
+                store_tx_end(tx, store_event_ids_expire(tx, now - 7 * 86400000LL, &e) == 0, &e);
+            last_expire = now;
+        }
+        pthread_mutex_lock(&j->mu);
+        if (!j->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&j->cv, &j->mu, &until);
+        }
+        bool stop = j->stop;
+        pthread_mutex_unlock(&j->mu);
+        if (stop)
+            break;
+    }
+    compact_all(j);
+    return NULL;
+}
+
 int jobs_start(jobs *j, const app *ap, err *e)
 {
     j->ap = ap;
+    if (ap->telemetry) {
+        if (pthread_create(&j->compactor, NULL, compactor, j) != 0)
+            return err_set(e, ERR_SERVER, "cannot start the telemetry compactor");
+        j->compacting = true;
+    }
     for (int i = 0; i < j->workers; i++) {
         if (pthread_create(&j->threads[j->nthreads], NULL, worker, j) != 0)
             return err_set(e, ERR_SERVER, "cannot start the job workers");
@@ -716,4 +769,7 @@ void jobs_stop(jobs *j)
     for (int i = 0; i < j->nthreads; i++)
         pthread_join(j->threads[i], NULL);
     j->nthreads = 0;
+    if (j->compacting)
+        pthread_join(j->compactor, NULL);
+    j->compacting = false;
 }

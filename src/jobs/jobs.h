@@ -54,6 +54,13 @@ json_t *jobs_pairs(const jobs *j);
  * ".safetensors"). */
 const char *jobs_format_ext(const char *format, char *buf, size_t cap);
 
+/* Telemetry compaction (rollup.c): moves up to limit partials of the telemetry store into
+ * their minute, hour and day rollup rows, in one transaction; *compacted counts them. The
+ * workers started by jobs_start run it every second while partials remain, and once more when
+ * stopping. */
+int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e);
+#define JOBS_COMPACT_BATCH 5000
+
 /* The built-in converter: the safetensors file on in_fd to out_fd with F32 tensors in F16
  * (or BF16), every other tensor copied; fails past max_out bytes of output. tick (may be NULL)
  * is called with ctx between blocks. */

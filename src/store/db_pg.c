@@ -193,13 +193,14 @@ static int pg_exec(db *base, const char *sql, err *e)
     return rc;
 }
 
-static int pg_begin(db *base, bool write, err *e)
+static int pg_begin(db *base, int mode, err *e)
 {
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
-                            : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    const char *sql = mode == DB_WRITE ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
+                      : mode == DB_WRITE_UNLOCKED ? "BEGIN"
+                                                  : "BEGIN ISOLATION LEVEL REPEATABLE READ";
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(r);

@@ -25,6 +25,7 @@ struct store {
     pthread_cond_t cv;
     db **idle;
     int nidle, created, max;
+    bool unlocked; /* a telemetry store: writes take no catalog lock */
 };
 
 char *store_col_str(db_stmt *st, int i, arena *a)
@@ -74,35 +75,47 @@ static void conn_give(store *s, db *d)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Applies the pending migrations of list, tracked in table (one per migration set). */
+static int migrate_set(store *s, const store_migration *list, int count, const char *table,
+                       err *e);
+
 static int migrate(store *s, err *e)
+{
+    return migrate_set(s, store_migrations, store_migration_count, "schema_migrations", e);
+}
+
+static int migrate_set(store *s, const store_migration *list, int count, const char *table,
+                       err *e)
 {
     store_tx *tx = NULL;
     int rc = -1;
     db_stmt *st = NULL;
     if (store_tx_begin(&tx, s, true, e) < 0)
         return -1;
-    if (db_exec(tx->d,
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-                e) < 0)
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS %s (version BIGINT PRIMARY KEY, applied_at BIGINT NOT"
+             " NULL)",
+             table);
+    if (db_exec(tx->d, sql, e) < 0)
         goto out;
-    if (db_query(&st, tx->d, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", e, "") <
-            0 ||
-        db_step(st, e) < 0)
+    char sel[96], ins[112];
+    snprintf(sel, sizeof(sel), "SELECT COALESCE(MAX(version), 0) FROM %s", table);
+    snprintf(ins, sizeof(ins), "INSERT INTO %s (version, applied_at) VALUES (?, ?)", table);
+    if (db_query(&st, tx->d, sel, e, "") < 0 || db_step(st, e) < 0)
         goto out;
     int64_t have = db_col_int(st, 0);
     db_done(st);
     st = NULL;
-    for (int64_t v = have + 1; v <= store_migration_count; v++) {
-        const store_migration *m = &store_migrations[v - 1];
+    for (int64_t v = have + 1; v <= count; v++) {
+        const store_migration *m = &list[v - 1];
         const char *dialect = strcmp(db_driver(tx->d), "sqlite") == 0 ? m->sqlite : m->postgres;
         if ((m->common && db_exec(tx->d, m->common, e) < 0) ||
             (dialect && db_exec(tx->d, dialect, e) < 0))
             goto out;
-        if (db_run(tx->d, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", e,
-                   "ii", v, time_now_ms()) < 0)
+        if (db_run(tx->d, ins, e, "ii", v, time_now_ms()) < 0)
             goto out;
-        log_info(NULL, "store.migrated", "s:I", "version", (json_int_t)v);
+        log_info(NULL, "store.migrated", "s:s, s:I", "set", table, "version", (json_int_t)v);
     }
     rc = 0;
 out:
@@ -112,7 +125,19 @@ out:
     return rc;
 }
 
+static int store_open_set(store **out, const char *url, int pool_size, bool telemetry, err *e);
+
 int store_open(store **out, const char *url, int pool_size, err *e)
+{
+    return store_open_set(out, url, pool_size, false, e);
+}
+
+int store_open_telemetry(store **out, const char *url, int pool_size, err *e)
+{
+    return store_open_set(out, url, pool_size, true, e);
+}
+
+static int store_open_set(store **out, const char *url, int pool_size, bool telemetry, err *e)
 {
     store *s = calloc(1, sizeof(*s));
     if (!s)
@@ -123,12 +148,18 @@ int store_open(store **out, const char *url, int pool_size, err *e)
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (!s->url || !s->idle || migrate(s, e) < 0) {
+    /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
+     * turns); the telemetry store's own writes take none after that. */
+    if (!s->url || !s->idle ||
+        (telemetry ? migrate_set(s, store_telemetry_migrations, store_telemetry_migration_count,
+                                 "telemetry_migrations", e)
+                   : migrate(s, e)) < 0) {
         store_close(s);
         if (e->kind == ERR_NONE)
             err_set(e, ERR_SERVER, "out of memory");
         return -1;
     }
+    s->unlocked = telemetry;
     *out = s;
     return 0;
 }
@@ -166,7 +197,7 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e)
     db *d = NULL;
     if (conn_take(&d, s, e) < 0)
         return -1;
-    if (db_begin(d, write, e) < 0) {
+    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : DB_WRITE, e) < 0) {
         conn_give(s, d);
         return -1;
     }

@@ -302,6 +302,61 @@ int store_job_renew(store *s, const char *id, const char *owner, int64_t lease_u
 /* Ends owner's job: status succeeded or failed, or queued again (a stopping server). */
 int store_job_finish(store_tx *tx, const store_job *j, const char *owner, int64_t now, err *e);
 
+/* ---- the telemetry store (API.md §9) ----
+ * Fleet heartbeats, inference telemetry and training updates are not catalog data: they live
+ * in a store of their own, opened with store_open_telemetry (SQLite: a separate database file,
+ * so their writes never wait for the catalog's write lock; PostgreSQL: the same database, with
+ * write transactions that take no lock, so several instances ingest side by side). Their
+ * writes never move the catalog revision. */
+int store_open_telemetry(store **out, const char *url, int pool_size, err *e);
+
+/* Records a heartbeat of device_id (insert or update; NULL fields keep their value). */
+int store_heartbeat(store_tx *tx, const char *org_id, const char *device_id, const char *profile,
+                    const char *app_version, const char *status, int64_t now, err *e);
+typedef struct store_fleet {
+    int64_t total, healthy, stale, offline;
+} store_fleet;
+/* Counts org_id's devices by last heartbeat: healthy at or after healthy_since, stale at or
+ * after stale_since, offline before. */
+int store_fleet_counts(store_fleet *out, store_tx *tx, const char *org_id,
+                       int64_t healthy_since, int64_t stale_since, err *e);
+
+/* Records the n distinct event ids of org_id in one statement; fresh[i] is false for an id
+ * seen before (a retried batch). */
+int store_event_ids_claim(bool *fresh, store_tx *tx, const char *org_id,
+                          const char *const *ids, size_t n, int64_t now, err *e);
+/* Forgets event ids recorded before `before`. */
+int store_event_ids_expire(store_tx *tx, int64_t before, err *e);
+
+/* One aggregate of inference events: of a partial (one ingested batch's events of one
+ * version and minute), or of a rollup row (level 0 minute, 1 hour, 2 day). */
+typedef struct store_rollup {
+    char *id; /* partials only */
+    char *org_id, *artifact_id, *version;
+    int level;
+    int64_t start; /* bucket start, ms */
+    int64_t count, errors, sum_us, min_us, max_us;
+    char *hist; /* core/histogram.h text */
+} store_rollup;
+
+/* Inserts partial aggregates (start is their minute) in one statement. */
+int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+/* Calls fn for each aggregate of (org_id, artifact_id) whose start is in [from, to): rollup
+ * rows of level (0..2), or with level -1 the partials not yet compacted. */
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
+                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
+                       void *ctx, arena *a, err *e);
+/* Takes up to limit partials for compaction (on PostgreSQL locked, skipping ones another
+ * instance holds). */
+int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
+                        err *e);
+/* Locks the rollup row of key (creating it empty if needed) and reads it into *r. */
+int store_rollup_lock(store_rollup *r, store_tx *tx, arena *a, err *e);
+/* Writes the counters of a locked rollup row. */
+int store_rollup_write(store_tx *tx, const store_rollup *r, err *e);
+/* Deletes compacted partials. */
+int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
     /* Each public, enabled model with a published or deprecated version, by canonical name. */

@@ -13,6 +13,9 @@ typedef struct store_migration {
 } store_migration;
 extern const store_migration store_migrations[];
 extern const int store_migration_count;
+/* The telemetry store's own set (its tables live apart from the catalog: store.h). */
+extern const store_migration store_telemetry_migrations[];
+extern const int store_telemetry_migration_count;
 
 struct store_tx {
     store *s;

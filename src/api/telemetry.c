@@ -1,0 +1,560 @@
+/*
+ * telemetry.c: fleet heartbeats, inference telemetry and its query (API.md §9). Writes go to
+ * the telemetry store (app->telemetry), never the catalog's: a batch of events is one
+ * transaction there holding one statement for event ids and one for partial aggregates, and
+ * the query reads rollup rows and partials, never events (core/histogram.c for percentiles).
+ */
+#include "api/handlers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/common.h"
+#include "core/histogram.h"
+#include "core/semver.h"
+#include "util/crypto.h"
+#include "util/timeutil.h"
+
+#define MAX_EVENTS 1000
+#define HEALTHY_MS (5 * 60 * 1000LL) /* seen within 5 minutes */
+#define STALE_MS (60 * 60 * 1000LL)  /* within an hour; older: offline */
+
+/* ---- heartbeats ---- */
+
+static const field_spec hb_fields[] = {
+    {"device_id", F_STR, 128, true},
+    {"profile", F_NSTR, 64, false},
+    {"app_version", F_NSTR, 64, false},
+    {"status", F_NSTR, 64, false},
+};
+
+static int org_of(store_org *o, api_call *c, err *e)
+{
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+        return -1;
+    int rc = api_org_access(o, c, tx, ROLE_READER, e);
+    store_tx_end(tx, false, e);
+    return rc;
+}
+
+int api_heartbeat(api_reply *r, api_call *c)
+{
+    store_org o;
+    if (org_of(&o, c, &r->e) < 0 || api_check_body(c, hb_fields, 4, &r->e) < 0)
+        return -1;
+    const char *dev = api_body_str(c, "device_id");
+    if (!*dev)
+        return err_field_add(&r->e, "body", "device_id", "string_too_short",
+                             "String should have at least 1 character");
+    int64_t now = time_now_ms();
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->telemetry, true, &r->e) < 0)
+        return -1;
+    if (store_heartbeat(tx, o.id, dev, api_body_str(c, "profile"),
+                        api_body_str(c, "app_version"), api_body_str(c, "status"), now,
+                        &r->e) < 0) {
+        store_tx_end(tx, false, &r->e);
+        return -1;
+    }
+    if (store_tx_end(tx, true, &r->e) < 0)
+        return -1;
+    return api_json(r, 200,
+                    json_pack("{s:s, s:o, s:s}", "device_id", dev, "last_seen", api_time(now),
+                              "health", "healthy"));
+}
+
+/* ---- ingestion ---- */
+
+typedef struct ev {
+    const char *artifact_id, *version, *event_id;
+    int64_t minute;
+    double ms;
+    bool ok, fresh;
+} ev;
+
+typedef struct model_ref {
+    const char *name, *artifact_id;
+    const char *version, *version_ok; /* the last version checked for it */
+} model_ref;
+
+static void ev_err(err *e, size_t i, const char *field, const char *type, const char *msg)
+{
+    char idx[24];
+    snprintf(idx, sizeof(idx), "%zu", i);
+    err_field_add(e, "body", "events", type, "events[%zu].%s: %s", i, field, msg);
+    if (e->nfields > 0) {
+        err_field *f = &e->fields[e->nfields - 1];
+        snprintf(f->loc[2], sizeof(f->loc[2]), "%s", idx);
+        snprintf(f->loc[3], sizeof(f->loc[3]), "%s", field);
+    }
+}
+
+static const char *str_field(json_t *o, const char *k, size_t max, bool required, size_t i,
+                             err *e)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v) {
+        if (required)
+            ev_err(e, i, k, "missing", "Field required");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) > max) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "a string of 1..%zu bytes", max);
+        ev_err(e, i, k, "string_type", msg);
+        return NULL;
+    }
+    return s;
+}
+
+/* Checks one event into *out (model names resolved later). */
+static void check_event(ev *out, const char **model, json_t *o, size_t i, int64_t now, err *e)
+{
+    if (!json_is_object(o)) {
+        ev_err(e, i, "", "dict_type", "an event is an object");
+        return;
+    }
+    static const char *const known[] = {"model", "version", "device_id", "latency_ms",
+                                        "ok",    "ts",      "event_id"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool found = false;
+        for (size_t n = 0; n < sizeof(known) / sizeof(known[0]); n++)
+            found = found || strcmp(k, known[n]) == 0;
+        if (!found)
+            ev_err(e, i, k, "extra_forbidden", "Extra inputs are not permitted");
+    }
+    *model = str_field(o, "model", 96, true, i, e);
+    out->version = str_field(o, "version", SEMVER_MAX, true, i, e);
+    str_field(o, "device_id", 128, true, i, e);
+    out->event_id = str_field(o, "event_id", 128, false, i, e);
+    json_t *lat = json_object_get(o, "latency_ms"), *ok = json_object_get(o, "ok"),
+           *ts = json_object_get(o, "ts");
+    if (!lat)
+        ev_err(e, i, "latency_ms", "missing", "Field required");
+    else if (!json_is_number(lat))
+        ev_err(e, i, "latency_ms", "float_type", "Input should be a valid number");
+    else if (json_number_value(lat) < 0 || json_number_value(lat) > 1e9 ||
+             !isfinite(json_number_value(lat)))
+        ev_err(e, i, "latency_ms", "value_error", "a number of milliseconds in 0..1e9");
+    else
+        out->ms = json_number_value(lat);
+    if (!ok)
+        ev_err(e, i, "ok", "missing", "Field required");
+    else if (!json_is_boolean(ok))
+        ev_err(e, i, "ok", "bool_type", "Input should be a valid boolean");
+    else
+        out->ok = json_is_true(ok);
+    int64_t t = now;
+    if (ts && json_is_string(ts)) {
+        if (time_parse_iso(&t, json_string_value(ts)) < 0)
+            ev_err(e, i, "ts", "datetime_parsing", "an ISO 8601 time such as 2026-11-22T10:00:00Z");
+    } else if (ts && json_is_integer(ts)) {
+        t = json_integer_value(ts); /* ms since the epoch */
+    } else if (ts) {
+        ev_err(e, i, "ts", "datetime_type", "an ISO 8601 string or ms since the epoch");
+    }
+    if (t < now - 400 * 86400000LL || t > now + 86400000LL)
+        ev_err(e, i, "ts", "value_error", "within the last 400 days and not a day ahead");
+    out->minute = t - ((t % 60000) + 60000) % 60000;
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const ev *x = *(const ev *const *)a, *y = *(const ev *const *)b;
+    int c = strcmp(x->artifact_id, y->artifact_id);
+    if (!c)
+        c = strcmp(x->version, y->version);
+    if (!c)
+        c = x->minute < y->minute ? -1 : x->minute > y->minute;
+    return c;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Resolves model names and versions of the org (one read transaction of the catalog);
+ * unknown ones are validation errors at their events. */
+static int resolve_models(ev *evs, const char **models, size_t n, api_call *c,
+                          const store_org *o, err *e)
+{
+    model_ref *refs = arena_array(c->a, model_ref, n ? n : 1);
+    size_t nr = 0;
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!models[i] || !evs[i].version)
+            continue;
+        model_ref *m = NULL;
+        for (size_t k = 0; k < nr && !m; k++)
+            if (strcmp(refs[k].name, models[i]) == 0)
+                m = &refs[k];
+        if (!m) {
+            m = &refs[nr++];
+            m->name = models[i];
+            store_artifact art;
+            err le = {0};
+            if (store_artifact_get(&art, tx, o->id, "models", models[i], c->a, &le) == 0)
+                m->artifact_id = art.id;
+            else if (le.kind != ERR_NOT_FOUND) {
+                store_tx_end(tx, false, e);
+                *e = le;
+                return -1;
+            }
+        }
+        if (!m->artifact_id) {
+            ev_err(e, i, "model", "not_found", "no such model in this org");
+            continue;
+        }
+        evs[i].artifact_id = m->artifact_id;
+        if (m->version_ok && strcmp(m->version, evs[i].version) == 0) {
+            evs[i].version = m->version_ok;
+            continue;
+        }
+        semver sv;
+        store_version v;
+        err le = {0};
+        char key[SEMVER_KEY_MAX];
+        if (semver_parse(&sv, evs[i].version, strlen(evs[i].version)) < 0) {
+            ev_err(e, i, "version", "value_error", "a SemVer version of the model");
+            continue;
+        }
+        semver_sort_key(key, sizeof(key), &sv);
+        if (store_version_by_key(&v, tx, m->artifact_id, key, c->a, &le) < 0) {
+            if (le.kind != ERR_NOT_FOUND) {
+                store_tx_end(tx, false, e);
+                *e = le;
+                return -1;
+            }
+            ev_err(e, i, "version", "not_found", "no such version of the model");
+            continue;
+        }
+        m->version = evs[i].version;
+        m->version_ok = v.version; /* canonical spelling */
+        evs[i].version = v.version;
+    }
+    store_tx_end(tx, false, e);
+    return e->kind == ERR_NONE ? 0 : -1;
+}
+
+int api_inference_ingest(api_reply *r, api_call *c)
+{
+    store_org o;
+    if (org_of(&o, c, &r->e) < 0)
+        return -1;
+    json_t *events = c->body ? json_object_get(c->body, "events") : NULL;
+    /* The batch limit first (api_check_body stops lists at 100). */
+    if (json_is_array(events) && json_array_size(events) > MAX_EVENTS)
+        return err_field_add(&r->e, "body", "events", "too_long",
+                             "at most %d events a call (got %zu): nothing was stored",
+                             MAX_EVENTS, json_array_size(events));
+    const char *k;
+    json_t *v;
+    json_object_foreach(c->body, k, v)
+    {
+        if (strcmp(k, "events") != 0)
+            err_field_add(&r->e, "body", k, "extra_forbidden", "Extra inputs are not permitted");
+    }
+    if (!events)
+        err_field_add(&r->e, "body", "events", "missing", "Field required");
+    else if (!json_is_array(events))
+        err_field_add(&r->e, "body", "events", "list_type", "Input should be a valid list");
+    if (r->e.kind != ERR_NONE)
+        return -1;
+    size_t n = json_array_size(events);
+    int64_t now = time_now_ms();
+    ev *evs = arena_array(c->a, ev, n ? n : 1);
+    const char **models = arena_array(c->a, const char *, n ? n : 1);
+    memset(evs, 0, sizeof(ev) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        check_event(&evs[i], &models[i], json_array_get(events, i), i, now, &r->e);
+    if (r->e.kind != ERR_NONE)
+        return -1;
+    if (resolve_models(evs, models, n, c, &o, &r->e) < 0)
+        return -1;
+    /* Event ids: duplicates within the batch count once; the store says which it saw. */
+    const char **ids = arena_array(c->a, const char *, n ? n : 1);
+    size_t nid = 0;
+    for (size_t i = 0; i < n; i++) {
+        evs[i].fresh = true;
+        if (evs[i].event_id)
+            ids[nid++] = evs[i].event_id;
+    }
+    qsort(ids, nid, sizeof(char *), cmp_str);
+    size_t nu = 0;
+    for (size_t i = 0; i < nid; i++)
+        if (nu == 0 || strcmp(ids[nu - 1], ids[i]) != 0)
+            ids[nu++] = ids[i];
+    bool *fresh = arena_array(c->a, bool, nu ? nu : 1);
+    store_tx *tx = NULL;
+    int rc = -1;
+    hist *h = malloc(sizeof(hist));
+    char *text = malloc(HIST_TEXT_MAX);
+    if (!h || !text) {
+        err_set(&r->e, ERR_SERVER, "out of memory");
+        goto out;
+    }
+    if (store_tx_begin(&tx, c->app->telemetry, true, &r->e) < 0 ||
+        store_event_ids_claim(fresh, tx, o.id, ids, nu, now, &r->e) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!evs[i].event_id)
+            continue;
+        const char **hit = bsearch(&evs[i].event_id, ids, nu, sizeof(char *), cmp_str);
+        size_t at = (size_t)(hit - ids);
+        evs[i].fresh = fresh[at];
+        fresh[at] = false; /* a second copy in the batch is a duplicate */
+    }
+    /* One partial per (model, version, minute). */
+    ev **order = arena_array(c->a, ev *, n ? n : 1);
+    size_t na = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i].fresh)
+            order[na++] = &evs[i];
+    qsort(order, na, sizeof(ev *), cmp_ev);
+    store_rollup *rows = arena_array(c->a, store_rollup, na ? na : 1);
+    size_t nrows = 0;
+    for (size_t i = 0; i < na;) {
+        size_t j = i;
+        hist_init(h);
+        int64_t errors = 0, sum_us = 0;
+        while (j < na && cmp_ev(&order[i], &order[j]) == 0) {
+            hist_add(h, order[j]->ms);
+            sum_us += llround(order[j]->ms * 1000.0);
+            errors += !order[j]->ok;
+            j++;
+        }
+        if (hist_encode(text, HIST_TEXT_MAX, h) < 0) {
+            err_set(&r->e, ERR_SERVER, "histogram too large");
+            goto out;
+        }
+        char id[37];
+        crypto_uuid7(id);
+        rows[nrows++] = (store_rollup){arena_strdup(c->a, id), o.id,
+                                       (char *)order[i]->artifact_id, (char *)order[i]->version,
+                                       0, order[i]->minute, (int64_t)h->count, errors, sum_us,
+                                       llround(h->min_ms * 1000.0), llround(h->max_ms * 1000.0),
+                                       arena_strdup(c->a, text)};
+        i = j;
+    }
+    if (store_partials_insert(tx, rows, nrows, &r->e) < 0)
+        goto out;
+    rc = store_tx_end(tx, true, &r->e);
+    tx = NULL;
+    if (rc == 0)
+        api_json(r, 200,
+                 json_pack("{s:I, s:I, s:I}", "received", (json_int_t)n, "accepted",
+                           (json_int_t)na, "duplicates", (json_int_t)(n - na)));
+out:
+    store_tx_end(tx, false, &r->e);
+    free(h);
+    free(text);
+    return rc;
+}
+
+/* ---- the query ---- */
+
+typedef struct acc {
+    const char *version;
+    int64_t count, errors, sum_us, min_us, max_us;
+    hist *h;
+} acc;
+
+typedef struct query {
+    acc *items;
+    size_t n, cap;
+    arena *a;
+    bool bad;
+} query;
+
+static void acc_add(acc *x, const store_rollup *r)
+{
+    if (r->count == 0)
+        return;
+    if (x->count == 0 || r->min_us < x->min_us)
+        x->min_us = r->min_us;
+    if (x->count == 0 || r->max_us > x->max_us)
+        x->max_us = r->max_us;
+    x->count += r->count;
+    x->errors += r->errors;
+    x->sum_us += r->sum_us;
+}
+
+static int on_row(void *ctx, const store_rollup *r)
+{
+    query *q = ctx;
+    acc *x = NULL;
+    for (size_t i = 0; i < q->n && !x; i++)
+        if (strcmp(q->items[i].version, r->version) == 0)
+            x = &q->items[i];
+    if (!x) {
+        if (q->n == q->cap)
+            return 1;
+        x = &q->items[q->n++];
+        x->version = arena_strdup(q->a, r->version);
+        x->h = calloc(1, sizeof(hist));
+        if (!x->h)
+            return 1;
+    }
+    acc_add(x, r);
+    if (hist_decode_add(x->h, r->hist) < 0)
+        q->bad = true;
+    return 0;
+}
+
+static json_t *stats_json(const acc *x)
+{
+    hist *h = x->h;
+    h->count = (uint64_t)x->count;
+    h->min_ms = (double)x->min_us / 1000.0;
+    h->max_ms = (double)x->max_us / 1000.0;
+    double mean = x->count ? (double)x->sum_us / 1000.0 / (double)x->count : 0.0;
+    return json_pack("{s:I, s:I, s:f, s:{s:f, s:f, s:f, s:f, s:f, s:f}}", "sessions",
+                     (json_int_t)x->count, "errors", (json_int_t)x->errors, "error_rate",
+                     x->count ? (double)x->errors / (double)x->count : 0.0, "latency_ms", "p50",
+                     hist_quantile(h, 0.50), "p95", hist_quantile(h, 0.95), "p99",
+                     hist_quantile(h, 0.99), "mean", mean, "min",
+                     x->count ? h->min_ms : 0.0, "max", x->count ? h->max_ms : 0.0);
+}
+
+static int64_t floor_to(int64_t t, int64_t unit)
+{
+    return t - ((t % unit) + unit) % unit;
+}
+
+static int64_t ceil_to(int64_t t, int64_t unit)
+{
+    int64_t f = floor_to(t, unit);
+    return f == t ? t : f + unit;
+}
+
+typedef struct span {
+    int level;
+    int64_t from, to;
+} span;
+
+/* Covers [a, b) (whole minutes) with the fewest rollup ranges: days, then hours, minutes. */
+static size_t cover(span *out, int64_t a, int64_t b)
+{
+    static const int64_t unit[3] = {60000, 3600000, 86400000};
+    size_t n = 0;
+    int64_t d0 = ceil_to(a, unit[2]), d1 = floor_to(b, unit[2]);
+    int64_t lo = a, hi = b;
+    if (d0 < d1) {
+        out[n++] = (span){2, d0, d1};
+        hi = d0; /* left part [a, d0), right part [d1, b) */
+    }
+    int64_t parts[2][2] = {{lo, hi}, {d0 < d1 ? d1 : b, b}};
+    for (int p = 0; p < (d0 < d1 ? 2 : 1); p++) {
+        int64_t x = parts[p][0], y = parts[p][1];
+        if (x >= y)
+            continue;
+        int64_t h0 = ceil_to(x, unit[1]), h1 = floor_to(y, unit[1]);
+        if (h0 < h1) {
+            out[n++] = (span){1, h0, h1};
+            if (x < h0)
+                out[n++] = (span){0, x, h0};
+            if (h1 < y)
+                out[n++] = (span){0, h1, y};
+        } else {
+            out[n++] = (span){0, x, y};
+        }
+    }
+    return n;
+}
+
+static int parse_time_q(int64_t *out, api_call *c, const char *name, err *e)
+{
+    const char *s = api_query(c, name);
+    if (!s)
+        return 0;
+    if (time_parse_iso(out, s) < 0)
+        return err_field_add(e, "query", name, "datetime_parsing",
+                             "an ISO 8601 time such as 2026-11-22T10:00:00Z");
+    return 0;
+}
+
+static int do_telemetry(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    if (strcmp(api_param(c, "kind"), "models") != 0)
+        return err_set(&r->e, ERR_NOT_FOUND, "telemetry applies to models only");
+    if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
+        return -1;
+    int64_t now = time_now_ms(), until = now, since;
+    if (parse_time_q(&until, c, "until", &r->e) < 0)
+        return -1;
+    since = until - 86400000LL;
+    if (parse_time_q(&since, c, "since", &r->e) < 0)
+        return -1;
+    if (since >= until)
+        return err_field_add(&r->e, "query", "since", "value_error", "since must be before until");
+    if (until - since > 400 * 86400000LL)
+        return err_field_add(&r->e, "query", "since", "value_error",
+                             "a window of at most 400 days");
+    /* Whole minutes: the rollups' grain. */
+    int64_t a = floor_to(since, 60000), b = ceil_to(until, 60000);
+    span spans[8];
+    size_t ns = cover(spans, a, b);
+    query q = {arena_array(c->a, acc, 256), 0, 256, c->a, false};
+    memset(q.items, 0, sizeof(acc) * 256);
+    store_tx *ttx = NULL;
+    store_fleet fleet;
+    int rc = -1;
+    if (store_tx_begin(&ttx, c->app->telemetry, false, &r->e) < 0)
+        goto out;
+    for (size_t i = 0; i < ns; i++)
+        if (store_rollups_read(ttx, o.id, m.id, spans[i].level, spans[i].from, spans[i].to,
+                               on_row, &q, c->a, &r->e) < 0)
+            goto out;
+    if (store_rollups_read(ttx, o.id, m.id, -1, a, b, on_row, &q, c->a, &r->e) < 0 ||
+        store_fleet_counts(&fleet, ttx, o.id, now - HEALTHY_MS, now - STALE_MS, &r->e) < 0)
+        goto out;
+    acc all = {"", 0, 0, 0, 0, 0, calloc(1, sizeof(hist))};
+    if (!all.h) {
+        err_set(&r->e, ERR_SERVER, "out of memory");
+        goto out;
+    }
+    json_t *by_version = json_object();
+    for (size_t i = 0; i < q.n; i++) {
+        acc *x = &q.items[i];
+        store_rollup as = {NULL, NULL, NULL, NULL, 0, 0, x->count, x->errors, x->sum_us,
+                           x->min_us, x->max_us, NULL};
+        acc_add(&all, &as);
+        json_object_set_new(by_version, x->version, stats_json(x)); /* fills x->h's totals */
+        hist_merge(all.h, x->h);
+    }
+    char sa[32], sb[32];
+    time_format_iso(sa, sizeof(sa), a);
+    time_format_iso(sb, sizeof(sb), b);
+    json_t *body = stats_json(&all);
+    free(all.h);
+    json_object_set_new(body, "model", json_string(arena_printf(c->a, "%s/%s", o.slug, m.name)));
+    json_object_set_new(body, "window", json_pack("{s:s, s:s}", "since", sa, "until", sb));
+    json_object_set_new(body, "by_version", by_version);
+    json_object_set_new(body, "fleet",
+                        json_pack("{s:I, s:I, s:I, s:I}", "devices_total",
+                                  (json_int_t)fleet.total, "healthy", (json_int_t)fleet.healthy,
+                                  "stale", (json_int_t)fleet.stale, "offline",
+                                  (json_int_t)fleet.offline));
+    rc = api_json(r, 200, body);
+out:
+    store_tx_end(ttx, false, &r->e);
+    for (size_t i = 0; i < q.n; i++)
+        free(q.items[i].h);
+    return rc;
+}
+
+int api_telemetry(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_telemetry);
+}
