@@ -83,8 +83,9 @@ static void ev_err(err *e, size_t i, const char *field, const char *type, const 
 {
     char idx[24];
     snprintf(idx, sizeof(idx), "%zu", i);
+    size_t before = e->kind == ERR_VALIDATION ? e->nfields : 0;
     err_field_add(e, "body", "events", type, "events[%zu].%s: %s", i, field, msg);
-    if (e->nfields > 0) {
+    if (e->nfields > before) { /* added (the list holds ERR_MAX_FIELDS at most) */
         err_field *f = &e->fields[e->nfields - 1];
         snprintf(f->loc[2], sizeof(f->loc[2]), "%s", idx);
         snprintf(f->loc[3], sizeof(f->loc[3]), "%s", field);

@@ -100,7 +100,24 @@ int store_event_ids_expire(store_tx *tx, int64_t before, err *e)
 
 #define AGG_COLS "count, errors, sum_us, min_us, max_us, hist"
 
+/* Rows per statement: 11 parameters each stays under the drivers' parameter limits (the
+ * PostgreSQL driver binds at most 4096). A batch spread over many minutes takes a few
+ * statements, still in its one transaction. */
+#define PARTIALS_PER_STATEMENT 256
+
+static int partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+
 int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e)
+{
+    for (size_t i = 0; i < n; i += PARTIALS_PER_STATEMENT)
+        if (partials_insert(tx, rows + i,
+                            n - i < PARTIALS_PER_STATEMENT ? n - i : PARTIALS_PER_STATEMENT,
+                            e) < 0)
+            return -1;
+    return 0;
+}
+
+static int partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e)
 {
     if (n == 0)
         return 0;
