@@ -93,6 +93,9 @@ json_t *api_job_json(const store_job *j);
 int api_heartbeat(api_reply *r, api_call *c);
 int api_inference_ingest(api_reply *r, api_call *c);
 int api_telemetry(api_reply *r, api_call *c);
+int api_training_post(api_reply *r, api_call *c);
+int api_training_stats_model(api_reply *r, api_call *c);
+int api_training_stats_version(api_reply *r, api_call *c);
 /* Fills out[i] for each of a version's np packages: format, size, and precision from the
  * format's suffix or the header of its primary file (recorded in the version's metadata). */
 void api_device_pkgs(device_pkg *out, const store_version *v, const store_package *ps,

@@ -559,3 +559,253 @@ int api_telemetry(api_reply *r, api_call *c)
 {
     return api_in_tx(r, c, false, do_telemetry);
 }
+
+/* ---- training updates ---- */
+
+#define MAX_METRICS 64
+#define TRAINING_ROWS_MAX 100000 /* updates a stats call reads at most */
+
+static int training_target(store_org *o, store_artifact *m, store_version *v, api_call *c,
+                           store_tx *tx, err *e)
+{
+    if (strcmp(api_param(c, "kind"), "models") != 0)
+        return err_set(e, ERR_NOT_FOUND, "training updates apply to models only");
+    if (api_artifact_access(o, m, c, tx, ROLE_READER, e) < 0)
+        return -1;
+    return v ? api_resolve_version(v, c, tx, m, api_param(c, "version"), e) : 0;
+}
+
+static const field_spec training_fields[] = {
+    {"device_id", F_STR, 128, true},
+    {"sample_count", F_INT, 1000000000000, true},
+    {"metrics", F_OBJ, 16384, true},
+};
+
+static int do_training_post(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    if (api_check_body(c, training_fields, 3, &r->e) < 0)
+        return -1;
+    json_t *metrics = json_object_get(c->body, "metrics");
+    const char *k;
+    json_t *val;
+    if (json_object_size(metrics) > MAX_METRICS)
+        return err_field_add(&r->e, "body", "metrics", "too_long", "at most %d metrics",
+                             MAX_METRICS);
+    json_object_foreach(metrics, k, val)
+    {
+        if (!json_is_number(val) || !isfinite(json_number_value(val))) {
+            err_field_add(&r->e, "body", "metrics", "float_type",
+                          "metrics.%.64s: Input should be a valid number", k);
+            snprintf(r->e.fields[r->e.nfields - 1].loc[2], sizeof(r->e.fields[0].loc[2]), "%s",
+                     k);
+        } else if (!*k || strlen(k) > 64) {
+            err_field_add(&r->e, "body", "metrics", "value_error", "metric names of 1..64 bytes");
+        }
+    }
+    if (!*api_body_str(c, "device_id"))
+        err_field_add(&r->e, "body", "device_id", "string_too_short",
+                      "String should have at least 1 character");
+    if (r->e.kind != ERR_NONE)
+        return -1;
+    if (training_target(&o, &m, &v, c, tx, &r->e) < 0)
+        return -1;
+    char id[37];
+    crypto_uuid7(id);
+    int64_t now = time_now_ms();
+    store_training t = {id, o.id, m.id, v.version, (char *)api_body_str(c, "device_id"),
+                        json_integer_value(json_object_get(c->body, "sample_count")), now,
+                        api_json_dump(metrics, c->a)};
+    store_tx *ttx = NULL;
+    if (store_tx_begin(&ttx, c->app->telemetry, true, &r->e) < 0)
+        return -1;
+    if (store_training_insert(ttx, &t, &r->e) < 0) {
+        store_tx_end(ttx, false, &r->e);
+        return -1;
+    }
+    if (store_tx_end(ttx, true, &r->e) < 0)
+        return -1;
+    return api_json(r, 201,
+                    json_pack("{s:s, s:s, s:s, s:s, s:I, s:O, s:o}", "id", id, "model",
+                              arena_printf(c->a, "%s/%s", o.slug, m.name), "version", v.version,
+                              "device_id", t.device_id, "sample_count",
+                              (json_int_t)t.sample_count, "metrics", metrics, "created_at",
+                              api_time(now)));
+}
+
+int api_training_post(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_training_post);
+}
+
+/* Doubles an arena array of *cap items of size sz. */
+static void *grow(void *items, size_t *cap, size_t sz, arena *a)
+{
+    void *bigger = arena_alloc(a, sz * *cap * 2);
+    memcpy(bigger, items, sz * *cap);
+    *cap *= 2;
+    return bigger;
+}
+
+typedef struct metric_vals {
+    const char *name;
+    double *v;
+    size_t n, cap;
+} metric_vals;
+
+typedef struct dev_acc {
+    const char *device_id;
+    int64_t updates, samples;
+    json_t *latest; /* borrowed from the arena's deferred list */
+} dev_acc;
+
+typedef struct tstats {
+    arena *a;
+    int64_t updates, samples;
+    metric_vals *ms;
+    size_t nms, cap_ms;
+    dev_acc *ds;
+    size_t nds, cap_ds;
+} tstats;
+
+static int on_training(void *ctx, const store_training *t)
+{
+    tstats *s = ctx;
+    s->updates++;
+    s->samples += t->sample_count;
+    json_t *m = api_json_text(t->metrics, "{}");
+    arena_defer(s->a, (arena_fn)json_decref, m);
+    dev_acc *d = NULL;
+    for (size_t i = 0; i < s->nds && !d; i++)
+        if (strcmp(s->ds[i].device_id, t->device_id) == 0)
+            d = &s->ds[i];
+    if (!d) {
+        if (s->nds == s->cap_ds) {
+            size_t cap = s->cap_ds;
+            s->ds = grow(s->ds, &cap, sizeof(dev_acc), s->a);
+            s->cap_ds = cap;
+        }
+        d = &s->ds[s->nds++];
+        *d = (dev_acc){arena_strdup(s->a, t->device_id), 0, 0, NULL};
+    }
+    d->updates++;
+    d->samples += t->sample_count;
+    d->latest = m; /* rows come oldest first */
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        if (!json_is_number(v))
+            continue;
+        metric_vals *mv = NULL;
+        for (size_t i = 0; i < s->nms && !mv; i++)
+            if (strcmp(s->ms[i].name, k) == 0)
+                mv = &s->ms[i];
+        if (!mv) {
+            if (s->nms == s->cap_ms) {
+                size_t cap = s->cap_ms;
+                s->ms = grow(s->ms, &cap, sizeof(metric_vals), s->a);
+                s->cap_ms = cap;
+            }
+            mv = &s->ms[s->nms++];
+            *mv = (metric_vals){arena_strdup(s->a, k), arena_array(s->a, double, 16), 0, 16};
+        }
+        if (mv->n == mv->cap)
+            mv->v = grow(mv->v, &mv->cap, sizeof(double), s->a);
+        mv->v[mv->n++] = json_number_value(v);
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int do_training_version(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    store_version v;
+    if (training_target(&o, &m, &v, c, tx, &r->e) < 0)
+        return -1;
+    tstats s = {c->a, 0, 0, arena_array(c->a, metric_vals, 8), 0, 8,
+                arena_array(c->a, dev_acc, 16), 0, 16};
+    store_tx *ttx = NULL;
+    if (store_tx_begin(&ttx, c->app->telemetry, false, &r->e) < 0)
+        return -1;
+    int rc = store_training_list(ttx, o.id, m.id, v.version, TRAINING_ROWS_MAX, on_training, &s,
+                                 c->a, &r->e);
+    store_tx_end(ttx, false, &r->e);
+    if (rc < 0)
+        return -1;
+    json_t *metrics = json_object();
+    for (size_t i = 0; i < s.nms; i++) {
+        metric_vals *mv = &s.ms[i];
+        qsort(mv->v, mv->n, sizeof(double), cmp_double);
+        double sum = 0;
+        for (size_t k = 0; k < mv->n; k++)
+            sum += mv->v[k];
+        json_object_set_new(metrics, mv->name,
+                            json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "count",
+                                      (json_int_t)mv->n, "p50", quantile_sorted(mv->v, mv->n, 0.5),
+                                      "p95", quantile_sorted(mv->v, mv->n, 0.95), "p99",
+                                      quantile_sorted(mv->v, mv->n, 0.99), "mean",
+                                      sum / (double)mv->n, "min", mv->v[0], "max",
+                                      mv->v[mv->n - 1]));
+    }
+    json_t *per = json_array();
+    for (size_t i = 0; i < s.nds; i++)
+        json_array_append_new(per, json_pack("{s:s, s:I, s:I, s:O}", "device_id",
+                                             s.ds[i].device_id, "updates",
+                                             (json_int_t)s.ds[i].updates, "samples",
+                                             (json_int_t)s.ds[i].samples, "latest_metrics",
+                                             s.ds[i].latest));
+    return api_json(r, 200,
+                    json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "model",
+                              arena_printf(c->a, "%s/%s", o.slug, m.name), "version", v.version,
+                              "updates", (json_int_t)s.updates, "samples",
+                              (json_int_t)s.samples, "devices", (json_int_t)s.nds, "metrics",
+                              metrics, "per_device", per));
+}
+
+int api_training_stats_version(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_training_version);
+}
+
+static int do_training_model(api_reply *r, api_call *c, store_tx *tx)
+{
+    store_org o;
+    store_artifact m;
+    if (training_target(&o, &m, NULL, c, tx, &r->e) < 0)
+        return -1;
+    store_training_sum *ss;
+    size_t n;
+    store_tx *ttx = NULL;
+    if (store_tx_begin(&ttx, c->app->telemetry, false, &r->e) < 0)
+        return -1;
+    int rc = store_training_summary(&ss, &n, ttx, o.id, m.id, c->a, &r->e);
+    store_tx_end(ttx, false, &r->e);
+    if (rc < 0)
+        return -1;
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            items, json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "version", ss[i].version,
+                             "updates", (json_int_t)ss[i].updates, "samples",
+                             (json_int_t)ss[i].samples, "devices", (json_int_t)ss[i].devices,
+                             "latest_metrics", api_json_text(ss[i].latest_metrics, "{}"),
+                             "latest_at", api_time(ss[i].latest_at)));
+    return api_json(r, 200,
+                    json_pack("{s:s, s:o}", "model", arena_printf(c->a, "%s/%s", o.slug, m.name),
+                              "versions", items));
+}
+
+int api_training_stats_model(api_reply *r, api_call *c)
+{
+    return api_in_tx(r, c, false, do_training_model);
+}

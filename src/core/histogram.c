@@ -116,3 +116,12 @@ int hist_decode_add(hist *h, const char *p)
     }
     return 0;
 }
+
+double quantile_sorted(const double *sorted, size_t n, double q)
+{
+    if (n == 0)
+        return 0.0;
+    double r = ceil(q * (double)n);
+    size_t rank = r < 1 ? 1 : r > (double)n ? n : (size_t)r;
+    return sorted[rank - 1];
+}

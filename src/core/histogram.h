@@ -41,4 +41,7 @@ int hist_encode(char *buf, size_t cap, const hist *h);
  * returns -1 on malformed text (h is then partly updated). */
 int hist_decode_add(hist *h, const char *text);
 
+/* The exact nearest-rank q-quantile of n ascending values (0 when n is 0). */
+double quantile_sorted(const double *sorted, size_t n, double q);
+
 #endif

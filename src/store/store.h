@@ -357,6 +357,28 @@ int store_rollup_write(store_tx *tx, const store_rollup *r, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 
+/* Training updates (telemetry store). */
+typedef struct store_training {
+    char *id, *org_id, *artifact_id, *version, *device_id;
+    int64_t sample_count, created_at;
+    char *metrics; /* JSON object of numbers */
+} store_training;
+
+int store_training_insert(store_tx *tx, const store_training *t, err *e);
+/* Calls fn for each update of a version, oldest first (at most limit). */
+int store_training_list(store_tx *tx, const char *org_id, const char *artifact_id,
+                        const char *version, int limit,
+                        int (*fn)(void *ctx, const store_training *t), void *ctx, arena *a,
+                        err *e);
+/* Per version of an artifact: updates, samples, distinct devices and the latest update's
+ * metrics, newest version activity first. */
+typedef struct store_training_sum {
+    char *version, *latest_metrics;
+    int64_t updates, samples, devices, latest_at;
+} store_training_sum;
+int store_training_summary(store_training_sum **out, size_t *n, store_tx *tx,
+                           const char *org_id, const char *artifact_id, arena *a, err *e);
+
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
     /* Each public, enabled model with a published or deprecated version, by canonical name. */

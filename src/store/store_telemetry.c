@@ -297,3 +297,86 @@ int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err 
     }
     return 0;
 }
+
+/* ---- training updates ---- */
+
+int store_training_insert(store_tx *tx, const store_training *t, err *e)
+{
+    return db_run(tx->d,
+                  "INSERT INTO training_updates (id, org_id, artifact_id, version, device_id,"
+                  " sample_count, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  e, "tttttiti", t->id, t->org_id, t->artifact_id, t->version, t->device_id,
+                  t->sample_count, t->metrics, t->created_at) < 0
+               ? -1
+               : 0;
+}
+
+int store_training_list(store_tx *tx, const char *org_id, const char *artifact_id,
+                        const char *version, int limit,
+                        int (*fn)(void *ctx, const store_training *t), void *ctx, arena *a,
+                        err *e)
+{
+    db_stmt *st = NULL;
+    (void)a;
+    if (db_query(&st, tx->d,
+                 "SELECT id, device_id, sample_count, metrics, created_at FROM training_updates"
+                 " WHERE org_id = ? AND artifact_id = ? AND version = ?"
+                 " ORDER BY created_at, id LIMIT ?",
+                 e, "ttti", org_id, artifact_id, version, (int64_t)limit) < 0)
+        return -1;
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        store_training t = {(char *)db_col_text(st, 0), (char *)org_id, (char *)artifact_id,
+                            (char *)version, (char *)db_col_text(st, 1), db_col_int(st, 2),
+                            db_col_int(st, 4), (char *)db_col_text(st, 3)};
+        if (fn(ctx, &t) != 0)
+            break;
+    }
+    db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_training_summary(store_training_sum **out, size_t *n, store_tx *tx,
+                           const char *org_id, const char *artifact_id, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT version, COUNT(*), COALESCE(SUM(sample_count), 0),"
+                 " COUNT(DISTINCT device_id), MAX(created_at) FROM training_updates"
+                 " WHERE org_id = ? AND artifact_id = ? GROUP BY version"
+                 " ORDER BY MAX(created_at) DESC, version",
+                 e, "tt", org_id, artifact_id) < 0)
+        return -1;
+    size_t cap = 16, k = 0;
+    store_training_sum *items = arena_array(a, store_training_sum, cap);
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        if (k == cap)
+            items = store_grow(items, &cap, sizeof(*items), a);
+        store_training_sum *s = &items[k++];
+        s->version = store_col_str(st, 0, a);
+        s->updates = db_col_int(st, 1);
+        s->samples = db_col_int(st, 2);
+        s->devices = db_col_int(st, 3);
+        s->latest_at = db_col_int(st, 4);
+        s->latest_metrics = NULL;
+    }
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < k; i++) {
+        if (db_query(&st, tx->d,
+                     "SELECT metrics FROM training_updates WHERE org_id = ? AND artifact_id = ?"
+                     " AND version = ? ORDER BY created_at DESC, id DESC LIMIT 1",
+                     e, "ttt", org_id, artifact_id, items[i].version) < 0)
+            return -1;
+        if ((rc = db_step(st, e)) == 1)
+            items[i].latest_metrics = store_col_str(st, 0, a);
+        db_done(st);
+        if (rc < 0)
+            return -1;
+    }
+    *out = items;
+    *n = k;
+    return 0;
+}

@@ -161,3 +161,57 @@ test('heartbeats make the fleet block; telemetry leaves the catalog revision alo
   // Telemetry is the org's own, even for a public model: another org gets 404.
   assertError(await api(srv, 'GET', `/api/v1/org/${f.slug}/models/${name}/telemetry`, { token: o.reader }), 404, 'not_found_error');
 });
+
+test('training updates: stats per version (percentiles, per device) and per model; zero-count when none', async () => {
+  const name = await model(['1.0.0', '1.1.0']);
+  const base = `/api/v1/org/${o.slug}/models/${name}`;
+  const post = (v, body, token = o.reader) => api(srv, 'POST', `${base}/versions/${v}/training-updates`, { token, body });
+  const empty = await api(srv, 'GET', `${base}/versions/1.0.0/training-stats`, { token: o.reader });
+  assert.equal(empty.status, 200, empty.text);
+  assert.deepEqual({ ...empty.json, model: undefined }, { model: undefined, version: '1.0.0', updates: 0, samples: 0, devices: 0, metrics: {}, per_device: [] });
+  const losses = [];
+  for (let i = 0; i < 40; i++) {
+    const loss = 2 - i / 40 + (i % 3) * 0.01;
+    losses.push(loss);
+    const r = await post('1.0.0', { device_id: `d${i % 4}`, sample_count: 100 + i, metrics: { loss, accuracy: 0.5 + i / 100 } });
+    assert.equal(r.status, 201, r.text);
+  }
+  assert.equal((await post('1.1.0', { device_id: 'd9', sample_count: 5, metrics: { loss: 0.3 } })).status, 201);
+  const s = await api(srv, 'GET', `${base}/versions/1.0.0/training-stats`, { token: o.reader });
+  assert.equal(s.status, 200, s.text);
+  assert.equal(s.json.updates, 40);
+  assert.equal(s.json.samples, 40 * 100 + (39 * 40) / 2);
+  assert.equal(s.json.devices, 4);
+  const sorted = [...losses].sort((a, b) => a - b);
+  const L = s.json.metrics.loss;
+  assert.equal(L.p50, exact(sorted, 0.5));
+  assert.equal(L.p95, exact(sorted, 0.95));
+  assert.equal(L.p99, exact(sorted, 0.99));
+  assert.equal(L.min, sorted[0]);
+  assert.equal(L.max, sorted[39]);
+  assert.ok(Math.abs(L.mean - losses.reduce((a, b) => a + b, 0) / 40) < 1e-9);
+  assert.ok(s.json.metrics.accuracy);
+  assert.equal(s.json.per_device.length, 4);
+  const d0 = s.json.per_device.find((d) => d.device_id === 'd0');
+  assert.equal(d0.updates, 10);
+  assert.equal(d0.latest_metrics.loss, losses[36]);
+  const m = await api(srv, 'GET', `${base}/training-stats`, { token: o.reader });
+  assert.equal(m.status, 200, m.text);
+  const byV = Object.fromEntries(m.json.versions.map((x) => [x.version, x]));
+  assert.equal(byV['1.0.0'].updates, 40);
+  assert.equal(byV['1.0.0'].devices, 4);
+  assert.equal(byV['1.0.0'].latest_metrics.loss, losses[39]);
+  assert.deepEqual(byV['1.1.0'], { ...byV['1.1.0'], version: '1.1.0', updates: 1, samples: 5, devices: 1, latest_metrics: { loss: 0.3 } });
+  // Bad input and unknown things.
+  assertValidation(await post('1.0.0', { device_id: 'd', sample_count: 1, metrics: { loss: 'low' } }), ['body', 'metrics', 'loss'], 'float_type');
+  assertValidation(await post('1.0.0', { device_id: 'd', sample_count: -1, metrics: {} }), ['body', 'sample_count']);
+  assertValidation(await post('1.0.0', { device_id: 'd', metrics: {} }), ['body', 'sample_count'], 'missing');
+  assertValidation(await post('1.0.0', { device_id: 'd', sample_count: 1, metrics: [] }), ['body', 'metrics']);
+  assertValidation(await post('1.0.0', { device_id: 'd', sample_count: 1, metrics: {}, extra: 1 }), ['body', 'extra'], 'extra_forbidden');
+  assertError(await post('9.9.9', { device_id: 'd', sample_count: 1, metrics: {} }), 404, 'not_found_error');
+  assertError(await api(srv, 'POST', `/api/v1/org/${o.slug}/models/nope/versions/1.0.0/training-updates`, { token: o.reader, body: { device_id: 'd', sample_count: 1, metrics: {} } }), 404, 'not_found_error');
+  assertError(await api(srv, 'GET', `${base}/versions/9.9.9/training-stats`, { token: o.reader }), 404, 'not_found_error');
+  assertError(await api(srv, 'GET', `/api/v1/org/${o.slug}/models/nope/training-stats`, { token: o.reader }), 404, 'not_found_error');
+  const other = await mkOrgWithTokens(srv);
+  assertError(await api(srv, 'GET', `${base}/training-stats`, { token: other.reader }), 404, 'not_found_error');
+});
