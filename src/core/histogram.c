@@ -11,6 +11,16 @@
 void hist_init(hist *h)
 {
     memset(h, 0, sizeof(*h));
+    h->lo = HIST_BUCKETS;
+    h->hi = -1;
+}
+
+static void touch(hist *h, int i)
+{
+    if (i < h->lo)
+        h->lo = i;
+    if (i > h->hi)
+        h->hi = i;
 }
 
 int hist_bucket(double ms)
@@ -45,7 +55,9 @@ void hist_add(hist *h, double ms)
         h->max_ms = ms;
     h->count++;
     h->sum_ms += ms;
-    h->b[hist_bucket(ms)]++;
+    int i = hist_bucket(ms);
+    h->b[i]++;
+    touch(h, i);
 }
 
 void hist_merge(hist *dst, const hist *src)
@@ -58,8 +70,12 @@ void hist_merge(hist *dst, const hist *src)
         dst->max_ms = src->max_ms;
     dst->count += src->count;
     dst->sum_ms += src->sum_ms;
-    for (int i = 0; i < HIST_BUCKETS; i++)
+    for (int i = src->lo; i <= src->hi; i++)
         dst->b[i] += src->b[i];
+    if (src->lo <= src->hi) {
+        touch(dst, src->lo);
+        touch(dst, src->hi);
+    }
 }
 
 double hist_quantile(const hist *h, double q)
@@ -68,7 +84,7 @@ double hist_quantile(const hist *h, double q)
         return 0.0;
     double r = ceil(q * (double)h->count);
     uint64_t rank = r < 1 ? 1 : r > (double)h->count ? h->count : (uint64_t)r, seen = 0;
-    for (int i = 0; i < HIST_BUCKETS; i++) {
+    for (int i = h->lo < 0 ? 0 : h->lo; i <= h->hi; i++) {
         seen += h->b[i];
         if (seen >= rank) {
             double v = hist_bucket_value(i);
@@ -84,15 +100,31 @@ int hist_encode(char *buf, size_t cap, const hist *h)
     if (cap == 0)
         return -1;
     buf[0] = '\0';
-    for (int i = 0; i < HIST_BUCKETS; i++) {
+    for (int i = h->lo < 0 ? 0 : h->lo; i <= h->hi; i++) {
         if (!h->b[i])
             continue;
-        int k = snprintf(buf + n, cap - n, "%s%d:%llu", n ? "," : "", i,
-                         (unsigned long long)h->b[i]);
-        if (k < 0 || (size_t)k >= cap - n)
+        /* Hand-rolled: snprintf was most of a rollup's cost. */
+        char tmp[48];
+        size_t t = 0;
+        unsigned long long v = h->b[i];
+        do {
+            tmp[t++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        tmp[t++] = ':';
+        int x = i;
+        do {
+            tmp[t++] = (char)('0' + x % 10);
+            x /= 10;
+        } while (x);
+        if (n + t + 2 >= cap)
             return -1;
-        n += (size_t)k;
+        if (n)
+            buf[n++] = ',';
+        while (t)
+            buf[n++] = tmp[--t];
     }
+    buf[n] = '\0';
     return (int)n;
 }
 
@@ -108,6 +140,8 @@ int hist_decode_add(hist *h, const char *p)
         if (end == p)
             return -1;
         h->b[i] += n;
+        if (n)
+            touch(h, (int)i);
         p = end;
         if (*p == ',')
             p++;

@@ -20,6 +20,7 @@
 typedef struct hist {
     uint64_t count;
     double sum_ms, min_ms, max_ms; /* min/max valid when count > 0 */
+    int lo, hi;                    /* buckets outside [lo, hi] are empty (lo > hi: all) */
     uint64_t b[HIST_BUCKETS];
 } hist;
 

@@ -94,22 +94,23 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
             j++;
         store_rollup row = {NULL, refs[i].p->org_id, refs[i].p->artifact_id, refs[i].p->version,
                             refs[i].level, refs[i].start, 0, 0, 0, 0, 0, NULL};
-        if (store_rollup_lock(&row, tx, a, e) < 0)
-            goto out;
         hist_init(h);
-        if (hist_decode_add(h, row.hist) < 0)
-            log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", row.artifact_id);
         for (size_t k = i; k < j; k++) {
             add_counts(&row, refs[k].p);
             if (hist_decode_add(h, refs[k].p->hist) < 0)
                 log_warn(NULL, "telemetry.bad_partial", "s:s", "id", refs[k].p->id);
         }
+        char *old = NULL;
+        if (store_rollup_add(&old, tx, &row, a, e) < 0)
+            goto out;
+        if (hist_decode_add(h, old) < 0)
+            log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", row.artifact_id);
         if (hist_encode(text, HIST_TEXT_MAX, h) < 0) {
             err_set(e, ERR_SERVER, "histogram too large");
             goto out;
         }
         row.hist = text;
-        if (store_rollup_write(tx, &row, e) < 0)
+        if (store_rollup_set_hist(tx, &row, e) < 0)
             goto out;
         i = j;
     }

@@ -26,7 +26,20 @@ struct store {
     db **idle;
     int nidle, created, max;
     bool unlocked; /* a telemetry store: writes take no catalog lock */
+    bool sqlite;
+    pthread_mutex_t wmu; /* telemetry on SQLite: writers queue here, not in SQLite's busy sleep */
 };
+
+/* A telemetry connection trades the last moments of durability for throughput: on a power
+ * cut (not a process crash) the last commits may be lost, never the catalog's (docs/telemetry.md). */
+static void telemetry_session(store *s, db *d)
+{
+    err ignored = {0};
+    if (!s->unlocked)
+        return;
+    db_exec(d, s->sqlite ? "PRAGMA synchronous=NORMAL" : "SET synchronous_commit = off",
+            &ignored);
+}
 
 char *store_col_str(db_stmt *st, int i, arena *a)
 {
@@ -61,6 +74,7 @@ static int conn_take(db **out, store *s, err *e)
                 pthread_mutex_unlock(&s->mu);
                 return -1;
             }
+            telemetry_session(s, *out);
             return 0;
         }
         pthread_cond_wait(&s->cv, &s->mu);
@@ -147,6 +161,7 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     s->recheck_ms = strncmp(url, "postgres", 8) == 0 ? 0 : 100;
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
      * turns); the telemetry store's own writes take none after that. */
@@ -159,7 +174,10 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
             err_set(e, ERR_SERVER, "out of memory");
         return -1;
     }
+    s->sqlite = strncmp(url, "postgres", 8) != 0;
     s->unlocked = telemetry;
+    for (int i = 0; i < s->nidle; i++) /* the connections migrations opened */
+        telemetry_session(s, s->idle[i]);
     *out = s;
     return 0;
 }
@@ -171,6 +189,7 @@ void store_close(store *s)
     for (int i = 0; i < s->nidle; i++)
         db_close(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
     free(s->url);
@@ -195,9 +214,14 @@ bool store_ping(store *s)
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
 {
     db *d = NULL;
+    bool queued = write && s->unlocked && s->sqlite;
     if (conn_take(&d, s, e) < 0)
         return -1;
+    if (queued)
+        pthread_mutex_lock(&s->wmu);
     if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : DB_WRITE, e) < 0) {
+        if (queued)
+            pthread_mutex_unlock(&s->wmu);
         conn_give(s, d);
         return -1;
     }
@@ -225,6 +249,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
         if (tx->dirty &&
             db_run(tx->d, "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1", e, "") < 0) {
             db_exec(tx->d, "ROLLBACK", &tmp);
+            if (tx->write && tx->s->unlocked && tx->s->sqlite)
+                pthread_mutex_unlock(&tx->s->wmu);
             conn_give(tx->s, tx->d);
             free(tx);
             return -1;
@@ -238,6 +264,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     } else {
         db_exec(tx->d, "ROLLBACK", &tmp);
     }
+    if (tx->write && tx->s->unlocked && tx->s->sqlite)
+        pthread_mutex_unlock(&tx->s->wmu);
     conn_give(tx->s, tx->d);
     free(tx);
     return rc;

@@ -350,10 +350,12 @@ int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id
  * instance holds). */
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
                         err *e);
-/* Locks the rollup row of key (creating it empty if needed) and reads it into *r. */
-int store_rollup_lock(store_rollup *r, store_tx *tx, arena *a, err *e);
-/* Writes the counters of a locked rollup row. */
-int store_rollup_write(store_tx *tx, const store_rollup *r, err *e);
+/* Adds the counters of delta to its rollup row (created if needed; the row stays locked until
+ * the transaction ends) in one statement, and returns the row's histogram text before
+ * the addition in *hist. */
+int store_rollup_add(char **hist, store_tx *tx, const store_rollup *delta, arena *a, err *e);
+/* Sets the histogram text of a rollup row (r's key and hist). */
+int store_rollup_set_hist(store_tx *tx, const store_rollup *r, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 

@@ -235,41 +235,39 @@ int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, 
     return rc < 0 ? -1 : 0;
 }
 
-int store_rollup_lock(store_rollup *r, store_tx *tx, arena *a, err *e)
+int store_rollup_add(char **hist, store_tx *tx, const store_rollup *d, arena *a, err *e)
 {
-    bool pg = strcmp(db_driver(tx->d), "sqlite") != 0;
-    if (db_run(tx->d,
-               "INSERT INTO telemetry_rollups (org_id, artifact_id, level, start, version,"
-               " " AGG_COLS ") VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, '') ON CONFLICT DO NOTHING",
-               e, "ttiit", r->org_id, r->artifact_id, (int64_t)r->level, r->start,
-               r->version) < 0)
-        return -1;
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
-                 pg ? "SELECT " AGG_COLS " FROM telemetry_rollups WHERE org_id = ? AND"
-                      " artifact_id = ? AND level = ? AND start = ? AND version = ? FOR UPDATE"
-                    : "SELECT " AGG_COLS " FROM telemetry_rollups WHERE org_id = ? AND"
-                      " artifact_id = ? AND level = ? AND start = ? AND version = ?",
-                 e, "ttiit", r->org_id, r->artifact_id, (int64_t)r->level, r->start,
-                 r->version) < 0)
+                 "INSERT INTO telemetry_rollups (org_id, artifact_id, level, start, version,"
+                 " " AGG_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')"
+                 " ON CONFLICT (org_id, artifact_id, level, start, version) DO UPDATE SET"
+                 " count = telemetry_rollups.count + excluded.count,"
+                 " errors = telemetry_rollups.errors + excluded.errors,"
+                 " sum_us = telemetry_rollups.sum_us + excluded.sum_us,"
+                 " min_us = CASE WHEN excluded.min_us < telemetry_rollups.min_us"
+                 " THEN excluded.min_us ELSE telemetry_rollups.min_us END,"
+                 " max_us = CASE WHEN excluded.max_us > telemetry_rollups.max_us"
+                 " THEN excluded.max_us ELSE telemetry_rollups.max_us END"
+                 " RETURNING hist",
+                 e, "ttiitiiiii", d->org_id, d->artifact_id, (int64_t)d->level, d->start,
+                 d->version, d->count, d->errors, d->sum_us, d->min_us, d->max_us) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1)
-        agg_read(r, st, 0, a);
+        *hist = store_col_str(st, 0, a);
     db_done(st);
     if (rc == 0)
-        return err_set(e, ERR_DATABASE, "rollup row vanished");
+        return err_set(e, ERR_DATABASE, "rollup upsert returned nothing");
     return rc < 0 ? -1 : 0;
 }
 
-int store_rollup_write(store_tx *tx, const store_rollup *r, err *e)
+int store_rollup_set_hist(store_tx *tx, const store_rollup *r, err *e)
 {
     return db_run(tx->d,
-                  "UPDATE telemetry_rollups SET count = ?, errors = ?, sum_us = ?, min_us = ?,"
-                  " max_us = ?, hist = ? WHERE org_id = ? AND artifact_id = ? AND level = ?"
-                  " AND start = ? AND version = ?",
-                  e, "iiiiitttiit", r->count, r->errors, r->sum_us, r->min_us, r->max_us,
-                  r->hist, r->org_id, r->artifact_id, (int64_t)r->level, r->start,
+                  "UPDATE telemetry_rollups SET hist = ? WHERE org_id = ? AND artifact_id = ?"
+                  " AND level = ? AND start = ? AND version = ?",
+                  e, "tttiit", r->hist, r->org_id, r->artifact_id, (int64_t)r->level, r->start,
                   r->version) < 0
                ? -1
                : 0;
@@ -277,15 +275,17 @@ int store_rollup_write(store_tx *tx, const store_rollup *r, err *e)
 
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e)
 {
+    /* Always 500 placeholders (the last id repeated), so the statement is prepared once. */
     for (size_t from = 0; from < n; from += 500) {
         size_t m = n - from < 500 ? n - from : 500;
         char sql[64 + 500 * 3];
         size_t len = (size_t)snprintf(sql, sizeof(sql), "DELETE FROM telemetry_partials WHERE id IN (");
         db_arg args[500];
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; i < 500; i++) {
             len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?", i ? "," : "");
-            args[i] = (db_arg){'t', rows[from + i].id, 0};
+            args[i] = (db_arg){'t', rows[from + (i < m ? i : m - 1)].id, 0};
         }
+        m = 500;
         snprintf(sql + len, sizeof(sql) - len, ")");
         db_stmt *st = NULL;
         int rc = db_query_v(&st, tx->d, sql, e, args, m);
