@@ -92,6 +92,7 @@ json_t *api_job_json(const store_job *j);
 /* Fleet and inference telemetry (telemetry.c). */
 int api_heartbeat(api_reply *r, api_call *c);
 int api_inference_ingest(api_reply *r, api_call *c);
+extern const api_door api_door_raw_json;
 int api_telemetry(api_reply *r, api_call *c);
 int api_training_post(api_reply *r, api_call *c);
 int api_training_stats_model(api_reply *r, api_call *c);

@@ -6,7 +6,9 @@
  */
 #include "api/handlers.h"
 
+#include <errno.h>
 #include <math.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,9 @@
 #define MAX_EVENTS 1000
 #define HEALTHY_MS (5 * 60 * 1000LL) /* seen within 5 minutes */
 #define STALE_MS (60 * 60 * 1000LL)  /* within an hour; older: offline */
+
+/* The ingest route's door: its body is read raw (see body_scan), errors are v1's. */
+const api_door api_door_raw_json = {"raw_json", true, NULL};
 
 /* ---- heartbeats ---- */
 
@@ -84,7 +89,8 @@ static void ev_err(err *e, size_t i, const char *field, const char *type, const 
     char idx[24];
     snprintf(idx, sizeof(idx), "%zu", i);
     size_t before = e->kind == ERR_VALIDATION ? e->nfields : 0;
-    err_field_add(e, "body", "events", type, "events[%zu].%s: %s", i, field, msg);
+    err_field_add(e, "body", "events", type, "events[%zu]%s%s: %s", i, *field ? "." : "", field,
+                  msg);
     if (e->nfields > before) { /* added (the list holds ERR_MAX_FIELDS at most) */
         err_field *f = &e->fields[e->nfields - 1];
         snprintf(f->loc[2], sizeof(f->loc[2]), "%s", idx);
@@ -92,72 +98,520 @@ static void ev_err(err *e, size_t i, const char *field, const char *type, const 
     }
 }
 
-static const char *str_field(json_t *o, const char *k, size_t max, bool required, size_t i,
-                             err *e)
+
+/* ---- the events body, scanned without building a JSON tree ----
+ * A batch is up to 1000 small objects; building them as jansson values (thousands of
+ * allocations and hash tables) was most of the ingest cost, so this route reads its raw body
+ * (door `raw_json`) with a scanner that keeps the JSON grammar (RFC 8259: strings with escapes
+ * and valid UTF-8, numbers, literals, nesting; duplicate keys refused like jansson's
+ * JSON_REJECT_DUPLICATES) and records each event field's type and value. */
+
+typedef struct jv {
+    char type; /* 0 absent, 's' string, 'i' integer, 'n' other number, 'b' bool, 'z' null,
+                * 'o' object or array */
+    const char *s; /* 's': decoded, NUL-terminated, in the arena */
+    double num;
+    int64_t inum;
+    bool b;
+} jv;
+
+enum { F_MODEL, F_VERSION, F_DEVICE, F_LATENCY, F_OK, F_TS, F_EVENT_ID, F_COUNT };
+static const char *const ev_fields[F_COUNT] = {"model",      "version", "device_id", "latency_ms",
+                                               "ok",         "ts",      "event_id"};
+
+typedef struct scan {
+    const char *p, *end, *start;
+    arena *a;
+    err *e;
+} scan;
+
+static int bad(scan *sc, const char *what)
 {
-    json_t *v = json_object_get(o, k);
-    if (!v) {
-        if (required)
-            ev_err(e, i, k, "missing", "Field required");
-        return NULL;
-    }
-    const char *s = json_string_value(v);
-    if (!s || !*s || strlen(s) > max) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "a string of 1..%zu bytes", max);
-        ev_err(e, i, k, "string_type", msg);
-        return NULL;
-    }
-    return s;
+    return err_set(sc->e, ERR_INVALID, "malformed JSON at byte %ld: %s",
+                   (long)(sc->p - sc->start), what);
 }
 
-/* Checks one event into *out (model names resolved later). */
-static void check_event(ev *out, const char **model, json_t *o, size_t i, int64_t now, err *e)
+static void ws(scan *sc)
 {
-    if (!json_is_object(o)) {
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+        sc->p++;
+}
+
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!k || i + k > n || (k == 2 && c < 0xc2) || (k == 4 && c > 0xf4))
+            return false;
+        for (size_t j = 1; j < k; j++)
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+        if (k == 3 && ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f)))
+            return false;
+        if (k == 4 && ((c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f)))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Reads a string at p (on its opening quote) into the arena. */
+static int str_scan(scan *sc, const char **out, size_t *len)
+{
+    const char *q = ++sc->p;
+    bool plain = true, high = false;
+    while (q < sc->end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20)
+            return bad(sc, "control character in a string");
+        if (c == '\\') {
+            plain = false;
+            q += 2;
+            continue;
+        }
+        high = high || c >= 0x80;
+        q++;
+    }
+    if (q >= sc->end)
+        return bad(sc, "unterminated string");
+    size_t n = (size_t)(q - sc->p);
+    char *buf = arena_alloc(sc->a, n + 1), *w = buf;
+    if (plain) {
+        memcpy(buf, sc->p, n);
+        w = buf + n;
+    } else {
+        for (const char *r = sc->p; r < q;) {
+            if (*r != '\\') {
+                *w++ = *r++;
+                continue;
+            }
+            r++;
+            char c = *r++;
+            switch (c) {
+            case '"': *w++ = '"'; break;
+            case '\\': *w++ = '\\'; break;
+            case '/': *w++ = '/'; break;
+            case 'b': *w++ = '\b'; break;
+            case 'f': *w++ = '\f'; break;
+            case 'n': *w++ = '\n'; break;
+            case 'r': *w++ = '\r'; break;
+            case 't': *w++ = '\t'; break;
+            case 'u': {
+                unsigned u, lo;
+                if (r + 4 > q || hex4(r, &u) < 0)
+                    return bad(sc, "bad \\u escape");
+                r += 4;
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    if (r + 6 > q || r[0] != '\\' || r[1] != 'u' || hex4(r + 2, &lo) < 0 ||
+                        lo < 0xdc00 || lo > 0xdfff)
+                        return bad(sc, "lone surrogate");
+                    r += 6;
+                    u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                } else if (u >= 0xdc00 && u <= 0xdfff) {
+                    return bad(sc, "lone surrogate");
+                }
+                if (u == 0)
+                    return bad(sc, "NUL in a string");
+                if (u < 0x80) {
+                    *w++ = (char)u;
+                } else if (u < 0x800) {
+                    *w++ = (char)(0xc0 | (u >> 6));
+                    *w++ = (char)(0x80 | (u & 0x3f));
+                } else if (u < 0x10000) {
+                    *w++ = (char)(0xe0 | (u >> 12));
+                    *w++ = (char)(0x80 | ((u >> 6) & 0x3f));
+                    *w++ = (char)(0x80 | (u & 0x3f));
+                } else {
+                    *w++ = (char)(0xf0 | (u >> 18));
+                    *w++ = (char)(0x80 | ((u >> 12) & 0x3f));
+                    *w++ = (char)(0x80 | ((u >> 6) & 0x3f));
+                    *w++ = (char)(0x80 | (u & 0x3f));
+                }
+                break;
+            }
+            default:
+                return bad(sc, "bad escape");
+            }
+        }
+    }
+    *w = '\0';
+    if (high && !utf8_ok((const unsigned char *)buf, (size_t)(w - buf)))
+        return bad(sc, "invalid UTF-8");
+    sc->p = q + 1;
+    *out = buf;
+    *len = (size_t)(w - buf);
+    return 0;
+}
+
+static int num_scan(scan *sc, jv *v)
+{
+    const char *q = sc->p;
+    bool integer = true;
+    if (q < sc->end && *q == '-')
+        q++;
+    if (q >= sc->end || !(*q >= '0' && *q <= '9'))
+        return bad(sc, "bad number");
+    if (*q == '0')
+        q++;
+    else
+        while (q < sc->end && *q >= '0' && *q <= '9')
+            q++;
+    if (q < sc->end && *q == '.') {
+        integer = false;
+        q++;
+        if (q >= sc->end || !(*q >= '0' && *q <= '9'))
+            return bad(sc, "bad number");
+        while (q < sc->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if (q < sc->end && (*q == 'e' || *q == 'E')) {
+        integer = false;
+        q++;
+        if (q < sc->end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= sc->end || !(*q >= '0' && *q <= '9'))
+            return bad(sc, "bad number");
+        while (q < sc->end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    char tmp[64];
+    size_t n = (size_t)(q - sc->p);
+    if (n >= sizeof(tmp)) {
+        v->type = 'n';
+        v->num = HUGE_VAL; /* out of any range this route takes */
+    } else {
+        memcpy(tmp, sc->p, n);
+        tmp[n] = '\0';
+        v->num = strtod(tmp, NULL);
+        v->type = 'n';
+        if (integer) {
+            errno = 0;
+            long long x = strtoll(tmp, NULL, 10);
+            if (errno == 0) {
+                v->type = 'i';
+                v->inum = x;
+            }
+        }
+    }
+    sc->p = q;
+    return 0;
+}
+
+static int value_scan(scan *sc, jv *v, int depth);
+
+/* Skips an object or array at p (its contents checked for grammar only). */
+static int nested_skip(scan *sc, int depth)
+{
+    if (depth > 32)
+        return bad(sc, "nested too deep");
+    char close = *sc->p == '{' ? '}' : ']';
+    bool obj = close == '}';
+    sc->p++;
+    ws(sc);
+    if (sc->p < sc->end && *sc->p == close) {
+        sc->p++;
+        return 0;
+    }
+    for (;;) {
+        jv v = {0};
+        ws(sc);
+        if (obj) {
+            const char *k;
+            size_t kl;
+            if (sc->p >= sc->end || *sc->p != '"' || str_scan(sc, &k, &kl) < 0)
+                return sc->e->kind ? -1 : bad(sc, "expected a key");
+            ws(sc);
+            if (sc->p >= sc->end || *sc->p != ':')
+                return bad(sc, "expected ':'");
+            sc->p++;
+        }
+        if (value_scan(sc, &v, depth + 1) < 0)
+            return -1;
+        ws(sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == close) {
+            sc->p++;
+            return 0;
+        }
+        return bad(sc, "expected ',' or a closing bracket");
+    }
+}
+
+static int value_scan(scan *sc, jv *v, int depth)
+{
+    ws(sc);
+    if (sc->p >= sc->end)
+        return bad(sc, "unexpected end");
+    char c = *sc->p;
+    size_t len;
+    if (c == '"') {
+        v->type = 's';
+        return str_scan(sc, &v->s, &len);
+    }
+    if (c == '{' || c == '[') {
+        v->type = 'o';
+        return nested_skip(sc, depth);
+    }
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return num_scan(sc, v);
+    static const struct {
+        const char *w;
+        char type;
+        bool b;
+    } lit[] = {{"true", 'b', true}, {"false", 'b', false}, {"null", 'z', false}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(lit[i].w);
+        if ((size_t)(sc->end - sc->p) >= n && memcmp(sc->p, lit[i].w, n) == 0) {
+            sc->p += n;
+            v->type = lit[i].type;
+            v->b = lit[i].b;
+            return 0;
+        }
+    }
+    return bad(sc, "unexpected character");
+}
+
+typedef struct ev_in {
+    jv f[F_COUNT];
+    const char *extra; /* the first unknown key */
+    bool not_object;
+} ev_in;
+
+/* Scans one array element into *in. */
+static int event_scan(scan *sc, ev_in *in)
+{
+    ws(sc);
+    if (sc->p >= sc->end || *sc->p != '{') {
+        jv skip = {0};
+        in->not_object = true;
+        return value_scan(sc, &skip, 1);
+    }
+    sc->p++;
+    ws(sc);
+    if (sc->p < sc->end && *sc->p == '}') {
+        sc->p++;
+        return 0;
+    }
+    unsigned seen = 0;
+    for (;;) {
+        const char *k;
+        size_t kl;
+        ws(sc);
+        if (sc->p >= sc->end || *sc->p != '"')
+            return bad(sc, "expected a key");
+        if (str_scan(sc, &k, &kl) < 0)
+            return -1;
+        ws(sc);
+        if (sc->p >= sc->end || *sc->p != ':')
+            return bad(sc, "expected ':'");
+        sc->p++;
+        int f = -1;
+        for (int i = 0; i < F_COUNT && f < 0; i++)
+            if (strcmp(k, ev_fields[i]) == 0)
+                f = i;
+        jv v = {0};
+        if (value_scan(sc, &v, 2) < 0)
+            return -1;
+        if (f >= 0) {
+            if (seen & (1u << f))
+                return err_set(sc->e, ERR_INVALID, "malformed JSON: duplicate key '%s'", k);
+            seen |= 1u << f;
+            in->f[f] = v;
+        } else if (!in->extra) {
+            in->extra = k;
+        }
+        ws(sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == '}') {
+            sc->p++;
+            return 0;
+        }
+        return bad(sc, "expected ',' or '}'");
+    }
+}
+
+/* Scans the body {"events": [...]} into evs (at most max; *n of them); body-level problems
+ * are 422 items, grammar ones 400. Returns -1 with e set, or 0. */
+static int body_scan(ev_in **out, size_t *n, const char *p, size_t len, size_t max, arena *a,
+                     err *e)
+{
+    scan sc = {p, p + len, p, a, e};
+    bool have_events = false;
+    *n = 0;
+    *out = arena_array(a, ev_in, 16);
+    size_t cap = 16;
+    ws(&sc);
+    if (sc.p >= sc.end || *sc.p != '{')
+        return sc.p >= sc.end ? err_field_add(e, "body", "events", "missing", "Field required")
+                              : err_field_add(e, "body", NULL, "dict_type",
+                                              "the body must be a JSON object");
+    sc.p++;
+    ws(&sc);
+    if (sc.p < sc.end && *sc.p == '}') {
+        sc.p++;
+    } else {
+        for (;;) {
+            const char *k;
+            size_t kl;
+            ws(&sc);
+            if (sc.p >= sc.end || *sc.p != '"')
+                return bad(&sc, "expected a key");
+            if (str_scan(&sc, &k, &kl) < 0)
+                return -1;
+            ws(&sc);
+            if (sc.p >= sc.end || *sc.p != ':')
+                return bad(&sc, "expected ':'");
+            sc.p++;
+            ws(&sc);
+            if (strcmp(k, "events") == 0) {
+                if (have_events)
+                    return err_set(e, ERR_INVALID, "malformed JSON: duplicate key 'events'");
+                have_events = true;
+                if (sc.p < sc.end && *sc.p == '[') {
+                    sc.p++;
+                    ws(&sc);
+                    if (sc.p < sc.end && *sc.p == ']') {
+                        sc.p++;
+                    } else {
+                        for (;;) {
+                            if (*n == max)
+                                return err_field_add(e, "body", "events", "too_long",
+                                                     "at most %zu events a call: nothing was "
+                                                     "stored",
+                                                     max);
+                            if (*n == cap) {
+                                ev_in *bigger = arena_array(a, ev_in, cap * 2);
+                                memcpy(bigger, *out, sizeof(ev_in) * cap);
+                                *out = bigger;
+                                cap *= 2;
+                            }
+                            memset(&(*out)[*n], 0, sizeof(ev_in));
+                            if (event_scan(&sc, &(*out)[(*n)++]) < 0)
+                                return -1;
+                            ws(&sc);
+                            if (sc.p < sc.end && *sc.p == ',') {
+                                sc.p++;
+                                continue;
+                            }
+                            if (sc.p < sc.end && *sc.p == ']') {
+                                sc.p++;
+                                break;
+                            }
+                            return bad(&sc, "expected ',' or ']'");
+                        }
+                    }
+                } else {
+                    jv v = {0};
+                    if (value_scan(&sc, &v, 1) < 0)
+                        return -1;
+                    err_field_add(e, "body", "events", "list_type", "Input should be a valid list");
+                }
+            } else {
+                jv v = {0};
+                if (value_scan(&sc, &v, 1) < 0)
+                    return -1;
+                err_field_add(e, "body", k, "extra_forbidden", "Extra inputs are not permitted");
+            }
+            ws(&sc);
+            if (sc.p < sc.end && *sc.p == ',') {
+                sc.p++;
+                continue;
+            }
+            if (sc.p < sc.end && *sc.p == '}') {
+                sc.p++;
+                break;
+            }
+            return bad(&sc, "expected ',' or '}'");
+        }
+    }
+    ws(&sc);
+    if (sc.p != sc.end)
+        return bad(&sc, "trailing characters");
+    if (!have_events)
+        err_field_add(e, "body", "events", "missing", "Field required");
+    return e->kind == ERR_NONE ? 0 : -1;
+}
+
+static const char *str_of(const ev_in *in, int f, size_t max, bool required, size_t i, err *e)
+{
+    const jv *v = &in->f[f];
+    if (v->type == 0) {
+        if (required)
+            ev_err(e, i, ev_fields[f], "missing", "Field required");
+        return NULL;
+    }
+    if (v->type != 's' || !v->s[0] || strlen(v->s) > max) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "a string of 1..%zu bytes", max);
+        ev_err(e, i, ev_fields[f], "string_type", msg);
+        return NULL;
+    }
+    return v->s;
+}
+
+/* Checks one scanned event into *out (model names resolved later). */
+static void check_event(ev *out, const char **model, const ev_in *in, size_t i, int64_t now,
+                        err *e)
+{
+    if (in->not_object) {
         ev_err(e, i, "", "dict_type", "an event is an object");
         return;
     }
-    static const char *const known[] = {"model", "version", "device_id", "latency_ms",
-                                        "ok",    "ts",      "event_id"};
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool found = false;
-        for (size_t n = 0; n < sizeof(known) / sizeof(known[0]); n++)
-            found = found || strcmp(k, known[n]) == 0;
-        if (!found)
-            ev_err(e, i, k, "extra_forbidden", "Extra inputs are not permitted");
-    }
-    *model = str_field(o, "model", 96, true, i, e);
-    out->version = str_field(o, "version", SEMVER_MAX, true, i, e);
-    str_field(o, "device_id", 128, true, i, e);
-    out->event_id = str_field(o, "event_id", 128, false, i, e);
-    json_t *lat = json_object_get(o, "latency_ms"), *ok = json_object_get(o, "ok"),
-           *ts = json_object_get(o, "ts");
-    if (!lat)
+    if (in->extra)
+        ev_err(e, i, in->extra, "extra_forbidden", "Extra inputs are not permitted");
+    *model = str_of(in, F_MODEL, 96, true, i, e);
+    out->version = str_of(in, F_VERSION, SEMVER_MAX, true, i, e);
+    str_of(in, F_DEVICE, 128, true, i, e);
+    out->event_id = str_of(in, F_EVENT_ID, 128, false, i, e);
+    const jv *lat = &in->f[F_LATENCY], *ok = &in->f[F_OK], *ts = &in->f[F_TS];
+    double ms = lat->type == 'i' ? (double)lat->inum : lat->num;
+    if (!lat->type)
         ev_err(e, i, "latency_ms", "missing", "Field required");
-    else if (!json_is_number(lat))
+    else if (lat->type != 'i' && lat->type != 'n')
         ev_err(e, i, "latency_ms", "float_type", "Input should be a valid number");
-    else if (json_number_value(lat) < 0 || json_number_value(lat) > 1e9 ||
-             !isfinite(json_number_value(lat)))
+    else if (ms < 0 || ms > 1e9 || !isfinite(ms))
         ev_err(e, i, "latency_ms", "value_error", "a number of milliseconds in 0..1e9");
     else
-        out->ms = json_number_value(lat);
-    if (!ok)
+        out->ms = ms;
+    if (!ok->type)
         ev_err(e, i, "ok", "missing", "Field required");
-    else if (!json_is_boolean(ok))
+    else if (ok->type != 'b')
         ev_err(e, i, "ok", "bool_type", "Input should be a valid boolean");
     else
-        out->ok = json_is_true(ok);
+        out->ok = ok->b;
     int64_t t = now;
-    if (ts && json_is_string(ts)) {
-        if (time_parse_iso(&t, json_string_value(ts)) < 0)
+    if (ts->type == 's') {
+        if (time_parse_iso(&t, ts->s) < 0)
             ev_err(e, i, "ts", "datetime_parsing", "an ISO 8601 time such as 2026-11-22T10:00:00Z");
-    } else if (ts && json_is_integer(ts)) {
-        t = json_integer_value(ts); /* ms since the epoch */
-    } else if (ts) {
+    } else if (ts->type == 'i') {
+        t = ts->inum; /* ms since the epoch */
+    } else if (ts->type) {
         ev_err(e, i, "ts", "datetime_type", "an ISO 8601 string or ms since the epoch");
     }
     if (t < now - 400 * 86400000LL || t > now + 86400000LL)
@@ -251,32 +705,21 @@ int api_inference_ingest(api_reply *r, api_call *c)
     store_org o;
     if (org_of(&o, c, &r->e) < 0)
         return -1;
-    json_t *events = c->body ? json_object_get(c->body, "events") : NULL;
-    /* The batch limit first (api_check_body stops lists at 100). */
-    if (json_is_array(events) && json_array_size(events) > MAX_EVENTS)
-        return err_field_add(&r->e, "body", "events", "too_long",
-                             "at most %d events a call (got %zu): nothing was stored",
-                             MAX_EVENTS, json_array_size(events));
-    const char *k;
-    json_t *v;
-    json_object_foreach(c->body, k, v)
-    {
-        if (strcmp(k, "events") != 0)
-            err_field_add(&r->e, "body", k, "extra_forbidden", "Extra inputs are not permitted");
-    }
-    if (!events)
-        err_field_add(&r->e, "body", "events", "missing", "Field required");
-    else if (!json_is_array(events))
-        err_field_add(&r->e, "body", "events", "list_type", "Input should be a valid list");
-    if (r->e.kind != ERR_NONE)
+    const char *ct = c->header(c, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) != 0)
+        return err_set(&r->e, ERR_INVALID,
+                       "unsupported content type '%.64s': send application/json", ct);
+    ev_in *ins;
+    size_t n;
+    if (body_scan(&ins, &n, c->raw_body ? c->raw_body : "", c->raw_body ? c->raw_body_len : 0,
+                  MAX_EVENTS, c->a, &r->e) < 0)
         return -1;
-    size_t n = json_array_size(events);
     int64_t now = time_now_ms();
     ev *evs = arena_array(c->a, ev, n ? n : 1);
     const char **models = arena_array(c->a, const char *, n ? n : 1);
     memset(evs, 0, sizeof(ev) * (n ? n : 1));
     for (size_t i = 0; i < n; i++)
-        check_event(&evs[i], &models[i], json_array_get(events, i), i, now, &r->e);
+        check_event(&evs[i], &models[i], &ins[i], i, now, &r->e);
     if (r->e.kind != ERR_NONE)
         return -1;
     if (resolve_models(evs, models, n, c, &o, &r->e) < 0)

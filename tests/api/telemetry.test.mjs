@@ -215,3 +215,33 @@ test('training updates: stats per version (percentiles, per device) and per mode
   const other = await mkOrgWithTokens(srv);
   assertError(await api(srv, 'GET', `${base}/training-stats`, { token: other.reader }), 404, 'not_found_error');
 });
+
+test('the events body: JSON grammar, escapes and UTF-8 like any body; 400 for malformed', async () => {
+  const name = await model();
+  const raw = (text, ct = 'application/json') => api(srv, 'POST', `/api/v1/org/${o.slug}/telemetry/inference`, { token: o.reader, rawBody: text, headers: { 'content-type': ct } });
+  // Escapes and non-ASCII device ids decode; numbers in exponent form; whitespace anywhere.
+  const ok = await raw(` { "events" : [ {"model":"${name}","version":"1.0.0","device_id":"d\\u00e9v\\ud83d\\ude00-\\"1\\"","latency_ms":1.5e1,"ok":true,"ts":${Date.now()}} ,
+    {"model":"${name.replace(/-/g, '\\u002d')}","version":"1.0.0","device_id":"ü","latency_ms":0,"ok":false} ] } `);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.accepted, 2);
+  const t = (await query(name)).json;
+  assert.equal(t.sessions, 2);
+  assert.equal(t.errors, 1);
+  assert.equal(t.latency_ms.max, 15);
+  for (const bad of ['{"events":[', '{"events":[{"model":1,}]}', '{"events":[]} x', '{"events":[{"a":"\u0001"}]}',
+    '{"events":[{"model":"a","model":"b"}]}', '{"events":[],"events":[]}', '{"events":[{"x":"\\q"}]}',
+    '{"events":[{"x":"\\ud800"}]}', '{"events":[{"x":01}]}', '{"events":[{"x":tru}]}']) {
+    const r = await raw(bad);
+    assert.equal(r.status, 400, `${bad}: ${r.status} ${r.text}`);
+    assert.equal(r.json.type, 'invalid_error');
+  }
+  const badUtf8 = await api(srv, 'POST', `/api/v1/org/${o.slug}/telemetry/inference`, { token: o.reader, rawBody: Buffer.from([0x7b, 0x22, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x73, 0x22, 0x3a, 0x5b, 0x7b, 0x22, 0x78, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d, 0x5d, 0x7d]), headers: { 'content-type': 'application/json' } });
+  assert.equal(badUtf8.status, 400, badUtf8.text);
+  assert.equal((await raw('{"events":[]}', 'text/plain')).status, 400);
+  assertValidation(await raw('[1,2]'), ['body'], 'dict_type');
+  assertValidation(await raw(''), ['body', 'events'], 'missing');
+  assertValidation(await raw('{"events":[1, {"model":"x","nested":{"a":[1,{"b":null}]}}]}'), ['body', 'events', '0'], 'dict_type');
+  assertValidation(await raw(`{"events":[{"model":"${name}","version":"1.0.0","device_id":"d","latency_ms":1,"ok":true,"nested":{"a":[1,{"b":null}]}}]}`), ['body', 'events', '0', 'nested'], 'extra_forbidden');
+  assertValidation(await raw(`{"events":[{"model":"${name}","version":"1.0.0","device_id":"d","latency_ms":null,"ok":true}]}`), ['body', 'events', '0', 'latency_ms'], 'float_type');
+  assert.equal((await query(name)).json.sessions, 2, 'nothing else was stored');
+});
