@@ -33,9 +33,20 @@ sessions() { # sessions URL -> events a 30-day query counts
   "$B" query 1 $((START - 60000)) $((NOW + 60000)) default tele "$TOK" "$1" | awk '{split($3, a, ","); print a[1]}'
 }
 
-wait_compacted() { # wait_compacted URL N: until a query counts N events
-  for _ in $(seq 1 600); do [ "$(sessions "$1")" = "$2" ] && return 0; sleep 0.5; done
-  echo "bench: telemetry never reached $2 events" >&2; return 1
+partials() { # uncompacted aggregates left in the telemetry store
+  if [ "$DB" = postgres ]; then
+    psql -tAqh 127.0.0.1 -p "$(echo "$DB_URL" | sed 's/.*:\([0-9]*\)\/.*/\1/')" -U postgres -d bench \
+      -c "SELECT COUNT(*) FROM telemetry_partials"
+  else
+    sqlite3 "$D/cairn-telemetry.db" "SELECT COUNT(*) FROM telemetry_partials"
+  fi
+}
+
+wait_compacted() { # wait_compacted URL N: a query counts N events and every partial is compacted
+  for _ in $(seq 1 1200); do
+    [ "$(sessions "$1")" = "$2" ] && [ "$(partials)" = 0 ] && return 0; sleep 0.5
+  done
+  echo "bench: telemetry never reached $2 compacted events" >&2; return 1
 }
 
 ingest() { # ingest N URL [URL2] -> events/s; START..START+SPAN offset by the run

@@ -88,32 +88,45 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         for (int l = 0; l < 3; l++)
             refs[3 * i + (size_t)l] = (ref){l, ps[i].start - ps[i].start % level_ms[l], &ps[i]};
     qsort(refs, 3 * n, sizeof(ref), cmp_ref);
+    /* One delta per rollup row (keys in order: instances never deadlock), added in a few
+     * multi-row upserts; then the merged histograms written back the same way. */
+    store_rollup *rows = arena_array(a, store_rollup, 3 * n);
+    size_t nrows = 0;
     for (size_t i = 0; i < 3 * n;) {
         size_t j = i;
         while (j < 3 * n && same_key(&refs[i], &refs[j]))
             j++;
-        store_rollup row = {NULL, refs[i].p->org_id, refs[i].p->artifact_id, refs[i].p->version,
-                            refs[i].level, refs[i].start, 0, 0, 0, 0, 0, NULL};
+        store_rollup *row = &rows[nrows++];
+        *row = (store_rollup){NULL, refs[i].p->org_id, refs[i].p->artifact_id, refs[i].p->version,
+                              refs[i].level, refs[i].start, 0, 0, 0, 0, 0, NULL};
+        for (size_t k = i; k < j; k++)
+            add_counts(row, refs[k].p);
+        i = j;
+    }
+    char **old = arena_array(a, char *, nrows);
+    if (store_rollups_add(old, tx, rows, nrows, a, e) < 0)
+        goto out;
+    size_t r = 0;
+    for (size_t i = 0; i < 3 * n; r++) {
+        size_t j = i;
+        while (j < 3 * n && same_key(&refs[i], &refs[j]))
+            j++;
         hist_init(h);
-        for (size_t k = i; k < j; k++) {
-            add_counts(&row, refs[k].p);
+        if (hist_decode_add(h, old[r]) < 0)
+            log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", rows[r].artifact_id);
+        for (size_t k = i; k < j; k++)
             if (hist_decode_add(h, refs[k].p->hist) < 0)
                 log_warn(NULL, "telemetry.bad_partial", "s:s", "id", refs[k].p->id);
-        }
-        char *old = NULL;
-        if (store_rollup_add(&old, tx, &row, a, e) < 0)
-            goto out;
-        if (hist_decode_add(h, old) < 0)
-            log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", row.artifact_id);
-        if (hist_encode(text, HIST_TEXT_MAX, h) < 0) {
+        int len = hist_encode(text, HIST_TEXT_MAX, h);
+        if (len < 0) {
             err_set(e, ERR_SERVER, "histogram too large");
             goto out;
         }
-        row.hist = text;
-        if (store_rollup_set_hist(tx, &row, e) < 0)
-            goto out;
+        rows[r].hist = arena_strdup(a, text);
         i = j;
     }
+    if (store_rollups_set_hist(tx, rows, nrows, e) < 0)
+        goto out;
     if (store_partials_delete(tx, ps, n, e) < 0)
         goto out;
     *compacted = (int64_t)n;

@@ -350,12 +350,13 @@ int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id
  * instance holds). */
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
                         err *e);
-/* Adds the counters of delta to its rollup row (created if needed; the row stays locked until
- * the transaction ends) in one statement, and returns the row's histogram text before
- * the addition in *hist. */
-int store_rollup_add(char **hist, store_tx *tx, const store_rollup *delta, arena *a, err *e);
-/* Sets the histogram text of a rollup row (r's key and hist). */
-int store_rollup_set_hist(store_tx *tx, const store_rollup *r, err *e);
+/* Adds the counters of each of n deltas (distinct keys) to its rollup row, created if needed
+ * (the rows stay locked until the transaction ends), in a few multi-row statements, and sets
+ * hists[i] to row i's histogram text before the addition. */
+int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, size_t n,
+                      arena *a, err *e);
+/* Sets the histogram texts of n rollup rows (their keys and hist), a few statements. */
+int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 

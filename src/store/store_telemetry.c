@@ -235,42 +235,133 @@ int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, 
     return rc < 0 ? -1 : 0;
 }
 
-int store_rollup_add(char **hist, store_tx *tx, const store_rollup *d, arena *a, err *e)
+#define ROLLUPS_PER_STATEMENT 200 /* 10 parameters each: under the drivers' limits */
+
+static bool same_rollup(const store_rollup *r, db_stmt *st)
 {
+    return strcmp(r->org_id, db_col_text(st, 0)) == 0 &&
+           strcmp(r->artifact_id, db_col_text(st, 1)) == 0 && r->level == db_col_int(st, 2) &&
+           r->start == db_col_int(st, 3) && strcmp(r->version, db_col_text(st, 4)) == 0;
+}
+
+static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t n, arena *a,
+                       err *e)
+{
+    size_t cap = 512 + n * 48;
+    char *sql = malloc(cap);
+    db_arg *args = malloc(sizeof(db_arg) * n * 10);
+    if (!sql || !args) {
+        free(sql);
+        free(args);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    size_t len = (size_t)snprintf(sql, cap,
+                                  "INSERT INTO telemetry_rollups (org_id, artifact_id, level,"
+                                  " start, version, " AGG_COLS ") VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(sql + len, cap - len, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
+                                i ? "," : "");
+        db_arg *g = &args[10 * i];
+        g[0] = (db_arg){'t', d[i].org_id, 0};
+        g[1] = (db_arg){'t', d[i].artifact_id, 0};
+        g[2] = (db_arg){'i', NULL, d[i].level};
+        g[3] = (db_arg){'i', NULL, d[i].start};
+        g[4] = (db_arg){'t', d[i].version, 0};
+        g[5] = (db_arg){'i', NULL, d[i].count};
+        g[6] = (db_arg){'i', NULL, d[i].errors};
+        g[7] = (db_arg){'i', NULL, d[i].sum_us};
+        g[8] = (db_arg){'i', NULL, d[i].min_us};
+        g[9] = (db_arg){'i', NULL, d[i].max_us};
+        hists[i] = NULL;
+    }
+    snprintf(sql + len, cap - len,
+             " ON CONFLICT (org_id, artifact_id, level, start, version) DO UPDATE SET"
+             " count = telemetry_rollups.count + excluded.count,"
+             " errors = telemetry_rollups.errors + excluded.errors,"
+             " sum_us = telemetry_rollups.sum_us + excluded.sum_us,"
+             " min_us = CASE WHEN excluded.min_us < telemetry_rollups.min_us"
+             " THEN excluded.min_us ELSE telemetry_rollups.min_us END,"
+             " max_us = CASE WHEN excluded.max_us > telemetry_rollups.max_us"
+             " THEN excluded.max_us ELSE telemetry_rollups.max_us END"
+             " RETURNING org_id, artifact_id, level, start, version, hist");
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d,
-                 "INSERT INTO telemetry_rollups (org_id, artifact_id, level, start, version,"
-                 " " AGG_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')"
-                 " ON CONFLICT (org_id, artifact_id, level, start, version) DO UPDATE SET"
-                 " count = telemetry_rollups.count + excluded.count,"
-                 " errors = telemetry_rollups.errors + excluded.errors,"
-                 " sum_us = telemetry_rollups.sum_us + excluded.sum_us,"
-                 " min_us = CASE WHEN excluded.min_us < telemetry_rollups.min_us"
-                 " THEN excluded.min_us ELSE telemetry_rollups.min_us END,"
-                 " max_us = CASE WHEN excluded.max_us > telemetry_rollups.max_us"
-                 " THEN excluded.max_us ELSE telemetry_rollups.max_us END"
-                 " RETURNING hist",
-                 e, "ttiitiiiii", d->org_id, d->artifact_id, (int64_t)d->level, d->start,
-                 d->version, d->count, d->errors, d->sum_us, d->min_us, d->max_us) < 0)
-        return -1;
-    int rc = db_step(st, e);
-    if (rc == 1)
-        *hist = store_col_str(st, 0, a);
+    int rc = db_query_v(&st, tx->d, sql, e, args, n * 10);
+    size_t found = 0;
+    while (rc == 0 && (rc = db_step(st, e)) == 1) {
+        /* RETURNING's order is not promised: match rows by key. */
+        for (size_t i = 0; i < n; i++)
+            if (!hists[i] && same_rollup(&d[i], st)) {
+                hists[i] = store_col_str(st, 5, a);
+                found++;
+                break;
+            }
+        rc = 0;
+    }
     db_done(st);
+    free(sql);
+    free(args);
+    if (rc < 0)
+        return -1;
+    if (found != n)
+        return err_set(e, ERR_DATABASE, "rollup upsert returned %zu of %zu rows", found, n);
+    return 0;
+}
+
+int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, size_t n,
+                      arena *a, err *e)
+{
+    for (size_t i = 0; i < n; i += ROLLUPS_PER_STATEMENT) {
+        size_t m = n - i < ROLLUPS_PER_STATEMENT ? n - i : ROLLUPS_PER_STATEMENT;
+        if (rollups_add(hists + i, tx, deltas + i, m, a, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int rollups_set_hist(store_tx *tx, const store_rollup *r, size_t n, err *e)
+{
+    size_t cap = 512 + n * 40;
+    char *sql = malloc(cap);
+    db_arg *args = malloc(sizeof(db_arg) * n * 6);
+    if (!sql || !args) {
+        free(sql);
+        free(args);
+        return err_set(e, ERR_SERVER, "out of memory");
+    }
+    size_t len = (size_t)snprintf(sql, cap,
+                                  "UPDATE telemetry_rollups SET hist = v.column6 FROM (VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(sql + len, cap - len, "%s(?, ?, ?, ?, ?, ?)", i ? "," : "");
+        db_arg *g = &args[6 * i];
+        g[0] = (db_arg){'t', r[i].org_id, 0};
+        g[1] = (db_arg){'t', r[i].artifact_id, 0};
+        g[2] = (db_arg){'i', NULL, r[i].level};
+        g[3] = (db_arg){'i', NULL, r[i].start};
+        g[4] = (db_arg){'t', r[i].version, 0};
+        g[5] = (db_arg){'t', r[i].hist, 0};
+    }
+    snprintf(sql + len, cap - len,
+             ") AS v WHERE telemetry_rollups.org_id = v.column1 AND"
+             " telemetry_rollups.artifact_id = v.column2 AND telemetry_rollups.level = v.column3"
+             " AND telemetry_rollups.start = v.column4 AND telemetry_rollups.version = v.column5");
+    db_stmt *st = NULL;
+    int rc = db_query_v(&st, tx->d, sql, e, args, n * 6);
     if (rc == 0)
-        return err_set(e, ERR_DATABASE, "rollup upsert returned nothing");
+        rc = db_step(st, e);
+    db_done(st);
+    free(sql);
+    free(args);
     return rc < 0 ? -1 : 0;
 }
 
-int store_rollup_set_hist(store_tx *tx, const store_rollup *r, err *e)
+int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e)
 {
-    return db_run(tx->d,
-                  "UPDATE telemetry_rollups SET hist = ? WHERE org_id = ? AND artifact_id = ?"
-                  " AND level = ? AND start = ? AND version = ?",
-                  e, "tttiit", r->hist, r->org_id, r->artifact_id, (int64_t)r->level, r->start,
-                  r->version) < 0
-               ? -1
-               : 0;
+    for (size_t i = 0; i < n; i += ROLLUPS_PER_STATEMENT) {
+        size_t m = n - i < ROLLUPS_PER_STATEMENT ? n - i : ROLLUPS_PER_STATEMENT;
+        if (rollups_set_hist(tx, rows + i, m, e) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e)
