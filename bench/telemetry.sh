@@ -12,6 +12,7 @@ PG_EVENTS=${PG_EVENTS:-2000000}
 CLIENTS=${CLIENTS:-4}
 QUERIES=${QUERIES:-200}
 DBS=${DBS:-sqlite postgres}
+need sqlite3 sqlite3
 make -C "$ROOT" build >/dev/null
 B="$ROOT/build/cairn-bench-telemetry"
 TOK=bench

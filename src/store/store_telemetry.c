@@ -247,7 +247,7 @@ static bool same_rollup(const store_rollup *r, db_stmt *st)
 static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t n, arena *a,
                        err *e)
 {
-    size_t cap = 512 + n * 48;
+    size_t cap = 1024 + n * 48;
     char *sql = malloc(cap);
     db_arg *args = malloc(sizeof(db_arg) * n * 10);
     if (!sql || !args) {
@@ -274,7 +274,7 @@ static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t
         g[9] = (db_arg){'i', NULL, d[i].max_us};
         hists[i] = NULL;
     }
-    snprintf(sql + len, cap - len,
+    int tail = snprintf(sql + len, cap - len,
              " ON CONFLICT (org_id, artifact_id, level, start, version) DO UPDATE SET"
              " count = telemetry_rollups.count + excluded.count,"
              " errors = telemetry_rollups.errors + excluded.errors,"
@@ -284,6 +284,11 @@ static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t
              " max_us = CASE WHEN excluded.max_us > telemetry_rollups.max_us"
              " THEN excluded.max_us ELSE telemetry_rollups.max_us END"
              " RETURNING org_id, artifact_id, level, start, version, hist");
+    if (tail < 0 || (size_t)tail >= cap - len) { /* a bug, not input: never send half a statement */
+        free(sql);
+        free(args);
+        return err_set(e, ERR_SERVER, "rollup statement too long");
+    }
     db_stmt *st = NULL;
     int rc = db_query_v(&st, tx->d, sql, e, args, n * 10);
     size_t found = 0;
@@ -320,7 +325,7 @@ int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, si
 
 static int rollups_set_hist(store_tx *tx, const store_rollup *r, size_t n, err *e)
 {
-    size_t cap = 512 + n * 40;
+    size_t cap = 1024 + n * 40;
     char *sql = malloc(cap);
     db_arg *args = malloc(sizeof(db_arg) * n * 6);
     if (!sql || !args) {
