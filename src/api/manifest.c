@@ -308,10 +308,12 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
     json_t *reasons = NULL;
     if (dev_id) {
         dev = devices_find(c->app->devices, dev_id);
-        if (!dev)
+        if (!dev) {
+            json_decref(versions);
             return err_field_add(&r->e, "query", "device", "value_error",
                                  "unknown device '%.64s' (see GET /api/v1/device-profiles)",
                                  dev_id);
+        }
         device_pkg *dp = arena_array(c->a, device_pkg, np ? np : 1);
         api_device_pkgs(dp, &v, ps, np, rs, nr);
         reasons = json_array();

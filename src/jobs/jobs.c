@@ -528,7 +528,7 @@ static int store_output(jobs *j, store_job *job, const char *out, const char *ta
     store_resource r = {rid, pid, v.id, path, "weights", got,
                         (char *)media_type_of_path(path), key, true, true, (int64_t)wsize, now};
     job->status = "succeeded";
-    job->package_id = pid;
+    job->package_id = arena_strdup(a, pid);
     job->output_path = path;
     job->stderr_tail = (char *)tail;
     job->error = NULL;
