@@ -73,7 +73,16 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         err_set(e, ERR_SERVER, "out of memory");
         goto out;
     }
-    if (store_tx_begin(&tx, ts, true, e) < 0 || store_partials_take(&ps, &n, tx, limit, a, e) < 0)
+    if (store_tx_begin(&tx, ts, true, e) < 0)
+        goto out;
+    int claimed = store_compaction_claim(tx, e);
+    if (claimed < 0)
+        goto out;
+    if (claimed == 0) { /* another instance is compacting: its turn */
+        rc = 0;
+        goto out;
+    }
+    if (store_partials_take(&ps, &n, tx, limit, a, e) < 0)
         goto out;
     if (n == 0) {
         rc = 0;

@@ -346,6 +346,11 @@ int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err 
 int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
                        int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
                        void *ctx, arena *a, err *e);
+/* Claims the compaction of the telemetry store for this transaction: on PostgreSQL a
+ * transaction-scoped advisory lock of its own (never the catalog's), so one instance compacts
+ * at a time instead of all of them waiting on the same hour and day rows; 1 when claimed, 0
+ * when another instance holds it; SQLite's write transaction is already exclusive (1). */
+int store_compaction_claim(store_tx *tx, err *e);
 /* Takes up to limit partials for compaction (on PostgreSQL locked, skipping ones another
  * instance holds). */
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,

@@ -202,6 +202,20 @@ int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id
     return rc < 0 ? -1 : 0;
 }
 
+int store_compaction_claim(store_tx *tx, err *e)
+{
+    if (strcmp(db_driver(tx->d), "sqlite") == 0)
+        return 1;
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT pg_try_advisory_xact_lock(6513249646959)", e, "") < 0)
+        return -1;
+    int rc = db_step(st, e);
+    const char *v = rc == 1 ? db_col_text(st, 0) : NULL;
+    int claimed = v && (v[0] == 't' || v[0] == '1');
+    db_done(st);
+    return rc < 0 ? -1 : claimed;
+}
+
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
                         err *e)
 {
