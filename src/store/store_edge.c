@@ -156,6 +156,24 @@ int store_job_list(store_job **out, size_t *n, store_tx *tx, const char *org_id,
 int store_job_claim(store_job *out, store *s, const char *owner, int64_t now,
                     int64_t lease_until, arena *a, err *e)
 {
+    /* A read first: an idle worker polls every second, and the write transaction below takes
+     * the catalog's write lock. */
+    {
+        store_tx *rtx = NULL;
+        db_stmt *st = NULL;
+        if (store_tx_begin(&rtx, s, false, e) < 0)
+            return -1;
+        int rc = db_query(&st, rtx->d,
+                          "SELECT 1 FROM jobs WHERE status = 'queued' OR (status = 'running'"
+                          " AND lease_until < ?) LIMIT 1",
+                          e, "i", now);
+        if (rc == 0)
+            rc = db_step(st, e);
+        db_done(st);
+        store_tx_end(rtx, false, e);
+        if (rc <= 0)
+            return rc;
+    }
     for (int attempt = 0; attempt < 8; attempt++) {
         store_tx *tx = NULL;
         db_stmt *st = NULL;
