@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -27,9 +28,10 @@ static const char usage_text[] =
     "                                       create the version if needed, upload the files\n"
     "                                       (resumable above 64 MiB, also after a killed run:\n"
     "                                       sessions are kept in $XDG_STATE_HOME/cairn)\n"
-    "  pull ORG/NAME[@VERSION|@ALIAS] [-o DIR]\n"
+    "  pull ORG/NAME[@VERSION|@ALIAS] [-o DIR] [--device ID]\n"
     "                                       download every file of a version (default latest)\n"
-    "                                       into DIR (default .), verified and resumable\n"
+    "                                       into DIR (default .), verified and resumable; with\n"
+    "                                       --device only the package that suits that device\n"
     "  ls [ORG]                             list models (default: the token's org)\n"
     "  search QUERY [--tag T]... [--framework F] [--org ORG]\n"
     "                                       full-text search (default: the token's org and\n"
@@ -38,6 +40,14 @@ static const char usage_text[] =
     "  publish ORG/NAME@VERSION             draft -> published\n"
     "  deprecate ORG/NAME@VERSION           published -> deprecated\n"
     "  manifest                             the public manifest\n"
+    "  devices                              the device profiles the server knows\n"
+    "  convert ORG/NAME@VERSION PATH --target FORMAT... [--wait]\n"
+    "                                       queue server-side conversions of a file (e.g.\n"
+    "                                       --target safetensors-fp16); --wait follows them\n"
+    "  jobs [ID] [--org ORG]                conversion jobs, newest first, or one job\n"
+    "  compat ORG/NAME[@VERSION] [--device ID]...\n"
+    "                                       which devices run the model (default: every\n"
+    "                                       profile), why not, and the memory it needs\n"
     "\n"
     "options:\n"
     "  --server URL      server (env CAIRN_SERVER, then the config; default " CLI_DEFAULT_SERVER
@@ -68,11 +78,17 @@ enum {
     OPT_FRAMEWORK,
     OPT_ORG,
     OPT_LIMIT_RATE,
+    OPT_DEVICE,
+    OPT_TARGET,
+    OPT_WAIT,
 };
 
 typedef struct opts {
     const char *server, *token, *output, *framework, *org;
-    char *tags; /* comma-joined */
+    char *tags;    /* comma-joined */
+    char *devices; /* comma-joined */
+    char *targets; /* comma-joined */
+    bool wait;
     bool json, publish;
     curl_off_t limit_rate;
     unsigned used; /* bits of command-specific options given */
@@ -83,6 +99,9 @@ typedef struct opts {
 #define USED_TAG 4u
 #define USED_FRAMEWORK 8u
 #define USED_ORG 16u
+#define USED_DEVICE 32u
+#define USED_TARGET 64u
+#define USED_WAIT 128u
 
 /* ---- config: "key = value" lines ---- */
 
@@ -514,6 +533,203 @@ static int cmd_manifest(cli *c, cli_err *e)
     return rc;
 }
 
+static int cmd_devices(cli *c, cli_err *e)
+{
+    cli_resp r = {0};
+    int rc = api_request(&r, c, "GET", "/api/v1/device-profiles", NULL, e);
+    if (rc == 0 && c->json) {
+        print_json(r.json);
+    } else if (rc == 0) {
+        size_t i;
+        json_t *it;
+        printf("%-24s %-9s %10s  %s\n", "ID", "CATEGORY", "MEMORY", "RUNTIMES");
+        json_array_foreach(json_object_get(r.json, "items"), i, it)
+        {
+            char mem[32], rts[256] = "";
+            size_t k;
+            json_t *x;
+            json_array_foreach(json_object_get(it, "runtimes"), k, x)
+            {
+                size_t n = strlen(rts);
+                snprintf(rts + n, sizeof(rts) - n, "%s%s", k ? "," : "", json_string_value(x));
+            }
+            printf("%-24s %-9s %10s  %s\n", str(it, "id"), str(it, "category"),
+                   fmt_bytes(mem, sizeof(mem),
+                             (double)json_integer_value(json_object_get(it, "memory_bytes"))),
+                   rts);
+        }
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+static int cmd_compat(cli *c, const model_ref *m, const char *devices, cli_err *e)
+{
+    cli_resp r = {0};
+    json_t *body = json_object();
+    if (m->ref)
+        json_object_set_new(body, "version", json_string(m->ref));
+    if (devices) {
+        json_t *arr = json_array();
+        char *copy = xstrdup(devices), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(arr, json_string(t));
+        free(copy);
+        json_object_set_new(body, "devices", arr);
+    }
+    char *eo = url_escape(m->org, false), *en = url_escape(m->name, false);
+    char *path = xprintf("/api/v1/org/%s/models/%s/compatibility", eo, en);
+    free(eo);
+    free(en);
+    int rc = api_request(&r, c, "POST", path, body, e);
+    free(path);
+    json_decref(body);
+    if (rc == 0 && c->json) {
+        print_json(r.json);
+    } else if (rc == 0) {
+        char sz[32];
+        printf("%s@%s: %lld parameters (%s), %s %s, %s\n", str(r.json, "model"),
+               str(r.json, "version"),
+               (long long)json_integer_value(json_object_get(r.json, "parameter_count")),
+               str(r.json, "parameter_source"), str(r.json, "format"),
+               str(r.json, "source_precision"),
+               fmt_bytes(sz, sizeof(sz),
+                         (double)json_integer_value(json_object_get(r.json, "size_bytes"))));
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(r.json, "devices"), i, it)
+        {
+            bool okd = json_is_true(json_object_get(it, "compatible"));
+            char need[32];
+            fmt_bytes(need, sizeof(need),
+                      (double)json_integer_value(json_object_get(it, "required_memory_bytes")));
+            printf("%-24s %-4s needs %-10s", str(it, "device"), okd ? "yes" : "no", need);
+            if (okd)
+                printf(" %s %s", str(it, "runtime"), str(it, "precision"));
+            printf("\n");
+            size_t k;
+            json_t *why;
+            json_array_foreach(json_object_get(it, "reasons"), k, why)
+                printf("    %s\n", json_string_value(why));
+        }
+    }
+    cli_resp_free(&r);
+    return rc;
+}
+
+static void print_job(const json_t *j)
+{
+    printf("%-36s %-9s %-24s %s -> %s", str(j, "id"), str(j, "status"), str(j, "model"),
+           str(j, "source_path"), str(j, "target"));
+    if (json_is_string(json_object_get(j, "output_path")))
+        printf(" = %s", str(j, "output_path"));
+    if (json_is_string(json_object_get(j, "error")))
+        printf(": %s", str(j, "error"));
+    printf("\n");
+}
+
+static int cmd_jobs(cli *c, const char *id, const char *org_arg, cli_err *e)
+{
+    char *org = NULL, *eo = NULL, *path = NULL, *ei = NULL;
+    cli_resp r = {0};
+    int rc = -1;
+    if (org_arg)
+        org = xstrdup(org_arg);
+    else if (default_org(&org, c, e) < 0)
+        goto out;
+    eo = url_escape(org, false);
+    if (id) {
+        ei = url_escape(id, false);
+        path = xprintf("/api/v1/org/%s/jobs/%s", eo, ei);
+    } else {
+        path = xprintf("/api/v1/org/%s/jobs?limit=100", eo);
+    }
+    if (api_request(&r, c, "GET", path, NULL, e) < 0)
+        goto out;
+    if (c->json) {
+        print_json(r.json);
+    } else if (id) {
+        print_job(r.json);
+        const char *tail = json_string_value(json_object_get(r.json, "stderr_tail"));
+        if (tail && *tail)
+            printf("--- converter output (tail) ---\n%s\n", tail);
+    } else {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(r.json, "items"), i, it) print_job(it);
+    }
+    rc = 0;
+out:
+    cli_resp_free(&r);
+    free(path);
+    free(eo);
+    free(ei);
+    free(org);
+    return rc;
+}
+
+static int cmd_convert(cli *c, const model_ref *m, const char *src, const opts *o, cli_err *e)
+{
+    if (!o->targets)
+        return cli_err_set(e, EXIT_USAGE, "convert needs --target FORMAT (see cairn --help)");
+    json_t *targets = json_array();
+    char *copy = xstrdup(o->targets), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        json_array_append_new(targets, json_string(t));
+    free(copy);
+    json_t *body = json_pack("{s:s, s:o}", "source_path", src, "targets", targets);
+    char *eo = url_escape(m->org, false), *en = url_escape(m->name, false),
+         *ev = url_escape(m->ref, false);
+    char *path = xprintf("/api/v1/org/%s/models/%s/versions/%s/convert", eo, en, ev);
+    char *jpath = xprintf("/api/v1/org/%s/jobs/", eo);
+    free(eo);
+    free(en);
+    free(ev);
+    cli_resp r = {0};
+    int rc = api_request(&r, c, "POST", path, body, e);
+    json_decref(body);
+    free(path);
+    json_t *jobs = rc == 0 ? json_incref(json_object_get(r.json, "jobs")) : NULL;
+    cli_resp_free(&r);
+    bool failed = false;
+    size_t i;
+    json_t *it;
+    json_array_foreach(jobs, i, it)
+    {
+        json_t *cur = json_incref(it);
+        while (o->wait && rc == 0) {
+            const char *st = json_string_value(json_object_get(cur, "status"));
+            if (st && (strcmp(st, "succeeded") == 0 || strcmp(st, "failed") == 0))
+                break;
+            struct timespec ts = {0, 200000000L};
+            nanosleep(&ts, NULL);
+            char *ei = url_escape(json_string_value(json_object_get(it, "id")), false);
+            char *p = xprintf("%s%s", jpath, ei);
+            free(ei);
+            cli_resp jr = {0};
+            rc = api_request(&jr, c, "GET", p, NULL, e);
+            free(p);
+            if (rc == 0) {
+                json_decref(cur);
+                cur = json_incref(jr.json);
+            }
+            cli_resp_free(&jr);
+        }
+        if (rc == 0 && c->json)
+            print_json(cur);
+        else if (rc == 0)
+            print_job(cur);
+        const char *st = json_string_value(json_object_get(cur, "status"));
+        failed = failed || (st && strcmp(st, "failed") == 0);
+        json_decref(cur);
+    }
+    json_decref(jobs);
+    free(jpath);
+    if (rc == 0 && failed)
+        return cli_err_set(e, EXIT_CONFLICT, "a conversion failed (see cairn jobs ID)");
+    return rc;
+}
+
 /* ---- main ---- */
 
 static int parse_rate(curl_off_t *out, const char *s)
@@ -555,7 +771,11 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         {"login", 0, 0, 0},
         {"whoami", 0, 0, 0},
         {"push", USED_PUBLISH, 2, 1 << 20},
-        {"pull", USED_OUTPUT, 1, 1},
+        {"pull", USED_OUTPUT | USED_DEVICE, 1, 1},
+        {"devices", 0, 0, 0},
+        {"convert", USED_TARGET | USED_WAIT, 2, 2},
+        {"jobs", USED_ORG, 0, 1},
+        {"compat", USED_DEVICE, 1, 1},
         {"ls", 0, 0, 1},
         {"search", USED_TAG | USED_FRAMEWORK | USED_ORG, 1, 1},
         {"versions", 0, 1, 1},
@@ -593,6 +813,18 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         rc = cmd_search(c, args[0], o, e);
     else if (strcmp(cmd, "manifest") == 0)
         rc = cmd_manifest(c, e);
+    else if (strcmp(cmd, "devices") == 0)
+        rc = cmd_devices(c, e);
+    else if (strcmp(cmd, "jobs") == 0)
+        rc = cmd_jobs(c, nargs ? args[0] : NULL, o->org, e);
+    else if (strcmp(cmd, "convert") == 0) {
+        if (model_ref_parse(&m, args[0], true, e) == 0)
+            rc = cmd_convert(c, &m, args[1], o, e);
+    }
+    else if (strcmp(cmd, "compat") == 0) {
+        if (model_ref_parse(&m, args[0], false, e) == 0)
+            rc = cmd_compat(c, &m, o->devices, e);
+    }
     else if (strcmp(cmd, "versions") == 0) {
         if (model_ref_parse(&m, args[0], false, e) == 0 && m.ref)
             cli_err_set(e, EXIT_USAGE, "'%s': give ORG/NAME without a version", args[0]);
@@ -602,7 +834,7 @@ static int run(cli *c, opts *o, int argc, char **argv, cli_err *e)
         if (strcmp(cmd, "push") == 0)
             rc = cmd_push(c, &m, args + 1, nargs - 1, o->publish, e);
         else if (strcmp(cmd, "pull") == 0)
-            rc = cmd_pull(c, &m, o->output ? o->output : ".", e);
+            rc = cmd_pull(c, &m, o->output ? o->output : ".", o->devices, e);
         else
             rc = cmd_lifecycle(c, &m, cmd, e);
     }
@@ -624,6 +856,9 @@ int main(int argc, char **argv)
         {"framework", required_argument, NULL, OPT_FRAMEWORK},
         {"org", required_argument, NULL, OPT_ORG},
         {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"target", required_argument, NULL, OPT_TARGET},
+        {"wait", no_argument, NULL, OPT_WAIT},
         {NULL, 0, NULL, 0},
     };
     opts o = {0};
@@ -653,6 +888,24 @@ int main(int argc, char **argv)
             o.used |= USED_TAG;
             break;
         }
+        case OPT_DEVICE: {
+            char *t = o.devices ? xprintf("%s,%s", o.devices, optarg) : xstrdup(optarg);
+            free(o.devices);
+            o.devices = t;
+            o.used |= USED_DEVICE;
+            break;
+        }
+        case OPT_TARGET: {
+            char *t = o.targets ? xprintf("%s,%s", o.targets, optarg) : xstrdup(optarg);
+            free(o.targets);
+            o.targets = t;
+            o.used |= USED_TARGET;
+            break;
+        }
+        case OPT_WAIT:
+            o.wait = true;
+            o.used |= USED_WAIT;
+            break;
         case OPT_FRAMEWORK:
             o.framework = optarg;
             o.used |= USED_FRAMEWORK;
@@ -715,5 +968,7 @@ int main(int argc, char **argv)
     free(server);
     free(token);
     free(o.tags);
+    free(o.devices);
+    free(o.targets);
     return code;
 }

@@ -158,7 +158,8 @@ void model_ref_free(model_ref *m);
 
 /* `cairn push ORG/NAME@VERSION FILE... [--publish]`. */
 int cmd_push(cli *c, const model_ref *m, char **files, int nfiles, bool publish, cli_err *e);
-/* `cairn pull ORG/NAME[@REF] [-o DIR]`. */
-int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e);
+/* `cairn pull ORG/NAME[@REF] [-o DIR] [--device ID]`: with device, only the files of the
+ * package the server's device-aware resolve picks. */
+int cmd_pull(cli *c, const model_ref *m, const char *dir, const char *device, cli_err *e);
 
 #endif

@@ -410,9 +410,66 @@ static json_t *summary(const pull_ctx *x, const model_ref *m, const char *versio
                      (json_int_t)got);
 }
 
-int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e)
+/* Asks the server which package of the version suits device; fills *paths (a JSON array of
+ * the package's file paths, the caller's). */
+static int device_paths(json_t **paths, cli *c, const model_ref *m, const char *device,
+                        cli_err *e)
 {
     cli_resp r = {0};
+    char *eo = url_escape(m->org, false), *en = url_escape(m->name, false),
+         *ev = url_escape(m->ref ? m->ref : "latest", false), *ed = url_escape(device, false);
+    char *path = xprintf("/api/v1/org/%s/models/%s/resolve?version=%s&device=%s", eo, en, ev, ed);
+    free(eo);
+    free(en);
+    free(ev);
+    free(ed);
+    int rc = api_request(&r, c, "GET", path, NULL, e);
+    free(path);
+    if (rc < 0) {
+        cli_resp_free(&r);
+        return -1;
+    }
+    json_t *pkgs = json_object_get(r.json, "packages");
+    if (json_array_size(pkgs) != 1) {
+        json_t *why = json_object_get(r.json, "reasons");
+        char msg[700] = "";
+        size_t i;
+        json_t *w;
+        json_array_foreach(why, i, w)
+        {
+            size_t n = strlen(msg);
+            snprintf(msg + n, sizeof(msg) - n, "%s%s", i ? "; " : "", json_string_value(w));
+        }
+        cli_err_set(e, EXIT_CONFLICT, "no package of %s/%s suits %s: %s", m->org, m->name,
+                    device, msg);
+        cli_resp_free(&r);
+        return -1;
+    }
+    *paths = json_array();
+    size_t i;
+    json_t *res;
+    json_array_foreach(json_object_get(json_array_get(pkgs, 0), "resources"), i, res)
+        json_array_append(*paths, json_object_get(res, "path"));
+    cli_resp_free(&r);
+    return 0;
+}
+
+static bool has_path(const json_t *paths, const char *p)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(paths, i, x)
+    {
+        if (strcmp(json_string_value(x), p) == 0)
+            return true;
+    }
+    return false;
+}
+
+int cmd_pull(cli *c, const model_ref *m, const char *dir, const char *device, cli_err *e)
+{
+    cli_resp r = {0};
+    json_t *only = NULL;
     pull_ctx x = {c, NULL, 0, {0}, 0};
     int rc = -1;
     char *eo = url_escape(m->org, false), *en = url_escape(m->name, false),
@@ -421,6 +478,11 @@ int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e)
     free(eo);
     free(en);
     free(ev);
+    if (device && (strchr(device, ',') || device_paths(&only, c, m, device, e) < 0)) {
+        if (strchr(device, ','))
+            cli_err_set(e, EXIT_USAGE, "pull takes one --device");
+        goto out;
+    }
     if (api_request(&r, c, "GET", path, NULL, e) < 0)
         goto out;
     const char *version = json_string_value(json_object_get(r.json, "version"));
@@ -429,6 +491,20 @@ int cmd_pull(cli *c, const model_ref *m, const char *dir, cli_err *e)
     if (!version || !json_is_array(res)) {
         cli_err_set(e, EXIT_NETWORK, "the server's download-urls reply is malformed");
         goto out;
+    }
+    if (only) {
+        /* Keep the chosen package's files (the reply is ours: filter it in place). */
+        for (size_t i = json_array_size(res); i-- > 0;) {
+            const char *p = json_string_value(json_object_get(json_array_get(res, i), "path"));
+            if (!p || !has_path(only, p))
+                json_array_remove(res, i);
+        }
+        for (size_t i = json_array_size(skipped); i-- > 0;) {
+            const char *p =
+                json_string_value(json_object_get(json_array_get(skipped, i), "path"));
+            if (!p || !has_path(only, p))
+                json_array_remove(skipped, i);
+        }
     }
     if (json_array_size(skipped) > 0) {
         json_t *s0 = json_array_get(skipped, 0);
@@ -526,6 +602,7 @@ out:
     }
     free(x.files);
     cli_resp_free(&r);
+    json_decref(only);
     free(path);
     return rc;
 }

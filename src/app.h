@@ -34,21 +34,32 @@ typedef struct config {
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
     bool facet_index; /* count facets from the in-memory index (--facet-index on|off) */
+    const char *device_profiles;    /* --device-profiles FILE.json, or NULL */
+    const char *telemetry_db_url;   /* --telemetry-db; default: beside a SQLite --db, or it */
+    const char *converters[32];     /* --converter SRC:DST=CMD (repeatable) */
+    int nconverters;
+    int converter_workers, converter_timeout_s;
+    int64_t converter_max_output;
 } config;
 
 typedef struct manifest_cache manifest_cache;
 typedef struct resp_cache resp_cache;
 typedef struct facet_index facet_index;
+typedef struct device_catalog device_catalog;
+typedef struct jobs jobs;
 
 typedef struct app {
     const config *cfg;
     store *store;
+    store *telemetry; /* fleet, inference telemetry, training updates (store_open_telemetry) */
     blob *blob;
     const char *secret; /* presigning key: --secret, or random per process */
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
     manifest_cache *manifest;
     resp_cache *cache; /* facets responses, by catalog revision */
     facet_index *index; /* facet counts from bitmaps (NULL: counted by SQL) */
+    device_catalog *devices; /* built-in profiles plus --device-profiles */
+    jobs *jobs;              /* conversion workers and converters */
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
 } app;
 

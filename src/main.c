@@ -16,12 +16,14 @@
 #include "api/cache.h"
 #include "api/manifest.h"
 #include "app.h"
+#include "core/devices.h"
 #include "core/name.h"
 #include "core/semver.h"
 #include "core/yamljson.h"
 #include "core/token.h"
 #include "http/router.h"
 #include "index/facet_index.h"
+#include "jobs/jobs.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/crypto.h"
@@ -38,7 +40,10 @@ typedef struct opt {
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
     *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
-    *o_min_client, *o_quota, *o_facet_index, *o_web_dir, *o_public_url;
+    *o_min_client, *o_quota, *o_facet_index, *o_web_dir, *o_public_url, *o_devprof,
+    *o_conv_workers, *o_conv_timeout, *o_conv_max, *o_telemetry_db;
+static const char *o_converters[32];
+static int n_converters;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -59,6 +64,11 @@ static opt options[] = {
     {"--facet-index", "CAIRN_FACET_INDEX", "on", &o_facet_index},
     {"--web-dir", "CAIRN_WEB_DIR", NULL, &o_web_dir},
     {"--public-url", "CAIRN_PUBLIC_URL", NULL, &o_public_url},
+    {"--device-profiles", "CAIRN_DEVICE_PROFILES", NULL, &o_devprof},
+    {"--telemetry-db", "CAIRN_TELEMETRY_DB", NULL, &o_telemetry_db},
+    {"--converter-workers", "CAIRN_CONVERTER_WORKERS", "1", &o_conv_workers},
+    {"--converter-timeout", "CAIRN_CONVERTER_TIMEOUT", "3600", &o_conv_timeout},
+    {"--converter-max-output", "CAIRN_CONVERTER_MAX_OUTPUT", "68719476736", &o_conv_max},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -72,6 +82,10 @@ static void usage(FILE *f)
           "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
           "                    [--web-dir DIR]\n"
           "                    [--public-url http(s)://HOST[:PORT][/PREFIX]]\n"
+          "                    [--telemetry-db URL] [--device-profiles FILE.json]\n"
+          "                    [--converter SRC:DST='CMD {in} {out}']...\n"
+          "                    [--converter-workers N] [--converter-timeout SECONDS]\n"
+          "                    [--converter-max-output BYTES]\n"
           "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS] [--tmp-age SECONDS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
@@ -126,6 +140,14 @@ static int parse_flags(int argc, char **argv, int from, const char **org, const 
             val = argv[++i];
         }
         bool found = false;
+        if (strcmp(a, "--converter") == 0) {
+            if (n_converters == (int)(sizeof(o_converters) / sizeof(o_converters[0]))) {
+                fprintf(stderr, "cairnd: too many --converter\n");
+                return -1;
+            }
+            o_converters[n_converters++] = val;
+            continue;
+        }
         for (size_t k = 0; k < N_OPTIONS; k++) {
             if (strcmp(a, options[k].flag) == 0) {
                 *options[k].dst = val;
@@ -352,6 +374,13 @@ static void build_config(config *cfg)
         public_url[n] = '\0';
         cfg->public_url = public_url;
     }
+    cfg->device_profiles = o_devprof && *o_devprof ? o_devprof : NULL;
+    cfg->telemetry_db_url = o_telemetry_db && *o_telemetry_db ? o_telemetry_db : NULL;
+    for (int i = 0; i < n_converters; i++)
+        cfg->converters[cfg->nconverters++] = o_converters[i];
+    cfg->converter_workers = (int)num_opt(o_conv_workers, "--converter-workers", 0, 16);
+    cfg->converter_timeout_s = (int)num_opt(o_conv_timeout, "--converter-timeout", 1, 604800);
+    cfg->converter_max_output = num_opt(o_conv_max, "--converter-max-output", 1, 1L << 50);
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
@@ -374,8 +403,28 @@ static int open_handles(app *ctx, int pool, err *e)
     return 0;
 }
 
+/* The telemetry store's URL: --telemetry-db, else for SQLite a file beside the catalog's
+ * (cairn.db -> cairn-telemetry.db: its own write lock), else the catalog's database. */
+static char telemetry_url_buf[4096];
+static const char *telemetry_url(const config *cfg)
+{
+    if (cfg->telemetry_db_url)
+        return cfg->telemetry_db_url;
+    const char *u = cfg->db_url;
+    if (strncmp(u, "postgres", 8) == 0)
+        return u;
+    size_t n = strlen(u);
+    if (n > 3 && strcmp(u + n - 3, ".db") == 0)
+        snprintf(telemetry_url_buf, sizeof(telemetry_url_buf), "%.*s-telemetry.db", (int)(n - 3),
+                 u);
+    else
+        snprintf(telemetry_url_buf, sizeof(telemetry_url_buf), "%s-telemetry.db", u);
+    return telemetry_url_buf;
+}
+
 static void close_handles(app *ctx)
 {
+    store_close(ctx->telemetry);
     blob_close(ctx->blob);
     store_close(ctx->store);
 }
@@ -473,8 +522,22 @@ static int cmd_serve(void)
     ctx.manifest = manifest_cache_new();
     ctx.cache = resp_cache_new();
     ctx.index = cfg.facet_index ? facet_index_new() : NULL;
+    ctx.devices = devices_builtin();
+    if (!ctx.devices)
+        goto out;
+    if (cfg.device_profiles && devices_load_file(ctx.devices, cfg.device_profiles, &e) < 0) {
+        fprintf(stderr, "cairnd: --device-profiles %s: %s%s%s%s\n", cfg.device_profiles,
+                e.nfields ? "profile " : "", e.nfields ? e.fields[0].loc[1] : "",
+                e.nfields ? ": " : "", e.nfields ? e.fields[0].msg : e.detail);
+        goto out;
+    }
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
+    ensure_parent_dir(telemetry_url(&cfg));
+    if (store_open_telemetry(&ctx.telemetry, telemetry_url(&cfg), cfg.threads + 2, &e) < 0) {
+        log_error(NULL, "telemetry.open_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
     if (cfg.secret && *cfg.secret) {
         ctx.secret = cfg.secret;
     } else {
@@ -490,6 +553,14 @@ static int cmd_serve(void)
             goto out;
         }
         ctx.secret = secret_buf;
+    }
+    const char *tmpdir = getenv("TMPDIR");
+    jobs_config jc = {cfg.converters, cfg.nconverters, cfg.converter_workers,
+                      cfg.converter_timeout_s, (uint64_t)cfg.converter_max_output,
+                      tmpdir && *tmpdir ? tmpdir : "/tmp"};
+    if (jobs_new(&ctx.jobs, &jc, &e) < 0) {
+        fprintf(stderr, "cairnd: %s\n", e.detail);
+        goto out;
     }
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
         log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
@@ -513,6 +584,10 @@ static int cmd_serve(void)
         log_error(NULL, "server.start_failed", "s:s", "detail", e.detail);
         goto out;
     }
+    if (jobs_start(ctx.jobs, &ctx, &e) < 0) {
+        log_error(NULL, "jobs.start_failed", "s:s", "detail", e.detail);
+        goto out;
+    }
     log_info(NULL, "server.started", "s:s, s:s, s:i", "listen", cfg.listen, "db", cfg.db_url,
              "threads", cfg.threads);
     printf("cairnd: serving on http://%s\n", cfg.listen);
@@ -533,11 +608,14 @@ out:
         pthread_mutex_unlock(&sw.mu);
         pthread_join(sweep_thread, NULL);
     }
+    jobs_stop(ctx.jobs); /* running conversions go back to the queue */
     server_stop(srv);
+    jobs_free(ctx.jobs);
     close_handles(&ctx);
     manifest_cache_free(ctx.manifest);
     resp_cache_free(ctx.cache);
     facet_index_free(ctx.index);
+    devices_free(ctx.devices);
     json_decref(ctx.openapi);
     if (rc == 0)
         log_info(NULL, "server.stopped", NULL);

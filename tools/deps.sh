@@ -1,10 +1,11 @@
 #!/bin/sh
 # deps.sh [test]: installs the Debian packages cairn needs to build and test, if any is
 # missing; with `test`, also the test-only npm packages (tests/package-lock.json).
+# (postgresql and the sqlite3 shell are for the tests and benchmarks: they read the databases.)
 set -e
 PKGS="gcc make pkg-config python3 meson ninja-build libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libssl-dev libyaml-dev libcmark-dev libcmocka-dev libcurl4-openssl-dev
-zlib1g-dev libpq-dev postgresql nodejs libroaring-dev"
+zlib1g-dev libpq-dev postgresql sqlite3 nodejs libroaring-dev"
 # Test-only: the browser the UI tests drive (tests/ui/, through playwright-core).
 [ "${1:-}" = test ] && PKGS="$PKGS chromium"
 missing=""

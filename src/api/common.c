@@ -52,7 +52,7 @@ json_t *api_error_body(const err *e)
         for (size_t i = 0; i < e->nfields; i++) {
             const err_field *f = &e->fields[i];
             json_t *loc = json_array();
-            for (int k = 0; k < 3 && f->loc[k][0]; k++)
+            for (int k = 0; k < 4 && f->loc[k][0]; k++)
                 json_array_append_new(loc, json_string(f->loc[k]));
             json_array_append_new(errors, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg",
                                                     f->msg, "type", f->type));

@@ -5,6 +5,7 @@
 #define CAIRN_HANDLERS_H
 
 #include "api/api.h"
+#include "core/devices.h"
 #include "store/store.h"
 
 int api_healthz(api_reply *r, api_call *c);
@@ -124,5 +125,28 @@ int api_admin_gc(api_reply *r, api_call *c);
 int api_web(api_reply *r, api_call *c);
 /* The Content-Type of a web file, by its extension. */
 const char *web_content_type(const char *path);
+/* Device intelligence (devices.c). */
+int api_device_profiles(api_reply *r, api_call *c);
+int api_compatibility(api_reply *r, api_call *c);
+int api_optimization_plan(api_reply *r, api_call *c);
+int api_optconfig_put(api_reply *r, api_call *c);
+int api_optconfig_get(api_reply *r, api_call *c);
+/* Conversion jobs (jobs.c). */
+int api_convert(api_reply *r, api_call *c);
+int api_job_get(api_reply *r, api_call *c);
+int api_job_list(api_reply *r, api_call *c);
+json_t *api_job_json(const store_job *j);
+/* Fleet and inference telemetry (telemetry.c). */
+int api_heartbeat(api_reply *r, api_call *c);
+int api_inference_ingest(api_reply *r, api_call *c);
+extern const api_door api_door_raw_json;
+int api_telemetry(api_reply *r, api_call *c);
+int api_training_post(api_reply *r, api_call *c);
+int api_training_stats_model(api_reply *r, api_call *c);
+int api_training_stats_version(api_reply *r, api_call *c);
+/* Fills out[i] for each of a version's np packages: format, size, and precision from the
+ * format's suffix or the header of its primary file (recorded in the version's metadata). */
+void api_device_pkgs(device_pkg *out, const store_version *v, const store_package *ps,
+                     size_t np, const store_resource *rs, size_t nr);
 
 #endif

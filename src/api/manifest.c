@@ -702,16 +702,52 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
                                   json_pack("{s:s, s:s, s:b}", "version", vs[i].version,
                                             "lifecycle", vs[i].lifecycle, "deprecated",
                                             strcmp(vs[i].lifecycle, "deprecated") == 0));
+    /* ?device=ID narrows the packages to the best one for that device (core/devices.c). */
+    const char *dev_id = api_query(c, "device");
+    const device_profile *dev = NULL;
+    int pick = -1;
+    json_t *reasons = NULL;
+    if (dev_id) {
+        dev = devices_find(c->app->devices, dev_id);
+        if (!dev) {
+            json_decref(versions);
+            return err_field_add(&r->e, "query", "device", "value_error",
+                                 "unknown device '%.64s' (see GET /api/v1/device-profiles)",
+                                 dev_id);
+        }
+        device_pkg *dp = arena_array(c->a, device_pkg, np ? np : 1);
+        api_device_pkgs(dp, &v, ps, np, rs, nr);
+        reasons = json_array();
+        pick = devices_pick(dev, dp, np, reasons);
+        if (np == 0)
+            json_array_append_new(reasons, json_string("the version has no files"));
+        if (pick >= 0)
+            json_array_clear(reasons);
+        else
+            json_array_append_new(reasons, json_sprintf("no package of %s fits %s", v.version,
+                                                        dev->id));
+    }
     json_t *packages = json_array();
     for (size_t i = 0; i < np; i++) {
+        if (dev && (int)i != pick)
+            continue;
         json_t *res = json_array();
         for (size_t k = 0; k < nr; k++)
             if (strcmp(rs[k].package_id, ps[i].id) == 0)
                 json_array_append_new(res, json_pack("{s:s, s:s, s:I}", "path", rs[k].path,
                                                      "sha256", rs[k].sha256, "size_bytes",
                                                      (json_int_t)rs[k].size_bytes));
-        json_array_append_new(packages, json_pack("{s:s, s:o}", "format", ps[i].format,
-                                                  "resources", res));
+        json_t *pkg = json_pack("{s:s, s:o}", "format", ps[i].format, "resources", res);
+        if (dev) {
+            device_pkg one;
+            api_device_pkgs(&one, &v, &ps[i], 1, rs, nr);
+            json_object_set_new(pkg, "precision",
+                                json_string(precision_name(one.prec == PREC_UNKNOWN ? PREC_FP32
+                                                                                    : one.prec)));
+            json_object_set_new(pkg, "required_memory_bytes",
+                                json_integer(devices_required_memory(ps[i].size_bytes)));
+        }
+        json_array_append_new(packages, pkg);
     }
     json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
                              arena_printf(c->a, "%s/%s", o.slug, m.name), "version", v.version,
@@ -719,6 +755,10 @@ static int do_resolve(api_reply *r, api_call *c, store_tx *tx)
                              "versions", versions, "framework", api_str(m.framework), "task",
                              api_str(m.task), "size_category", api_str(m.size_category),
                              "packages", packages);
+    if (dev) {
+        json_object_set_new(body, "device", json_string(dev->id));
+        json_object_set_new(body, "reasons", reasons);
+    }
     return api_json_etag(r, c, 200, body);
 }
 
@@ -730,5 +770,10 @@ int api_resolve(api_reply *r, api_call *c)
         c->params[c->nparams].value = "models";
         c->nparams++;
     }
+    return api_in_tx(r, c, false, do_resolve);
+}
+
+int api_resolve_scoped(api_reply *r, api_call *c)
+{
     return api_in_tx(r, c, false, do_resolve);
 }

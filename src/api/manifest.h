@@ -14,5 +14,7 @@ bool manifest_cache_invalidate(manifest_cache *mc);
 
 int api_manifest(api_reply *r, api_call *c);
 int api_resolve(api_reply *r, api_call *c);
+/* GET /api/v1/org/{org}/{kind}/{name}/resolve: the same entry, org-scoped (private too). */
+int api_resolve_scoped(api_reply *r, api_call *c);
 
 #endif

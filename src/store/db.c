@@ -26,9 +26,9 @@ int db_exec(db *d, const char *sql, err *e)
     return d->ops->exec(d, sql, e);
 }
 
-int db_begin(db *d, bool write, err *e)
+int db_begin(db *d, int mode, err *e)
 {
-    return d->ops->begin(d, write, e);
+    return d->ops->begin(d, mode, e);
 }
 
 int64_t db_changes(db *d)

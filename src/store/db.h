@@ -31,7 +31,7 @@ typedef struct db_ops {
     bool (*col_null)(db_stmt *st, int i);
     void (*done)(db_stmt *st);
     int64_t (*changes)(db *d);
-    int (*begin)(db *d, bool write, err *e);
+    int (*begin)(db *d, int mode, err *e); /* DB_READ, DB_WRITE, DB_WRITE_UNLOCKED */
 } db_ops;
 
 extern const db_ops db_sqlite_ops;
@@ -52,8 +52,15 @@ int db_open(db **out, const char *url, err *e);
 void db_close(db *d);
 /* Runs one or more statements without parameters. */
 int db_exec(db *d, const char *sql, err *e);
-/* Begins a transaction (write: take the write lock now, so conflicts surface early). */
-int db_begin(db *d, bool write, err *e);
+/* Transaction modes: a read; a catalog write (takes the catalog's write lock now, so conflicts
+ * surface early: SQLite BEGIN IMMEDIATE, PostgreSQL an advisory lock); a write that takes no
+ * lock of its own (telemetry: SQLite BEGIN IMMEDIATE on its own database file, PostgreSQL a
+ * plain READ COMMITTED transaction, so instances write side by side). */
+#define DB_READ 0
+#define DB_WRITE 1
+#define DB_WRITE_UNLOCKED 2
+/* Begins a transaction in mode. */
+int db_begin(db *d, int mode, err *e);
 /* Returns rows changed by the last statement. */
 int64_t db_changes(db *d);
 

@@ -199,21 +199,22 @@ static int pg_exec(db *base, const char *sql, err *e)
     return rc;
 }
 
-static int pg_begin(db *base, bool write, err *e)
+static int pg_begin(db *base, int mode, err *e)
 {
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
-                              " SAVEPOINT cairn_stmt"
-                            : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    const char *sql = mode == DB_WRITE ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
+                                         " SAVEPOINT cairn_stmt"
+                      : mode == DB_WRITE_UNLOCKED ? "BEGIN; SAVEPOINT cairn_stmt"
+                                                  : "BEGIN ISOLATION LEVEL REPEATABLE READ";
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
             PQclear(r);
             d->in_tx = true;
-            d->sp_open = d->sp_fresh = write;
+            d->sp_open = d->sp_fresh = mode != DB_READ;
             return 0;
         }
         if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {

@@ -125,9 +125,9 @@ static int sq_run_cached(db *base, const char *sql, err *e)
     return rc < 0 ? -1 : 0;
 }
 
-static int sq_begin(db *base, bool write, err *e)
+static int sq_begin(db *base, int mode, err *e)
 {
-    return sq_run_cached(base, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
+    return sq_run_cached(base, mode != DB_READ ? "BEGIN IMMEDIATE" : "BEGIN", e);
 }
 
 static size_t slot_of(const char *sql)

@@ -119,6 +119,58 @@ const store_migration store_migrations[] = {
      " size_bytes BIGINT NOT NULL, row_count BIGINT NOT NULL, created_at BIGINT NOT NULL);"
      "CREATE INDEX exports_key ON exports(storage_key);",
      NULL, NULL},
+    /* 9: optimized configurations per version and device type, stored as blobs */
+    {"CREATE TABLE optimized_configs (version_id TEXT NOT NULL, device_type TEXT NOT NULL,"
+     " storage_key TEXT NOT NULL, sha256 TEXT NOT NULL, size_bytes BIGINT NOT NULL,"
+     " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+     " PRIMARY KEY (version_id, device_type));"
+     "CREATE INDEX optimized_configs_key ON optimized_configs(storage_key);",
+     NULL, NULL},
+    /* 10: conversion jobs (a lease lets any instance take over a dead worker's job) */
+    {"CREATE TABLE jobs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, artifact_id TEXT NOT NULL,"
+     " version_id TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL,"
+     " source_path TEXT NOT NULL, source_format TEXT NOT NULL,"
+     " target TEXT NOT NULL, status TEXT NOT NULL, error TEXT, stderr_tail TEXT,"
+     " package_id TEXT, output_path TEXT, owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0,"
+     " attempts BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,"
+     " updated_at BIGINT NOT NULL, started_at BIGINT NOT NULL DEFAULT 0,"
+     " finished_at BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX jobs_queue ON jobs(status, created_at);"
+     "CREATE INDEX jobs_org ON jobs(org_id, id);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+/* The telemetry store (store_open_telemetry): fleet heartbeats, inference telemetry and
+ * training updates. On SQLite a database file of its own, so telemetry writes never take the
+ * catalog's write lock; on PostgreSQL the same database, tracked in telemetry_migrations. */
+const store_migration store_telemetry_migrations[] = {
+    /* 1: devices, idempotency keys, partial and compacted rollups, training updates */
+    {"CREATE TABLE fleet_devices (org_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+     " profile TEXT, app_version TEXT, status TEXT, first_seen BIGINT NOT NULL,"
+     " last_seen BIGINT NOT NULL, PRIMARY KEY (org_id, device_id));"
+     "CREATE INDEX fleet_devices_seen ON fleet_devices(org_id, last_seen);"
+     "CREATE TABLE telemetry_event_ids (org_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL, PRIMARY KEY (org_id, event_id));"
+     "CREATE INDEX telemetry_event_ids_age ON telemetry_event_ids(created_at);"
+     "CREATE TABLE telemetry_partials (id TEXT PRIMARY KEY, org_id TEXT NOT NULL,"
+     " artifact_id TEXT NOT NULL, version TEXT NOT NULL, minute BIGINT NOT NULL,"
+     " count BIGINT NOT NULL, errors BIGINT NOT NULL, sum_us BIGINT NOT NULL,"
+     " min_us BIGINT NOT NULL, max_us BIGINT NOT NULL, hist TEXT NOT NULL);"
+     "CREATE INDEX telemetry_partials_window ON telemetry_partials(org_id, artifact_id, minute);"
+     "CREATE TABLE telemetry_rollups (org_id TEXT NOT NULL, artifact_id TEXT NOT NULL,"
+     " level BIGINT NOT NULL, start BIGINT NOT NULL, version TEXT NOT NULL,"
+     " count BIGINT NOT NULL, errors BIGINT NOT NULL, sum_us BIGINT NOT NULL,"
+     " min_us BIGINT NOT NULL, max_us BIGINT NOT NULL, hist TEXT NOT NULL,"
+     " PRIMARY KEY (org_id, artifact_id, level, start, version));"
+     "CREATE TABLE training_updates (id TEXT PRIMARY KEY, org_id TEXT NOT NULL,"
+     " artifact_id TEXT NOT NULL, version TEXT NOT NULL, device_id TEXT NOT NULL,"
+     " sample_count BIGINT NOT NULL, metrics TEXT NOT NULL, created_at BIGINT NOT NULL);"
+     "CREATE INDEX training_updates_version ON training_updates(org_id, artifact_id, version,"
+     " created_at);",
+     NULL, NULL},
+};
+
+const int store_telemetry_migration_count =
+    (int)(sizeof(store_telemetry_migrations) / sizeof(store_telemetry_migrations[0]));

@@ -25,7 +25,21 @@ struct store {
     pthread_cond_t cv;
     db **idle;
     int nidle, created, max;
+    bool unlocked; /* a telemetry store: writes take no catalog lock */
+    bool sqlite;
+    pthread_mutex_t wmu; /* telemetry on SQLite: writers queue here, not in SQLite's busy sleep */
 };
+
+/* A telemetry connection trades the last moments of durability for throughput: on a power
+ * cut (not a process crash) the last commits may be lost, never the catalog's (docs/telemetry.md). */
+static void telemetry_session(store *s, db *d)
+{
+    err ignored = {0};
+    if (!s->unlocked)
+        return;
+    db_exec(d, s->sqlite ? "PRAGMA synchronous=NORMAL" : "SET synchronous_commit = off",
+            &ignored);
+}
 
 char *store_col_str(db_stmt *st, int i, arena *a)
 {
@@ -60,6 +74,7 @@ static int conn_take(db **out, store *s, err *e)
                 pthread_mutex_unlock(&s->mu);
                 return -1;
             }
+            telemetry_session(s, *out);
             return 0;
         }
         pthread_cond_wait(&s->cv, &s->mu);
@@ -74,35 +89,47 @@ static void conn_give(store *s, db *d)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Applies the pending migrations of list, tracked in table (one per migration set). */
+static int migrate_set(store *s, const store_migration *list, int count, const char *table,
+                       err *e);
+
 static int migrate(store *s, err *e)
+{
+    return migrate_set(s, store_migrations, store_migration_count, "schema_migrations", e);
+}
+
+static int migrate_set(store *s, const store_migration *list, int count, const char *table,
+                       err *e)
 {
     store_tx *tx = NULL;
     int rc = -1;
     db_stmt *st = NULL;
     if (store_tx_begin(&tx, s, true, e) < 0)
         return -1;
-    if (db_exec(tx->d,
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-                e) < 0)
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS %s (version BIGINT PRIMARY KEY, applied_at BIGINT NOT"
+             " NULL)",
+             table);
+    if (db_exec(tx->d, sql, e) < 0)
         goto out;
-    if (db_query(&st, tx->d, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", e, "") <
-            0 ||
-        db_step(st, e) < 0)
+    char sel[96], ins[112];
+    snprintf(sel, sizeof(sel), "SELECT COALESCE(MAX(version), 0) FROM %s", table);
+    snprintf(ins, sizeof(ins), "INSERT INTO %s (version, applied_at) VALUES (?, ?)", table);
+    if (db_query(&st, tx->d, sel, e, "") < 0 || db_step(st, e) < 0)
         goto out;
     int64_t have = db_col_int(st, 0);
     db_done(st);
     st = NULL;
-    for (int64_t v = have + 1; v <= store_migration_count; v++) {
-        const store_migration *m = &store_migrations[v - 1];
+    for (int64_t v = have + 1; v <= count; v++) {
+        const store_migration *m = &list[v - 1];
         const char *dialect = strcmp(db_driver(tx->d), "sqlite") == 0 ? m->sqlite : m->postgres;
         if ((m->common && db_exec(tx->d, m->common, e) < 0) ||
             (dialect && db_exec(tx->d, dialect, e) < 0))
             goto out;
-        if (db_run(tx->d, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", e,
-                   "ii", v, time_now_ms()) < 0)
+        if (db_run(tx->d, ins, e, "ii", v, time_now_ms()) < 0)
             goto out;
-        log_info(NULL, "store.migrated", "s:I", "version", (json_int_t)v);
+        log_info(NULL, "store.migrated", "s:s, s:I", "set", table, "version", (json_int_t)v);
     }
     rc = 0;
 out:
@@ -112,7 +139,19 @@ out:
     return rc;
 }
 
+static int store_open_set(store **out, const char *url, int pool_size, bool telemetry, err *e);
+
 int store_open(store **out, const char *url, int pool_size, err *e)
+{
+    return store_open_set(out, url, pool_size, false, e);
+}
+
+int store_open_telemetry(store **out, const char *url, int pool_size, err *e)
+{
+    return store_open_set(out, url, pool_size, true, e);
+}
+
+static int store_open_set(store **out, const char *url, int pool_size, bool telemetry, err *e)
 {
     store *s = calloc(1, sizeof(*s));
     if (!s)
@@ -122,13 +161,23 @@ int store_open(store **out, const char *url, int pool_size, err *e)
     s->recheck_ms = strncmp(url, "postgres", 8) == 0 ? 0 : 100;
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (!s->url || !s->idle || migrate(s, e) < 0) {
+    /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
+     * turns); the telemetry store's own writes take none after that. */
+    if (!s->url || !s->idle ||
+        (telemetry ? migrate_set(s, store_telemetry_migrations, store_telemetry_migration_count,
+                                 "telemetry_migrations", e)
+                   : migrate(s, e)) < 0) {
         store_close(s);
         if (e->kind == ERR_NONE)
             err_set(e, ERR_SERVER, "out of memory");
         return -1;
     }
+    s->sqlite = strncmp(url, "postgres", 8) != 0;
+    s->unlocked = telemetry;
+    for (int i = 0; i < s->nidle; i++) /* the connections migrations opened */
+        telemetry_session(s, s->idle[i]);
     *out = s;
     return 0;
 }
@@ -140,6 +189,7 @@ void store_close(store *s)
     for (int i = 0; i < s->nidle; i++)
         db_close(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
     free(s->url);
@@ -164,9 +214,14 @@ bool store_ping(store *s)
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
 {
     db *d = NULL;
+    bool queued = write && s->unlocked && s->sqlite;
     if (conn_take(&d, s, e) < 0)
         return -1;
-    if (db_begin(d, write, e) < 0) {
+    if (queued)
+        pthread_mutex_lock(&s->wmu);
+    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : DB_WRITE, e) < 0) {
+        if (queued)
+            pthread_mutex_unlock(&s->wmu);
         conn_give(s, d);
         return -1;
     }
@@ -194,6 +249,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
         if (tx->dirty &&
             db_run(tx->d, "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1", e, "") < 0) {
             db_exec(tx->d, "ROLLBACK", &tmp);
+            if (tx->write && tx->s->unlocked && tx->s->sqlite)
+                pthread_mutex_unlock(&tx->s->wmu);
             conn_give(tx->s, tx->d);
             free(tx);
             return -1;
@@ -207,6 +264,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     } else {
         db_exec(tx->d, "ROLLBACK", &tmp);
     }
+    if (tx->write && tx->s->unlocked && tx->s->sqlite)
+        pthread_mutex_unlock(&tx->s->wmu);
     conn_give(tx->s, tx->d);
     free(tx);
     return rc;

@@ -357,6 +357,131 @@ int store_export_insert(store_tx *tx, const store_export *x, err *e);
 int store_export_get(store_export *out, store_tx *tx, const char *org_id, const char *id,
                      arena *a, err *e);
 
+/* ---- optimized configurations (API.md §8) ---- */
+typedef struct store_optconfig {
+    char *version_id, *device_type, *storage_key, *sha256;
+    int64_t size_bytes, created_at, updated_at;
+} store_optconfig;
+
+/* Stores (or replaces) the config of version_id for device_type and records its blob; *created
+ * is true when there was none. */
+int store_optconfig_put(bool *created, store_tx *tx, const store_optconfig *c, err *e);
+/* Finds the config of version_id for device_type; ERR_NOT_FOUND. */
+int store_optconfig_get(store_optconfig *out, store_tx *tx, const char *version_id,
+                        const char *device_type, arena *a, err *e);
+
+/* ---- conversion jobs (API.md §8) ---- */
+typedef struct store_job {
+    char *id, *org_id, *artifact_id, *version_id, *source_path, *source_format, *target;
+    char *model, *version; /* canonical name and version string, for display */
+    char *status; /* queued | running | succeeded | failed */
+    char *error, *stderr_tail, *package_id, *output_path; /* NULL until known */
+    int64_t attempts, created_at, updated_at, started_at, finished_at;
+} store_job;
+
+int store_job_insert(store_tx *tx, const store_job *j, err *e);
+/* Finds a job of org_id; ERR_NOT_FOUND (also for another org's job). */
+int store_job_get(store_job *out, store_tx *tx, const char *org_id, const char *id, arena *a,
+                  err *e);
+/* Lists org_id's jobs newest first, before id `before` (NULL: from the newest); status NULL:
+ * any. */
+int store_job_list(store_job **out, size_t *n, store_tx *tx, const char *org_id,
+                   const char *status, const char *before, int limit, arena *a, err *e);
+/* Takes the oldest queued job, or a running one whose lease expired (its worker died), for
+ * owner until lease_until: status running, attempts + 1. Returns 1 with *out filled, 0 when
+ * there is none, -1 on error. Runs its own transaction. */
+int store_job_claim(store_job *out, store *s, const char *owner, int64_t now,
+                    int64_t lease_until, arena *a, err *e);
+/* Extends owner's lease of a running job; 0 when the job is no longer owner's. */
+int store_job_renew(store *s, const char *id, const char *owner, int64_t lease_until, err *e);
+/* Ends owner's job: status succeeded or failed, or queued again (a stopping server). */
+int store_job_finish(store_tx *tx, const store_job *j, const char *owner, int64_t now, err *e);
+
+/* ---- the telemetry store (API.md §9) ----
+ * Fleet heartbeats, inference telemetry and training updates are not catalog data: they live
+ * in a store of their own, opened with store_open_telemetry (SQLite: a separate database file,
+ * so their writes never wait for the catalog's write lock; PostgreSQL: the same database, with
+ * write transactions that take no lock, so several instances ingest side by side). Their
+ * writes never move the catalog revision. */
+int store_open_telemetry(store **out, const char *url, int pool_size, err *e);
+
+/* Records a heartbeat of device_id (insert or update; NULL fields keep their value). */
+int store_heartbeat(store_tx *tx, const char *org_id, const char *device_id, const char *profile,
+                    const char *app_version, const char *status, int64_t now, err *e);
+typedef struct store_fleet {
+    int64_t total, healthy, stale, offline;
+} store_fleet;
+/* Counts org_id's devices by last heartbeat: healthy at or after healthy_since, stale at or
+ * after stale_since, offline before. */
+int store_fleet_counts(store_fleet *out, store_tx *tx, const char *org_id,
+                       int64_t healthy_since, int64_t stale_since, err *e);
+
+/* Records the n distinct event ids of org_id in one statement; fresh[i] is false for an id
+ * seen before (a retried batch). */
+int store_event_ids_claim(bool *fresh, store_tx *tx, const char *org_id,
+                          const char *const *ids, size_t n, int64_t now, err *e);
+/* Forgets event ids recorded before `before`. */
+int store_event_ids_expire(store_tx *tx, int64_t before, err *e);
+
+/* One aggregate of inference events: of a partial (one ingested batch's events of one
+ * version and minute), or of a rollup row (level 0 minute, 1 hour, 2 day). */
+typedef struct store_rollup {
+    char *id; /* partials only */
+    char *org_id, *artifact_id, *version;
+    int level;
+    int64_t start; /* bucket start, ms */
+    int64_t count, errors, sum_us, min_us, max_us;
+    char *hist; /* core/histogram.h text */
+} store_rollup;
+
+/* Inserts partial aggregates (start is their minute) in one statement. */
+int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+/* Calls fn for each aggregate of (org_id, artifact_id) whose start is in [from, to): rollup
+ * rows of level (0..2), or with level -1 the partials not yet compacted. */
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
+                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
+                       void *ctx, arena *a, err *e);
+/* Claims the compaction of the telemetry store for this transaction: on PostgreSQL a
+ * transaction-scoped advisory lock of its own (never the catalog's), so one instance compacts
+ * at a time instead of all of them waiting on the same hour and day rows; 1 when claimed, 0
+ * when another instance holds it; SQLite's write transaction is already exclusive (1). */
+int store_compaction_claim(store_tx *tx, err *e);
+/* Takes up to limit partials for compaction (on PostgreSQL locked, skipping ones another
+ * instance holds). */
+int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
+                        err *e);
+/* Adds the counters of each of n deltas (distinct keys) to its rollup row, created if needed
+ * (the rows stay locked until the transaction ends), in a few multi-row statements, and sets
+ * hists[i] to row i's histogram text before the addition. */
+int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, size_t n,
+                      arena *a, err *e);
+/* Sets the histogram texts of n rollup rows (their keys and hist), a few statements. */
+int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+/* Deletes compacted partials. */
+int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+
+/* Training updates (telemetry store). */
+typedef struct store_training {
+    char *id, *org_id, *artifact_id, *version, *device_id;
+    int64_t sample_count, created_at;
+    char *metrics; /* JSON object of numbers */
+} store_training;
+
+int store_training_insert(store_tx *tx, const store_training *t, err *e);
+/* Calls fn for each update of a version, oldest first (at most limit). */
+int store_training_list(store_tx *tx, const char *org_id, const char *artifact_id,
+                        const char *version, int limit,
+                        int (*fn)(void *ctx, const store_training *t), void *ctx, arena *a,
+                        err *e);
+/* Per version of an artifact: updates, samples, distinct devices and the latest update's
+ * metrics, newest version activity first. */
+typedef struct store_training_sum {
+    char *version, *latest_metrics;
+    int64_t updates, samples, devices, latest_at;
+} store_training_sum;
+int store_training_summary(store_training_sum **out, size_t *n, store_tx *tx,
+                           const char *org_id, const char *artifact_id, arena *a, err *e);
+
 /* ---- manifest (API.md §7) ---- */
 typedef struct store_manifest_cb {
     /* With a since revision: every artifact changed after it (public or not, live or not),

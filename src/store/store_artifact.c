@@ -331,6 +331,9 @@ int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
 {
     STORE_TOUCH(tx);
     *purged = 0;
+    /* Rows of dead versions outside the catalog tables (optimized configs, jobs). */
+    if (store_purge_edge(tx, before, e) < 0)
+        return -1;
     /* Children first: resources, packages, aliases of dead versions and of dead artifacts. */
     static const char *const steps[] = {
         "DELETE FROM resources WHERE version_id IN (SELECT v.id FROM versions v JOIN artifacts a"

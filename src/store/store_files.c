@@ -199,8 +199,9 @@ int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? UNION ALL"
-                 " SELECT 1 FROM exports WHERE storage_key = ? LIMIT 1", e, "tt",
-                 storage_key, storage_key) < 0)
+                 " SELECT 1 FROM exports WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM optimized_configs WHERE storage_key = ? LIMIT 1", e, "ttt",
+                 storage_key, storage_key, storage_key) < 0)
         return -1;
     int rc = db_step(st, e);
     db_done(st);
@@ -283,7 +284,8 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d, "SELECT storage_key FROM resources UNION"
-                 " SELECT storage_key FROM exports", e, "") < 0)
+                 " SELECT storage_key FROM exports UNION"
+                 " SELECT storage_key FROM optimized_configs", e, "") < 0)
         return -1;
     int rc;
     while ((rc = db_step(st, e)) == 1)

@@ -13,6 +13,9 @@ typedef struct store_migration {
 } store_migration;
 extern const store_migration store_migrations[];
 extern const int store_migration_count;
+/* The telemetry store's own set (its tables live apart from the catalog: store.h). */
+extern const store_migration store_telemetry_migrations[];
+extern const int store_telemetry_migration_count;
 
 struct store_tx {
     store *s;
@@ -49,6 +52,9 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a);
 int store_fts_refresh(db *d, const store_artifact *m, err *e);
 /* Dialect: drops the full-text rows of artifacts deleted before `before`. */
 int store_fts_purge(db *d, int64_t before, err *e);
+
+/* Deletes the optimized configs and jobs of versions purged before `before` (store_edge.c). */
+int store_purge_edge(store_tx *tx, int64_t before, err *e);
 
 /* Doubles an arena array of *cap items of size sz (the old copy stays in the arena). */
 void *store_grow(void *items, size_t *cap, size_t sz, arena *a);

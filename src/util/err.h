@@ -36,7 +36,7 @@ typedef enum err_kind {
 #define ERR_MAX_FIELDS 16
 
 typedef struct err_field {
-    char loc[3][64]; /* e.g. {"body", "version", ""} */
+    char loc[4][64]; /* e.g. {"body", "version", "", ""}; {"body", "events", "3", "ok"} */
     char msg[256];
     char type[40];
 } err_field;

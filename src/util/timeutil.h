@@ -18,6 +18,9 @@ void time_now_iso(char *buf, size_t cap);
 
 /* Returns the start of the UTC calendar month containing ms, and of the next one. */
 int64_t time_month_start_ms(int64_t ms);
+/* Parses an ISO 8601 UTC time ("2026-11-22T10:00:00.123Z", a "+01:00" offset, fraction
+ * optional) into ms since the epoch; returns -1 if malformed. */
+int time_parse_iso(int64_t *out, const char *s);
 int64_t time_next_month_ms(int64_t ms);
 
 #endif

@@ -411,6 +411,53 @@ static void drafts_are_per_token_and_versioned(void **state)
     store_tx_end(tx, true, &e);
 }
 
+/* The telemetry store: its own migrations, fleet health by last-seen age, idempotent event
+ * ids, and a write that does not wait for the catalog's write lock (SQLite: another file). */
+static void telemetry_store_rules(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store *ts = NULL;
+    char url[160];
+    if (strncmp(f->url, "postgres", 8) == 0)
+        snprintf(url, sizeof(url), "%s", f->url);
+    else
+        snprintf(url, sizeof(url), "sqlite://%s/t-telemetry.db", f->dir);
+    assert_int_equal(store_open_telemetry(&ts, url, 2, &e), 0);
+    store_tx *cat = begin(f); /* the catalog's write lock, held throughout */
+    store_tx *tx = NULL;
+    assert_int_equal(store_tx_begin(&tx, ts, true, &e), 0);
+    int64_t now = 1800000000000LL, min = 60000;
+    assert_int_equal(store_heartbeat(tx, "o1", "fresh", "pixel-6a", NULL, NULL, now - 1 * min, &e), 0);
+    assert_int_equal(store_heartbeat(tx, "o1", "edge", NULL, NULL, NULL, now - 5 * min, &e), 0);
+    assert_int_equal(store_heartbeat(tx, "o1", "stale", NULL, NULL, NULL, now - 59 * min, &e), 0);
+    assert_int_equal(store_heartbeat(tx, "o1", "gone", NULL, NULL, NULL, now - 61 * min, &e), 0);
+    assert_int_equal(store_heartbeat(tx, "o2", "other", NULL, NULL, NULL, now, &e), 0);
+    store_fleet fl;
+    assert_int_equal(store_fleet_counts(&fl, tx, "o1", now - 5 * min, now - 60 * min, &e), 0);
+    assert_int_equal(fl.total, 4);
+    assert_int_equal(fl.healthy, 2);
+    assert_int_equal(fl.stale, 1);
+    assert_int_equal(fl.offline, 1);
+    /* A later heartbeat makes "gone" healthy again, keeping its profile. */
+    assert_int_equal(store_heartbeat(tx, "o1", "gone", NULL, "2.0", NULL, now, &e), 0);
+    assert_int_equal(store_fleet_counts(&fl, tx, "o1", now - 5 * min, now - 60 * min, &e), 0);
+    assert_int_equal(fl.offline, 0);
+    const char *ids[] = {"a", "b"};
+    bool fresh[2];
+    assert_int_equal(store_event_ids_claim(fresh, tx, "o1", ids, 2, now, &e), 0);
+    assert_true(fresh[0] && fresh[1]);
+    const char *again[] = {"b", "c"};
+    assert_int_equal(store_event_ids_claim(fresh, tx, "o1", again, 2, now, &e), 0);
+    assert_false(fresh[0]);
+    assert_true(fresh[1]);
+    assert_int_equal(store_event_ids_claim(fresh, tx, "o2", again, 2, now, &e), 0);
+    assert_true(fresh[0] && fresh[1]);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    store_tx_end(cat, false, &e);
+    store_close(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +470,7 @@ int main(void)
         cmocka_unit_test(versions_order_and_latest),
         cmocka_unit_test(relations_filters_and_refresh),
         cmocka_unit_test(drafts_are_per_token_and_versioned),
+        cmocka_unit_test(telemetry_store_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
