@@ -125,6 +125,7 @@ typedef struct api_door {
     const char *name;
     bool raw_body;
     void (*error)(api_reply *r, api_call *c);
+    const char *kind; /* set: its paths carry no {kind}; http/ adds this one (OCI: "models") */
 } api_door;
 
 /* Returns path parameter `name` or NULL. */

@@ -730,6 +730,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         query_acc q = {r, 0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
         r->rt = router_match(c, method, url, r->allow, sizeof(r->allow));
+        if (r->rt && r->rt->door && r->rt->door->kind && c->nparams < API_MAX_PARAMS)
+            c->params[c->nparams++] = (api_kv){"kind", r->rt->door->kind};
         r->route_name = r->rt ? r->rt->name : "unmatched";
         *con_cls = r;
         api_reply rep = {0};

@@ -119,6 +119,24 @@ const store_migration store_migrations[] = {
      " size_bytes BIGINT NOT NULL, row_count BIGINT NOT NULL, created_at BIGINT NOT NULL);"
      "CREATE INDEX exports_key ON exports(storage_key);",
      NULL, NULL},
+    /* 9: OCI Distribution (src/api/oci/): blobs, manifests and tags a repository (an artifact)
+     * holds, and its blob upload sessions; manifests' bytes are blobs like any other */
+    {"CREATE TABLE oci_blobs (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, storage_key TEXT NOT NULL, size_bytes BIGINT NOT NULL,"
+     " created_at BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_blobs_key ON oci_blobs(storage_key);"
+     "CREATE TABLE oci_manifests (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, media_type TEXT NOT NULL, storage_key TEXT NOT NULL,"
+     " size_bytes BIGINT NOT NULL, subject TEXT, artifact_type TEXT,"
+     " created_at BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_manifests_key ON oci_manifests(storage_key);"
+     "CREATE INDEX oci_manifests_subject ON oci_manifests(artifact_id, subject);"
+     "CREATE TABLE oci_tags (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " tag TEXT NOT NULL, digest TEXT NOT NULL, updated_at BIGINT NOT NULL,"
+     " PRIMARY KEY (artifact_id, tag));"
+     "CREATE TABLE oci_uploads (id TEXT PRIMARY KEY, artifact_id TEXT NOT NULL"
+     " REFERENCES artifacts(id), created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

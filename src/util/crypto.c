@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/timeutil.h"
 
@@ -92,4 +93,33 @@ bool crypto_equal(const char *a, const char *b)
     if (na != nb)
         return false;
     return CRYPTO_memcmp(a, b, na) == 0;
+}
+
+bool crypto_basic_password(char *out, size_t cap, const char *h)
+{
+    if (!h || strncasecmp(h, "Basic ", 6) != 0)
+        return false;
+    h += 6;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    while (n > 0 && h[n - 1] == ' ')
+        n--;
+    if (n == 0 || n % 4 != 0 || n > 2048)
+        return false;
+    unsigned char buf[1540];
+    int len = EVP_DecodeBlock(buf, (const unsigned char *)h, (int)n);
+    if (len < 0)
+        return false;
+    for (size_t i = n; i > 0 && h[i - 1] == '='; i--)
+        len--; /* EVP_DecodeBlock counts the padding as bytes */
+    const unsigned char *colon = memchr(buf, ':', (size_t)len);
+    if (!colon)
+        return false;
+    size_t pl = (size_t)(buf + len - (colon + 1));
+    if (pl == 0 || pl >= cap || memchr(colon + 1, '\0', pl))
+        return false;
+    memcpy(out, colon + 1, pl);
+    out[pl] = '\0';
+    return true;
 }

@@ -24,6 +24,9 @@ int crypto_random(void *p, size_t n);
 void crypto_uuid7(char out[37]);
 /* Writes the lowercase hex of p[0..n) into out (2n + 1 bytes). */
 void crypto_hex(char *out, const uint8_t *p, size_t n);
+/* Reads the password of an `Authorization: Basic base64(user:password)` value into out (cap
+ * bytes); returns false when h is not Basic, is malformed or the password is empty or too long. */
+bool crypto_basic_password(char *out, size_t cap, const char *h);
 /* Writes unpadded base64url of p[0..n) into out (4*ceil(n/3) + 1 bytes suffice). */
 void crypto_base64url(char *out, const uint8_t *p, size_t n);
 /* Compares two strings in time independent of where they differ. */
