@@ -45,7 +45,7 @@ const route router_routes[] = {
     V("GET", "uploads/{upload_id}", v5_upload_get, READER, "v5.upload_get"),
     V("POST", "refresh", v5_refresh, ADMIN, "v5.refresh"),
     O("GET", "/v2/", oci_ping, TOKEN, NONE, "oci.ping"),
-    O("GET", "/v2/token", oci_token, PUBLIC, NONE, "oci.token"),
+    O("GET", "/v2/token", oci_token, TOKEN, NONE, "oci.token"),
     O("GET", "/v2/_catalog", oci_catalog, TOKEN, NONE, "oci.catalog"),
     O("GET", REPO "/manifests/{ref}", oci_manifest_get, READER, ARTIFACT, "oci.manifest_get"),
     O("PUT", REPO "/manifests/{ref}", oci_manifest_put, WRITER, ARTIFACT, "oci.manifest_put"),

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/handlers.h"
 #include "blob/blob.h"
@@ -128,7 +129,9 @@ static void door_error(api_reply *r, api_call *c)
     r->body = json_pack("{s:[{s:s, s:s, s:o}]}", "errors", "code", code, "message",
                         e->detail[0] ? e->detail : code, "detail", detail);
     if (r->status == 401)
-        api_header(r, "WWW-Authenticate", challenge(c));
+        api_header(r, "WWW-Authenticate", strcmp(c->path, "/v2/token") == 0
+                                              ? "Basic realm=\"cairn\""
+                                              : challenge(c));
     oci_headers(r);
 }
 
@@ -144,6 +147,7 @@ int oci_ping(api_reply *r, api_call *c)
 }
 
 /* ---- GET /v2/token: Basic credentials (a cairn token as password) for a bearer token ----
+ * (the route needs a token: http/ resolved it from the Basic header or refused with 401)
  * The bearer token is the cairn token itself: its org and role decide, per route, as on
  * /api/v1; a scope asked for is not a grant. */
 int oci_token(api_reply *r, api_call *c)
@@ -151,15 +155,20 @@ int oci_token(api_reply *r, api_call *c)
     char pw[520];
     const char *h = c->header(c, "Authorization");
     oci_headers(r);
-    if (!c->caller.authenticated || !crypto_basic_password(pw, sizeof(pw), h)) {
-        api_header(r, "WWW-Authenticate", "Basic realm=\"cairn\"");
+    const char *tok = NULL;
+    if (crypto_basic_password(pw, sizeof(pw), h))
+        tok = pw;
+    else if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        tok = h + 7; /* already a bearer token: the same one back */
+    else
+        tok = c->header(c, "X-Api-Key");
+    if (!tok)
         return oci_fail(&r->e, ERR_AUTH, "UNAUTHORIZED",
                         "send Basic credentials: any user name, a cairn token as password");
-    }
     int64_t now = time_now_ms();
     char issued[32];
     time_format_iso(issued, sizeof(issued), now);
-    return api_json(r, 200, json_pack("{s:s, s:s, s:i, s:s}", "token", pw, "access_token", pw,
+    return api_json(r, 200, json_pack("{s:s, s:s, s:i, s:s}", "token", tok, "access_token", tok,
                                       "expires_in", 3600, "issued_at", issued));
 }
 
