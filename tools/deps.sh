@@ -5,6 +5,8 @@ set -e
 PKGS="gcc make pkg-config python3 meson ninja-build libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libssl-dev libyaml-dev libcmark-dev libcmocka-dev libcurl4-openssl-dev
 zlib1g-dev libpq-dev postgresql nodejs libroaring-dev"
+# Test-only: the real OCI client and the reference registry of tests/api/oci.test.mjs.
+[ "${1:-}" = test ] && PKGS="$PKGS skopeo docker-registry"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

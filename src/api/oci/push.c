@@ -408,6 +408,25 @@ static const char *import_version(json_t *doc, const char *media_type, const cha
     return v;
 }
 
+/* True if draft v already holds the layer's path with the layer's bytes. */
+static bool same_file(api_call *c, const char *v, json_t *layer)
+{
+    store_tx *tx = NULL;
+    store_artifact m;
+    store_version ver;
+    store_resource res;
+    err e = {0};
+    bool same = false;
+    const char *d = json_string_value(json_object_get(layer, "digest"));
+    if (store_tx_begin(&tx, c->app->store, false, &e) < 0)
+        return false;
+    if (oci_repo(&m, c, tx, &e) == 0 && api_resolve_version(&ver, c, tx, &m, v, &e) == 0 &&
+        store_resource_by_path(&res, tx, ver.id, layer_path(layer), c->a, &e) == 0)
+        same = strcmp(res.sha256, d + 7) == 0;
+    store_tx_end(tx, false, &e);
+    return same;
+}
+
 /* Makes version v from the manifest's layers through the v1 handlers. */
 static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
 {
@@ -415,7 +434,28 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
     json_t *body = json_pack("{s:s}", "version", v);
     int rc = oci_sub(&sub, c, api_version_create, NULL, body);
     json_decref(body);
-    if (rc < 0) {
+    bool resumed = false;
+    if (rc < 0 && (sub.e.kind == ERR_EXISTS || sub.e.kind == ERR_CONFLICT)) {
+        /* A draft left by an import that failed half-way (a file cairn refused) is resumed;
+         * a published version is immutable. */
+        store_tx *tx = NULL;
+        store_artifact m;
+        store_version have;
+        int lrc = store_tx_begin(&tx, c->app->store, false, &r->e);
+        if (lrc == 0)
+            lrc = oci_repo(&m, c, tx, &r->e) < 0 ||
+                          api_resolve_version(&have, c, tx, &m, v, &r->e) < 0
+                      ? -1
+                      : 0;
+        store_tx_end(tx, false, &r->e);
+        if (lrc < 0)
+            return -1;
+        if (strcmp(have.lifecycle, "draft") != 0)
+            return oci_fail(&r->e, ERR_CONFLICT, "DENIED",
+                            "version %s exists and is %s: its files are immutable", v,
+                            have.lifecycle);
+        resumed = true;
+    } else if (rc < 0) {
         r->e = sub.e;
         return -1;
     }
@@ -431,6 +471,8 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
                          json_integer_value(json_object_get(l, "size")));
         rc = oci_sub(&sub, c, api_upload_confirm, v, body);
         json_decref(body);
+        if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, l))
+            continue; /* attached by the earlier attempt */
         if (rc < 0) {
             r->e = sub.e;
             return -1;
