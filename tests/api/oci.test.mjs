@@ -408,6 +408,114 @@ describe('raw HTTP corners', () => {
   });
 });
 
+describe('what a push becomes', () => {
+  const basic = (tok) => ({ authorization: `Basic ${Buffer.from(`any:${tok}`).toString('base64')}` });
+  const MT = 'application/vnd.oci.image.manifest.v1+json';
+  const desc = (b, mediaType, annotations) => ({ mediaType, digest: `sha256:${sha256(b)}`, size: b.length, ...(annotations ? { annotations } : {}) });
+  async function pushBlobs(repo, tok, blobs) {
+    for (const b of blobs) {
+      const r = await fetch(`${srv.url}/v2/${repo}/blobs/uploads/?digest=sha256:${sha256(b)}`, { method: 'POST', headers: basic(tok), body: b });
+      assert.equal(r.status, 201, await r.text());
+    }
+  }
+  const putManifest = (repo, ref, tok, body, ct = MT) => fetch(`${srv.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { ...basic(tok), ...(ct ? { 'content-type': ct } : {}) }, body });
+  const code = async (r) => (await r.json()).errors[0].code;
+
+  test('an ORAS push (empty config, title annotations, its default layer type) becomes a version', async () => {
+    const repo = `${A.slug}/oras`;
+    const empty = Buffer.from('{}');
+    const file = Buffer.from(`oras file ${rnd()}`);
+    await pushBlobs(repo, A.writer, [empty, file]);
+    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT, artifactType: 'application/vnd.unknown.artifact.v1',
+      config: desc(empty, 'application/vnd.oci.empty.v1+json'),
+      layers: [desc(file, 'application/vnd.oci.image.layer.v1.tar', { 'org.opencontainers.image.title': 'data/file.txt' })] }));
+    const r = await putManifest(repo, '0.1.0', A.writer, m);
+    assert.equal(r.status, 201, await r.clone().text());
+    const v = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/oras/versions/0.1.0`, { token: A.reader });
+    assert.equal(v.status, 200, v.text);
+    assert.deepEqual(v.json.packages.flatMap((p) => p.resources).map((x) => [x.path, x.sha256]), [['data/file.txt', sha256(file)]]);
+  });
+
+  test('a KitOps-shaped ModelKit (tar layers, no mediaType field) is stored as OCI content only, pulled back byte for byte', async () => {
+    const repo = `${A.slug}/kit`;
+    const cfg = Buffer.from(JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'kit' } }));
+    const tar = Buffer.alloc(2048, 7);
+    await pushBlobs(repo, A.writer, [cfg, tar]);
+    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, 'application/vnd.kitops.modelkit.config.v1+json'),
+      layers: [desc(tar, 'application/vnd.kitops.modelkit.model.v1.tar')], annotations: { 'ml.kitops.modelkit.cli-version': '1.0.0' } }));
+    const r = await putManifest(repo, '1.0.0', A.writer, m);
+    assert.equal(r.status, 201, await r.clone().text());
+    const vs = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kit/versions`, { token: A.reader });
+    assert.deepEqual(vs.json.versions, [], 'tar layers are not extracted');
+    const g = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:1.0.0`]);
+    assert.equal(g.code, 0, g.stderr);
+    assert.ok(g.stdout.equals(m));
+  });
+
+  test('a layer cairn refuses fails the push with MANIFEST_INVALID and no tag; the next push resumes the draft', async () => {
+    const repo = `${A.slug}/refused`;
+    const empty = Buffer.from('{}');
+    const good = Buffer.from('fine\n');
+    const bad = Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), Buffer.from('junk')]);
+    await pushBlobs(repo, A.writer, [empty, good, bad]);
+    const layer = (b, p) => desc(b, 'application/vnd.cncf.model.weight.v1.raw', { 'org.cncf.model.filepath': p });
+    const m1 = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT, config: desc(empty, 'application/vnd.cncf.model.config.v1+json'),
+      layers: [layer(good, 'a.txt'), layer(bad, 'w.safetensors')] }));
+    const r1 = await putManifest(repo, '1.0.0', A.writer, m1);
+    assert.equal(r1.status, 400);
+    assert.equal(await code(r1), 'MANIFEST_INVALID');
+    // No tag points at the refused manifest: the tag names the draft it left (the org sees it).
+    const t = await fetch(`${srv.url}/v2/${repo}/manifests/1.0.0`, { headers: basic(A.reader) });
+    assert.notEqual(t.headers.get('docker-content-digest'), `sha256:${sha256(m1)}`);
+    const m2 = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT, config: desc(empty, 'application/vnd.cncf.model.config.v1+json'),
+      layers: [layer(good, 'a.txt')] }));
+    const r2 = await putManifest(repo, '1.0.0', A.writer, m2);
+    assert.equal(r2.status, 201, await r2.clone().text());
+    const v = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/refused/versions/1.0.0`, { token: A.reader });
+    assert.equal(v.json.lifecycle, 'published');
+    assert.deepEqual(v.json.packages.flatMap((p) => p.resources).map((x) => x.path), ['a.txt']);
+    // Published now: another manifest under that tag is refused, the same one again accepted.
+    const m3 = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT, config: desc(empty, 'application/vnd.cncf.model.config.v1+json'),
+      layers: [layer(empty, 'b.txt')] }));
+    const r3 = await putManifest(repo, '1.0.0', A.writer, m3);
+    assert.equal(r3.status, 409);
+    assert.equal(await code(r3), 'DENIED');
+    assert.equal((await putManifest(repo, '1.0.0', A.writer, m2)).status, 201);
+    const g = await fetch(`${srv.url}/v2/${repo}/manifests/1.0.0`, { headers: basic(A.reader) });
+    assert.ok(Buffer.from(await g.arrayBuffer()).equals(m2));
+  });
+
+  test('a manifest that is not one: MANIFEST_INVALID', async () => {
+    for (const [body, ct] of [['not json', MT], ['{"schemaVersion":1}', MT], ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}', MT]]) {
+      const r = await putManifest(`${A.slug}/tiny`, 'x1', A.writer, body, ct);
+      assert.equal(r.status, 400, body);
+      assert.equal(await code(r), 'MANIFEST_INVALID');
+    }
+  });
+});
+
+describe('quotas count OCI pushes (--quota-versions-monthly 1)', () => {
+  let q;
+  let Q;
+  before(async () => {
+    q = await startServer({ args: ['--quota-versions-monthly', '1'] });
+    Q = await mkOrgWithTokens(q, uniq('oq'));
+  });
+  after(async () => { await q?.stop(); });
+
+  test('the second version pushed in a month is TOOMANYREQUESTS with Retry-After, and skopeo fails', async () => {
+    const host = `127.0.0.1:${q.port}`;
+    const ok = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds(Q.writer), `oci:${layout}:1.0.0`, `docker://${host}/${Q.slug}/m:1.0.0`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = await fetch(`${q.url}/v2/${Q.slug}/m/manifests/2.0.0`, { method: 'PUT', headers: { authorization: `Bearer ${Q.writer}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: lay.manifest });
+    assert.equal(r.status, 429);
+    assert.ok(r.headers.get('retry-after'));
+    assert.equal((await r.json()).errors[0].code, 'TOOMANYREQUESTS');
+    const again = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds(Q.writer), `oci:${layout}:1.0.0`, `docker://${host}/${Q.slug}/m:3.0.0`]);
+    assert.notEqual(again.code, 0);
+  });
+});
+
 // The same skopeo commands against Debian's docker-registry (distribution 2.8.2): the
 // reference for exit codes and bytes.
 describe('skopeo against docker-registry (reference)', () => {

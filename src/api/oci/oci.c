@@ -126,6 +126,8 @@ static void door_error(api_reply *r, api_call *c)
         }
     }
     const char *code = code_of(e, c);
+    if (e->kind == ERR_VALIDATION)
+        r->status = 400; /* the spec's codes are 400s; cairn's 422 items go in detail */
     r->body = json_pack("{s:[{s:s, s:s, s:o}]}", "errors", "code", code, "message",
                         e->detail[0] ? e->detail : code, "detail", detail);
     if (r->status == 401)

@@ -427,6 +427,15 @@ static bool same_file(api_call *c, const char *v, json_t *layer)
     return same;
 }
 
+/* Takes a failed sub-request's error and headers (Retry-After of a quota) into r. */
+static int sub_failed(api_reply *r, const api_reply *sub)
+{
+    r->e = sub->e;
+    for (size_t i = 0; i < sub->nheaders; i++)
+        api_header(r, sub->headers[i].key, sub->headers[i].value);
+    return -1;
+}
+
 /* Makes version v from the manifest's layers through the v1 handlers. */
 static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
 {
@@ -456,8 +465,7 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
                             have.lifecycle);
         resumed = true;
     } else if (rc < 0) {
-        r->e = sub.e;
-        return -1;
+        return sub_failed(r, &sub);
     }
     size_t i;
     json_t *l;
@@ -473,15 +481,11 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
         json_decref(body);
         if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, l))
             continue; /* attached by the earlier attempt */
-        if (rc < 0) {
-            r->e = sub.e;
-            return -1;
-        }
+        if (rc < 0)
+            return sub_failed(r, &sub);
     }
-    if (oci_sub(&sub, c, api_version_publish, v, NULL) < 0) {
-        r->e = sub.e;
-        return -1;
-    }
+    if (oci_sub(&sub, c, api_version_publish, v, NULL) < 0)
+        return sub_failed(r, &sub);
     log_info(c->req_id, "oci.imported", "s:s, s:s, s:s", "org", api_param(c, "org"), "name",
              api_param(c, "name"), "version", v);
     return 0;
