@@ -37,7 +37,7 @@ static bool session_live(const char *id, void *ctx)
         } else if (e.kind == ERR_NOT_FOUND) {
             /* or an OCI blob upload (api/oci/push.c) */
             err_clear(&e);
-            if (store_oci_upload_get(&repo, &expires, tx, id, a, &e) == 0)
+            if (store_oci_upload_get(&repo, &expires, NULL, NULL, tx, id, a, &e) == 0)
                 live = expires >= time_now_ms();
             else if (e.kind == ERR_NOT_FOUND)
                 live = false;

@@ -135,7 +135,9 @@ const store_migration store_migrations[] = {
      " tag TEXT NOT NULL, digest TEXT NOT NULL, updated_at BIGINT NOT NULL,"
      " PRIMARY KEY (artifact_id, tag));"
      "CREATE TABLE oci_uploads (id TEXT PRIMARY KEY, artifact_id TEXT NOT NULL"
-     " REFERENCES artifacts(id), created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);",
+     " REFERENCES artifacts(id), created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+     " storage_key TEXT, size_bytes BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX oci_uploads_key ON oci_uploads(storage_key);",
      NULL, NULL},
 };
 

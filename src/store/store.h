@@ -371,9 +371,14 @@ int store_oci_repositories(char ***out, size_t *n, store_tx *tx, const char *org
 /* Blob upload sessions of a repository; the bytes are a blob session (blob.h) of that id. */
 int store_oci_upload_insert(store_tx *tx, const char *id, const char *artifact_id, int64_t now,
                             int64_t expires_at, err *e);
-/* Finds an unexpired or expired session; ERR_NOT_FOUND. */
-int store_oci_upload_get(char **artifact_id, int64_t *expires_at, store_tx *tx, const char *id,
-                         arena *a, err *e);
+/* Finds an unexpired or expired session; ERR_NOT_FOUND. *storage_key (may be NULL) and *size
+ * get the blob a session's first request stored whole (NULL: its bytes are session bytes). */
+int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage_key,
+                         int64_t *size, store_tx *tx, const char *id, arena *a, err *e);
+/* Records (key non-NULL) or forgets (NULL) the blob a session holds whole; a recorded blob is
+ * referenced for GC while the session lives. */
+int store_oci_upload_set_blob(store_tx *tx, const char *id, const char *storage_key,
+                              int64_t size, err *e);
 int store_oci_upload_delete(store_tx *tx, const char *id, err *e);
 
 /* ---- seed-002 model drafts (API.md §10): form states owned by one token ---- */

@@ -201,8 +201,9 @@ int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
     if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? UNION ALL"
                  " SELECT 1 FROM exports WHERE storage_key = ? UNION ALL"
                  " SELECT 1 FROM oci_blobs WHERE storage_key = ? UNION ALL"
-                 " SELECT 1 FROM oci_manifests WHERE storage_key = ? LIMIT 1", e, "tttt",
-                 storage_key, storage_key, storage_key, storage_key) < 0)
+                 " SELECT 1 FROM oci_manifests WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM oci_uploads WHERE storage_key = ? LIMIT 1", e, "ttttt",
+                 storage_key, storage_key, storage_key, storage_key, storage_key) < 0)
         return -1;
     int rc = db_step(st, e);
     db_done(st);
@@ -288,7 +289,8 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
     db_stmt *st = NULL;
     if (db_query(&st, tx->d, "SELECT storage_key FROM resources UNION"
                  " SELECT storage_key FROM exports UNION SELECT storage_key FROM oci_blobs"
-                 " UNION SELECT storage_key FROM oci_manifests", e, "") < 0)
+                 " UNION SELECT storage_key FROM oci_manifests UNION SELECT storage_key FROM"
+                 " oci_uploads WHERE storage_key IS NOT NULL", e, "") < 0)
         return -1;
     int rc;
     while ((rc = db_step(st, e)) == 1)

@@ -224,22 +224,37 @@ int store_oci_upload_insert(store_tx *tx, const char *id, const char *artifact_i
                : 0;
 }
 
-int store_oci_upload_get(char **artifact_id, int64_t *expires_at, store_tx *tx, const char *id,
-                         arena *a, err *e)
+int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage_key,
+                         int64_t *size, store_tx *tx, const char *id, arena *a, err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT artifact_id, expires_at FROM oci_uploads WHERE id = ?", e,
-                 "t", id) < 0)
+    if (db_query(&st, tx->d,
+                 "SELECT artifact_id, expires_at, storage_key, size_bytes FROM oci_uploads"
+                 " WHERE id = ?",
+                 e, "t", id) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1) {
         *artifact_id = store_col_str(st, 0, a);
         *expires_at = db_col_int(st, 1);
+        if (storage_key)
+            *storage_key = store_col_str(st, 2, a);
+        if (size)
+            *size = db_col_int(st, 3);
     }
     db_done(st);
     if (rc == 0)
         return err_set(e, ERR_NOT_FOUND, "upload unknown");
     return rc < 0 ? -1 : 0;
+}
+
+int store_oci_upload_set_blob(store_tx *tx, const char *id, const char *storage_key,
+                              int64_t size, err *e)
+{
+    return db_run(tx->d, "UPDATE oci_uploads SET storage_key = ?, size_bytes = ? WHERE id = ?", e,
+                  "tit", storage_key, size, id) < 0
+               ? -1
+               : 0;
 }
 
 int store_oci_upload_delete(store_tx *tx, const char *id, err *e)

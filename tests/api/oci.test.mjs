@@ -394,6 +394,11 @@ describe('raw HTTP corners', () => {
     const s = await req('POST', `${repo}/blobs/uploads/`, { headers: basic(A.writer) });
     const loc = s.headers.get('location');
     assert.equal((await req('PATCH', loc, { headers: basic(A.writer), body: keep.subarray(0, 5) })).status, 202);
+    // And one whose single PATCH held the whole blob (c/image's way), finished after GC.
+    const whole = Buffer.from(`whole in one PATCH ${rnd()}`);
+    const s2 = await req('POST', `${repo}/blobs/uploads/`, { headers: basic(A.writer) });
+    const loc2 = s2.headers.get('location');
+    assert.equal((await req('PATCH', loc2, { headers: basic(A.writer), body: whole })).status, 202);
     assert.equal((await req('DELETE', `${repo}/blobs/sha256:${sha256(drop)}`, { headers: basic(A.admin) })).status, 202);
     const g = await api(srv, 'POST', '/api/v1/admin/gc', { token: srv.adminToken });
     assert.equal(g.status, 200, g.text);
@@ -405,6 +410,10 @@ describe('raw HTTP corners', () => {
     assert.ok(inspect.stdout.equals(lay.manifest), 'still pullable after GC');
     const fin = await req('PUT', `${loc}?digest=sha256:${sha256(keep)}`, { headers: basic(A.writer), body: keep.subarray(5) });
     assert.equal(fin.status, 201, 'the live session kept its bytes through GC');
+    const fin2 = await req('PUT', `${loc2}?digest=sha256:${sha256(whole)}`, { headers: basic(A.writer) });
+    assert.equal(fin2.status, 201, 'the whole-blob session kept its blob through GC');
+    const back = await req('GET', `${repo}/blobs/sha256:${sha256(whole)}`, { headers: basic(A.reader) });
+    assert.ok(Buffer.from(await back.arrayBuffer()).equals(whole));
   });
 });
 

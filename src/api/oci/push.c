@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/handlers.h"
 #include "blob/blob.h"
@@ -25,9 +26,10 @@
 typedef struct oci_up {
     store_artifact m;
     const char *digest; /* expected, for monolithic uploads and the final PUT */
-    blob_writer *w;     /* monolithic POST */
+    blob_writer *w;     /* monolithic POST, or a session's first PATCH */
     blob_appender *ap;  /* PATCH / PUT chunks into the session */
     const char *id;     /* the session */
+    const char *key;    /* the blob a session's first PATCH stored whole, or NULL */
     uint64_t offset, received;
 } oci_up;
 
@@ -190,24 +192,73 @@ const api_upload oci_upload_post = {post_begin, post_chunk, post_finish, up_abor
 
 /* ---- the session routes: PATCH, PUT, GET, DELETE /v2/<repo>/blobs/uploads/<id> ---- */
 
+/*
+ * A session's bytes: its first PATCH (from offset 0, what c/image sends as the whole blob) goes
+ * through a blob writer, hashed on the way and stored whole under its digest, recorded on the
+ * session (which keeps it from GC): the final PUT then only compares digests. Any later chunk
+ * first turns that blob into session bytes (one copy) and appends like /api/v1 sessions do.
+ */
+
 /* Loads the session {id} of this repository, for a writer. */
 static int session_load(oci_up *u, api_call *c, err *e)
 {
     store_tx *tx = NULL;
     store_org o;
-    char *repo = NULL;
-    int64_t expires = 0;
+    char *repo = NULL, *key = NULL;
+    int64_t expires = 0, whole = 0;
     u->id = api_param(c, "id");
     if (store_tx_begin(&tx, c->app->store, false, e) < 0)
         return -1;
     int rc = api_artifact_access(&o, &u->m, c, tx, ROLE_WRITER, e);
-    if (rc == 0 && (store_oci_upload_get(&repo, &expires, tx, u->id, c->a, e) < 0 ||
-                    strcmp(repo, u->m.id) != 0 || expires < time_now_ms()))
+    if (rc == 0 &&
+        (store_oci_upload_get(&repo, &expires, &key, &whole, tx, u->id, c->a, e) < 0 ||
+         strcmp(repo, u->m.id) != 0 || expires < time_now_ms()))
         rc = oci_fail(e, ERR_NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "upload '%.64s' unknown", u->id);
     store_tx_end(tx, false, e);
     if (rc < 0)
         return -1;
+    u->key = key;
+    if (key) {
+        u->offset = (uint64_t)whole;
+        return 0;
+    }
     return blob_session_size(&u->offset, c->app->blob, u->id, e);
+}
+
+/* Turns the session's whole blob into session bytes, so more can be appended. */
+static int unwhole(oci_up *u, api_call *c, err *e)
+{
+    int fd = -1;
+    uint64_t size = 0, at = 0;
+    if (blob_open_read(&fd, &size, c->app->blob, u->key, e) < 0)
+        return -1;
+    char *buf = malloc(1 << 20);
+    int rc = buf ? 0 : err_set(e, ERR_SERVER, "out of memory");
+    while (rc == 0 && at < size) {
+        ssize_t n = read(fd, buf, 1 << 20);
+        if (n <= 0) {
+            rc = err_set(e, ERR_SERVER, "reading an upload's bytes failed");
+            break;
+        }
+        rc = blob_session_append(c->app->blob, u->id, at, buf, (size_t)n, &at, e);
+    }
+    free(buf);
+    close(fd);
+    store_tx *tx = NULL;
+    if (rc == 0 && store_tx_begin(&tx, c->app->store, true, e) == 0) {
+        rc = store_oci_upload_set_blob(tx, u->id, NULL, 0, e);
+        if (store_tx_end(tx, rc == 0, e) < 0)
+            rc = -1;
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    if (rc < 0) {
+        blob_session_discard(c->app->blob, u->id);
+        return -1;
+    }
+    u->key = NULL;
+    u->offset = size;
+    return 0;
 }
 
 /* OCI's Content-Range is "FIRST-LAST" (c/image sends none: the body then simply follows). */
@@ -235,6 +286,10 @@ static int patch_begin(api_reply *r, api_call *c, void **state)
     oci_headers(r);
     if (session_load(u, c, &r->e) < 0 || range_check(r, c, u) < 0)
         return -1;
+    if (u->key && unwhole(u, c, &r->e) < 0)
+        return -1;
+    if (u->offset == 0)
+        return blob_writer_open(&u->w, c->app->blob, &r->e);
     return blob_appender_open(&u->ap, c->app->blob, u->id, u->offset, &r->e);
 }
 
@@ -245,6 +300,12 @@ static int session_chunk(void *state, api_call *c, const api_part *part, const c
     oci_up *u = state;
     if (n == 0)
         return 0;
+    if (u->w) {
+        u->received += n;
+        return blob_writer_write(u->w, p, n, e);
+    }
+    if (u->key && unwhole(u, c, e) < 0)
+        return -1;
     if (!u->ap && blob_appender_open(&u->ap, c->app->blob, u->id, u->offset, e) < 0)
         return -1;
     u->received += n;
@@ -254,6 +315,28 @@ static int session_chunk(void *state, api_call *c, const api_part *part, const c
 static int patch_finish(api_reply *r, api_call *c, void *state)
 {
     oci_up *u = state;
+    if (u->w) {
+        char hex[65], key[BLOB_KEY_MAX];
+        uint64_t size = 0;
+        blob_writer *w = u->w;
+        u->w = NULL;
+        if (blob_writer_commit(w, NULL, hex, &size, &r->e) < 0)
+            return -1;
+        blob_key_of(key, sizeof(key), hex);
+        store_tx *tx = NULL;
+        if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
+            return -1;
+        int rc = 0;
+        if (!blob_exists(c->app->blob, key)) /* under GC's lock: collected since the commit */
+            rc = err_set(&r->e, ERR_UNAVAILABLE, "the bytes were garbage-collected; send again");
+        if (rc == 0)
+            rc = store_oci_upload_set_blob(tx, u->id, key, (int64_t)size, &r->e);
+        if (store_tx_end(tx, rc == 0, &r->e) < 0 || rc < 0)
+            return -1;
+        upload_headers(r, c, u->id, size);
+        r->status = 202;
+        return 0;
+    }
     blob_appender *ap = u->ap;
     u->ap = NULL;
     if (blob_appender_close(ap, &u->offset, &r->e) < 0)
@@ -289,6 +372,14 @@ static int put_finish(api_reply *r, api_call *c, void *state)
     char hex[65];
     uint64_t size = 0;
     int rc;
+    if (u->key) {
+        /* The whole blob came in the first PATCH, hashed then: compare, adopt. */
+        const char *have = strrchr(u->key, '/') + 1;
+        if (strcmp(have, u->digest + 7) != 0)
+            return oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID",
+                            "the bytes are sha256:%s, not %s", have, u->digest);
+        return adopt(r, c, &u->m, have, u->offset, u->id);
+    }
     if (u->offset == 0) {
         /* Nothing was sent: the empty blob (no session bytes exist to commit). */
         rc = oci_store_bytes(hex, c, "", 0, &r->e);
