@@ -82,6 +82,9 @@ int api_session_create(api_reply *r, api_call *c);
 int api_session_get(api_reply *r, api_call *c);
 int api_session_commit(api_reply *r, api_call *c);
 int api_file_get(api_reply *r, api_call *c);
+/* Counts n downloads of version_id once the reply has been sent (download URLs handed out, an
+ * OCI pull of the version's manifest). */
+void api_count_downloads(api_reply *r, api_call *c, const char *version_id, int64_t n);
 int api_blob_get(api_reply *r, api_call *c);
 int api_download_url(api_reply *r, api_call *c);
 int api_download_urls(api_reply *r, api_call *c);

@@ -134,6 +134,13 @@ describe('skopeo against cairn', () => {
     for (const buf of Object.values(FILES)) assert.ok(fs.readFileSync(path.join(out, sha256(buf))).equals(buf));
     assert.ok(fs.readFileSync(path.join(out, 'manifest.json')).equals(lay.manifest));
     assert.ok(fs.readFileSync(path.join(out, sha256(lay.config))).equals(lay.config));
+    // A pull (GET of the manifest) counts as a download of the version, as /api/v1's do.
+    let n = 0;
+    for (let i = 0; i < 50 && n === 0; i++) {
+      n = (await api(srv, 'GET', `/api/v1/org/${A.slug}/models/tiny/versions/1.0.0`, { token: A.reader })).json.download_count;
+      if (n === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(n >= 1, `download_count ${n}`);
   });
 
   test('a copy between two repositories mounts the layers (no layer byte sent again)', async () => {

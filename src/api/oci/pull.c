@@ -127,6 +127,14 @@ static int find_manifest(found *f, store_artifact *m, api_call *c, err *e)
     }
     if (store_oci_tag_get(&digest, tx, m->id, ref, c->a, e) == 0) {
         rc = store_oci_manifest_get(&f->mf, tx, m->id, digest, c->a, e);
+        /* A pushed tag that is a version's (an import): its pulls count as the version's. */
+        err ignored = {0};
+        char *vref = arena_strdup(c->a, ref);
+        for (char *p = vref; *p; p++)
+            if (*p == '_')
+                *p = '+';
+        if (rc == 0 && api_resolve_version(&f->v, c, tx, m, vref, &ignored) < 0)
+            memset(&f->v, 0, sizeof(f->v));
         goto out;
     }
     if (e->kind != ERR_NOT_FOUND)
@@ -181,6 +189,9 @@ int oci_manifest_get(api_reply *r, api_call *c)
     r->content_type = f.mf.media_type;
     r->status = 200;
     api_header(r, "Docker-Content-Digest", f.mf.digest);
+    /* A pull is a GET of the manifest (HEAD is a client checking a tag). */
+    if (f.v.id && strcmp(c->method, "GET") == 0)
+        api_count_downloads(r, c, f.v.id, 1);
     return 0;
 }
 
