@@ -19,8 +19,8 @@ int store_oci_blob_add(store_tx *tx, const char *artifact_id, const char *digest
                : 0;
 }
 
-int store_oci_blob_size(int64_t *size, store_tx *tx, const char *artifact_id,
-                        const char *digest, bool visible_only, err *e)
+int store_oci_blob_size(int64_t *size, store_tx *tx, const char *artifact_id, const char *digest,
+                        bool visible_only, err *e)
 {
     db_stmt *st = NULL;
     const char *hex = strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest;
@@ -43,15 +43,15 @@ int store_oci_blob_size(int64_t *size, store_tx *tx, const char *artifact_id,
 
 int store_oci_blob_delete(store_tx *tx, const char *artifact_id, const char *digest, err *e)
 {
-    int64_t n = db_run(tx->d, "DELETE FROM oci_blobs WHERE artifact_id = ? AND digest = ?", e,
-                       "tt", artifact_id, digest);
+    int64_t n = db_run(tx->d, "DELETE FROM oci_blobs WHERE artifact_id = ? AND digest = ?", e, "tt",
+                       artifact_id, digest);
     if (n < 0)
         return -1;
     return n == 0 ? err_set(e, ERR_NOT_FOUND, "blob unknown to repository") : 0;
 }
 
-#define MANIFEST_COLS                                                                          \
-    "artifact_id, digest, media_type, storage_key, size_bytes, subject, artifact_type,"      \
+#define MANIFEST_COLS                                                                              \
+    "artifact_id, digest, media_type, storage_key, size_bytes, subject, artifact_type,"            \
     " created_at"
 
 static void manifest_read(store_oci_manifest *m, db_stmt *st, arena *a)
@@ -95,21 +95,20 @@ int store_oci_manifest_get(store_oci_manifest *out, store_tx *tx, const char *ar
     return rc < 0 ? -1 : 0;
 }
 
-int store_oci_manifest_delete(store_tx *tx, const char *artifact_id, const char *digest,
-                              err *e)
+int store_oci_manifest_delete(store_tx *tx, const char *artifact_id, const char *digest, err *e)
 {
     if (db_run(tx->d, "DELETE FROM oci_tags WHERE artifact_id = ? AND digest = ?", e, "tt",
                artifact_id, digest) < 0)
         return -1;
-    int64_t n = db_run(tx->d, "DELETE FROM oci_manifests WHERE artifact_id = ? AND digest = ?",
-                       e, "tt", artifact_id, digest);
+    int64_t n = db_run(tx->d, "DELETE FROM oci_manifests WHERE artifact_id = ? AND digest = ?", e,
+                       "tt", artifact_id, digest);
     if (n < 0)
         return -1;
     return n == 0 ? err_set(e, ERR_NOT_FOUND, "manifest unknown") : 0;
 }
 
-int store_oci_referrers(store_oci_manifest **out, size_t *n, store_tx *tx,
-                        const char *artifact_id, const char *digest, arena *a, err *e)
+int store_oci_referrers(store_oci_manifest **out, size_t *n, store_tx *tx, const char *artifact_id,
+                        const char *digest, arena *a, err *e)
 {
     db_stmt *st = NULL;
     size_t cap = 16, k = 0;
@@ -184,16 +183,16 @@ static int strings(char ***out, size_t *n, db_stmt *st, arena *a, err *e)
     return rc < 0 ? -1 : 0;
 }
 
-int store_oci_tag_list(char ***tags, size_t *n, char ***aliases, size_t *naliases,
-                       store_tx *tx, const char *artifact_id, arena *a, err *e)
+int store_oci_tag_list(char ***tags, size_t *n, char ***aliases, size_t *naliases, store_tx *tx,
+                       const char *artifact_id, arena *a, err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT tag FROM oci_tags WHERE artifact_id = ? ORDER BY tag", e,
-                 "t", artifact_id) < 0 ||
+    if (db_query(&st, tx->d, "SELECT tag FROM oci_tags WHERE artifact_id = ? ORDER BY tag", e, "t",
+                 artifact_id) < 0 ||
         strings(tags, n, st, a, e) < 0)
         return -1;
-    if (db_query(&st, tx->d, "SELECT alias FROM aliases WHERE artifact_id = ? ORDER BY alias",
-                 e, "t", artifact_id) < 0)
+    if (db_query(&st, tx->d, "SELECT alias FROM aliases WHERE artifact_id = ? ORDER BY alias", e,
+                 "t", artifact_id) < 0)
         return -1;
     return strings(aliases, naliases, st, a, e);
 }
@@ -224,8 +223,8 @@ int store_oci_upload_insert(store_tx *tx, const char *id, const char *artifact_i
                : 0;
 }
 
-int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage_key,
-                         int64_t *size, store_tx *tx, const char *id, arena *a, err *e)
+int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage_key, int64_t *size,
+                         store_tx *tx, const char *id, arena *a, err *e)
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
@@ -248,8 +247,8 @@ int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage
     return rc < 0 ? -1 : 0;
 }
 
-int store_oci_upload_set_blob(store_tx *tx, const char *id, const char *storage_key,
-                              int64_t size, err *e)
+int store_oci_upload_set_blob(store_tx *tx, const char *id, const char *storage_key, int64_t size,
+                              err *e)
 {
     return db_run(tx->d, "UPDATE oci_uploads SET storage_key = ?, size_bytes = ? WHERE id = ?", e,
                   "tit", storage_key, size, id) < 0

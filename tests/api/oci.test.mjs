@@ -385,6 +385,12 @@ describe('raw HTTP corners', () => {
     const ca = await (await req('GET', '/v2/_catalog', { headers: basic(A.reader) })).json();
     for (const n of ['tiny', 'tiny2', 'pushed', 'raw', 'arts']) assert.ok(ca.repositories.includes(`${A.slug}/${n}`), JSON.stringify(ca));
     assert.ok(ca.repositories.every((x) => x.startsWith(`${A.slug}/`)));
+    const pg = await req('GET', '/v2/_catalog?n=1', { headers: basic(A.reader) });
+    const first = (await pg.json()).repositories;
+    assert.equal(first.length, 1);
+    assert.equal(pg.headers.get('link'), `</v2/_catalog?n=1&last=${first[0]}>; rel="next"`);
+    const pg2 = await (await req('GET', `/v2/_catalog?n=1&last=${first[0]}`, { headers: basic(A.reader) })).json();
+    assert.ok(pg2.repositories[0] > first[0]);
     const cb = await (await req('GET', '/v2/_catalog', { headers: basic(B.reader) })).json();
     assert.ok(cb.repositories.every((x) => x.startsWith(`${B.slug}/`)), JSON.stringify(cb));
   });
@@ -499,6 +505,37 @@ describe('what a push becomes', () => {
     assert.equal((await putManifest(repo, '1.0.0', A.writer, m2)).status, 201);
     const g = await fetch(`${srv.url}/v2/${repo}/manifests/1.0.0`, { headers: basic(A.reader) });
     assert.ok(Buffer.from(await g.arrayBuffer()).equals(m2));
+  });
+
+  test('a Docker schema 2 manifest and an OCI index are stored and served with their media types', async () => {
+    const repo = `${A.slug}/dock`;
+    const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+    const layer = Buffer.from(`layer ${rnd()}`);
+    await pushBlobs(repo, A.writer, [cfg, layer]);
+    const DMT = 'application/vnd.docker.distribution.manifest.v2+json';
+    const dm = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DMT, config: desc(cfg, 'application/vnd.docker.container.image.v1+json'),
+      layers: [desc(layer, 'application/vnd.docker.image.rootfs.diff.tar.gzip')] }));
+    const r = await putManifest(repo, 'img', A.writer, dm, DMT);
+    assert.equal(r.status, 201, await r.clone().text());
+    const g = await fetch(`${srv.url}/v2/${repo}/manifests/img`, { headers: basic(A.reader) });
+    assert.equal(g.headers.get('content-type'), DMT);
+    assert.ok(Buffer.from(await g.arrayBuffer()).equals(dm));
+    const IMT = 'application/vnd.oci.image.index.v1+json';
+    const idx = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: IMT, manifests: [{ mediaType: DMT, digest: `sha256:${sha256(dm)}`, size: dm.length, platform: { architecture: 'amd64', os: 'linux' } }] }));
+    const ri = await putManifest(repo, 'multi', A.writer, idx, IMT);
+    assert.equal(ri.status, 201, await ri.clone().text());
+    const gi = await fetch(`${srv.url}/v2/${repo}/manifests/multi`, { method: 'HEAD', headers: basic(A.reader) });
+    assert.equal(gi.headers.get('content-type'), IMT);
+    assert.equal(gi.headers.get('docker-content-digest'), `sha256:${sha256(idx)}`);
+    // An index naming a manifest the repository lacks.
+    const lost = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: IMT, manifests: [{ mediaType: DMT, digest: `sha256:${'4'.repeat(64)}`, size: 1 }] }));
+    const rl = await putManifest(repo, 'lost', A.writer, lost, IMT);
+    assert.equal(rl.status, 404);
+    assert.equal(await code(rl), 'MANIFEST_BLOB_UNKNOWN');
+    // The skopeo view of the image: inspect (not --raw) reads its config.
+    const ins = await skopeo(['inspect', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:img`]);
+    assert.equal(ins.code, 0, ins.stderr);
+    assert.equal(JSON.parse(ins.stdout).Os, 'linux');
   });
 
   test('a manifest that is not one: MANIFEST_INVALID', async () => {

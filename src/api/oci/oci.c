@@ -52,37 +52,32 @@ static const char *code_of(const err *e, const api_call *c)
     if (e->nfields > 0 && strcmp(e->fields[0].loc[0], "oci") == 0)
         return e->fields[0].type;
     const char *p = c->path ? c->path : "";
-    bool manifests = strstr(p, "/manifests/") != NULL, uploads = strstr(p, "/blobs/uploads") != NULL,
+    bool manifests = strstr(p, "/manifests/") != NULL,
+         uploads = strstr(p, "/blobs/uploads") != NULL,
          blobs = !uploads && strstr(p, "/blobs/") != NULL;
     switch (e->kind) {
     case ERR_AUTH:
     case ERR_EXPIRED_TOKEN:
-    case ERR_EXPIRED_SIG:
-        return "UNAUTHORIZED";
+    case ERR_EXPIRED_SIG: return "UNAUTHORIZED";
     case ERR_FORBIDDEN:
     case ERR_TOKEN:
     case ERR_EXISTS:
-    case ERR_CONFLICT:
-        return "DENIED";
+    case ERR_CONFLICT: return "DENIED";
     case ERR_NOT_FOUND:
         if (strncmp(e->detail, "model '", 7) == 0 || strncmp(e->detail, "org '", 5) == 0)
             return "NAME_UNKNOWN";
-        return manifests ? "MANIFEST_UNKNOWN" : uploads ? "BLOB_UPLOAD_UNKNOWN"
+        return manifests ? "MANIFEST_UNKNOWN"
+               : uploads ? "BLOB_UPLOAD_UNKNOWN"
                : blobs   ? "BLOB_UNKNOWN"
                          : "NAME_UNKNOWN";
-    case ERR_LIMIT:
-        return "TOOMANYREQUESTS";
-    case ERR_TOO_LARGE:
-        return "SIZE_INVALID";
-    case ERR_RANGE:
-        return "BLOB_UPLOAD_INVALID";
+    case ERR_LIMIT: return "TOOMANYREQUESTS";
+    case ERR_TOO_LARGE: return "SIZE_INVALID";
+    case ERR_RANGE: return "BLOB_UPLOAD_INVALID";
     case ERR_INVALID:
     case ERR_VALIDATION:
         return manifests ? "MANIFEST_INVALID" : uploads ? "BLOB_UPLOAD_INVALID" : "NAME_INVALID";
-    case ERR_METHOD:
-        return "UNSUPPORTED";
-    default:
-        return "UNKNOWN";
+    case ERR_METHOD: return "UNSUPPORTED";
+    default: return "UNKNOWN";
     }
 }
 
@@ -99,8 +94,8 @@ static const char *base_url(const api_call *c)
 static const char *challenge(const api_call *c)
 {
     const char *org = api_param(c, "org"), *name = api_param(c, "name");
-    const char *ch = arena_printf(c->a, "Bearer realm=\"%s/v2/token\",service=\"cairn\"",
-                                  base_url(c));
+    const char *ch =
+        arena_printf(c->a, "Bearer realm=\"%s/v2/token\",service=\"cairn\"", base_url(c));
     if (org && name) {
         bool write = strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0;
         ch = arena_printf(c->a, "%s,scope=\"repository:%s/%s:%s\"", ch, org, name,
@@ -121,8 +116,7 @@ static void door_error(api_reply *r, api_call *c)
             for (int k = 0; k < 3 && e->fields[i].loc[k][0]; k++)
                 json_array_append_new(loc, json_string(e->fields[i].loc[k]));
             json_array_append_new(detail, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg",
-                                                    e->fields[i].msg, "type",
-                                                    e->fields[i].type));
+                                                    e->fields[i].msg, "type", e->fields[i].type));
         }
     }
     const char *code = code_of(e, c);
@@ -131,9 +125,8 @@ static void door_error(api_reply *r, api_call *c)
     r->body = json_pack("{s:[{s:s, s:s, s:o}]}", "errors", "code", code, "message",
                         e->detail[0] ? e->detail : code, "detail", detail);
     if (r->status == 401)
-        api_header(r, "WWW-Authenticate", strcmp(c->path, "/v2/token") == 0
-                                              ? "Basic realm=\"cairn\""
-                                              : challenge(c));
+        api_header(r, "WWW-Authenticate",
+                   strcmp(c->path, "/v2/token") == 0 ? "Basic realm=\"cairn\"" : challenge(c));
     oci_headers(r);
 }
 
@@ -170,8 +163,9 @@ int oci_token(api_reply *r, api_call *c)
     int64_t now = time_now_ms();
     char issued[32];
     time_format_iso(issued, sizeof(issued), now);
-    return api_json(r, 200, json_pack("{s:s, s:s, s:i, s:s}", "token", tok, "access_token", tok,
-                                      "expires_in", 3600, "issued_at", issued));
+    return api_json(r, 200,
+                    json_pack("{s:s, s:s, s:i, s:s}", "token", tok, "access_token", tok,
+                              "expires_in", 3600, "issued_at", issued));
 }
 
 /* ---- GET /v2/_catalog?n=&last=: the caller's org's models (all orgs' for a server admin:
@@ -185,8 +179,7 @@ static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
         char *end;
         long v = strtol(ns, &end, 10);
         if (*end || v < 0 || v > 1000)
-            return oci_fail(&r->e, ERR_INVALID, "PAGINATION_NUMBER_INVALID",
-                            "n must be 0..1000");
+            return oci_fail(&r->e, ERR_INVALID, "PAGINATION_NUMBER_INVALID", "n must be 0..1000");
         n = (int)v;
     }
     char **names;
@@ -197,8 +190,9 @@ static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
     for (size_t i = 0; i < k && i < (size_t)n; i++)
         json_array_append_new(arr, json_string(names[i]));
     if (k > (size_t)n && n > 0)
-        api_header(r, "Link", arena_printf(c->a, "</v2/_catalog?n=%d&last=%s>; rel=\"next\"", n,
-                                           names[n - 1]));
+        api_header(
+            r, "Link",
+            arena_printf(c->a, "</v2/_catalog?n=%d&last=%s>; rel=\"next\"", n, names[n - 1]));
     oci_headers(r);
     return api_json(r, 200, json_pack("{s:o}", "repositories", arr));
 }
@@ -218,7 +212,8 @@ int oci_repo(store_artifact *m, api_call *c, store_tx *tx, err *e)
 
 bool oci_outside(const api_call *c, const store_artifact *m)
 {
-    return !c->caller.server_admin && !(c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
+    return !c->caller.server_admin &&
+           !(c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
 }
 
 int oci_repo_write(store_artifact *m, api_call *c, err *e)
@@ -293,8 +288,8 @@ static const char *layer_type(const char *path)
     base = base ? base + 1 : path;
     const char *dot = strrchr(base, '.');
     const char *ext = dot ? dot + 1 : "";
-    static const char *const weights[] = {"safetensors", "gguf", "bin", "pt", "pth", "onnx",
-                                          "ckpt", "h5", "tflite", "pb", "msgpack", "npz"};
+    static const char *const weights[] = {"safetensors", "gguf", "bin",    "pt", "pth",     "onnx",
+                                          "ckpt",        "h5",   "tflite", "pb", "msgpack", "npz"};
     static const char *const docs[] = {"md", "txt", "rst", "pdf"};
     static const char *const code[] = {"py", "sh", "js", "ipynb"};
     for (size_t i = 0; i < sizeof(weights) / sizeof(weights[0]); i++)
@@ -323,18 +318,17 @@ int oci_version_manifest(char **manifest, char **cfgtext, api_call *c, store_tx 
     for (size_t i = 0; i < n; i++) {
         const char *d = arena_printf(c->a, "sha256:%s", rs[i].sha256);
         json_array_append_new(diff, json_string(d));
-        json_array_append_new(
-            layers, json_pack("{s:s, s:s, s:I, s:{s:s, s:s}}", "mediaType",
-                              layer_type(rs[i].path), "digest", d, "size",
-                              (json_int_t)rs[i].size_bytes, "annotations",
-                              "org.cncf.model.filepath", rs[i].path,
-                              "org.opencontainers.image.title", rs[i].path));
+        json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s, s:s}}", "mediaType",
+                                                layer_type(rs[i].path), "digest", d, "size",
+                                                (json_int_t)rs[i].size_bytes, "annotations",
+                                                "org.cncf.model.filepath", rs[i].path,
+                                                "org.opencontainers.image.title", rs[i].path));
     }
-    json_t *cfg = json_pack("{s:{s:s, s:s, s:s}, s:{s:s*, s:s*}, s:{s:s, s:o}}", "descriptor",
-                            "name", arena_printf(c->a, "%s/%s", m->org_slug, m->name),
-                            "version", v->version, "createdAt", when, "config",
-                            "architecture", v->architecture, "format", v->framework, "modelfs",
-                            "type", "layers", "diffIds", diff);
+    json_t *cfg =
+        json_pack("{s:{s:s, s:s, s:s}, s:{s:s*, s:s*}, s:{s:s, s:o}}", "descriptor", "name",
+                  arena_printf(c->a, "%s/%s", m->org_slug, m->name), "version", v->version,
+                  "createdAt", when, "config", "architecture", v->architecture, "format",
+                  v->framework, "modelfs", "type", "layers", "diffIds", diff);
     char *cs = json_dumps(cfg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(cfg);
     if (!cs) {

@@ -34,8 +34,8 @@ static bool tag_valid(const char *t)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = t[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || (i > 0 && (ch == '.' || ch == '-'));
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || (i > 0 && (ch == '.' || ch == '-'));
         if (!ok)
             return false;
     }
@@ -72,9 +72,14 @@ static int materialize(api_call *c, const store_artifact *m, const char *manifes
         store_tx_end(tx, false, e);
         return err_set(e, ERR_UNAVAILABLE, "the manifest's bytes were collected; retry");
     }
-    store_oci_manifest row = {m->id, (char *)digest, OCI_MT_MANIFEST, mkey, NULL,
+    store_oci_manifest row = {m->id,
+                              (char *)digest,
+                              OCI_MT_MANIFEST,
+                              mkey,
+                              NULL,
                               "application/vnd.cncf.model.manifest.v1+json",
-                              (int64_t)strlen(manifest), now};
+                              (int64_t)strlen(manifest),
+                              now};
     rc = store_oci_blob_add(tx, m->id, arena_printf(c->a, "sha256:%s", chex), ckey,
                             (int64_t)strlen(cfgtext), now, e) < 0 ||
                  store_oci_manifest_put(tx, &row, e) < 0
@@ -291,8 +296,9 @@ static int do_tags(api_reply *r, api_call *c, store_tx *tx)
     }
     const char *repo = arena_printf(c->a, "%s/%s", m.org_slug, m.name);
     if (more && lastout)
-        api_header(r, "Link", arena_printf(c->a, "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
-                                           repo, n, lastout));
+        api_header(
+            r, "Link",
+            arena_printf(c->a, "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", repo, n, lastout));
     oci_headers(r);
     return api_json(r, 200, json_pack("{s:s, s:o}", "name", repo, "tags", arr));
 }

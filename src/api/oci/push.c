@@ -41,14 +41,15 @@ static const char *repo_path(const api_call *c)
 static void upload_headers(api_reply *r, api_call *c, const char *id, uint64_t size)
 {
     api_header(r, "Location", arena_printf(c->a, "%s/blobs/uploads/%s", repo_path(c), id));
-    api_header(r, "Range", arena_printf(c->a, "0-%llu", size ? (unsigned long long)size - 1 : 0ULL));
+    api_header(r, "Range",
+               arena_printf(c->a, "0-%llu", size ? (unsigned long long)size - 1 : 0ULL));
     api_header(r, "Docker-Upload-UUID", id);
     oci_headers(r);
 }
 
 /* Makes the blob hex (durable already) the repository's, under the write lock GC takes. */
-static int adopt(api_reply *r, api_call *c, const store_artifact *m, const char *hex,
-                 uint64_t size, const char *session)
+static int adopt(api_reply *r, api_call *c, const store_artifact *m, const char *hex, uint64_t size,
+                 const char *session)
 {
     char key[BLOB_KEY_MAX];
     blob_key_of(key, sizeof(key), hex);
@@ -59,8 +60,9 @@ static int adopt(api_reply *r, api_call *c, const store_artifact *m, const char 
     int rc = 0;
     if (!blob_exists(c->app->blob, key)) {
         api_header(r, "Retry-After", "1");
-        rc = err_set(&r->e, ERR_UNAVAILABLE, "the blob was garbage-collected while it was "
-                                             "uploaded; upload it again");
+        rc = err_set(&r->e, ERR_UNAVAILABLE,
+                     "the blob was garbage-collected while it was "
+                     "uploaded; upload it again");
     }
     if (rc == 0)
         rc = store_oci_blob_add(tx, m->id, d, key, (int64_t)size, time_now_ms(), &r->e);
@@ -97,8 +99,7 @@ static bool try_mount(api_reply *r, api_call *c, oci_up *u, const char *d, const
     err e = {0};
     if (store_tx_begin(&tx, c->app->store, false, &e) < 0)
         return false;
-    bool ok = oci_repo(&src, &sub, tx, &e) == 0 &&
-              !(oci_outside(&sub, &src) && !src.enabled) &&
+    bool ok = oci_repo(&src, &sub, tx, &e) == 0 && !(oci_outside(&sub, &src) && !src.enabled) &&
               store_oci_blob_size(&size, tx, src.id, d, oci_outside(&sub, &src), &e) == 0;
     store_tx_end(tx, false, &e);
     if (!ok)
@@ -157,8 +158,8 @@ static int post_finish(api_reply *r, api_call *c, void *state)
         u->w = NULL;
         if (blob_writer_commit(w, u->digest + 7, hex, &size, &r->e) < 0) {
             if (r->e.kind == ERR_VALIDATION)
-                oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID",
-                         "the bytes do not match %s", u->digest);
+                oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID", "the bytes do not match %s",
+                         u->digest);
             return -1;
         }
         return adopt(r, c, &u->m, hex, size, NULL);
@@ -210,9 +211,8 @@ static int session_load(oci_up *u, api_call *c, err *e)
     if (store_tx_begin(&tx, c->app->store, false, e) < 0)
         return -1;
     int rc = api_artifact_access(&o, &u->m, c, tx, ROLE_WRITER, e);
-    if (rc == 0 &&
-        (store_oci_upload_get(&repo, &expires, &key, &whole, tx, u->id, c->a, e) < 0 ||
-         strcmp(repo, u->m.id) != 0 || expires < time_now_ms()))
+    if (rc == 0 && (store_oci_upload_get(&repo, &expires, &key, &whole, tx, u->id, c->a, e) < 0 ||
+                    strcmp(repo, u->m.id) != 0 || expires < time_now_ms()))
         rc = oci_fail(e, ERR_NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "upload '%.64s' unknown", u->id);
     store_tx_end(tx, false, e);
     if (rc < 0)
@@ -376,8 +376,8 @@ static int put_finish(api_reply *r, api_call *c, void *state)
         /* The whole blob came in the first PATCH, hashed then: compare, adopt. */
         const char *have = strrchr(u->key, '/') + 1;
         if (strcmp(have, u->digest + 7) != 0)
-            return oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID",
-                            "the bytes are sha256:%s, not %s", have, u->digest);
+            return oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID", "the bytes are sha256:%s, not %s",
+                            have, u->digest);
         return adopt(r, c, &u->m, have, u->offset, u->id);
     }
     if (u->offset == 0) {
@@ -390,8 +390,7 @@ static int put_finish(api_reply *r, api_call *c, void *state)
     }
     if (rc < 0) {
         if (r->e.kind == ERR_VALIDATION)
-            oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID", "the bytes do not match %s",
-                     u->digest);
+            oci_fail(&r->e, ERR_INVALID, "DIGEST_INVALID", "the bytes do not match %s", u->digest);
         return -1;
     }
     return adopt(r, c, &u->m, hex, size, u->id);
@@ -479,8 +478,7 @@ static bool layer_raw(json_t *layer)
 
 /* A version to import the manifest as: its tag read as SemVer (`_` for `+`) and every layer a
  * raw file with a path. NULL when the manifest stays plain OCI content. */
-static const char *import_version(json_t *doc, const char *media_type, const char *tag,
-                                  arena *a)
+static const char *import_version(json_t *doc, const char *media_type, const char *tag, arena *a)
 {
     if (!tag || is_index(media_type))
         return NULL;
@@ -565,9 +563,9 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
         const char *d = json_string_value(json_object_get(l, "digest"));
         char key[BLOB_KEY_MAX];
         blob_key_of(key, sizeof(key), d + 7);
-        body = json_pack("{s:s, s:s, s:s, s:I}", "path", layer_path(l), "sha256", d + 7,
-                         "storage_key", key, "size",
-                         json_integer_value(json_object_get(l, "size")));
+        body =
+            json_pack("{s:s, s:s, s:s, s:I}", "path", layer_path(l), "sha256", d + 7, "storage_key",
+                      key, "size", json_integer_value(json_object_get(l, "size")));
         rc = oci_sub(&sub, c, api_upload_confirm, v, body);
         json_decref(body);
         if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, l))
@@ -583,8 +581,8 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
 }
 
 /* Checks that the descriptors the manifest refers to are in the repository. */
-static int check_refs(api_reply *r, api_call *c, store_tx *tx, const store_artifact *m,
-                      json_t *doc, bool index)
+static int check_refs(api_reply *r, api_call *c, store_tx *tx, const store_artifact *m, json_t *doc,
+                      bool index)
 {
     json_t *list = json_object_get(doc, index ? "manifests" : "layers");
     json_t *cfg = json_object_get(doc, "config");
@@ -626,8 +624,8 @@ int oci_manifest_put(api_reply *r, api_call *c)
         return -1;
     const char *tag = strncmp(ref, "sha256:", 7) == 0 ? NULL : ref;
     json_error_t je;
-    json_t *doc = json_loadb(c->raw_body ? c->raw_body : "", c->raw_body_len,
-                             JSON_REJECT_DUPLICATES, &je);
+    json_t *doc =
+        json_loadb(c->raw_body ? c->raw_body : "", c->raw_body_len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(doc)) {
         json_decref(doc);
         return oci_fail(&r->e, ERR_INVALID, "MANIFEST_INVALID", "not a JSON object: %s", je.text);
@@ -681,8 +679,14 @@ int oci_manifest_put(api_reply *r, api_call *c)
     if (!at && !is_index(mt))
         at = json_string_value(json_object_get(json_object_get(doc, "config"), "mediaType"));
     int64_t now = time_now_ms();
-    store_oci_manifest row = {m.id, (char *)d, mt, key, oci_digest_valid(sd) ? (char *)sd : NULL,
-                              (char *)at, (int64_t)c->raw_body_len, now};
+    store_oci_manifest row = {m.id,
+                              (char *)d,
+                              mt,
+                              key,
+                              oci_digest_valid(sd) ? (char *)sd : NULL,
+                              (char *)at,
+                              (int64_t)c->raw_body_len,
+                              now};
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
         return -1;
     rc = 0;
