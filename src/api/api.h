@@ -60,6 +60,7 @@ typedef struct api_stream {
     long (*read)(void *ctx, char *buf, size_t max);
     void (*done)(void *ctx);
     void *ctx;
+    uint64_t size; /* the body's length when known (sent as Content-Length), else 0 */
 } api_stream;
 
 /* A reply from a file descriptor (downloads): http/ applies Range and sends it zero-copy. */

@@ -194,8 +194,8 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
         if (!st)
             return MHD_NO;
         *st = rep->stream;
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
-                                                 stream_free);
+        resp = MHD_create_response_from_callback(st->size ? st->size : MHD_SIZE_UNKNOWN,
+                                                 64 * 1024, stream_read, st, stream_free);
     } else if (rep->raw_release && status != 304) {
         resp = MHD_create_response_from_buffer_with_free_callback(rep->raw_len, (void *)rep->raw,
                                                                   rep->raw_release);

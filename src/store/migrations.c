@@ -137,7 +137,11 @@ const store_migration store_migrations[] = {
      "CREATE TABLE oci_uploads (id TEXT PRIMARY KEY, artifact_id TEXT NOT NULL"
      " REFERENCES artifacts(id), created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
      " storage_key TEXT, size_bytes BIGINT NOT NULL DEFAULT 0);"
-     "CREATE INDEX oci_uploads_key ON oci_uploads(storage_key);",
+     "CREATE INDEX oci_uploads_key ON oci_uploads(storage_key);"
+     "CREATE TABLE oci_tar_layers (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, storage_key TEXT NOT NULL, path TEXT NOT NULL,"
+     " version_id TEXT NOT NULL, size_bytes BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_tar_layers_file ON oci_tar_layers(artifact_id, storage_key, path);",
      NULL, NULL},
 };
 

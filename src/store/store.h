@@ -368,6 +368,20 @@ int store_oci_tag_list(char ***tags, size_t *n, char ***aliases, size_t *naliase
  * "<org slug>/<name>". */
 int store_oci_repositories(char ***out, size_t *n, store_tx *tx, const char *org_id,
                            const char *after, int limit, arena *a, err *e);
+/* The image-shaped view of versions (api/oci/image.c): a file as a one-entry tar layer, whose
+ * digest (of the tar, not the file) is computed once and kept here. */
+typedef struct store_oci_tar {
+    char *digest, *storage_key, *path, *version_id;
+    int64_t size_bytes; /* of the tar */
+} store_oci_tar;
+/* Finds the tar layer of a file (by its storage key and path); ERR_NOT_FOUND. */
+int store_oci_tar_by_file(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                          const char *storage_key, const char *path, arena *a, err *e);
+/* Finds a tar layer by digest; ERR_NOT_FOUND. */
+int store_oci_tar_by_digest(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                            const char *digest, arena *a, err *e);
+/* Records a tar layer (kept if the digest is known already). */
+int store_oci_tar_add(store_tx *tx, const char *artifact_id, const store_oci_tar *t, err *e);
 /* Blob upload sessions of a repository; the bytes are a blob session (blob.h) of that id. */
 int store_oci_upload_insert(store_tx *tx, const char *id, const char *artifact_id, int64_t now,
                             int64_t expires_at, err *e);

@@ -350,7 +350,8 @@ int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
     };
     /* What OCI pushes left in the purged artifacts' repositories: their bytes become
      * unreferenced, for GC. */
-    static const char *const oci[] = {"oci_tags", "oci_manifests", "oci_blobs", "oci_uploads"};
+    static const char *const oci[] = {"oci_tags", "oci_manifests", "oci_blobs", "oci_uploads",
+                                      "oci_tar_layers"};
     for (size_t i = 0; i < sizeof(oci) / sizeof(oci[0]); i++) {
         const char *sql = i == 0 ? "DELETE FROM oci_tags WHERE artifact_id IN (SELECT id FROM"
                                    " artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
@@ -358,7 +359,9 @@ int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
                                    " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
                         : i == 2 ? "DELETE FROM oci_blobs WHERE artifact_id IN (SELECT id FROM"
                                    " artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
-                                 : "DELETE FROM oci_uploads WHERE artifact_id IN (SELECT id"
+                        : i == 3 ? "DELETE FROM oci_uploads WHERE artifact_id IN (SELECT id"
+                                   " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
+                                 : "DELETE FROM oci_tar_layers WHERE artifact_id IN (SELECT id"
                                    " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)";
         if (db_run(tx->d, sql, e, "i", before) < 0)
             return -1;

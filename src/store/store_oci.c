@@ -260,3 +260,55 @@ int store_oci_upload_delete(store_tx *tx, const char *id, err *e)
 {
     return db_run(tx->d, "DELETE FROM oci_uploads WHERE id = ?", e, "t", id) < 0 ? -1 : 0;
 }
+
+#define TAR_COLS "digest, storage_key, path, version_id, size_bytes"
+
+static int tar_one(store_oci_tar *out, db_stmt *st, arena *a, err *e)
+{
+    int rc = db_step(st, e);
+    if (rc == 1) {
+        out->digest = store_col_str(st, 0, a);
+        out->storage_key = store_col_str(st, 1, a);
+        out->path = store_col_str(st, 2, a);
+        out->version_id = store_col_str(st, 3, a);
+        out->size_bytes = db_col_int(st, 4);
+    }
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "no such layer");
+    return rc < 0 ? -1 : 0;
+}
+
+int store_oci_tar_by_file(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                          const char *storage_key, const char *path, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT " TAR_COLS " FROM oci_tar_layers WHERE artifact_id = ?"
+                 " AND storage_key = ? AND path = ? LIMIT 1",
+                 e, "ttt", artifact_id, storage_key, path) < 0)
+        return -1;
+    return tar_one(out, st, a, e);
+}
+
+int store_oci_tar_by_digest(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                            const char *digest, arena *a, err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT " TAR_COLS " FROM oci_tar_layers WHERE artifact_id = ? AND digest = ?", e,
+                 "tt", artifact_id, digest) < 0)
+        return -1;
+    return tar_one(out, st, a, e);
+}
+
+int store_oci_tar_add(store_tx *tx, const char *artifact_id, const store_oci_tar *t, err *e)
+{
+    return db_run(tx->d,
+                  "INSERT INTO oci_tar_layers (artifact_id, " TAR_COLS ")"
+                  " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                  e, "ttttti", artifact_id, t->digest, t->storage_key, t->path, t->version_id,
+                  t->size_bytes) < 0
+               ? -1
+               : 0;
+}

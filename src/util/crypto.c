@@ -123,3 +123,35 @@ bool crypto_basic_password(char *out, size_t cap, const char *h)
     out[pl] = '\0';
     return true;
 }
+
+crypto_sha256_ctx *crypto_sha256_new(void)
+{
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    if (x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(x);
+        x = NULL;
+    }
+    return (crypto_sha256_ctx *)x;
+}
+
+void crypto_sha256_update(crypto_sha256_ctx *x, const void *p, size_t n)
+{
+    if (x)
+        EVP_DigestUpdate((EVP_MD_CTX *)x, p, n);
+}
+
+void crypto_sha256_final_hex(crypto_sha256_ctx *x, char *hex)
+{
+    if (!x)
+        return;
+    uint8_t md[32];
+    unsigned len = 0;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)x, md, &len);
+    crypto_hex(hex, md, 32);
+    EVP_MD_CTX_free((EVP_MD_CTX *)x);
+}
+
+void crypto_sha256_free(crypto_sha256_ctx *x)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)x);
+}

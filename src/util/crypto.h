@@ -15,6 +15,13 @@
 void crypto_sha256(uint8_t md[32], const void *p, size_t n);
 /* Writes the lowercase hex SHA-256 of p[0..n) into hex (SHA256_HEX_LEN + 1 bytes). */
 void crypto_sha256_hex(char *hex, const void *p, size_t n);
+/* Incremental SHA-256: new (NULL when out of memory), update, then final (writes the hex and
+ * frees; accepts NULL, then writes nothing) or free. */
+typedef struct crypto_sha256_ctx crypto_sha256_ctx;
+crypto_sha256_ctx *crypto_sha256_new(void);
+void crypto_sha256_update(crypto_sha256_ctx *x, const void *p, size_t n);
+void crypto_sha256_final_hex(crypto_sha256_ctx *x, char *hex);
+void crypto_sha256_free(crypto_sha256_ctx *x);
 /* Writes the 32-byte HMAC-SHA256 of msg under key into mac. */
 void crypto_hmac_sha256(uint8_t mac[32], const void *key, size_t keylen, const void *msg,
                         size_t n);

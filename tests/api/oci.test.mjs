@@ -203,6 +203,45 @@ describe('skopeo against cairn', () => {
   });
 });
 
+describe('the image-shaped view (<org>/<name>/image)', () => {
+  test('a version as an image: skopeo inspect reads its config, copy gives tar layers that extract to the files', async () => {
+    const dir = path.join(tmp, 'img');
+    fs.mkdirSync(dir);
+    const w = safetensors('img-weights', 5000);
+    fs.writeFileSync(path.join(dir, 'm.safetensors'), w);
+    fs.writeFileSync(path.join(dir, 'README.md'), '# img\n');
+    const env = { CAIRN_SERVER: srv.url, CAIRN_TOKEN: A.writer, XDG_STATE_HOME: path.join(tmp, 'state') };
+    const p = await run(CLI, ['push', `${A.slug}/imgm@1.0.0`, path.join(dir, 'm.safetensors'), path.join(dir, 'README.md'), '--publish'], { env });
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+    const ins = await skopeo(['inspect', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${A.slug}/imgm/image:1.0.0`]);
+    assert.equal(ins.code, 0, ins.stderr);
+    const info = JSON.parse(ins.stdout);
+    assert.equal(info.Os, 'linux');
+    assert.equal(info.Layers.length, 2);
+    assert.deepEqual(info.RepoTags, ['1.0.0']);
+    const out = path.join(tmp, 'imgout');
+    const cp = await skopeo(['copy', '--src-tls-verify=false', '--src-creds', creds(A.reader), `docker://${R}/${A.slug}/imgm/image:1.0.0`, `dir:${out}`]);
+    assert.equal(cp.code, 0, cp.stderr); // skopeo checks every layer against its digest
+    const root = path.join(tmp, 'imgroot');
+    fs.mkdirSync(root);
+    const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json')));
+    assert.equal(m.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+    for (const l of m.layers) {
+      assert.equal(l.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+      const t = await run('tar', ['-xf', path.join(out, l.digest.slice(7)), '-C', root]);
+      assert.equal(t.code, 0, t.stderr);
+    }
+    assert.ok(fs.readFileSync(path.join(root, 'models', 'm.safetensors')).equals(w));
+    assert.equal(fs.readFileSync(path.join(root, 'models', 'README.md'), 'utf8'), '# img\n');
+    // The same bytes on every pull (the layer digests are kept, the headers fixed).
+    const again = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${A.slug}/imgm/image:1.0.0`]);
+    assert.ok(again.stdout.equals(fs.readFileSync(path.join(out, 'manifest.json'))));
+    // Another org sees nothing of a private model's image either.
+    const other = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(B.reader), `docker://${R}/${A.slug}/imgm/image:1.0.0`]);
+    assert.notEqual(other.code, 0);
+  });
+});
+
 describe('raw HTTP corners', () => {
   const basic = (tok) => ({ authorization: `Basic ${Buffer.from(`any:${tok}`).toString('base64')}` });
   const req = (method, p, opts = {}) => fetch(`${srv.url}${p}`, { method, redirect: 'manual', ...opts, ...(opts.body && typeof opts.body.getReader === 'function' ? { duplex: 'half' } : {}) });

@@ -54,6 +54,17 @@ int oci_repo_write(store_artifact *m, api_call *c, err *e);
  * strings, digests "sha256:<hex>". */
 int oci_version_manifest(char **manifest, char **cfgtext, api_call *c, store_tx *tx,
                          const store_artifact *m, const store_version *v, err *e);
+/* Stores a generated manifest and its config (bytes as blobs, rows for the repository) unless
+ * the repository holds the manifest already. */
+int oci_materialize(api_call *c, const store_artifact *m, const char *manifest,
+                    const char *digest, const char *cfgtext, const char *artifact_type, err *e);
+/* Resolves a tag to a version: `_` read as `+`, aliases, latest (api_resolve_version). */
+int oci_tag_version(store_version *v, api_call *c, store_tx *tx, const store_artifact *m,
+                    const char *tag, err *e);
+/* The image-shaped view (image.c): GET /v2/<org>/<name>/image/{manifests,blobs}/... */
+int oci_image_manifest_get(api_reply *r, api_call *c);
+int oci_image_blob_get(api_reply *r, api_call *c);
+
 /* Runs v1 handler h on {org}/models/{name} (and {version} when set) as the same caller with body
  * (borrowed; NULL: none). */
 int oci_sub(api_reply *rep, api_call *c, api_handler h, const char *version, json_t *body);

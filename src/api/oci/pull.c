@@ -44,8 +44,8 @@ static bool tag_valid(const char *t)
 
 /* Stores a generated manifest and its config (bytes as blobs, rows for the repository) unless
  * the repository holds them already. */
-static int materialize(api_call *c, const store_artifact *m, const char *manifest,
-                       const char *digest, const char *cfgtext, err *e)
+int oci_materialize(api_call *c, const store_artifact *m, const char *manifest, const char *digest,
+                    const char *cfgtext, const char *artifact_type, err *e)
 {
     store_tx *tx = NULL;
     store_oci_manifest have;
@@ -72,14 +72,8 @@ static int materialize(api_call *c, const store_artifact *m, const char *manifes
         store_tx_end(tx, false, e);
         return err_set(e, ERR_UNAVAILABLE, "the manifest's bytes were collected; retry");
     }
-    store_oci_manifest row = {m->id,
-                              (char *)digest,
-                              OCI_MT_MANIFEST,
-                              mkey,
-                              NULL,
-                              "application/vnd.cncf.model.manifest.v1+json",
-                              (int64_t)strlen(manifest),
-                              now};
+    store_oci_manifest row = {m->id, (char *)digest,        OCI_MT_MANIFEST,           mkey,
+                              NULL,  (char *)artifact_type, (int64_t)strlen(manifest), now};
     rc = store_oci_blob_add(tx, m->id, arena_printf(c->a, "sha256:%s", chex), ckey,
                             (int64_t)strlen(cfgtext), now, e) < 0 ||
                  store_oci_manifest_put(tx, &row, e) < 0
@@ -166,7 +160,8 @@ out:
         char hex[65];
         crypto_sha256_hex(hex, manifest, strlen(manifest));
         const char *d = arena_printf(c->a, "sha256:%s", hex);
-        if (materialize(c, m, manifest, d, cfgtext, e) < 0)
+        if (oci_materialize(c, m, manifest, d, cfgtext,
+                            "application/vnd.cncf.model.manifest.v1+json", e) < 0)
             return -1;
         f->generated = true;
         f->mf.digest = (char *)d;
@@ -254,10 +249,13 @@ static int do_tags(api_reply *r, api_call *c, store_tx *tx)
     char **pushed, **aliases;
     size_t np, na, nv;
     store_version *vs;
+    bool image = strstr(c->path, "/image/tags/") != NULL; /* the image view: versions only */
     if (oci_repo(&m, c, tx, &r->e) < 0 ||
         store_oci_tag_list(&pushed, &np, &aliases, &na, tx, m.id, c->a, &r->e) < 0 ||
         store_version_list(&vs, &nv, tx, m.id, NULL, c->a, &r->e) < 0)
         return -1;
+    if (image)
+        np = 0;
     const char **all = arena_array(c->a, const char *, np + na + nv + 1);
     size_t k = 0;
     for (size_t i = 0; i < np; i++)
@@ -294,7 +292,7 @@ static int do_tags(api_reply *r, api_call *c, store_tx *tx)
         lastout = all[i];
         out++;
     }
-    const char *repo = arena_printf(c->a, "%s/%s", m.org_slug, m.name);
+    const char *repo = arena_printf(c->a, "%s/%s%s", m.org_slug, m.name, image ? "/image" : "");
     if (more && lastout)
         api_header(
             r, "Link",
@@ -415,4 +413,19 @@ static int do_blob_delete(api_reply *r, api_call *c, store_tx *tx)
 int oci_blob_delete(api_reply *r, api_call *c)
 {
     return api_in_tx(r, c, true, do_blob_delete);
+}
+
+int oci_tag_version(store_version *v, api_call *c, store_tx *tx, const store_artifact *m,
+                    const char *tag, err *e)
+{
+    char *vref = arena_strdup(c->a, tag);
+    for (char *p = vref; *p; p++)
+        if (*p == '_')
+            *p = '+';
+    if (api_resolve_version(v, c, tx, m, vref, e) == 0)
+        return 0;
+    if (strcmp(vref, tag) == 0 || e->kind != ERR_NOT_FOUND)
+        return -1;
+    err_clear(e);
+    return api_resolve_version(v, c, tx, m, tag, e);
 }
