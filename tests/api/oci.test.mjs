@@ -508,6 +508,16 @@ describe('what a push becomes', () => {
     assert.equal(r.status, 201, await r.clone().text());
     const vs = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kit/versions`, { token: A.reader });
     assert.deepEqual(vs.json.versions, [], 'tar layers are not extracted');
+    // Content that is not a version's may not take a tag that names one.
+    const taken = await putManifest(`${A.slug}/tiny`, '1.1.0_b7', A.writer, m);
+    assert.equal(taken.status, 404, 'its blobs are not in tiny');
+    await pushBlobs(`${A.slug}/tiny`, A.writer, [cfg, tar]);
+    for (const t of ['1.1.0_b7', 'stable', 'latest']) {
+      const r2 = await putManifest(`${A.slug}/tiny`, t, A.writer, m);
+      assert.equal(r2.status, 409, t);
+      assert.equal(await code(r2), 'DENIED');
+    }
+    assert.equal((await putManifest(`${A.slug}/tiny`, 'kit-1', A.writer, m)).status, 201);
     const g = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:1.0.0`]);
     assert.equal(g.code, 0, g.stderr);
     assert.ok(g.stdout.equals(m));

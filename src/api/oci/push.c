@@ -664,6 +664,20 @@ int oci_manifest_put(api_reply *r, api_call *c)
         else
             rc = -1;
     }
+    /* A tag that names a version (or alias, or latest) may only carry that version's import:
+     * other content under it would hide the version from OCI clients. */
+    store_version named;
+    if (rc == 0 && tag && !same && !import_version(doc, mt, tag, c->a)) {
+        if (oci_tag_version(&named, c, tx, &m, tag, &r->e) == 0)
+            rc = oci_fail(&r->e, ERR_CONFLICT, "DENIED",
+                          "tag '%s' names version %s of %s/%s; push this content under "
+                          "another tag",
+                          tag, named.version, m.org_slug, m.name);
+        else if (r->e.kind == ERR_NOT_FOUND)
+            err_clear(&r->e);
+        else
+            rc = -1;
+    }
     store_tx_end(tx, false, &r->e);
     if (rc < 0)
         return -1;
