@@ -338,6 +338,10 @@ describe('raw HTTP corners', () => {
     const bad = await req('PATCH', loc, { headers: { ...basic(A.writer), 'content-range': `${half + 5}-${half + 9}` }, body: data.subarray(half + 5, half + 10) });
     assert.equal(bad.status, 416);
     assert.equal(await errCode(bad), 'BLOB_UPLOAD_INVALID');
+    // A body shorter than its Content-Range: refused, nothing kept.
+    const short = await req('PATCH', loc, { headers: { ...basic(A.writer), 'content-range': `${half}-${half + 99}` }, body: data.subarray(half, half + 50) });
+    assert.equal(short.status, 400);
+    assert.equal(await errCode(short), 'BLOB_UPLOAD_INVALID');
     // Second chunk with Content-Range.
     const b = await req('PATCH', loc, { headers: { ...basic(A.writer), 'content-range': `${half}-${data.length - 2}` }, body: data.subarray(half, data.length - 1) });
     assert.equal(b.status, 202);

@@ -31,6 +31,7 @@ typedef struct oci_up {
     const char *id;     /* the session */
     const char *key;    /* the blob a session's first PATCH stored whole, or NULL */
     uint64_t offset, received;
+    int64_t range_len; /* the body length a Content-Range names, or -1 */
 } oci_up;
 
 static const char *repo_path(const api_call *c)
@@ -115,6 +116,7 @@ static int post_begin(api_reply *r, api_call *c, void **state)
 {
     oci_up *u = arena_new(c->a, oci_up);
     *state = u;
+    u->range_len = -1;
     oci_headers(r);
     if (oci_repo_write(&u->m, c, &r->e) < 0)
         return -1;
@@ -276,13 +278,29 @@ static int range_check(api_reply *r, api_call *c, oci_up *u)
                         "Content-Range '%.64s' does not start at the upload's %llu bytes", cr,
                         (unsigned long long)u->offset);
     }
+    u->range_len = (int64_t)(b - a + 1);
     return 0;
+}
+
+/* A body other than the Content-Range's length: nothing of it is kept. */
+static int length_check(api_reply *r, oci_up *u)
+{
+    if (u->range_len < 0 || u->received == (uint64_t)u->range_len)
+        return 0;
+    blob_writer_abort(u->w);
+    u->w = NULL;
+    blob_appender_discard(u->ap);
+    u->ap = NULL;
+    return oci_fail(&r->e, ERR_INVALID, "BLOB_UPLOAD_INVALID",
+                    "the body is %llu bytes but Content-Range names %lld",
+                    (unsigned long long)u->received, (long long)u->range_len);
 }
 
 static int patch_begin(api_reply *r, api_call *c, void **state)
 {
     oci_up *u = arena_new(c->a, oci_up);
     *state = u;
+    u->range_len = -1;
     oci_headers(r);
     if (session_load(u, c, &r->e) < 0 || range_check(r, c, u) < 0)
         return -1;
@@ -315,6 +333,8 @@ static int session_chunk(void *state, api_call *c, const api_part *part, const c
 static int patch_finish(api_reply *r, api_call *c, void *state)
 {
     oci_up *u = state;
+    if (length_check(r, u) < 0)
+        return -1;
     if (u->w) {
         char hex[65], key[BLOB_KEY_MAX];
         uint64_t size = 0;
@@ -352,6 +372,7 @@ static int put_begin(api_reply *r, api_call *c, void **state)
 {
     oci_up *u = arena_new(c->a, oci_up);
     *state = u;
+    u->range_len = -1;
     oci_headers(r);
     if (session_load(u, c, &r->e) < 0)
         return -1;
@@ -365,6 +386,8 @@ static int put_begin(api_reply *r, api_call *c, void **state)
 static int put_finish(api_reply *r, api_call *c, void *state)
 {
     oci_up *u = state;
+    if (length_check(r, u) < 0)
+        return -1;
     blob_appender *ap = u->ap;
     u->ap = NULL;
     if (ap && blob_appender_close(ap, &u->offset, &r->e) < 0)
@@ -400,7 +423,7 @@ const api_upload oci_upload_put = {put_begin, session_chunk, put_finish, up_abor
 
 int oci_upload_get(api_reply *r, api_call *c)
 {
-    oci_up u = {0};
+    oci_up u = {.range_len = -1};
     if (session_load(&u, c, &r->e) < 0)
         return -1;
     upload_headers(r, c, u.id, u.offset);
@@ -410,7 +433,7 @@ int oci_upload_get(api_reply *r, api_call *c)
 
 int oci_upload_delete(api_reply *r, api_call *c)
 {
-    oci_up u = {0};
+    oci_up u = {.range_len = -1};
     if (session_load(&u, c, &r->e) < 0)
         return -1;
     store_tx *tx = NULL;
