@@ -91,9 +91,9 @@ for i in $(seq "$RUNS"); do
   # OCI through cairn: monolithic, then POST + streamed PATCH + PUT (as skopeo sends it).
   B="Authorization: Basic $(printf 'bench:%s' "$TOK" | base64 -w0)"
   t0=$(now)
-  # (-T - from stdin: with a file name curl would append it to the path's trailing /)
-  code=$(curl -s -o "$D/oci.json" -w '%{http_code}' -XPOST -T - -H "$B" -H 'Content-Type: application/octet-stream' \
-    "http://127.0.0.1:$P/v2/default/bench-oci/blobs/uploads/?digest=sha256:$SUM" <"$F")
+  # (--request-target: given a URL ending in /, curl -T would append the file's name)
+  code=$(curl -s -o "$D/oci.json" -w '%{http_code}' -XPOST -T "$F" -H "$B" -H 'Content-Type: application/octet-stream' \
+    --request-target "/v2/default/bench-oci/blobs/uploads/?digest=sha256:$SUM" "http://127.0.0.1:$P/")
   t1=$(now); [ "$code" = 201 ] || { echo "cairnd OCI upload: $code $(cat "$D/oci.json")"; exit 1; }
   up_oci="$up_oci $(mbps "$BYTES" "$(el "$t0" "$t1")")"
   t0=$(now)
