@@ -127,6 +127,7 @@ typedef struct api_door {
     bool raw_body;
     void (*error)(api_reply *r, api_call *c);
     const char *kind; /* set: its paths carry no {kind}; http/ adds this one (OCI: "models") */
+    int64_t min_body; /* its buffered bodies may be this large whatever --max-body says */
 } api_door;
 
 /* Returns path parameter `name` or NULL. */

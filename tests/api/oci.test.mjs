@@ -591,6 +591,22 @@ describe('what a push becomes', () => {
     assert.equal(JSON.parse(ins.stdout).Os, 'linux');
   });
 
+  test('manifests up to 4 MiB are taken whatever --max-body (1 MiB here) says; larger is SIZE_INVALID', async () => {
+    const repo = `${A.slug}/big`;
+    const cfg = Buffer.from('{}');
+    await pushBlobs(repo, A.writer, [cfg]);
+    const base = { schemaVersion: 2, mediaType: MT, config: desc(cfg, 'application/vnd.oci.empty.v1+json'), layers: [] };
+    const big = Buffer.from(JSON.stringify({ ...base, annotations: { pad: 'x'.repeat(3 << 20) } }));
+    const r = await putManifest(repo, 'big', A.writer, big);
+    assert.equal(r.status, 201, await r.clone().text());
+    const g = await fetch(`${srv.url}/v2/${repo}/manifests/big`, { headers: basic(A.reader) });
+    assert.ok(Buffer.from(await g.arrayBuffer()).equals(big));
+    const huge = Buffer.from(JSON.stringify({ ...base, annotations: { pad: 'x'.repeat(5 << 20) } }));
+    const h = await putManifest(repo, 'huge', A.writer, huge);
+    assert.equal(h.status, 413);
+    assert.equal(await code(h), 'SIZE_INVALID');
+  });
+
   test('a manifest that is not one: MANIFEST_INVALID', async () => {
     for (const [body, ct] of [['not json', MT], ['{"schemaVersion":1}', MT], ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}', MT]]) {
       const r = await putManifest(`${A.slug}/tiny`, 'x1', A.writer, body, ct);

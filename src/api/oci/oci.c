@@ -130,7 +130,8 @@ static void door_error(api_reply *r, api_call *c)
     oci_headers(r);
 }
 
-const api_door oci_door = {"oci", true, door_error, "models"};
+/* Manifests of up to 4 MiB are taken (the distribution spec's SHOULD). */
+const api_door oci_door = {"oci", true, door_error, "models", 4 << 20};
 
 /* ---- GET /v2/: the version check; 401 with the challenge to anonymous callers ---- */
 
