@@ -330,6 +330,7 @@ int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, 
 typedef struct store_oci_manifest {
     char *artifact_id, *digest, *media_type, *storage_key, *subject, *artifact_type;
     int64_t size_bytes, created_at;
+    bool generated; /* made by cairn from a version, not pushed (a push of it clears this) */
 } store_oci_manifest;
 
 /* Records that the repository holds a blob (kept if already there). */

@@ -52,7 +52,7 @@ int store_oci_blob_delete(store_tx *tx, const char *artifact_id, const char *dig
 
 #define MANIFEST_COLS                                                                              \
     "artifact_id, digest, media_type, storage_key, size_bytes, subject, artifact_type,"            \
-    " created_at"
+    " created_at, generated"
 
 static void manifest_read(store_oci_manifest *m, db_stmt *st, arena *a)
 {
@@ -64,15 +64,18 @@ static void manifest_read(store_oci_manifest *m, db_stmt *st, arena *a)
     m->subject = store_col_str(st, 5, a);
     m->artifact_type = store_col_str(st, 6, a);
     m->created_at = db_col_int(st, 7);
+    m->generated = db_col_int(st, 8) != 0;
 }
 
 int store_oci_manifest_put(store_tx *tx, const store_oci_manifest *m, err *e)
 {
     return db_run(tx->d,
-                  "INSERT INTO oci_manifests (" MANIFEST_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                  " ON CONFLICT DO NOTHING",
-                  e, "ttttitti", m->artifact_id, m->digest, m->media_type, m->storage_key,
-                  m->size_bytes, m->subject, m->artifact_type, m->created_at) < 0
+                  "INSERT INTO oci_manifests (" MANIFEST_COLS ")"
+                  " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (artifact_id, digest) DO UPDATE"
+                  " SET generated = oci_manifests.generated * excluded.generated",
+                  e, "ttttittii", m->artifact_id, m->digest, m->media_type, m->storage_key,
+                  m->size_bytes, m->subject, m->artifact_type, m->created_at,
+                  (int64_t)m->generated) < 0
                ? -1
                : 0;
 }

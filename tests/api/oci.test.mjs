@@ -242,6 +242,25 @@ describe('the image-shaped view (<org>/<name>/image)', () => {
   });
 });
 
+describe('skopeo delete', () => {
+  test('deletes pushed content (admins only); a cairn version is refused (UNSUPPORTED) and stays', async () => {
+    const repo = `${A.slug}/deleteme`;
+    const push = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds(A.writer), `oci:${layout}:1.0.0`, `docker://${R}/${repo}:scratch`]);
+    assert.equal(push.code, 0, push.stderr);
+    const byWriter = await skopeo(['delete', '--tls-verify=false', '--creds', creds(A.writer), `docker://${R}/${repo}:scratch`]);
+    assert.notEqual(byWriter.code, 0, 'a writer may not delete');
+    const del = await skopeo(['delete', '--tls-verify=false', '--creds', creds(A.admin), `docker://${R}/${repo}:scratch`]);
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:scratch`]);
+    assert.notEqual(gone.code, 0);
+    const ver = await skopeo(['delete', '--tls-verify=false', '--creds', creds(A.admin), `docker://${R}/${A.slug}/pushed:2.0.0_b1`]);
+    assert.notEqual(ver.code, 0);
+    assert.match(ver.stderr, /cairn version/);
+    const still = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${A.slug}/pushed:2.0.0_b1`]);
+    assert.equal(still.code, 0, still.stderr);
+  });
+});
+
 describe('raw HTTP corners', () => {
   const basic = (tok) => ({ authorization: `Basic ${Buffer.from(`any:${tok}`).toString('base64')}` });
   const req = (method, p, opts = {}) => fetch(`${srv.url}${p}`, { method, redirect: 'manual', ...opts, ...(opts.body && typeof opts.body.getReader === 'function' ? { duplex: 'half' } : {}) });

@@ -73,7 +73,8 @@ int oci_materialize(api_call *c, const store_artifact *m, const char *manifest, 
         return err_set(e, ERR_UNAVAILABLE, "the manifest's bytes were collected; retry");
     }
     store_oci_manifest row = {m->id, (char *)digest,        OCI_MT_MANIFEST,           mkey,
-                              NULL,  (char *)artifact_type, (int64_t)strlen(manifest), now};
+                              NULL,  (char *)artifact_type, (int64_t)strlen(manifest), now,
+                              true};
     rc = store_oci_blob_add(tx, m->id, arena_printf(c->a, "sha256:%s", chex), ckey,
                             (int64_t)strlen(cfgtext), now, e) < 0 ||
                  store_oci_manifest_put(tx, &row, e) < 0
@@ -376,6 +377,13 @@ static int do_manifest_delete(api_reply *r, api_call *c, store_tx *tx)
         r->status = 202;
         return 0;
     }
+    store_oci_manifest have;
+    if (store_oci_manifest_get(&have, tx, m.id, ref, c->a, &r->e) == 0 && have.generated)
+        return oci_fail(&r->e, ERR_METHOD, "UNSUPPORTED",
+                        "%s is the manifest of a cairn version: delete the version through "
+                        "/api/v1 (DELETE .../versions/{version})",
+                        ref);
+    err_clear(&r->e);
     if (store_oci_manifest_delete(tx, m.id, ref, &r->e) < 0) {
         if (r->e.kind == ERR_NOT_FOUND)
             oci_fail(&r->e, ERR_NOT_FOUND, "MANIFEST_UNKNOWN", "manifest %s unknown", ref);

@@ -723,7 +723,8 @@ int oci_manifest_put(api_reply *r, api_call *c)
                               oci_digest_valid(sd) ? (char *)sd : NULL,
                               (char *)at,
                               (int64_t)c->raw_body_len,
-                              now};
+                              now,
+                              false};
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
         return -1;
     rc = 0;
