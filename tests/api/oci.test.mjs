@@ -626,6 +626,12 @@ describe('what a push becomes', () => {
     assert.equal(await code(h), 'SIZE_INVALID');
   });
 
+  test('a push to a name cairn does not take as a model name is NAME_INVALID', async () => {
+    const r = await fetch(`${srv.url}/v2/${A.slug}/${'a'.repeat(200)}/blobs/uploads/`, { method: 'POST', headers: basic(A.writer) });
+    assert.equal(r.status, 400, await r.clone().text());
+    assert.equal(await code(r), 'NAME_INVALID');
+  });
+
   test('a manifest that is not one: MANIFEST_INVALID', async () => {
     for (const [body, ct] of [['not json', MT], ['{"schemaVersion":1}', MT], ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}', MT]]) {
       const r = await putManifest(`${A.slug}/tiny`, 'x1', A.writer, body, ct);

@@ -12,6 +12,7 @@
 #include "api/handlers.h"
 #include "blob/blob.h"
 #include "core/formats.h"
+#include "core/name.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -233,12 +234,26 @@ int oci_repo_write(store_artifact *m, api_call *c, err *e)
     if (store_tx_begin(&tx, c->app->store, true, e) < 0)
         return -1;
     rc = api_artifact_access(&o, m, c, tx, ROLE_WRITER, e);
-    if (rc < 0 && e->kind == ERR_NOT_FOUND) {
+    const char *name = api_param(c, "name");
+    if (rc < 0 && e->kind == ERR_NOT_FOUND &&
+        (!name_is_slug_shaped(name, strlen(name)) || name_is_reserved(name, strlen(name)))) {
+        /* The rule versions.c's auto-create applies. */
+        rc = oci_fail(e, ERR_INVALID, "NAME_INVALID",
+                      "'%.100s' cannot name a new model: lowercase letters, digits, '.', '_' "
+                      "and '-', up to 96 bytes, not a reserved word",
+                      name);
+    } else if (rc < 0 && e->kind == ERR_NOT_FOUND) {
         err_clear(e);
         rc = api_org_access(&o, c, tx, ROLE_WRITER, e) < 0 ||
                      api_artifact_create_in(m, c, tx, &o, api_param(c, "name"), false, e) < 0
                  ? -1
                  : 0;
+        if (rc < 0 && (e->kind == ERR_VALIDATION || e->kind == ERR_INVALID)) {
+            char why[256];
+            snprintf(why, sizeof(why), "%s", e->nfields ? e->fields[0].msg : e->detail);
+            oci_fail(e, ERR_INVALID, "NAME_INVALID", "'%s' is not a model name: %s",
+                     api_param(c, "name"), why);
+        }
     }
     if (store_tx_end(tx, rc == 0, e) < 0)
         rc = -1;
