@@ -214,8 +214,8 @@ int oci_repo(store_artifact *m, api_call *c, store_tx *tx, err *e)
 
 bool oci_outside(const api_call *c, const store_artifact *m)
 {
-    return !c->caller.server_admin &&
-           !(c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
+    /* Only a caller outside m's org may not see drafts (api_version_visible's rule). */
+    return !api_version_visible(c, m, "draft");
 }
 
 int oci_repo_write(store_artifact *m, api_call *c, err *e)
