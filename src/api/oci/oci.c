@@ -34,6 +34,9 @@ int oci_fail(err *e, err_kind kind, const char *code, const char *fmt, ...)
 
 void oci_headers(api_reply *r)
 {
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcmp(r->headers[i].key, "Docker-Distribution-API-Version") == 0)
+            return;
     api_header(r, "Docker-Distribution-API-Version", "registry/2.0");
 }
 
