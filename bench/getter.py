@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""getter.py URL [PID]: GETs URL with 1 MiB recv() calls, discards the body, prints
+"""getter.py URL [PID]: GETs URL (user:password@ in it: Basic credentials) with 1 MiB recv() calls, discards the body, prints
 "bytes seconds MB/s server_cpu%" (server CPU from /proc/PID/stat over the transfer)."""
 import os, socket, sys, time, urllib.parse
 
@@ -14,7 +14,14 @@ def cpu(p):
 
 s = socket.create_connection((url.hostname, url.port or 80))
 path = url.path + ("?" + url.query if url.query else "")
-s.sendall(f"GET {path} HTTP/1.1\r\nHost: {url.netloc}\r\nConnection: close\r\n\r\n".encode())
+# http://user:password@host/... sends Basic credentials (the OCI routes take a token that way).
+auth = ""
+if url.username is not None:
+    import base64
+    cred = f"{urllib.parse.unquote(url.username)}:{urllib.parse.unquote(url.password or '')}"
+    auth = f"Authorization: Basic {base64.b64encode(cred.encode()).decode()}\r\n"
+host = url.hostname + (f":{url.port}" if url.port else "")
+s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n".encode())
 c0, t0 = cpu(pid), time.perf_counter()
 buf = bytearray(1 << 20)
 view = memoryview(buf)

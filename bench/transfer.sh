@@ -7,6 +7,10 @@
 #             The upload's ratio is taken to the lower of the hashing and disk-write floors.
 #   download: cairnd presigned URL vs nginx sendfile of the same file (the ceiling) vs
 #             docker-registry, all read by the same client (1 MiB recv), with server %CPU.
+#   OCI:      the same file as an OCI blob through cairn's /v2/ (docs/oci.md): a monolithic
+#             POST ?digest= (what docker-registry is timed with) and c/image's way (POST, one
+#             streamed PATCH without Content-Range, PUT ?digest=), and GET /v2/.../blobs/,
+#             side by side with docker-registry and with cairn's own /api/v1 figures.
 # Backends: --db sqlite|postgres, --blobs file|s3 (s3rver on loopback: uploads stream into a
 # multipart upload and are copied to the content key; the presigned URL then points at the
 # store itself, so the download figure is s3rver's, with cairn's CPU beside it).
@@ -62,6 +66,7 @@ NP=$(free_port); mkdir -p "$D/static"; ln "$F" "$D/static/file.bin"
 start_nginx "$D" "$NP" "$D/static"
 sleep 0.3; NPID=$(pgrep -P "$(cat "$D/nginx.pid")" | head -1)
 
+up_oci=""; up_ocp=""; dn_oci=""; cpu_oci=""
 up_c=""; up_o=""; up_s=""; up_r=""; dw=""; dr=""; dn_c=""; dn_n=""; dn_r=""; cpu_c=""; cpu_n=""; cpu_r=""
 for i in $(seq "$RUNS"); do
   t0=$(now); openssl dgst -sha256 "$F" >/dev/null; up_o="$up_o $(mbps "$BYTES" "$(el "$t0" "$(now)")")"
@@ -83,6 +88,21 @@ for i in $(seq "$RUNS"); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -T "$F" -H 'Content-Type: application/octet-stream' "$loc${sep}digest=sha256:$SUM")
   t1=$(now); [ "$code" = 201 ] || { echo "registry upload: $code"; exit 1; }
   up_r="$up_r $(mbps "$BYTES" "$(el "$t0" "$t1")")"
+  # OCI through cairn: monolithic, then POST + streamed PATCH + PUT (as skopeo sends it).
+  B="Authorization: Basic $(printf 'bench:%s' "$TOK" | base64 -w0)"
+  t0=$(now)
+  # (--request-target: given a URL ending in /, curl -T would append the file's name)
+  code=$(curl -s -o "$D/oci.json" -w '%{http_code}' -XPOST -T "$F" -H "$B" -H 'Content-Type: application/octet-stream' \
+    --request-target "/v2/default/bench-oci/blobs/uploads/?digest=sha256:$SUM" "http://127.0.0.1:$P/")
+  t1=$(now); [ "$code" = 201 ] || { echo "cairnd OCI upload: $code $(cat "$D/oci.json")"; exit 1; }
+  up_oci="$up_oci $(mbps "$BYTES" "$(el "$t0" "$t1")")"
+  t0=$(now)
+  loc=$(curl -s -D - -o /dev/null -XPOST -H "$B" "http://127.0.0.1:$P/v2/default/bench-oci/blobs/uploads/" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
+  loc2=$(curl -s -D - -o /dev/null -XPATCH -T "$F" -H "$B" -H 'Content-Type: application/octet-stream' \
+    "http://127.0.0.1:$P$loc" | awk -F': ' 'tolower($1)=="location" {print $2}' | tr -d '\r')
+  code=$(curl -s -o "$D/oci.json" -w '%{http_code}' -XPUT -H "$B" "http://127.0.0.1:$P$loc2?digest=sha256:$SUM")
+  t1=$(now); [ "$code" = 201 ] || { echo "cairnd OCI chunked upload: $code $(cat "$D/oci.json")"; exit 1; }
+  up_ocp="$up_ocp $(mbps "$BYTES" "$(el "$t0" "$t1")")"
   if [ "$INSTANCES" = 2 ]; then # one upload per instance, at once; same bytes, other paths
     t0=$(now); cps=()
     for port in "$P" "$P2"; do
@@ -102,6 +122,7 @@ for i in $(seq "$RUNS"); do
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "$URL" "$CPID"); dn_c="$dn_c $m"; cpu_c="$cpu_c $c"
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$NP/file.bin" "$NPID"); dn_n="$dn_n $m"; cpu_n="$cpu_n $c"
   read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://127.0.0.1:$RP/v2/bench1/blobs/sha256:$SUM" "$RPID"); dn_r="$dn_r $m"; cpu_r="$cpu_r $c"
+  read -r _ _ m c < <(python3 "$ROOT/bench/getter.py" "http://bench:$TOK@127.0.0.1:$P/v2/default/bench-oci/blobs/sha256:$SUM" "$CPID"); dn_oci="$dn_oci $m"; cpu_oci="$cpu_oci $c"
   if [ "$INSTANCES" = 2 ]; then # the same presigned URL through each instance, at once
     U2=$URL; case "$URL" in "http://127.0.0.1:$P/"*) U2="http://127.0.0.1:$P2/${URL#http://127.0.0.1:$P/}";; esac
     t0=$(now)
@@ -131,6 +152,9 @@ DNLABEL="download cairnd presigned"
 printf '%-44s %-18s %s\n' "$DNLABEL (server %CPU $(median "$cpu_c"))" "$(stats "$dn_c")" "$(pct "$dn_c" "$dn_n") of nginx, $(pct "$dn_c" "$dn_r") of docker-registry"
 printf '%-44s %-18s %s\n' "download nginx sendfile (server %CPU $(median "$cpu_n"))" "$(stats "$dn_n")" ""
 printf '%-44s %-18s %s\n' "download docker-registry (server %CPU $(median "$cpu_r"))" "$(stats "$dn_r")" ""
+printf '%-44s %-18s %s\n' "OCI upload cairnd /v2/ (monolithic POST)" "$(stats "$up_oci")" "$(pct "$up_oci" "$up_r") of docker-registry, $(pct "$up_oci" "$up_c") of cairnd /api/v1"
+printf '%-44s %-18s %s\n' "OCI upload cairnd /v2/ (POST+PATCH+PUT)" "$(stats "$up_ocp")" "$(pct "$up_ocp" "$up_r") of docker-registry, $(pct "$up_ocp" "$up_c") of cairnd /api/v1"
+printf '%-44s %-18s %s\n' "OCI download cairnd /v2/ (server %CPU $(median "$cpu_oci"))" "$(stats "$dn_oci")" "$(pct "$dn_oci" "$dn_r") of docker-registry, $(pct "$dn_oci" "$dn_c") of cairnd /api/v1"
 if [ "$INSTANCES" = 2 ]; then
   printf '%-44s %-18s %s\n' "2 instances: 2 uploads at once (sum)" "$(stats "$up2")" "$(pct "$up2" "$up_c") of one upload to one instance"
   printf '%-44s %-18s %s\n' "2 instances: 2 downloads at once (sum)" "$(stats "$dn2")" "$(pct "$dn2" "$dn_c") of one download from one instance"

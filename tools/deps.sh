@@ -6,8 +6,9 @@ set -e
 PKGS="gcc make pkg-config python3 meson ninja-build libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libssl-dev libyaml-dev libcmark-dev libcmocka-dev libcurl4-openssl-dev
 zlib1g-dev libpq-dev postgresql sqlite3 nodejs libroaring-dev"
-# Test-only: the browser the UI tests drive (tests/ui/, through playwright-core).
-[ "${1:-}" = test ] && PKGS="$PKGS chromium"
+# Test-only: the browser the UI tests drive (tests/ui/, through playwright-core), the real OCI
+# client and the reference registry of tests/api/oci.test.mjs.
+[ "${1:-}" = test ] && PKGS="$PKGS chromium skopeo docker-registry"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

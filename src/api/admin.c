@@ -30,10 +30,18 @@ static bool session_live(const char *id, void *ctx)
     arena *a = arena_create();
     bool live = true;
     if (a && store_tx_begin(&tx, ap->store, false, &e) == 0) {
-        if (store_session_get(&s, tx, id, a, &e) == 0)
+        char *repo = NULL;
+        int64_t expires = 0;
+        if (store_session_get(&s, tx, id, a, &e) == 0) {
             live = s.expires_at >= time_now_ms();
-        else if (e.kind == ERR_NOT_FOUND)
-            live = false;
+        } else if (e.kind == ERR_NOT_FOUND) {
+            /* or an OCI blob upload (api/oci/push.c) */
+            err_clear(&e);
+            if (store_oci_upload_get(&repo, &expires, NULL, NULL, tx, id, a, &e) == 0)
+                live = expires >= time_now_ms();
+            else if (e.kind == ERR_NOT_FOUND)
+                live = false;
+        }
         store_tx_end(tx, false, &e);
     }
     arena_free(a);

@@ -60,6 +60,7 @@ typedef struct api_stream {
     long (*read)(void *ctx, char *buf, size_t max);
     void (*done)(void *ctx);
     void *ctx;
+    uint64_t size; /* the body's length when known (sent as Content-Length), else 0 */
 } api_stream;
 
 /* A reply from a file descriptor (downloads): http/ applies Range and sends it zero-copy. */
@@ -125,6 +126,8 @@ typedef struct api_door {
     const char *name;
     bool raw_body;
     void (*error)(api_reply *r, api_call *c);
+    const char *kind; /* set: its paths carry no {kind}; http/ adds this one (OCI: "models") */
+    int64_t min_body; /* its buffered bodies may be this large whatever --max-body says */
 } api_door;
 
 /* Returns path parameter `name` or NULL. */

@@ -39,7 +39,7 @@ static void count_done(const app *ap, void *ctx, bool ok, bool full)
 }
 
 /* Counts n direct URLs of version_id once the reply is sent. */
-static void count_issued(api_reply *r, api_call *c, const char *version_id, int64_t n)
+void api_count_downloads(api_reply *r, api_call *c, const char *version_id, int64_t n)
 {
     if (n <= 0)
         return;
@@ -197,7 +197,7 @@ static int do_download_urls(api_reply *r, api_call *c, store_tx *tx)
                                                (json_int_t)rs[i].size_bytes, "expires_at",
                                                api_time(exp * 1000)));
     }
-    count_issued(r, c, v.id, issued);
+    api_count_downloads(r, c, v.id, issued);
     return api_json(r, 200, json_pack("{s:s, s:s, s:o, s:o}", "source", "cairn", "version",
                                       v.version, "resources", items, "skipped", skipped));
 }
@@ -232,7 +232,7 @@ static int do_download_url(api_reply *r, api_call *c, store_tx *tx)
     int64_t exp = time_now_ms() / 1000 + URL_TTL_S;
     const char *url = direct_url(c, pick, exp);
     if (url)
-        count_issued(r, c, v.id, 1);
+        api_count_downloads(r, c, v.id, 1);
     return api_json(r, 200,
                     json_pack("{s:s, s:i, s:o, s:s, s:s, s:I, s:s, s:s}", "url",
                               url ? url : signed_url(c, pick, exp), "expires_in", URL_TTL_S,

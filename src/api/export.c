@@ -204,7 +204,7 @@ static int do_export(api_reply *r, api_call *c, store_tx *tx)
     r->content_type = "text/csv; charset=utf-8";
     api_header(r, "Content-Disposition",
                arena_printf(c->a, "attachment; filename=\"%s-%s.csv\"", o.slug, x->kind));
-    r->stream = (api_stream){api_export_read, api_export_close, x};
+    r->stream = (api_stream){api_export_read, api_export_close, x, 0};
     return 0;
 }
 

@@ -115,6 +115,9 @@ int api_file_find(store_resource *out, api_call *c, store_tx *tx, const store_ve
  * counted once the whole body was sent. */
 int api_file_reply(api_reply *r, api_call *c, const store_artifact *m, const store_version *v,
                    const store_resource *res);
+/* Counts n downloads of version_id once the reply has been sent (download URLs handed out, an
+ * OCI pull of the version's manifest). */
+void api_count_downloads(api_reply *r, api_call *c, const char *version_id, int64_t n);
 int api_blob_get(api_reply *r, api_call *c);
 int api_download_url(api_reply *r, api_call *c);
 int api_download_urls(api_reply *r, api_call *c);

@@ -24,7 +24,7 @@
 #define STALE_MS (60 * 60 * 1000LL)  /* within an hour; older: offline */
 
 /* The ingest route's door: its body is read raw (see body_scan), errors are v1's. */
-const api_door api_door_raw_json = {"raw_json", true, NULL};
+const api_door api_door_raw_json = {"raw_json", true, NULL, NULL, 0};
 
 /* ---- heartbeats ---- */
 

@@ -1,5 +1,5 @@
 /*
- * auth.c: token resolution. Tokens are stored only as SHA-256 hashes.
+ * auth.c: token resolution (Bearer, X-Api-Key, or Basic with the token as password). Tokens are stored only as SHA-256 hashes.
  */
 #include "http/auth.h"
 
@@ -17,6 +17,12 @@ static const char *token_of(const api_call *c)
 {
     const char *h = c->header(c, "Authorization");
     if (h) {
+        /* Basic with the token as password (OCI clients; the user name is ignored). Basic
+         * with an empty password (c/image sends `Og==` when it has no credentials) is none. */
+        if (strncasecmp(h, "Basic ", 6) == 0) {
+            char pw[520];
+            return crypto_basic_password(pw, sizeof(pw), h) ? arena_strdup(c->a, pw) : NULL;
+        }
         if (strncasecmp(h, "Bearer ", 7) != 0)
             return NULL;
         h += 7;
@@ -37,7 +43,8 @@ int auth_resolve(api_call *c, err *e)
         tok += 3;
     if (!tok)
         return err_set(e, ERR_AUTH, "missing or malformed credentials: send 'Authorization: "
-                                    "Bearer <token>' or 'X-Api-Key: <token>'");
+                                    "Bearer <token>' or 'X-Api-Key: <token>' (or Basic with "
+                                    "the token as password)");
     if (strlen(tok) > 512)
         return err_set(e, ERR_AUTH, "invalid token");
     char hash[65];

@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/manifest.h"
 #include "api/hf/hf.h"
+#include "api/oci/oci.h"
 #include "api/v5/v5.h"
 #include "http/metrics.h"
 
@@ -19,6 +20,11 @@
 /* V: a seed-002 route (API.md §10): no {org}, it acts in the caller's org. */
 #define V5 "/api/v5/artifacts/models/"
 #define V(m, op, h, acc, n) {m, V5 op, h, ACCESS_##acc, SCOPE_NONE, n, NULL, &v5_door}
+/* O / OU: an OCI Distribution route (docs/oci.md); repository `<org>/<name>` is model {name}
+ * of {org}, so its routes are scoped like the v1 artifact routes. */
+#define REPO "/v2/{org}/{name}"
+#define O(m, p, h, acc, sc, n) {m, p, h, ACCESS_##acc, SCOPE_##sc, n, NULL, &oci_door}
+#define OU(m, p, up, acc, sc, n) {m, p, NULL, ACCESS_##acc, SCOPE_##sc, n, &up, &oci_door}
 
 /* H: a Hugging Face Hub API route (docs/hf.md), under /hf so no /api/v1 route is shadowed. */
 #define HF "/hf/api/models/{org}/{name}"
@@ -61,6 +67,24 @@ const route router_routes[] = {
       "hf.lfs_batch"),
     H("GET", "/hf/{org}/{name}/resolve/{version}/{path*}", hf_resolve, PUBLIC, NONE, "hf.resolve"),
     H("GET", "/hf/{org}/{name}/raw/{version}/{path*}", hf_resolve, PUBLIC, NONE, "hf.raw"),
+    O("GET", "/v2/", oci_ping, TOKEN, NONE, "oci.ping"),
+    O("GET", "/v2/token", oci_token, TOKEN, NONE, "oci.token"),
+    O("GET", "/v2/_catalog", oci_catalog, TOKEN, NONE, "oci.catalog"),
+    O("GET", REPO "/image/manifests/{ref}", oci_image_manifest_get, READER, ARTIFACT, "oci.image_manifest"),
+    O("GET", REPO "/image/blobs/{digest}", oci_image_blob_get, READER, ARTIFACT, "oci.image_blob"),
+    O("GET", REPO "/image/tags/list", oci_tags_list, READER, ARTIFACT, "oci.image_tags"),
+    O("GET", REPO "/manifests/{ref}", oci_manifest_get, READER, ARTIFACT, "oci.manifest_get"),
+    O("PUT", REPO "/manifests/{ref}", oci_manifest_put, WRITER, ARTIFACT, "oci.manifest_put"),
+    O("DELETE", REPO "/manifests/{ref}", oci_manifest_delete, ADMIN, ARTIFACT, "oci.manifest_delete"),
+    OU("POST", REPO "/blobs/uploads/", oci_upload_post, WRITER, ARTIFACT, "oci.upload_start"),
+    OU("PATCH", REPO "/blobs/uploads/{id}", oci_upload_patch, WRITER, ARTIFACT, "oci.upload_patch"),
+    OU("PUT", REPO "/blobs/uploads/{id}", oci_upload_put, WRITER, ARTIFACT, "oci.upload_put"),
+    O("GET", REPO "/blobs/uploads/{id}", oci_upload_get, WRITER, ARTIFACT, "oci.upload_get"),
+    O("DELETE", REPO "/blobs/uploads/{id}", oci_upload_delete, WRITER, ARTIFACT, "oci.upload_delete"),
+    O("GET", REPO "/blobs/{digest}", oci_blob_get, READER, ARTIFACT, "oci.blob_get"),
+    O("DELETE", REPO "/blobs/{digest}", oci_blob_delete, ADMIN, ARTIFACT, "oci.blob_delete"),
+    O("GET", REPO "/tags/list", oci_tags_list, READER, ARTIFACT, "oci.tags"),
+    O("GET", REPO "/referrers/{digest}", oci_referrers, READER, ARTIFACT, "oci.referrers"),
     R("GET", "/api/v1/whoami", api_whoami, TOKEN, NONE, "whoami"),
     R("POST", "/api/v1/orgs", api_org_create, SERVER_ADMIN, NONE, "orgs.create"),
     R("GET", "/api/v1/orgs", api_org_list, SERVER_ADMIN, NONE, "orgs.list"),

@@ -194,8 +194,8 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, req *r, api_reply 
         if (!st)
             return MHD_NO;
         *st = rep->stream;
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
-                                                 stream_free);
+        resp = MHD_create_response_from_callback(st->size ? st->size : MHD_SIZE_UNKNOWN,
+                                                 64 * 1024, stream_read, st, stream_free);
     } else if (rep->raw_release && status != 304) {
         resp = MHD_create_response_from_buffer_with_free_callback(rep->raw_len, (void *)rep->raw,
                                                                   rep->raw_release);
@@ -513,13 +513,22 @@ static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
     return 0;
 }
 
+/* The largest buffered body a route takes: --max-body, or more where its door needs it. */
+static int64_t body_limit(const server *srv, const route *rt)
+{
+    int64_t lim = srv->app->cfg->max_body;
+    if (rt && rt->door && rt->door->min_body > lim)
+        lim = rt->door->min_body;
+    return lim;
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
 {
     api_reply rep = {0};
     api_call *c = &r->call;
     if (r->too_large) {
         err_set(&rep.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
-                (long long)c->app->cfg->max_body);
+                (long long)body_limit(r->srv, r->rt));
         return send_reply(conn, r, &rep);
     }
     if (r->rt->upload) {
@@ -730,6 +739,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         query_acc q = {r, 0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &q);
         r->rt = router_match(c, method, url, r->allow, sizeof(r->allow));
+        if (r->rt && r->rt->door && r->rt->door->kind && c->nparams < API_MAX_PARAMS)
+            c->params[c->nparams++] = (api_kv){"kind", r->rt->door->kind};
         r->route_name = r->rt ? r->rt->name : "unmatched";
         *con_cls = r;
         api_reply rep = {0};
@@ -749,10 +760,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             ((cl && strtoull(cl, NULL, 10) > 0) || te)) {
             err_set(&r->early.e, ERR_INVALID, "%s takes no request body", m);
             r->early_set = true;
-        } else if (!r->rt->upload && cl &&
-                   strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
+        } else if (!r->rt->upload && cl && strtoll(cl, NULL, 10) > body_limit(srv, r->rt)) {
             err_set(&r->early.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
-                    (long long)srv->app->cfg->max_body);
+                    (long long)body_limit(srv, r->rt));
             r->early_set = true;
         }
         /* A refusal waits for the body only if the body is small enough to drain. */
@@ -778,7 +788,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (r->too_large)
             return MHD_YES;
-        if ((int64_t)(r->body_len + n) > srv->app->cfg->max_body) {
+        if ((int64_t)(r->body_len + n) > body_limit(srv, r->rt)) {
             r->too_large = true;
             free(r->body);
             r->body = NULL;

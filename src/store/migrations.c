@@ -138,6 +138,31 @@ const store_migration store_migrations[] = {
      "CREATE INDEX jobs_queue ON jobs(status, created_at);"
      "CREATE INDEX jobs_org ON jobs(org_id, id);",
      NULL, NULL},
+    /* 11: OCI Distribution (src/api/oci/): blobs, manifests and tags a repository (an artifact)
+     * holds, and its blob upload sessions; manifests' bytes are blobs like any other */
+    {"CREATE TABLE oci_blobs (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, storage_key TEXT NOT NULL, size_bytes BIGINT NOT NULL,"
+     " created_at BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_blobs_key ON oci_blobs(storage_key);"
+     "CREATE TABLE oci_manifests (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, media_type TEXT NOT NULL, storage_key TEXT NOT NULL,"
+     " size_bytes BIGINT NOT NULL, subject TEXT, artifact_type TEXT,"
+     " created_at BIGINT NOT NULL, generated BIGINT NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_manifests_key ON oci_manifests(storage_key);"
+     "CREATE INDEX oci_manifests_subject ON oci_manifests(artifact_id, subject);"
+     "CREATE TABLE oci_tags (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " tag TEXT NOT NULL, digest TEXT NOT NULL, updated_at BIGINT NOT NULL,"
+     " PRIMARY KEY (artifact_id, tag));"
+     "CREATE TABLE oci_uploads (id TEXT PRIMARY KEY, artifact_id TEXT NOT NULL"
+     " REFERENCES artifacts(id), created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+     " storage_key TEXT, size_bytes BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX oci_uploads_key ON oci_uploads(storage_key);"
+     "CREATE TABLE oci_tar_layers (artifact_id TEXT NOT NULL REFERENCES artifacts(id),"
+     " digest TEXT NOT NULL, storage_key TEXT NOT NULL, path TEXT NOT NULL,"
+     " version_id TEXT NOT NULL, size_bytes BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
+     "CREATE INDEX oci_tar_layers_file ON oci_tar_layers(artifact_id, storage_key, path);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

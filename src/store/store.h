@@ -324,6 +324,78 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
 int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, void *ctx),
                           void *ctx, err *e);
 
+/* ---- OCI Distribution (src/api/oci/): what a repository (an artifact) holds ----
+ * Digests are "sha256:<64 hex>". Blobs and manifests are stored in the blob store under their
+ * storage key; these rows make them the repository's (and referenced, for GC). */
+typedef struct store_oci_manifest {
+    char *artifact_id, *digest, *media_type, *storage_key, *subject, *artifact_type;
+    int64_t size_bytes, created_at;
+    bool generated; /* made by cairn from a version, not pushed (a push of it clears this) */
+} store_oci_manifest;
+
+/* Records that the repository holds a blob (kept if already there). */
+int store_oci_blob_add(store_tx *tx, const char *artifact_id, const char *digest,
+                       const char *storage_key, int64_t size, int64_t now, err *e);
+/* Gets the size of a blob the repository holds: pushed to it, or a file of one of its
+ * versions (with visible_only, of a published or deprecated one); ERR_NOT_FOUND. */
+int store_oci_blob_size(int64_t *size, store_tx *tx, const char *artifact_id,
+                        const char *digest, bool visible_only, err *e);
+/* Removes the repository's pushed-blob row; ERR_NOT_FOUND if none. */
+int store_oci_blob_delete(store_tx *tx, const char *artifact_id, const char *digest, err *e);
+/* Inserts a manifest (kept if the digest is already there). */
+int store_oci_manifest_put(store_tx *tx, const store_oci_manifest *m, err *e);
+/* Finds a manifest of the repository by digest; ERR_NOT_FOUND. */
+int store_oci_manifest_get(store_oci_manifest *out, store_tx *tx, const char *artifact_id,
+                           const char *digest, arena *a, err *e);
+/* Removes a manifest and the tags pointing at it; ERR_NOT_FOUND if none. */
+int store_oci_manifest_delete(store_tx *tx, const char *artifact_id, const char *digest,
+                              err *e);
+/* Manifests whose subject is digest, oldest first (at most 1000). */
+int store_oci_referrers(store_oci_manifest **out, size_t *n, store_tx *tx,
+                        const char *artifact_id, const char *digest, arena *a, err *e);
+/* Points tag at digest (moving it if it pointed elsewhere). */
+int store_oci_tag_set(store_tx *tx, const char *artifact_id, const char *tag, const char *digest,
+                      int64_t now, err *e);
+/* Removes a pushed tag; ERR_NOT_FOUND if none. */
+int store_oci_tag_delete(store_tx *tx, const char *artifact_id, const char *tag, err *e);
+/* Finds the digest a pushed tag points at; ERR_NOT_FOUND. */
+int store_oci_tag_get(char **digest, store_tx *tx, const char *artifact_id, const char *tag,
+                      arena *a, err *e);
+/* Lists the pushed tags (ordered by tag) and, in aliases, the artifact's aliases. */
+int store_oci_tag_list(char ***tags, size_t *n, char ***aliases, size_t *naliases,
+                       store_tx *tx, const char *artifact_id, arena *a, err *e);
+/* Lists names (ordered) of live artifacts of kind "models" in org_id (NULL: every org, public
+ * and enabled ones only) after `after` (NULL: from the start), at most limit; each name is
+ * "<org slug>/<name>". */
+int store_oci_repositories(char ***out, size_t *n, store_tx *tx, const char *org_id,
+                           const char *after, int limit, arena *a, err *e);
+/* The image-shaped view of versions (api/oci/image.c): a file as a one-entry tar layer, whose
+ * digest (of the tar, not the file) is computed once and kept here. */
+typedef struct store_oci_tar {
+    char *digest, *storage_key, *path, *version_id;
+    int64_t size_bytes; /* of the tar */
+} store_oci_tar;
+/* Finds the tar layer of a file (by its storage key and path); ERR_NOT_FOUND. */
+int store_oci_tar_by_file(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                          const char *storage_key, const char *path, arena *a, err *e);
+/* Finds a tar layer by digest; ERR_NOT_FOUND. */
+int store_oci_tar_by_digest(store_oci_tar *out, store_tx *tx, const char *artifact_id,
+                            const char *digest, arena *a, err *e);
+/* Records a tar layer (kept if the digest is known already). */
+int store_oci_tar_add(store_tx *tx, const char *artifact_id, const store_oci_tar *t, err *e);
+/* Blob upload sessions of a repository; the bytes are a blob session (blob.h) of that id. */
+int store_oci_upload_insert(store_tx *tx, const char *id, const char *artifact_id, int64_t now,
+                            int64_t expires_at, err *e);
+/* Finds an unexpired or expired session; ERR_NOT_FOUND. *storage_key (may be NULL) and *size
+ * get the blob a session's first request stored whole (NULL: its bytes are session bytes). */
+int store_oci_upload_get(char **artifact_id, int64_t *expires_at, char **storage_key,
+                         int64_t *size, store_tx *tx, const char *id, arena *a, err *e);
+/* Records (key non-NULL) or forgets (NULL) the blob a session holds whole; a recorded blob is
+ * referenced for GC while the session lives. */
+int store_oci_upload_set_blob(store_tx *tx, const char *id, const char *storage_key,
+                              int64_t size, err *e);
+int store_oci_upload_delete(store_tx *tx, const char *id, err *e);
+
 /* ---- seed-002 model drafts (API.md §10): form states owned by one token ---- */
 typedef struct store_draft {
     char *id, *org_id, *token_id;

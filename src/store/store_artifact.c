@@ -351,6 +351,24 @@ int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
         " deleted_at > 0 AND deleted_at < ?1)",
         "DELETE FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1",
     };
+    /* What OCI pushes left in the purged artifacts' repositories: their bytes become
+     * unreferenced, for GC. */
+    static const char *const oci[] = {"oci_tags", "oci_manifests", "oci_blobs", "oci_uploads",
+                                      "oci_tar_layers"};
+    for (size_t i = 0; i < sizeof(oci) / sizeof(oci[0]); i++) {
+        const char *sql = i == 0 ? "DELETE FROM oci_tags WHERE artifact_id IN (SELECT id FROM"
+                                   " artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
+                        : i == 1 ? "DELETE FROM oci_manifests WHERE artifact_id IN (SELECT id"
+                                   " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
+                        : i == 2 ? "DELETE FROM oci_blobs WHERE artifact_id IN (SELECT id FROM"
+                                   " artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
+                        : i == 3 ? "DELETE FROM oci_uploads WHERE artifact_id IN (SELECT id"
+                                   " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)"
+                                 : "DELETE FROM oci_tar_layers WHERE artifact_id IN (SELECT id"
+                                   " FROM artifacts WHERE deleted_at > 0 AND deleted_at < ?1)";
+        if (db_run(tx->d, sql, e, "i", before) < 0)
+            return -1;
+    }
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         if (i == 5 && store_fts_purge(tx->d, before, e) < 0)
             return -1; /* before the artifacts it indexes go */

@@ -200,8 +200,12 @@ int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
     db_stmt *st = NULL;
     if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? UNION ALL"
                  " SELECT 1 FROM exports WHERE storage_key = ? UNION ALL"
-                 " SELECT 1 FROM optimized_configs WHERE storage_key = ? LIMIT 1", e, "ttt",
-                 storage_key, storage_key, storage_key) < 0)
+                 " SELECT 1 FROM optimized_configs WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM oci_blobs WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM oci_manifests WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM oci_uploads WHERE storage_key = ? LIMIT 1", e, "tttttt",
+                 storage_key, storage_key, storage_key, storage_key, storage_key,
+                 storage_key) < 0)
         return -1;
     int rc = db_step(st, e);
     db_done(st);
@@ -215,8 +219,10 @@ int store_org_blob_size(int64_t *size, store_tx *tx, const char *org_id, const c
     if (db_query(&st, tx->d,
                  "SELECT r.size_bytes FROM resources r JOIN versions v ON v.id = r.version_id"
                  " JOIN artifacts a ON a.id = v.artifact_id"
-                 " WHERE r.storage_key = ? AND a.org_id = ? LIMIT 1",
-                 e, "tt", storage_key, org_id) < 0)
+                 " WHERE r.storage_key = ? AND a.org_id = ? UNION ALL"
+                 " SELECT b.size_bytes FROM oci_blobs b JOIN artifacts a ON a.id = b.artifact_id"
+                 " WHERE b.storage_key = ? AND a.org_id = ? LIMIT 1",
+                 e, "tttt", storage_key, org_id, storage_key, org_id) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1)
@@ -285,7 +291,9 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
     db_stmt *st = NULL;
     if (db_query(&st, tx->d, "SELECT storage_key FROM resources UNION"
                  " SELECT storage_key FROM exports UNION"
-                 " SELECT storage_key FROM optimized_configs", e, "") < 0)
+                 " SELECT storage_key FROM optimized_configs UNION SELECT storage_key FROM oci_blobs"
+                 " UNION SELECT storage_key FROM oci_manifests UNION SELECT storage_key FROM"
+                 " oci_uploads WHERE storage_key IS NOT NULL", e, "") < 0)
         return -1;
     int rc;
     while ((rc = db_step(st, e)) == 1)
@@ -308,9 +316,18 @@ int store_sessions_expire(store_tx *tx, int64_t now, void (*fn)(const char *id, 
     db_done(st);
     if (rc < 0)
         return -1;
-    return db_run(tx->d, "DELETE FROM upload_sessions WHERE expires_at < ?", e, "i", now) < 0
-               ? -1
-               : 0;
+    if (db_run(tx->d, "DELETE FROM upload_sessions WHERE expires_at < ?", e, "i", now) < 0)
+        return -1;
+    /* OCI blob upload sessions (store_oci.c) keep their bytes in blob sessions too. */
+    if (db_query(&st, tx->d, "SELECT id FROM oci_uploads WHERE expires_at < ?", e, "i", now) < 0)
+        return -1;
+    while ((rc = db_step(st, e)) == 1)
+        fn(db_col_text(st, 0), ctx);
+    db_done(st);
+    if (rc < 0)
+        return -1;
+    return db_run(tx->d, "DELETE FROM oci_uploads WHERE expires_at < ?", e, "i", now) < 0 ? -1
+                                                                                          : 0;
 }
 
 int store_artifact_set_capability(store_tx *tx, const char *id, const char *keywords,

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/timeutil.h"
 
@@ -100,4 +101,65 @@ bool crypto_equal(const char *a, const char *b)
     if (na != nb)
         return false;
     return CRYPTO_memcmp(a, b, na) == 0;
+}
+
+bool crypto_basic_password(char *out, size_t cap, const char *h)
+{
+    if (!h || strncasecmp(h, "Basic ", 6) != 0)
+        return false;
+    h += 6;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    while (n > 0 && h[n - 1] == ' ')
+        n--;
+    if (n == 0 || n % 4 != 0 || n > 2048)
+        return false;
+    unsigned char buf[1540];
+    int len = EVP_DecodeBlock(buf, (const unsigned char *)h, (int)n);
+    if (len < 0)
+        return false;
+    for (size_t i = n; i > 0 && h[i - 1] == '='; i--)
+        len--; /* EVP_DecodeBlock counts the padding as bytes */
+    const unsigned char *colon = memchr(buf, ':', (size_t)len);
+    if (!colon)
+        return false;
+    size_t pl = (size_t)(buf + len - (colon + 1));
+    if (pl == 0 || pl >= cap || memchr(colon + 1, '\0', pl))
+        return false;
+    memcpy(out, colon + 1, pl);
+    out[pl] = '\0';
+    return true;
+}
+
+crypto_sha256_ctx *crypto_sha256_new(void)
+{
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    if (x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(x);
+        x = NULL;
+    }
+    return (crypto_sha256_ctx *)x;
+}
+
+void crypto_sha256_update(crypto_sha256_ctx *x, const void *p, size_t n)
+{
+    if (x)
+        EVP_DigestUpdate((EVP_MD_CTX *)x, p, n);
+}
+
+void crypto_sha256_final_hex(crypto_sha256_ctx *x, char *hex)
+{
+    if (!x)
+        return;
+    uint8_t md[32];
+    unsigned len = 0;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)x, md, &len);
+    crypto_hex(hex, md, 32);
+    EVP_MD_CTX_free((EVP_MD_CTX *)x);
+}
+
+void crypto_sha256_free(crypto_sha256_ctx *x)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)x);
 }

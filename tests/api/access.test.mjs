@@ -85,6 +85,7 @@ test('every route × every caller gets the status class the route table promises
             version_id: FAKE_UUID, session: FAKE_UUID, id: FAKE_UUID, alias: 'stable',
             path: 'weights.bin', key: 'sha256/aa/' + 'a'.repeat(64), upload_id: FAKE_UUID,
             device_type: 'pixel-8-pro',
+            ref: '1.0.0', digest: 'sha256:' + 'a'.repeat(64),
           };
           const url = fill(rt.pattern, params);
           const opts = { token: w[3] };

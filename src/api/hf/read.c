@@ -23,7 +23,7 @@
     "X-Linked-Size, X-Error-Code, X-Error-Message, Link, X-Request-Id"
 
 static void hf_error(api_reply *r, api_call *c);
-const api_door hf_door = {"hf", true, hf_error};
+const api_door hf_door = {"hf", true, hf_error, NULL, 0};
 
 void hf_cors(api_reply *r)
 {

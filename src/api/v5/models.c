@@ -12,7 +12,7 @@
 #include "api/handlers.h"
 #include "core/name.h"
 
-const api_door v5_door = {"v5", false, NULL};
+const api_door v5_door = {"v5", false, NULL, NULL, 0};
 
 const v5_relation v5_relations[V5_RELATIONS] = {
     {"providers", "provider_ids"},
