@@ -86,8 +86,9 @@ api_suite() { # label binary dir [env...]
     echo
   fi
   if [ "$f" -ne 0 ]; then
-    grep -E '^not ok|^# Subtest|error:|expected|actual|AddressSanitizer|runtime error' \
-      "$log/api-$label.out" | grep -B1 -A6 'not ok' | head -150
+    # every failing test, nested subtests included, with its error lines
+    grep -E '^ *not ok|^ *# Subtest|error:|expected|actual|code:|cause|AddressSanitizer|runtime error' \
+      "$log/api-$label.out" | grep -B2 -A8 'not ok' | head -200
   fi
 }
 api_suite normal "$BUILD/cairnd" tests/api/
