@@ -164,8 +164,7 @@ async function loadTelemetry(body, org, name, span, mine, current) {
     }))));
   mount(body, h('h3', 'Fleet'), fleet, fleetNote,
     h('h3', 'Inference'), summary,
-    h('h4', 'Latency'), latChart.el,
-    h('h4', 'Error rate'), errChart.el,
+    h('div.charts', h('div', h('h4', 'Latency'), latChart.el), h('div', h('h4', 'Error rate'), errChart.el)),
     h('h4', 'By version, whole window'), table,
     h('p.help', `Window ${all.window.since} to ${all.window.until}, in ${BUCKETS} steps of ${Math.round(step / 60e3)} minutes; a gap is a step without events of that version.`));
   latChart.draw();

@@ -130,9 +130,9 @@ export async function modelView(el, org, name, kind = 'models') {
     h('div.detail',
       h('div',
         h('section', { 'aria-labelledby': 'card-title' }, h('h2#card-title', kind === 'models' ? 'Model card' : 'Description'), card),
-        h('section', { 'aria-labelledby': 'versions-title' }, h('h2#versions-title', 'Versions'), timeline),
-        edge && versions.length ? [edge.devicesSection(org, name), edge.telemetrySection(org, name), edge.trainingSection(org, name)] : null),
-      h('div.side', use, meta, manage ? manage.manageBox(kind, org, name, art, versions, data.aliases, reload) : null)));
+        h('section', { 'aria-labelledby': 'versions-title' }, h('h2#versions-title', 'Versions'), timeline)),
+      h('div.side', use, meta, manage ? manage.manageBox(kind, org, name, art, versions, data.aliases, reload) : null)),
+    edge && versions.length ? h('div.edge-views', edge.devicesSection(org, name), edge.telemetrySection(org, name), edge.trainingSection(org, name)) : null);
 }
 
 function versionItem(kind, org, name, v, aliases, open, manage, reload) {

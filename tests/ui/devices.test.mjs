@@ -8,7 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, api, mkOrgWithTokens } from '../api/harness.mjs';
 import { safetensors } from '../api/files-lib.mjs';
-import { launch, openPage, shot, ready, must, assertNoHorizontalScroll, assertPublicApiOnly, lowContrast } from './lib.mjs';
+import path from 'node:path';
+import { SHOTS, launch, openPage, shot, ready, must, assertNoHorizontalScroll, assertPublicApiOnly, lowContrast } from './lib.mjs';
 
 let s, acme, beta, browser;
 const M = '/api/v1/org/acme/models/edge-net';
@@ -181,8 +182,8 @@ test('360 px wide: no horizontal scroll, charts fit; both themes keep text contr
     const w = await page.$eval('#latency-chart canvas', (c) => c.getBoundingClientRect().width);
     assert.ok(w > 200 && w <= 360, `chart width ${w}`);
     assert.deepEqual(await lowContrast(page), [], colorScheme);
-    await page.$eval('#devices', (el) => el.scrollIntoView());
     await shot(page, `devices-360-${colorScheme}`);
+    for (const id of ['devices', 'telemetry']) await page.locator(`#${id}`).screenshot({ path: path.join(SHOTS, `devices-360-${colorScheme}-${id}.png`) });
     assert.deepEqual(page.errors, []);
   }
   const wide = await openEdge({ colorScheme: 'dark' });
