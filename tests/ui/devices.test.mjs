@@ -207,3 +207,21 @@ test('empty states: a model without events or training updates says so', async (
   assert.equal(await page.textContent('#fleet-healthy'), '3', 'fleet health is the org\'s, whatever the model');
   assert.deepEqual(page.errors, []);
 });
+
+test('error states: a failing telemetry or compatibility call shows the API\'s detail, the rest of the page stays', async () => {
+  const page = await openPage(browser, s, { token: acme.reader });
+  const fail = (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 503, type: 'unavailable_error', detail: 'the telemetry store is down', errors: [] }) });
+  await page.route('**/models/edge-net/telemetry?*', fail);
+  await page.route('**/models/edge-net/compatibility', fail);
+  await page.goto('/ui/models/acme/edge-net');
+  await ready(page);
+  await page.waitForSelector('#telemetry .error');
+  await page.waitForSelector('#devices .error');
+  assert.equal(await page.textContent('#telemetry .error'), 'Telemetry is not available: the telemetry store is down');
+  assert.equal(await page.textContent('#devices .error'), 'Device compatibility is not available: the telemetry store is down');
+  assert.equal(await page.getAttribute('#telemetry-body', 'aria-busy'), 'false');
+  await page.waitForSelector('#training-table');
+  assert.ok(await page.isVisible('#versions'));
+  await shot(page, 'devices-errors');
+  assert.deepEqual(page.errors, []);
+});
