@@ -222,15 +222,45 @@ export function trainingSection(org, name) {
     const items = st.versions || [];
     if (!items.length) { mount(body, empty('No training updates yet.')); return; }
     const names = [...new Set(items.flatMap((x) => Object.keys(x.latest_metrics || {})))].sort();
+    const select = h('select#training-version', items.map((x) => h('option', { value: x.version }, x.version)));
+    const detail = h('div#training-metrics');
+    let gen = 0;
+    const showVersion = async () => {
+      const mine = ++gen;
+      detail.setAttribute('aria-busy', 'true');
+      mount(detail, spinner());
+      let v;
+      try {
+        v = await get(`${base(org, name)}/versions/${enc(select.value)}/training-stats`);
+      } catch (e) {
+        if (mine === gen) { detail.setAttribute('aria-busy', 'false'); mount(detail, errorBox(errorText(e))); }
+        return;
+      }
+      if (mine !== gen) return;
+      detail.setAttribute('aria-busy', 'false');
+      const mets = Object.entries(v.metrics || {}).sort(([a], [b]) => (a < b ? -1 : 1));
+      const f = (x) => (typeof x === 'number' ? String(+x.toFixed(4)) : '—');
+      mount(detail, mets.length ? h('div.table-wrap', h('table#training-metric-table', { 'data-version': select.value },
+        h('caption.sr-only', `Distribution of each metric over the training updates of ${select.value}`),
+        h('thead', h('tr', h('th', { scope: 'col' }, 'Metric'), ...['Updates', 'p50', 'p95', 'p99', 'Mean', 'Min', 'Max'].map((t) => h('th.num', { scope: 'col' }, t)))),
+        h('tbody', mets.map(([k, m]) => h('tr', { 'data-metric': k }, h('th', { scope: 'row' }, k), h('td.num', fmtCount(m.count)),
+          ...['p50', 'p95', 'p99', 'mean', 'min', 'max'].map((q) => h('td.num', f(m[q])))))))) : empty('No metrics reported for this version.'),
+        h('p.help', `${fmtCount(v.updates)} updates, ${fmtCount(v.samples)} samples from ${fmtCount(v.devices)} devices.`));
+    };
     mount(body, h('div.table-wrap', h('table#training-table',
       h('caption.sr-only', 'Training updates per version'),
       h('thead', h('tr', h('th', { scope: 'col' }, 'Version'), h('th.num', { scope: 'col' }, 'Updates'), h('th.num', { scope: 'col' }, 'Samples'),
-        h('th.num', { scope: 'col' }, 'Devices'), names.map((n) => h('th.num', { scope: 'col' }, n)), h('th', { scope: 'col' }, 'Latest'))),
+        h('th.num', { scope: 'col' }, 'Devices'), names.map((n) => h('th.num.metric', { scope: 'col' }, n)), h('th', { scope: 'col' }, 'Latest'))),
       h('tbody', items.map((x) => h('tr', { 'data-version': x.version },
         h('th', { scope: 'row' }, x.version), h('td.num', fmtCount(x.updates)), h('td.num', fmtCount(x.samples)), h('td.num', fmtCount(x.devices)),
         names.map((n) => h('td.num', x.latest_metrics && typeof x.latest_metrics[n] === 'number' ? String(+x.latest_metrics[n].toFixed(4)) : '—')),
         h('td', timeEl(x.latest_at))))))),
-    h('p.help', 'Metric columns show the latest value reported for each version.'));
+    h('p.help', 'Metric columns show the latest value reported for each version.'),
+    h('h3', 'Metrics of a version'),
+    h('div.field.inline', h('label', { for: 'training-version' }, 'Version'), select),
+    detail);
+    select.addEventListener('change', showVersion);
+    showVersion();
   })();
   return sec;
 }

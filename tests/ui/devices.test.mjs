@@ -152,15 +152,24 @@ test('training metrics per version', async () => {
   const byV = Object.fromEntries(rows.map((r) => [r[0], r.slice(1)]));
   assert.deepEqual(byV['1.0.0'].slice(0, 4), ['2', '150', '2', '0.83']);
   assert.deepEqual(byV['1.1.0'].slice(0, 4), ['1', '70', '1', '0.88']);
+  // The distribution of each metric over a version's updates, for a version chosen in the picker.
+  assert.deepEqual(rows.map((r) => r[0]), await page.$$eval('#training-version option', (os) => os.map((o) => o.value)));
+  await page.selectOption('#training-version', '1.0.0');
+  await page.waitForSelector('#training-metric-table[data-version="1.0.0"]');
+  const acc = await page.$$eval('#training-metric-table tr[data-metric="accuracy"] td', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(acc, ['2', '0.81', '0.83', '0.83', '0.82', '0.81', '0.83'], 'updates, p50, p95, p99, mean, min, max');
+  assert.deepEqual(await page.$$eval('#training-metric-table tbody tr', (trs) => trs.map((tr) => tr.dataset.metric)), ['accuracy', 'loss']);
+  assert.match(await page.textContent('#training-metrics .help'), /^2 updates, 150 samples from 2 devices\.$/);
+  await page.locator('#training').screenshot({ path: path.join(SHOTS, 'devices-training.png') });
   assert.deepEqual(page.errors, []);
 });
 
 test('a reader gets read-only views; non-members and the signed-out public do not see them', async () => {
   const page = await openEdge();
   const controls = await page.$$eval('#devices, #telemetry, #training', (secs) => secs.flatMap((s) => [...s.querySelectorAll('button, input, textarea, form')].filter((e) => !e.closest('.u-legend')).map((e) => e.outerHTML.slice(0, 80))));
-  assert.deepEqual(controls, [], 'only the device and window pickers');
-  assert.equal(await page.$$eval('#devices select, #telemetry select', (x) => x.length), 2);
-  for (const id of ['plan-device', 'telemetry-window']) {
+  assert.deepEqual(controls, [], 'only the device, window and version pickers');
+  assert.equal(await page.$$eval('#devices select, #telemetry select, #training select', (x) => x.length), 3);
+  for (const id of ['plan-device', 'telemetry-window', 'training-version']) {
     assert.ok(await page.$eval(`#${id}`, (el) => !!(el.labels && el.labels.length && el.labels[0].textContent.trim())), `${id} is labelled`);
   }
   for (const [token, who] of [[beta.reader, 'another org'], [undefined, 'signed out']]) {
