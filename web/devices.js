@@ -198,6 +198,21 @@ function chartBox(id, label, unit, data, series, fmt) {
         cursor: { drag: { x: false, y: false } },
       }, data, el);
       u.root.querySelector('canvas')?.setAttribute('aria-hidden', 'true');
+      // uPlot's legend hides or shows a series on a click of its name: the keyboard too.
+      u.root.querySelectorAll('.u-legend tr.u-series').forEach((row, i) => {
+        const th = row.querySelector('th');
+        if (!i || !th) return; // the time row
+        const sync = () => th.setAttribute('aria-pressed', String(!row.classList.contains('u-off')));
+        Object.assign(th, { tabIndex: 0, title: 'Show or hide this series' });
+        th.setAttribute('role', 'button');
+        sync();
+        th.addEventListener('click', sync); // after uPlot's own listener, which toggled the row
+        th.addEventListener('keydown', (ev) => {
+          if (ev.key !== 'Enter' && ev.key !== ' ') return;
+          ev.preventDefault();
+          th.click();
+        });
+      });
       ro.observe(el);
     },
   };

@@ -115,6 +115,16 @@ test('telemetry: latency and error-rate charts by version, the summary and the f
   assert.deepEqual(await series('error-chart'), ['1.1.0 error rate', '1.0.0 error rate']);
   const legend = await page.$$eval('#latency-chart .u-legend .u-label', (els) => els.map((e) => e.textContent));
   assert.deepEqual(legend.slice(1), await series('latency-chart'), 'the legend names the series');
+  // The legend toggles a series from the keyboard, and says whether it is shown.
+  const p99 = page.locator('#error-chart .u-legend tr.u-series').nth(2).locator('th');
+  assert.equal(await p99.getAttribute('aria-pressed'), 'true');
+  await p99.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#error-chart .u-legend tr.u-series')[2].classList.contains('u-off'));
+  assert.equal(await p99.getAttribute('aria-pressed'), 'false');
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => !document.querySelectorAll('#error-chart .u-legend tr.u-series')[2].classList.contains('u-off'));
+  assert.equal(await p99.getAttribute('aria-pressed'), 'true');
   const canvas = await page.$eval('#latency-chart canvas', (c) => ({ w: c.width, h: c.height }));
   assert.ok(canvas.w > 200 && canvas.h > 100, JSON.stringify(canvas));
   // Last 24 hours: the events of the last hour fall in the last one or two of 12 steps.
