@@ -30,12 +30,13 @@ apt-get install -y -qq $missing >/dev/null
 fi
 # The test-only npm packages, pinned by tests/package-lock.json: the S3-compatible server and
 # the Hugging Face clients (tests/api/hf.test.mjs) and playwright-core (tests/ui/, driving
-# Debian's chromium). npm ci runs when any one is missing;
+# Debian's chromium) and uplot (tests/ui/modules.test.mjs checks web/vendor/uplot/ is its copy).
+# npm ci runs when any one is missing;
 # --ignore-scripts: no install step may download binaries (onnxruntime-node's would; loading
 # configs and tokenizers does not need it).
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [ "${1:-}" = test ]; then
-  for pkg in @20minutes/s3rver @huggingface/hub @huggingface/transformers playwright-core; do
+  for pkg in @20minutes/s3rver @huggingface/hub @huggingface/transformers playwright-core uplot; do
     if [ ! -f "$ROOT/tests/node_modules/$pkg/package.json" ]; then
       echo "deps: npm ci --prefix tests ($pkg is missing)" >&2
       npm ci --prefix "$ROOT/tests" --ignore-scripts --no-audit --no-fund --silent >/dev/null

@@ -1,4 +1,4 @@
-// tools/ui_screenshots.mjs: remakes the README's two screenshots (docs/screenshots/) from a
+// tools/ui_screenshots.mjs: remakes the README's screenshots (docs/screenshots/) from a
 // freshly seeded cairnd (build/cairnd) in headless Chromium: `node tools/ui_screenshots.mjs`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +27,22 @@ await p.screenshot({ path: path.join(ROOT, 'docs/screenshots/browser.png') });
 p = await openPage(b, s, { token: acme.reader, viewport: { width: 1200, height: 1000 }, colorScheme: 'dark' });
 await p.goto('/ui/models/acme/llama-chat'); await ready(p); await p.waitForSelector('#versions');
 await p.screenshot({ path: path.join(ROOT, 'docs/screenshots/model-dark.png') });
+// Telemetry: three devices, 600 inference events over the last hour, a training round.
+for (const d of ['pixel-a', 'pixel-b', 'jetson-1']) await must(s, 'POST', '/api/v1/org/acme/devices/heartbeat', { token: acme.reader, body: { device_id: d } }, 200);
+const now = Date.now();
+const events = Array.from({ length: 600 }, (_, i) => {
+  const v = i % 3 ? '1.2.0' : '1.1.0';
+  const wave = 1 + 0.3 * Math.sin(i / 40);
+  return { model: 'llama-chat', version: v, device_id: ['pixel-a', 'pixel-b', 'jetson-1'][i % 3], ts: now - 58 * 60e3 + i * 5600,
+    latency_ms: (v === '1.1.0' ? 42 : 27) * wave + (i % 17) * 1.5 + (i % 50 === 0 ? 60 : 0), ok: i % (v === '1.1.0' ? 12 : 31) !== 0 };
+});
+await must(s, 'POST', '/api/v1/org/acme/telemetry/inference', { token: acme.reader, body: { events } }, 200);
+for (const [v, n, acc] of [['1.1.0', 120, 0.79], ['1.2.0', 200, 0.84], ['1.2.0', 90, 0.86]]) {
+  await must(s, 'POST', `/api/v1/org/acme/models/llama-chat/versions/${v}/training-updates`, { token: acme.reader, body: { device_id: 'pixel-a', sample_count: n, metrics: { accuracy: acc } } }, 201);
+}
+p = await openPage(b, s, { token: acme.reader, viewport: { width: 1200, height: 1000 } });
+await p.goto('/ui/models/acme/llama-chat'); await ready(p);
+await p.selectOption('#telemetry-window', '1h');
+await p.waitForSelector('#telemetry-body[aria-busy="false"] #latency-chart');
+await p.locator('#telemetry').screenshot({ path: path.join(ROOT, 'docs/screenshots/telemetry.png') });
 await b.close(); await s.stop();

@@ -80,6 +80,8 @@ export async function modelView(el, org, name, kind = 'models') {
   const write = can('writer', org);
   const manage = write ? await import('./manage.js') : null;
   const reload = () => modelView(el, org, name, kind);
+  // Devices, telemetry and training are org-private routes: members of the org see them.
+  const edge = kind === 'models' && can('reader', org) && !data.public ? await import('./devices.js') : null;
   const totalDownloads = art.download_count ?? versions.reduce((s, v) => s + (v.download_count || 0), 0);
   const paramCount = (versions.find((v) => v.parameter_count) || {}).parameter_count;
 
@@ -129,7 +131,8 @@ export async function modelView(el, org, name, kind = 'models') {
       h('div',
         h('section', { 'aria-labelledby': 'card-title' }, h('h2#card-title', kind === 'models' ? 'Model card' : 'Description'), card),
         h('section', { 'aria-labelledby': 'versions-title' }, h('h2#versions-title', 'Versions'), timeline)),
-      h('div.side', use, meta, manage ? manage.manageBox(kind, org, name, art, versions, data.aliases, reload) : null)));
+      h('div.side', use, meta, manage ? manage.manageBox(kind, org, name, art, versions, data.aliases, reload) : null)),
+    edge && versions.length ? h('div.edge-views', edge.devicesSection(org, name), edge.telemetrySection(org, name), edge.trainingSection(org, name)) : null);
 }
 
 function versionItem(kind, org, name, v, aliases, open, manage, reload) {

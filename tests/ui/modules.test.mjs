@@ -34,3 +34,23 @@ test('semverCmp orders versions by SemVer 2.0.0 precedence', () => {
   assert.equal(semverCmp('1.0.0+build.5', '1.0.0+build.9'), 0, 'build metadata is ignored');
   assert.ok(semverCmp('1.0.0-rc.1+b', '1.0.0') < 0);
 });
+
+test('web/vendor/uplot/ is the pinned uplot package, byte for byte, and the build embeds it', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const root = path.join(import.meta.dirname, '..', '..');
+  const pin = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'package.json'), 'utf8')).dependencies.uplot;
+  assert.match(pin, /^\d+\.\d+\.\d+$/, 'pinned exactly');
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'package-lock.json'), 'utf8'));
+  assert.equal(lock.packages['node_modules/uplot'].version, pin, 'the lock file agrees');
+  const pkg = path.join(root, 'tests', 'node_modules', 'uplot');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')).version, pin, 'installed by tools/deps.sh test');
+  for (const [mine, theirs] of [['uPlot.esm.js', 'dist/uPlot.esm.js'], ['uPlot.min.css', 'dist/uPlot.min.css'], ['LICENSE', 'LICENSE']]) {
+    const a = fs.readFileSync(path.join(root, 'web', 'vendor', 'uplot', mine));
+    const b = fs.readFileSync(path.join(pkg, theirs));
+    assert.equal(createHash('sha256').update(a).digest('hex'), createHash('sha256').update(b).digest('hex'), `${mine} is ${theirs} of uplot ${pin}`);
+  }
+  assert.match(fs.readFileSync(path.join(root, 'web', 'vendor', 'uplot', 'README.md'), 'utf8'), new RegExp(`uplot@${pin.replace(/\./g, '\\.')}`), 'the note names the version');
+  const meson = fs.readFileSync(path.join(root, 'meson.build'), 'utf8');
+  for (const f of ['web/devices.js', 'web/vendor/uplot/uPlot.esm.js', 'web/vendor/uplot/uPlot.min.css']) assert.ok(meson.includes(`'${f}'`), `meson.build embeds ${f}`);
+});
