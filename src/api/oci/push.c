@@ -2,10 +2,12 @@
  * push.c: blob uploads (monolithic POST with ?digest=, POST then PATCH/PUT chunks with or
  * without Content-Range, cross-repository mount) and manifest PUT. Bytes go through the same
  * blob writers and sessions as /api/v1 uploads (hashed on the way, durable before any row,
- * deduplicated by digest). A manifest that follows a known ML convention (ModelPack or ORAS:
- * raw layers with a title), pushed under a SemVer tag, also becomes a published cairn version
- * whose files are its layers, made through the v1 handlers (version create, upload confirm,
- * publish) with no byte copied.
+ * deduplicated by digest). A manifest that follows a known ML convention, pushed under a
+ * SemVer tag, also becomes a published cairn version made through the v1 handlers (version
+ * create, upload confirm, publish): ModelPack or ORAS raw layers with a title are its files
+ * with no byte copied; the tar (or tar+gzip) layers of a KitOps ModelKit are read with
+ * core/tar.c and each regular file is stored through a blob writer (hashed, deduplicated,
+ * durable) and held by the repository before it is attached.
  */
 #include "api/oci/oci.h"
 
@@ -487,8 +489,8 @@ static const char *layer_path(json_t *layer)
 }
 
 /* A layer that is a file as it is: ModelPack `.raw` layers; ORAS files (its default type is
- * ...layer.v1.tar even for a plain file; directories are tar+gzip with `unpack`). Tars
- * (ModelPack .tar*, KitOps) and compressed layers would need extracting: not imported. */
+ * ...layer.v1.tar even for a plain file; directories are tar+gzip with `unpack`). ModelPack
+ * tars and compressed layers are not imported; KitOps tars are (layer_kit_tar). */
 static bool layer_raw(json_t *layer)
 {
     const char *t = json_string_value(json_object_get(layer, "mediaType"));
