@@ -333,7 +333,8 @@ static void tar_refusals(void **state)
     refused(&b, "extended header");
 
     /* not tar at all */
-    put(&b, "\x1f\x8b gzip bytes are not a tar header", 36);
+    static const char gz[] = "\x1f\x8b gzip bytes are not a tar header";
+    put(&b, gz, sizeof(gz) - 1);
     for (int i = 0; i < 20; i++)
         put(&b, "................................", 32);
     refused(&b, "checksum");
