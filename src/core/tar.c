@@ -34,9 +34,8 @@ void tar_reader_free(tar_reader *t)
 static int fail(tar_reader *t, err *e, const char *fmt, const char *path)
 {
     t->state = ST_FAILED;
-    return err_set(e, ERR_INVALID, "tar entry %llu%s%.200s%s: %s",
-                   (unsigned long long)t->entries, path ? " '" : "", path ? path : "",
-                   path ? "'" : "", fmt);
+    return err_set(e, ERR_INVALID, "tar entry %llu%s%.200s%s: %s", (unsigned long long)t->entries,
+                   path ? " '" : "", path ? path : "", path ? "'" : "", fmt);
 }
 
 /* A numeric field: octal digits (spaces and NULs around them), or GNU base-256 when the first
@@ -326,17 +325,11 @@ static int header(tar_reader *t, err *e)
         t->state = t->remaining ? ST_SKIP : ST_HDR;
         break;
     case '1':
-    case '2':
-        rc = fail(t, e, "links are refused (regular files only)", name);
-        break;
+    case '2': rc = fail(t, e, "links are refused (regular files only)", name); break;
     case '3':
     case '4':
-    case '6':
-        rc = fail(t, e, "devices and FIFOs are refused (regular files only)", name);
-        break;
-    default:
-        rc = fail(t, e, "this entry type is not supported (regular files only)", name);
-        break;
+    case '6': rc = fail(t, e, "devices and FIFOs are refused (regular files only)", name); break;
+    default: rc = fail(t, e, "this entry type is not supported (regular files only)", name); break;
     }
     free(name);
     return rc;
@@ -348,10 +341,8 @@ int tar_feed(tar_reader *t, const void *buf, size_t n, err *e)
     while (n > 0) {
         size_t k;
         switch (t->state) {
-        case ST_FAILED:
-            return err_set(e, ERR_INVALID, "the archive was refused already");
-        case ST_END:
-            return 0; /* the rest of the last record */
+        case ST_FAILED: return err_set(e, ERR_INVALID, "the archive was refused already");
+        case ST_END: return 0; /* the rest of the last record */
         case ST_HDR:
             k = 512 - t->hlen < n ? 512 - t->hlen : n;
             memcpy(t->hdr + t->hlen, p, k);

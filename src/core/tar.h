@@ -42,10 +42,10 @@ typedef struct tar_reader {
     char meta_kind;     /* 'x' or 'L' while collecting one */
     char *meta;         /* the pax header / GNU long name being collected */
     size_t mlen;
-    char *longname;     /* a path from pax or 'L' for the next header */
-    int64_t pax_size;   /* a size from pax for the next header, or -1 */
-    char *path;         /* the current file's path */
-    char **seen;        /* paths given out, to refuse duplicates */
+    char *longname;   /* a path from pax or 'L' for the next header */
+    int64_t pax_size; /* a size from pax for the next header, or -1 */
+    char *path;       /* the current file's path */
+    char **seen;      /* paths given out, to refuse duplicates */
     size_t nseen;
     uint64_t entries;
 } tar_reader;

@@ -54,7 +54,10 @@ static void entry(buf *b, const char *prefix, const char *name, char type, const
     snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)n);
     snprintf((char *)h + 136, 12, "%011o", 0);
     h[156] = (unsigned char)type;
-    memcpy(h + 257, "ustar\0" "00", 8);
+    memcpy(h + 257,
+           "ustar\0"
+           "00",
+           8);
     if (prefix)
         memcpy(h + 345, prefix, strlen(prefix));
     memset(h + 148, ' ', 8);

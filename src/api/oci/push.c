@@ -178,7 +178,8 @@ static int post_finish(api_reply *r, api_call *c, void *state)
     store_tx *tx = NULL;
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
         return -1;
-    int rc = store_oci_upload_insert(tx, id, u->m.id, now, now + c->app->cfg->oci_upload_ttl_s * 1000, &r->e);
+    int rc = store_oci_upload_insert(tx, id, u->m.id, now,
+                                     now + c->app->cfg->oci_upload_ttl_s * 1000, &r->e);
     if (store_tx_end(tx, rc == 0, &r->e) < 0 || rc < 0)
         return -1;
     upload_headers(r, c, arena_strdup(c->a, id), 0);
@@ -508,8 +509,7 @@ static bool layer_raw(json_t *layer)
 /* A KitOps ModelKit: its config is the Kitfile. */
 static bool kitops(json_t *doc)
 {
-    const char *t =
-        json_string_value(json_object_get(json_object_get(doc, "config"), "mediaType"));
+    const char *t = json_string_value(json_object_get(json_object_get(doc, "config"), "mediaType"));
     return t && strcmp(t, KITOPS_CONFIG) == 0;
 }
 
@@ -811,8 +811,8 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
         const imp_file *f = &files.f[i];
         char key[BLOB_KEY_MAX];
         blob_key_of(key, sizeof(key), f->hex);
-        body = json_pack("{s:s, s:s, s:s, s:I}", "path", f->path, "sha256", f->hex,
-                         "storage_key", key, "size", (json_int_t)f->size);
+        body = json_pack("{s:s, s:s, s:s, s:I}", "path", f->path, "sha256", f->hex, "storage_key",
+                         key, "size", (json_int_t)f->size);
         rc = oci_sub(&sub, c, api_upload_confirm, v, body);
         json_decref(body);
         if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, f->path, f->hex))
