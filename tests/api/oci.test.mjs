@@ -644,8 +644,13 @@ describe('what a push becomes', () => {
       layers: [desc(tar, 'application/vnd.kitops.modelkit.model.v1.tar')], annotations: { 'ml.kitops.modelkit.cli-version': '1.0.0' } }));
     const r = await putManifest(repo, 'nightly', A.writer, m);
     assert.equal(r.status, 201, await r.clone().text());
+    // A compression cairn does not read (zstd) under a SemVer tag: stored, not imported.
+    const mz = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, KIT_CONFIG),
+      layers: [desc(tar, 'application/vnd.kitops.modelkit.model.v1.tar+zstd')] }));
+    const rz = await putManifest(repo, '2.0.0', A.writer, mz);
+    assert.equal(rz.status, 201, await rz.clone().text());
     const vs = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kit/versions`, { token: A.reader });
-    assert.deepEqual(vs.json.versions, [], 'not a SemVer tag: no version');
+    assert.deepEqual(vs.json.versions, [], 'not a SemVer tag, or zstd: no version');
     // Content that is not a version's may not take a tag that names one.
     await pushBlobs(`${A.slug}/tiny`, A.writer, [cfg, tar]);
     for (const t of ['stable', 'latest']) {
