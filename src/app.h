@@ -30,6 +30,7 @@ typedef struct config {
     int timeout_s;
     int retention_days;
     int64_t tmp_age_s;            /* GC sweeps temporaries idle this long (live sessions never) */
+    int64_t oci_upload_ttl_s;     /* an OCI blob upload session expires this long after its POST */
     double rate_limit;            /* requests/s per token (0: off) */
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */

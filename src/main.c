@@ -39,7 +39,7 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
+    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_oci_ttl, *o_rate,
     *o_min_client, *o_quota, *o_facet_index, *o_web_dir, *o_public_url, *o_devprof,
     *o_conv_workers, *o_conv_timeout, *o_conv_max, *o_telemetry_db;
 static const char *o_converters[32];
@@ -58,6 +58,7 @@ static opt options[] = {
     {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
     {"--retention", "CAIRN_RETENTION", "7", &o_retention},
     {"--tmp-age", "CAIRN_TMP_AGE", "21600", &o_tmp_age},
+    {"--oci-upload-ttl", "CAIRN_OCI_UPLOAD_TTL", "86400", &o_oci_ttl},
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
@@ -78,6 +79,7 @@ static void usage(FILE *f)
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
           "                    [--max-connections-per-ip N] [--header-timeout SECONDS]\n"
           "                    [--timeout SECONDS] [--retention DAYS] [--tmp-age SECONDS]\n"
+          "                    [--oci-upload-ttl SECONDS]\n"
           "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
           "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
           "                    [--web-dir DIR]\n"
@@ -351,6 +353,7 @@ static void build_config(config *cfg)
     cfg->timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
     cfg->retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
     cfg->tmp_age_s = num_opt(o_tmp_age, "--tmp-age", 0, 30L * 86400);
+    cfg->oci_upload_ttl_s = num_opt(o_oci_ttl, "--oci-upload-ttl", 1, 30L * 86400);
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;

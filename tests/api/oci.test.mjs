@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import {
-  startServer, api, mkOrgWithTokens, uniq, freePort, rnd,
+  startServer, api, mkOrgWithTokens, uniq, freePort, rnd, S3_MODE, s3PrefixFor, s3List,
 } from './harness.mjs';
 import { sha256, prngBytes, blobExists } from './files-lib.mjs';
 
@@ -75,6 +76,77 @@ function safetensors(seed, n) {
   return Buffer.concat([len, header, prngBytes(seed, n)]);
 }
 
+/** A tar archive (ustar; a pax header for names past 100 bytes) of entries
+ * {name, data?, type? ('0' file, '5' dir, '2' symlink, '3' char device), link?}. */
+function tarOf(entries) {
+  const blocks = [];
+  const header = (name, size, type, link = '') => {
+    const h = Buffer.alloc(512);
+    h.write(name.slice(0, 100), 0, 'utf8');
+    h.write('0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+    h.write('00000000000\0', 136);
+    h.write(type, 156);
+    h.write(link, 157);
+    h.write('ustar\x0000', 257, 'binary');
+    h.fill(' ', 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    return h;
+  };
+  const data = (b) => [b, Buffer.alloc((512 - (b.length % 512)) % 512)];
+  for (const e of entries) {
+    const type = e.type || '0';
+    const body = e.data || Buffer.alloc(0);
+    if (Buffer.byteLength(e.name) > 100) {
+      const rec = (len) => `${len} path=${e.name}\n`;
+      let len = rec(0).length;
+      while (rec(len).length !== len) len = rec(len).length;
+      const pax = Buffer.from(rec(len));
+      blocks.push(header('PaxHeaders/long', pax.length, 'x'), ...data(pax));
+    }
+    blocks.push(header(e.name, type === '0' ? body.length : 0, type, e.link));
+    if (type === '0') blocks.push(...data(body));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+const KIT_CONFIG = 'application/vnd.kitops.modelkit.config.v1+json';
+
+/** An OCI image layout holding a KitOps ModelKit as kit writes it: no mediaType field in the
+ * manifest, the Kitfile as config, one tar(+gzip) layer per Kitfile entry. */
+function kitLayout(dir, tag, layers) {
+  fs.mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (buf) => {
+    const h = sha256(buf);
+    fs.writeFileSync(path.join(dir, 'blobs', 'sha256', h), buf);
+    return { digest: `sha256:${h}`, size: buf.length };
+  };
+  const descs = layers.map(({ mediaType, blob }) => ({ mediaType, ...put(blob) }));
+  const config = Buffer.from(JSON.stringify({
+    manifestVersion: '1.0.0', package: { name: 'kitm', version: tag },
+    model: { path: 'model/weights.safetensors', diffId: descs[0].digest },
+    docs: [{ path: 'README.md' }],
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    config: { mediaType: KIT_CONFIG, ...put(config) },
+    layers: descs,
+    annotations: { 'ml.kitops.modelkit.cli-version': '1.3.0' },
+  }));
+  const m = put(manifest);
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+  fs.writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  return { manifest };
+}
+
 const FILES = {
   'model.safetensors': safetensors('oci-weights', 300_000),
   'README.md': Buffer.from('# tiny\n'),
@@ -116,6 +188,47 @@ describe('skopeo against cairn', () => {
     const f = await fetch(`${srv.url}/api/v1/org/${A.slug}/models/tiny/versions/1.0.0/files/sub/notes.txt`, { headers: { authorization: `Bearer ${A.reader}` } });
     assert.equal(f.status, 200);
     assert.ok(Buffer.from(await f.arrayBuffer()).equals(FILES['sub/notes.txt']));
+  });
+
+  test('skopeo copy of a KitOps ModelKit (tar+gzip and tar layers) makes a version of the tar entries; cairn pull gives them', async () => {
+    const longDoc = `docs/${'d'.repeat(130)}.md`;
+    const KIT = {
+      'model/weights.safetensors': safetensors('kit-weights', 250_000),
+      'README.md': Buffer.from(`# kit model ${rnd()}\n`),
+      [longDoc]: Buffer.from('a name only a pax header holds\n'),
+    };
+    const modelTar = zlib.gzipSync(tarOf([{ name: 'model/', type: '5' }, { name: 'model/weights.safetensors', data: KIT['model/weights.safetensors'] }]));
+    const docsTar = tarOf([{ name: './README.md', data: KIT['README.md'] }, { name: 'docs/', type: '5' }, { name: longDoc, data: KIT[longDoc] }]);
+    const dir = path.join(tmp, 'kitlayout');
+    const kl = kitLayout(dir, '1.0.0', [
+      { mediaType: 'application/vnd.kitops.modelkit.model.v1.tar+gzip', blob: modelTar },
+      { mediaType: 'application/vnd.kitops.modelkit.docs.v1.tar', blob: docsTar },
+    ]);
+    const r = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds(A.writer),
+      `oci:${dir}:1.0.0`, `docker://${R}/${A.slug}/kitm:1.0.0`]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kitm/versions/1.0.0`, { token: A.reader });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.json.lifecycle, 'published');
+    const files = v.json.packages.flatMap((p) => p.resources).map((x) => [x.path, x.sha256, x.size_bytes]).sort();
+    assert.deepEqual(files, Object.entries(KIT).map(([p, b]) => [p, sha256(b), b.length]).sort());
+    for (const [p, b] of Object.entries(KIT)) {
+      const f = await fetch(`${srv.url}/api/v1/org/${A.slug}/models/kitm/versions/1.0.0/files/${p}`, { headers: { authorization: `Bearer ${A.reader}` } });
+      assert.equal(f.status, 200, p);
+      assert.equal(sha256(Buffer.from(await f.arrayBuffer())), sha256(b), p);
+    }
+    const out = path.join(tmp, 'kitpull');
+    const p = await run(CLI, ['pull', `${A.slug}/kitm@1.0.0`, '-o', out], { env: { CAIRN_SERVER: srv.url, CAIRN_TOKEN: A.reader, XDG_STATE_HOME: path.join(tmp, 'state') } });
+    assert.equal(p.code, 0, p.stderr + p.stdout);
+    for (const [f, b] of Object.entries(KIT)) assert.ok(fs.readFileSync(path.join(out, f)).equals(b), f);
+    // The pushed ModelKit itself stays pullable byte for byte (kit pull reads it back).
+    const g = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${A.slug}/kitm:1.0.0`]);
+    assert.equal(g.code, 0, g.stderr);
+    assert.ok(g.stdout.equals(kl.manifest));
+    // Pushing it again is accepted and changes nothing.
+    const again = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds(A.writer),
+      `oci:${dir}:1.0.0`, `docker://${R}/${A.slug}/kitm:1.0.0`]);
+    assert.equal(again.code, 0, again.stderr);
   });
 
   test('skopeo inspect --raw gives the pushed manifest byte for byte', async () => {
@@ -522,30 +635,72 @@ describe('what a push becomes', () => {
     assert.deepEqual(v.json.packages.flatMap((p) => p.resources).map((x) => [x.path, x.sha256]), [['data/file.txt', sha256(file)]]);
   });
 
-  test('a KitOps-shaped ModelKit (tar layers, no mediaType field) is stored as OCI content only, pulled back byte for byte', async () => {
+  test('a ModelKit under a tag that is not SemVer is stored as OCI content only, pulled back byte for byte', async () => {
     const repo = `${A.slug}/kit`;
     const cfg = Buffer.from(JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'kit' } }));
-    const tar = Buffer.alloc(2048, 7);
+    const tar = tarOf([{ name: 'model.bin', data: Buffer.from('weights') }]);
     await pushBlobs(repo, A.writer, [cfg, tar]);
-    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, 'application/vnd.kitops.modelkit.config.v1+json'),
+    const m = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, KIT_CONFIG),
       layers: [desc(tar, 'application/vnd.kitops.modelkit.model.v1.tar')], annotations: { 'ml.kitops.modelkit.cli-version': '1.0.0' } }));
-    const r = await putManifest(repo, '1.0.0', A.writer, m);
+    const r = await putManifest(repo, 'nightly', A.writer, m);
     assert.equal(r.status, 201, await r.clone().text());
+    // A compression cairn does not read (zstd) under a SemVer tag: stored, not imported.
+    const mz = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, KIT_CONFIG),
+      layers: [desc(tar, 'application/vnd.kitops.modelkit.model.v1.tar+zstd')] }));
+    const rz = await putManifest(repo, '2.0.0', A.writer, mz);
+    assert.equal(rz.status, 201, await rz.clone().text());
     const vs = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kit/versions`, { token: A.reader });
-    assert.deepEqual(vs.json.versions, [], 'tar layers are not extracted');
+    assert.deepEqual(vs.json.versions, [], 'not a SemVer tag, or zstd: no version');
     // Content that is not a version's may not take a tag that names one.
-    const taken = await putManifest(`${A.slug}/tiny`, '1.1.0_b7', A.writer, m);
-    assert.equal(taken.status, 404, 'its blobs are not in tiny');
     await pushBlobs(`${A.slug}/tiny`, A.writer, [cfg, tar]);
-    for (const t of ['1.1.0_b7', 'stable', 'latest']) {
+    for (const t of ['stable', 'latest']) {
       const r2 = await putManifest(`${A.slug}/tiny`, t, A.writer, m);
       assert.equal(r2.status, 409, t);
       assert.equal(await code(r2), 'DENIED');
     }
     assert.equal((await putManifest(`${A.slug}/tiny`, 'kit-1', A.writer, m)).status, 201);
-    const g = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:1.0.0`]);
+    const g = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', creds(A.reader), `docker://${R}/${repo}:nightly`]);
     assert.equal(g.code, 0, g.stderr);
     assert.ok(g.stdout.equals(m));
+  });
+
+  test('a ModelKit whose tar holds a link, a device, an absolute path or ".." (or is no tar) is MANIFEST_INVALID and makes no version', async () => {
+    const repo = `${A.slug}/kitbad`;
+    const cfg = Buffer.from(JSON.stringify({ manifestVersion: '1.0.0', package: { name: 'kitbad' } }));
+    const ok = { name: 'ok.txt', data: Buffer.from('fine') };
+    const cases = [
+      ['symlink', tarOf([ok, { name: 'evil', type: '2', link: '/etc/passwd' }]), /links/],
+      ['hard link', tarOf([ok, { name: 'evil', type: '1', link: 'ok.txt' }]), /links/],
+      ['device', tarOf([ok, { name: 'dev/null', type: '3' }]), /devices/],
+      ['absolute', tarOf([ok, { name: '/etc/cron.d/x', data: Buffer.from('x') }]), /absolute/],
+      ['dotdot', tarOf([ok, { name: 'a/../../x', data: Buffer.from('x') }]), /'\.\.'/],
+      ['bad path', tarOf([{ name: 'ctl\x01char', data: Buffer.from('x') }]), /not a valid file path/],
+      ['not a tar', Buffer.alloc(2048, 7), /checksum/],
+      ['bad gzip', Buffer.from('not gzip at all'), /gzip/],
+      ['truncated gzip', zlib.gzipSync(tarOf([ok])).subarray(0, 40), /gzip|truncated/],
+    ];
+    for (const [what, blob, why] of cases) {
+      await pushBlobs(repo, A.writer, [cfg, blob]);
+      const gz = what.includes('gzip');
+      const m = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, KIT_CONFIG),
+        layers: [desc(blob, `application/vnd.kitops.modelkit.model.v1.tar${gz ? '+gzip' : ''}`)] }));
+      const r = await putManifest(repo, '1.0.0', A.writer, m);
+      assert.equal(r.status, 400, what);
+      const body = await r.json();
+      assert.equal(body.errors[0].code, 'MANIFEST_INVALID', what);
+      assert.match(body.errors[0].message + (body.errors[0].detail || ''), why, `${what}: ${JSON.stringify(body)}`);
+    }
+    const vs = await api(srv, 'GET', `/api/v1/org/${A.slug}/models/kitbad/versions`, { token: A.writer });
+    assert.deepEqual(vs.json.versions, [], 'no version, not even a draft');
+    // Two layers holding the same path are refused too.
+    const t1 = tarOf([{ name: 'same.txt', data: Buffer.from('one') }]);
+    const t2 = tarOf([{ name: 'same.txt', data: Buffer.from('two') }]);
+    await pushBlobs(repo, A.writer, [t1, t2]);
+    const m2 = Buffer.from(JSON.stringify({ schemaVersion: 2, config: desc(cfg, KIT_CONFIG),
+      layers: [desc(t1, 'application/vnd.kitops.modelkit.model.v1.tar'), desc(t2, 'application/vnd.kitops.modelkit.docs.v1.tar')] }));
+    const r2 = await putManifest(repo, '1.0.0', A.writer, m2);
+    assert.equal(r2.status, 400);
+    assert.equal(await code(r2), 'MANIFEST_INVALID');
   });
 
   test('a layer cairn refuses fails the push with MANIFEST_INVALID and no tag; the next push resumes the draft', async () => {
@@ -667,6 +822,70 @@ describe('quotas count OCI pushes (--quota-versions-monthly 1)', () => {
 
 // The same skopeo commands against Debian's docker-registry (distribution 2.8.2): the
 // reference for exit codes and bytes.
+describe('upload sessions expire (--oci-upload-ttl 4)', () => {
+  const TTL = 4;
+  let t;
+  let T;
+  before(async () => {
+    t = await startServer({ args: ['--oci-upload-ttl', String(TTL), '--tmp-age', '0', '--retention', '0'] });
+    T = await mkOrgWithTokens(t, uniq('ot'));
+  });
+  after(async () => { await t?.stop(); });
+  const auth = (tok) => ({ authorization: `Bearer ${tok}` });
+  /** True if the store holds bytes of upload session id (a session file, or S3 chunks). */
+  async function sessionBytes(id) {
+    if (S3_MODE) return (await s3List(`${s3PrefixFor(t.dataDir)}sessions/${id}/`)).length > 0;
+    return fs.existsSync(path.join(t.dataDir, 'blobs', 'tmp', `session-${id}`));
+  }
+  /** A session holding `a` then `b` (two PATCHes: session bytes), and one whose single PATCH
+   * held a whole blob (c/image's way). */
+  async function sessions(repo, a, b, whole) {
+    const s = await fetch(`${t.url}${repo}/blobs/uploads/`, { method: 'POST', headers: auth(T.writer) });
+    assert.equal(s.status, 202);
+    const loc = s.headers.get('location');
+    const p1 = await fetch(`${t.url}${loc}`, { method: 'PATCH', headers: { ...auth(T.writer), 'content-range': `0-${a.length - 1}` }, body: a });
+    assert.equal(p1.status, 202);
+    const p2 = await fetch(`${t.url}${loc}`, { method: 'PATCH', headers: { ...auth(T.writer), 'content-range': `${a.length}-${a.length + b.length - 1}` }, body: b });
+    assert.equal(p2.status, 202, await p2.text());
+    const s2 = await fetch(`${t.url}${repo}/blobs/uploads/`, { method: 'POST', headers: auth(T.writer) });
+    const loc2 = s2.headers.get('location');
+    assert.equal((await fetch(`${t.url}${loc2}`, { method: 'PATCH', headers: auth(T.writer), body: whole })).status, 202);
+    return { loc, loc2, id: s.headers.get('docker-upload-uuid') };
+  }
+
+  test('a session past its TTL is unknown and GC sweeps its bytes; a live one survives GC and completes', async () => {
+    const repo = `/v2/${T.slug}/ttl`;
+    const oldWhole = Buffer.from(`old whole ${rnd()}`);
+    const old = await sessions(repo, Buffer.from(`old-a ${rnd()}`), Buffer.from(`old-b ${rnd()}`), oldWhole);
+    assert.equal((await fetch(`${t.url}${old.loc}`, { headers: auth(T.writer) })).status, 204, 'the session answers while live');
+    assert.ok(await sessionBytes(old.id), 'the session holds bytes');
+    assert.ok(await blobExists(t.dataDir, sha256(oldWhole)), 'the whole-blob session holds its blob');
+    await new Promise((res) => { setTimeout(res, TTL * 1000 + 300); });
+    const a = Buffer.from(`new-a ${rnd()}`);
+    const b = Buffer.from(`new-b ${rnd()}`);
+    const whole = Buffer.from(`new whole ${rnd()}`);
+    const live = await sessions(repo, a, b, whole);
+    for (const loc of [old.loc, old.loc2]) {
+      const g = await fetch(`${t.url}${loc}`, { headers: auth(T.writer) });
+      assert.equal(g.status, 404);
+      assert.equal((await g.json()).errors[0].code, 'BLOB_UPLOAD_UNKNOWN');
+    }
+    const gc = await api(t, 'POST', '/api/v1/admin/gc', { token: t.adminToken });
+    assert.equal(gc.status, 200, gc.text);
+    assert.ok(!(await sessionBytes(old.id)), 'the expired session\'s bytes are swept');
+    assert.ok(!(await blobExists(t.dataDir, sha256(oldWhole))), 'the expired whole-blob session\'s blob is swept');
+    assert.ok(await sessionBytes(live.id), 'the live session\'s bytes are kept');
+    // The live ones complete after GC.
+    const all = Buffer.concat([a, b]);
+    const fin = await fetch(`${t.url}${live.loc}?digest=sha256:${sha256(all)}`, { method: 'PUT', headers: auth(T.writer) });
+    assert.equal(fin.status, 201, await fin.text());
+    const fin2 = await fetch(`${t.url}${live.loc2}?digest=sha256:${sha256(whole)}`, { method: 'PUT', headers: auth(T.writer) });
+    assert.equal(fin2.status, 201, await fin2.text());
+    const back = await fetch(`${t.url}${repo}/blobs/sha256:${sha256(all)}`, { headers: auth(T.reader) });
+    assert.ok(Buffer.from(await back.arrayBuffer()).equals(all));
+  });
+});
+
 describe('skopeo against docker-registry (reference)', () => {
   let reg;
   let RR;

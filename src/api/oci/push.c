@@ -2,10 +2,12 @@
  * push.c: blob uploads (monolithic POST with ?digest=, POST then PATCH/PUT chunks with or
  * without Content-Range, cross-repository mount) and manifest PUT. Bytes go through the same
  * blob writers and sessions as /api/v1 uploads (hashed on the way, durable before any row,
- * deduplicated by digest). A manifest that follows a known ML convention (ModelPack or ORAS:
- * raw layers with a title), pushed under a SemVer tag, also becomes a published cairn version
- * whose files are its layers, made through the v1 handlers (version create, upload confirm,
- * publish) with no byte copied.
+ * deduplicated by digest). A manifest that follows a known ML convention, pushed under a
+ * SemVer tag, also becomes a published cairn version made through the v1 handlers (version
+ * create, upload confirm, publish): ModelPack or ORAS raw layers with a title are its files
+ * with no byte copied; the tar (or tar+gzip) layers of a KitOps ModelKit are read with
+ * core/tar.c and each regular file is stored through a blob writer (hashed, deduplicated,
+ * durable) and held by the repository before it is attached.
  */
 #include "api/oci/oci.h"
 
@@ -14,14 +16,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "api/handlers.h"
 #include "blob/blob.h"
 #include "core/semver.h"
+#include "core/tar.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define UPLOAD_TTL_MS (24LL * 3600 * 1000)
+#define KITOPS_CONFIG "application/vnd.kitops.modelkit.config.v1+json"
+#define KITOPS_LAYER "application/vnd.kitops.modelkit."
 
 typedef struct oci_up {
     store_artifact m;
@@ -172,7 +178,8 @@ static int post_finish(api_reply *r, api_call *c, void *state)
     store_tx *tx = NULL;
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)
         return -1;
-    int rc = store_oci_upload_insert(tx, id, u->m.id, now, now + UPLOAD_TTL_MS, &r->e);
+    int rc = store_oci_upload_insert(tx, id, u->m.id, now,
+                                     now + c->app->cfg->oci_upload_ttl_s * 1000, &r->e);
     if (store_tx_end(tx, rc == 0, &r->e) < 0 || rc < 0)
         return -1;
     upload_headers(r, c, arena_strdup(c->a, id), 0);
@@ -483,8 +490,8 @@ static const char *layer_path(json_t *layer)
 }
 
 /* A layer that is a file as it is: ModelPack `.raw` layers; ORAS files (its default type is
- * ...layer.v1.tar even for a plain file; directories are tar+gzip with `unpack`). Tars
- * (ModelPack .tar*, KitOps) and compressed layers would need extracting: not imported. */
+ * ...layer.v1.tar even for a plain file; directories are tar+gzip with `unpack`). ModelPack
+ * tars and compressed layers are not imported; KitOps tars are (layer_kit_tar). */
 static bool layer_raw(json_t *layer)
 {
     const char *t = json_string_value(json_object_get(layer, "mediaType"));
@@ -499,8 +506,27 @@ static bool layer_raw(json_t *layer)
     return true;
 }
 
+/* A KitOps ModelKit: its config is the Kitfile. */
+static bool kitops(json_t *doc)
+{
+    const char *t = json_string_value(json_object_get(json_object_get(doc, "config"), "mediaType"));
+    return t && strcmp(t, KITOPS_CONFIG) == 0;
+}
+
+/* A ModelKit layer: application/vnd.kitops.modelkit.<kind>.v1.tar, or .tar+gzip (*gz). */
+static bool layer_kit_tar(json_t *layer, bool *gz)
+{
+    const char *t = json_string_value(json_object_get(layer, "mediaType"));
+    if (!t || strncmp(t, KITOPS_LAYER, strlen(KITOPS_LAYER)) != 0)
+        return false;
+    size_t n = strlen(t);
+    *gz = n > 9 && strcmp(t + n - 9, ".tar+gzip") == 0;
+    return *gz || (n > 4 && strcmp(t + n - 4, ".tar") == 0);
+}
+
 /* A version to import the manifest as: its tag read as SemVer (`_` for `+`) and every layer a
- * raw file with a path. NULL when the manifest stays plain OCI content. */
+ * raw file with a path, or a KitOps ModelKit (every layer a tar to extract). NULL when the
+ * manifest stays plain OCI content. */
 static const char *import_version(json_t *doc, const char *media_type, const char *tag, arena *a)
 {
     if (!tag || is_index(media_type))
@@ -516,12 +542,212 @@ static const char *import_version(json_t *doc, const char *media_type, const cha
         return NULL;
     size_t i;
     json_t *l;
+    bool gz;
+    if (kitops(doc)) {
+        json_array_foreach(layers, i, l) if (!layer_kit_tar(l, &gz)) return NULL;
+        return v;
+    }
     json_array_foreach(layers, i, l) if (!layer_path(l) || !layer_raw(l)) return NULL;
     return v;
 }
 
-/* True if draft v already holds the layer's path with the layer's bytes. */
-static bool same_file(api_call *c, const char *v, json_t *layer)
+/* A file to import: its path, SHA-256 (hex) and size. */
+typedef struct imp_file {
+    const char *path, *hex;
+    int64_t size;
+} imp_file;
+
+typedef struct imp_list {
+    imp_file *f;
+    size_t n, cap;
+} imp_list;
+
+/* Appends a file, refusing a path given twice (two layers, or two tars, holding it). */
+static int imp_add(imp_list *l, api_call *c, const char *path, const char *hex, int64_t size,
+                   err *e)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->f[i].path, path) == 0)
+            return oci_fail(e, ERR_INVALID, "MANIFEST_INVALID", "two layers hold '%.200s'", path);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        imp_file *f = arena_alloc(c->a, cap * sizeof(*f));
+        if (l->n)
+            memcpy(f, l->f, l->n * sizeof(*f));
+        l->f = f;
+        l->cap = cap;
+    }
+    l->f[l->n++] = (imp_file){arena_strdup(c->a, path), arena_strdup(c->a, hex), size};
+    return 0;
+}
+
+/* ---- extracting tar layers (KitOps) ---- */
+
+typedef struct kit_sink {
+    api_call *c;
+    const store_artifact *m;
+    imp_list *list;
+    blob_writer *w;
+    const char *path;
+} kit_sink;
+
+static int kit_begin(void *ctx, const char *path, uint64_t size, err *e)
+{
+    (void)size;
+    kit_sink *k = ctx;
+    k->path = arena_strdup(k->c->a, path);
+    return blob_writer_open(&k->w, k->c->app->blob, e);
+}
+
+static int kit_data(void *ctx, const void *p, size_t n, err *e)
+{
+    kit_sink *k = ctx;
+    return blob_writer_write(k->w, p, n, e);
+}
+
+/* A file is whole: durable under its digest, then held by the repository (so GC keeps it and
+ * the org may attach it), under the write lock GC takes, as adopt() does for an upload. */
+static int kit_end(void *ctx, err *e)
+{
+    kit_sink *k = ctx;
+    char hex[65], key[BLOB_KEY_MAX];
+    uint64_t size = 0;
+    blob_writer *w = k->w;
+    k->w = NULL;
+    if (blob_writer_commit(w, NULL, hex, &size, e) < 0)
+        return -1;
+    blob_key_of(key, sizeof(key), hex);
+    store_tx *tx = NULL;
+    if (store_tx_begin(&tx, k->c->app->store, true, e) < 0)
+        return -1;
+    int rc = 0;
+    if (!blob_exists(k->c->app->blob, key))
+        rc = err_set(e, ERR_UNAVAILABLE, "an extracted file was garbage-collected; push again");
+    if (rc == 0)
+        rc = store_oci_blob_add(tx, k->m->id, arena_printf(k->c->a, "sha256:%s", hex), key,
+                                (int64_t)size, time_now_ms(), e);
+    if (store_tx_end(tx, rc == 0, e) < 0 || rc < 0)
+        return -1;
+    return imp_add(k->list, k->c, k->path, hex, (int64_t)size, e);
+}
+
+#define KIT_BUF (1u << 20)
+
+/* Reads the layer blob d (gzip-compressed if gz) as a tar and stores each regular file. */
+static int extract(api_call *c, const store_artifact *m, const char *d, bool gz, imp_list *list,
+                   err *e)
+{
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), d + 7);
+    int fd = -1;
+    uint64_t size = 0;
+    if (blob_open_read(&fd, &size, c->app->blob, key, e) < 0)
+        return -1;
+    kit_sink k = {c, m, list, NULL, NULL};
+    tar_sink s = {kit_begin, kit_data, kit_end, &k};
+    tar_reader t;
+    tar_reader_init(&t, &s);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    bool zinit = false;
+    unsigned char *in = malloc(KIT_BUF), *out = gz ? malloc(KIT_BUF) : NULL;
+    int rc = in && (out || !gz) ? 0 : err_set(e, ERR_SERVER, "out of memory");
+    if (rc == 0 && gz) {
+        if (inflateInit2(&zs, 15 + 16) != Z_OK)
+            rc = err_set(e, ERR_SERVER, "zlib: inflateInit2 failed");
+        zinit = rc == 0;
+    }
+    bool zend = false;
+    while (rc == 0) {
+        ssize_t n = read(fd, in, KIT_BUF);
+        if (n < 0) {
+            rc = err_set(e, ERR_SERVER, "reading a layer failed");
+            break;
+        }
+        if (n == 0)
+            break;
+        if (!gz) {
+            rc = tar_feed(&t, in, (size_t)n, e);
+            continue;
+        }
+        zs.next_in = in;
+        zs.avail_in = (uInt)n;
+        while (rc == 0 && zs.avail_in > 0) {
+            if (zend) { /* another gzip member follows */
+                if (inflateReset(&zs) != Z_OK)
+                    rc = err_set(e, ERR_INVALID, "gzip: cannot read the next member");
+                zend = false;
+                if (rc < 0)
+                    break;
+            }
+            zs.next_out = out;
+            zs.avail_out = KIT_BUF;
+            int z = inflate(&zs, Z_NO_FLUSH);
+            if (z != Z_OK && z != Z_STREAM_END && z != Z_BUF_ERROR) {
+                rc = err_set(e, ERR_INVALID, "the layer is not valid gzip (%s)",
+                             zs.msg ? zs.msg : "inflate failed");
+                break;
+            }
+            zend = z == Z_STREAM_END;
+            size_t got = KIT_BUF - zs.avail_out;
+            if (got)
+                rc = tar_feed(&t, out, got, e);
+            else if (z == Z_BUF_ERROR)
+                break;
+        }
+    }
+    if (rc == 0 && gz && !zend)
+        rc = err_set(e, ERR_INVALID, "the gzip stream is truncated");
+    if (rc == 0)
+        rc = tar_finish(&t, e);
+    blob_writer_abort(k.w);
+    tar_reader_free(&t);
+    if (zinit)
+        inflateEnd(&zs);
+    free(in);
+    free(out);
+    close(fd);
+    if (rc < 0 && e->kind == ERR_INVALID) {
+        char why[sizeof(e->detail)];
+        snprintf(why, sizeof(why), "%s", e->detail);
+        return oci_fail(e, ERR_INVALID, "MANIFEST_INVALID", "layer %.71s: %s", d, why);
+    }
+    return rc;
+}
+
+/* The files the manifest's layers give: each raw layer at its path, or the files of each tar
+ * layer of a ModelKit, extracted and stored. */
+static int import_files(imp_list *list, api_call *c, json_t *doc, err *e)
+{
+    size_t i;
+    json_t *l;
+    bool kit = kitops(doc), gz = false;
+    store_artifact m;
+    if (kit) {
+        store_tx *tx = NULL;
+        if (store_tx_begin(&tx, c->app->store, false, e) < 0)
+            return -1;
+        int rc = oci_repo(&m, c, tx, e);
+        store_tx_end(tx, false, e);
+        if (rc < 0)
+            return -1;
+    }
+    json_array_foreach(json_object_get(doc, "layers"), i, l)
+    {
+        const char *d = json_string_value(json_object_get(l, "digest"));
+        int rc = kit ? (layer_kit_tar(l, &gz), extract(c, &m, d, gz, list, e))
+                     : imp_add(list, c, layer_path(l), d + 7,
+                               json_integer_value(json_object_get(l, "size")), e);
+        if (rc < 0)
+            return -1;
+    }
+    if (list->n == 0)
+        return oci_fail(e, ERR_INVALID, "MANIFEST_INVALID", "the layers hold no regular file");
+    return 0;
+}
+
+/* True if draft v already holds the path with the bytes of SHA-256 hex. */
+static bool same_file(api_call *c, const char *v, const char *path, const char *hex)
 {
     store_tx *tx = NULL;
     store_artifact m;
@@ -529,12 +755,11 @@ static bool same_file(api_call *c, const char *v, json_t *layer)
     store_resource res;
     err e = {0};
     bool same = false;
-    const char *d = json_string_value(json_object_get(layer, "digest"));
     if (store_tx_begin(&tx, c->app->store, false, &e) < 0)
         return false;
     if (oci_repo(&m, c, tx, &e) == 0 && api_resolve_version(&ver, c, tx, &m, v, &e) == 0 &&
-        store_resource_by_path(&res, tx, ver.id, layer_path(layer), c->a, &e) == 0)
-        same = strcmp(res.sha256, d + 7) == 0;
+        store_resource_by_path(&res, tx, ver.id, path, c->a, &e) == 0)
+        same = strcmp(res.sha256, hex) == 0;
     store_tx_end(tx, false, &e);
     return same;
 }
@@ -552,6 +777,9 @@ static int sub_failed(api_reply *r, const api_reply *sub)
 static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
 {
     api_reply sub;
+    imp_list files = {0};
+    if (import_files(&files, c, doc, &r->e) < 0)
+        return -1;
     json_t *body = json_pack("{s:s}", "version", v);
     int rc = oci_sub(&sub, c, api_version_create, NULL, body);
     json_decref(body);
@@ -579,19 +807,15 @@ static int import(api_reply *r, api_call *c, json_t *doc, const char *v)
     } else if (rc < 0) {
         return sub_failed(r, &sub);
     }
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(doc, "layers"), i, l)
-    {
-        const char *d = json_string_value(json_object_get(l, "digest"));
+    for (size_t i = 0; i < files.n; i++) {
+        const imp_file *f = &files.f[i];
         char key[BLOB_KEY_MAX];
-        blob_key_of(key, sizeof(key), d + 7);
-        body =
-            json_pack("{s:s, s:s, s:s, s:I}", "path", layer_path(l), "sha256", d + 7, "storage_key",
-                      key, "size", json_integer_value(json_object_get(l, "size")));
+        blob_key_of(key, sizeof(key), f->hex);
+        body = json_pack("{s:s, s:s, s:s, s:I}", "path", f->path, "sha256", f->hex, "storage_key",
+                         key, "size", (json_int_t)f->size);
         rc = oci_sub(&sub, c, api_upload_confirm, v, body);
         json_decref(body);
-        if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, l))
+        if (rc < 0 && resumed && sub.e.kind == ERR_EXISTS && same_file(c, v, f->path, f->hex))
             continue; /* attached by the earlier attempt */
         if (rc < 0)
             return sub_failed(r, &sub);
