@@ -646,18 +646,11 @@ int api_in_tx(api_reply *r, api_call *c, bool write,
     return rc;
 }
 
-int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
-                     int (*fn)(api_reply *, api_call *, store_tx *))
-{
-    if (api_cache_try(r, c, scope)) /* no transaction for a cached answer */
-        return 0;
-    return api_in_tx(r, c, false, fn);
-}
-
 /* The key and revision of the pending cache fill of a request (in its arena). */
 typedef struct cache_fill {
     const char *key;
     int64_t rev;
+    bool claimed; /* this request builds the body others wait for */
 } cache_fill;
 
 bool api_cache_try(api_reply *r, api_call *c, const char *scope)
@@ -680,7 +673,8 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
                            c->query[i].value);
     const char *body, *etag;
     size_t n;
-    if (resp_cache_get(c->app->cache, key, rev, &body, &n, &etag, c->a)) {
+    bool claimed;
+    if (resp_cache_get(c->app->cache, key, rev, &body, &n, &etag, &claimed, c->a)) {
         r->status = 200;
         r->raw = body;
         r->raw_len = n;
@@ -691,6 +685,7 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
     cache_fill *f = arena_new(c->a, cache_fill);
     f->key = key;
     f->rev = rev;
+    f->claimed = claimed;
     c->cache_fill = f;
     return false;
 }
@@ -700,6 +695,18 @@ void api_cache_store(api_reply *r, api_call *c)
     const cache_fill *f = c->cache_fill;
     if (f && r->e.kind == ERR_NONE && r->status == 200 && r->raw)
         resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
+}
+
+int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
+                     int (*fn)(api_reply *, api_call *, store_tx *))
+{
+    if (api_cache_try(r, c, scope)) /* no transaction for a cached answer */
+        return 0;
+    int rc = api_in_tx(r, c, false, fn);
+    const cache_fill *f = c->cache_fill;
+    if (f && f->claimed) /* stored or not (an error, a large body): let the waiters go */
+        resp_cache_release(c->app->cache, f->key, f->rev);
+    return rc;
 }
 
 int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
