@@ -215,6 +215,8 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
         return err_set(e, ERR_INVALID, "multiple ranges are not supported");
     char *end;
     if (*p == '-') {
+        if (p[1] < '0' || p[1] > '9') /* strtoull would take "+5", " 5" and "-5" */
+            return err_set(e, ERR_INVALID, "bad Range header");
         unsigned long long n = strtoull(p + 1, &end, 10);
         if (end == p + 1 || *end)
             return err_set(e, ERR_INVALID, "bad Range header");
