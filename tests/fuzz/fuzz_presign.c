@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     n[3] += rest ? rest + 1 : 0; /* the last field keeps any further newlines */
     char *key = fuzz_strndup(f[0], n[0]), *exp = fuzz_strndup(f[1], n[1]);
+    n[0] = strlen(key); /* the key reaches presign_check() as a C string */
     char *sig = fuzz_strndup(f[2], n[2]), *raw = fuzz_strndup(f[3], n[3]);
 
     /* unescape: in place, never longer, NUL-free, and %XX of a non-NUL byte decodes to it */
