@@ -808,7 +808,8 @@ int64_t s3_iso_ms(const char *t)
     memset(&tm, 0, sizeof(tm));
     int ms = 0;
     if (sscanf(t, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+               &tm.tm_min, &tm.tm_sec, &ms) < 6 ||
+        tm.tm_year < 1970 || tm.tm_year > 9999) /* and tm_year - 1900 cannot overflow */
         return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
