@@ -720,16 +720,21 @@ static const char *cr_number(const char *s, unsigned long long *v)
     return p;
 }
 
-/* Content-Range: bytes FIRST-LAST/TOTAL (RFC 9110 §14.4; TOTAL may be *): digits only,
- * FIRST <= LAST < TOTAL, nothing after, and a length that fits uint64. */
-static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, err *e)
+/* Content-Range: bytes a-b/total (total may be *: *total is then -1). Digits only (sscanf took
+ * a sign or spaces), nothing after TOTAL, and a length that fits uint64. */
+static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, int64_t *total,
+                               err *e)
 {
-    unsigned long long x, y, total;
+    unsigned long long x, y, t;
     const char *p = strncmp(h, "bytes ", 6) == 0 ? cr_number(h + 6, &x) : NULL;
-    if (!p || *p != '-' || !(p = cr_number(p + 1, &y)) || *p != '/' || y < x ||
-        y - x + 1 == 0 ||
-        (strcmp(p + 1, "*") != 0 && (!(p = cr_number(p + 1, &total)) || *p || total <= y)))
+    if (!p || *p != '-' || !(p = cr_number(p + 1, &y)) || *p != '/' || y < x || y - x + 1 == 0)
         return err_set(e, ERR_INVALID, "bad Content-Range: want 'bytes FIRST-LAST/TOTAL'");
+    if (strcmp(p + 1, "*") == 0)
+        *total = -1;
+    else if ((p = cr_number(p + 1, &t)) && !*p && t <= INT64_MAX)
+        *total = (int64_t)t;
+    else
+        return err_set(e, ERR_INVALID, "bad Content-Range: TOTAL is a byte count or *");
     *a = x;
     *len = y - x + 1;
     return 0;
@@ -751,7 +756,8 @@ static int patch_begin(api_reply *r, api_call *c, void **state)
     u->offset = have;
     if (cr) {
         uint64_t a = 0;
-        if (parse_content_range(cr, &a, &u->range_len, &r->e) < 0)
+        int64_t total = -1;
+        if (parse_content_range(cr, &a, &u->range_len, &total, &r->e) < 0)
             return -1;
         if (a != have)
             return err_set(&r->e, ERR_CONFLICT,
