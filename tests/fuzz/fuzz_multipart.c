@@ -238,6 +238,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(bd != NULL);
             bd += 9;
             size_t bl = strlen(bd);
+            if (bl > 1 && bd[0] == '"' && bd[bl - 1] == '"') { /* MHD unquotes it too */
+                bd++;
+                bl -= 2;
+            }
             char *close_delim = malloc(bl + 5);
             memcpy(close_delim, "--", 2);
             memcpy(close_delim + 2, bd, bl);
