@@ -502,8 +502,15 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
     }
     if (r->rt->upload) {
         if (r->pp) {
-            MHD_destroy_post_processor(r->pp);
+            /* MHD_NO: the body ended before the closing boundary (cut in a part's data, in a
+             * boundary, or without the final --boundary--): a truncated bundle is no bundle,
+             * and nothing of it may be attached. */
+            enum MHD_Result whole = MHD_destroy_post_processor(r->pp);
             r->pp = NULL;
+            if (whole != MHD_YES && r->up_err.kind == ERR_NONE)
+                err_set(&r->up_err, ERR_INVALID,
+                        "malformed multipart/form-data body: it ends before the closing "
+                        "boundary");
         }
         if (r->up_err.kind != ERR_NONE) {
             rep.e = r->up_err;
