@@ -543,6 +543,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     req *r = cls;
     if (r->up_err.kind != ERR_NONE)
         return MHD_YES;
+    if (!key) { /* MHD passes NULL for a part whose Content-Disposition gives no name */
+        err_set(&r->up_err, ERR_INVALID, "malformed multipart/form-data body: a part has no name");
+        return MHD_YES;
+    }
     api_part part = {key, filename, off};
     if (r->rt->upload->chunk(r->up_state, &r->call, &part, data, size, &r->up_err) < 0 &&
         r->up_err.kind == ERR_NONE)
