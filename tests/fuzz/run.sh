@@ -7,7 +7,9 @@
 #   run.sh long FUZZ_BUILD SECONDS [NAME...]
 #                                        every harness (or those named) SECONDS each, one at a
 #                                        time under nice, growing FUZZ_BUILD/corpus/NAME, and adds
-#                                        the executions to docs/fuzzing.md (make fuzz)
+#                                        the executions to docs/fuzzing.md (make fuzz); with
+#                                        FUZZ_RUNS=N in the environment a harness also stops
+#                                        after N executions
 # Reproducers are kept under FUZZ_BUILD/artifacts/NAME/; replay one with
 # `FUZZ_BUILD/fuzz_NAME FILE`. A crash fixed in the code gets its input committed as
 # tests/fuzz/corpus/NAME/regress-WHAT, so every later run replays it.
@@ -22,7 +24,7 @@ fuzz() {
   name=$1; secs=$2; corpus=$3; logf=$4
   art="$FB/artifacts/$name"
   mkdir -p "$art" "$corpus"
-  "$FB/fuzz_$name" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+  "$FB/fuzz_$name" -max_total_time="$secs" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -print_final_stats=1 -timeout=10 \
     -rss_limit_mb=2048 -artifact_prefix="$art/" "$corpus" "$ROOT/tests/fuzz/corpus/$name" \
     >"$logf" 2>&1
 }
