@@ -215,10 +215,11 @@ static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *le
         return err_set(e, ERR_INVALID, "multiple ranges are not supported");
     char *end;
     if (*p == '-') {
-        if (p[1] < '0' || p[1] > '9') /* strtoull would take "+5", " 5" and "-5" */
+        /* strtoull takes a sign and spaces ("--5" wraps to 2^64-5): only digits may follow */
+        if (p[1] < '0' || p[1] > '9')
             return err_set(e, ERR_INVALID, "bad Range header");
         unsigned long long n = strtoull(p + 1, &end, 10);
-        if (end == p + 1 || *end)
+        if (*end)
             return err_set(e, ERR_INVALID, "bad Range header");
         if (n == 0 || size == 0)
             return err_set(e, ERR_RANGE, "range not satisfiable");
