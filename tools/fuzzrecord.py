@@ -4,6 +4,8 @@ of docs/fuzzing.md (between the fuzz-record markers): the harness's executions s
 accumulated, its corpus size and last run date replaced, and the summary line under the table
 recounted against the goal of 10 million executions per harness."""
 import datetime
+import glob
+import os
 import re
 import sys
 
@@ -29,6 +31,10 @@ def main(argv):
     old = rows.get(name, [0, 0, ""])
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     rows[name] = [old[0] + execs, files, now]
+    # every harness of tests/fuzz has a row, a never-run one too
+    root = os.path.dirname(os.path.dirname(os.path.abspath(doc)))
+    for src in glob.glob(os.path.join(root, "tests", "fuzz", "fuzz_*.c")):
+        rows.setdefault(os.path.basename(src)[5:-2], [0, 0, "never"])
     out = "\n" + HEAD
     for n in sorted(rows):
         out += "| `fuzz_%s` | {:,} | %d | %s |\n".format(rows[n][0]) % (n, rows[n][1], rows[n][2])
