@@ -162,7 +162,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fz_srv.app = &fz_app;
     D = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL, fz_request,
                          NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &fz_srv,
                          MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                          MHD_OPTION_EXTERNAL_LOGGER, quiet, NULL, MHD_OPTION_END);
     if (!D)
