@@ -32,7 +32,7 @@ $(FUZZ_BUILD)/build.ninja:
 
 fuzz-build: deps
 	@sh tools/deps.sh test
-	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/build.ninja
+	@$(MAKE) -s --no-print-directory $(FUZZ_BUILD)/build.ninja
 	@ninja -C $(FUZZ_BUILD) fuzzers >/dev/null || ninja -C $(FUZZ_BUILD) fuzzers
 
 # `make fuzz SECONDS=N`: every harness N seconds, one at a time at the lowest priority; the
