@@ -1,13 +1,18 @@
 /*
- * fuzz_s3xml.c: the XML replies of an S3 endpoint (the object store is a network peer, so its
+ * fuzz_s3xml.c: the replies of an S3 endpoint (the object store is a network peer, so its
  * bytes are untrusted): ListObjectsV2 pages (s3_list_page), ListMultipartUploads
  * (s3_uploads_page), the <Error> document's Code and Message and InitiateMultipartUpload's
- * UploadId (s3_xml_tag), and the timestamps in them (s3_iso_ms). Input: the reply body.
+ * UploadId (s3_xml_tag), the timestamps in them (s3_iso_ms), and each line of the input as a
+ * response header line through the client's own on_header() (this file includes
+ * src/blob/s3_client.c): status line, Content-Length, Content-Range, ETag, Last-Modified.
+ * Input: the reply body.
  * Invariants: every extracted value fits its buffer and is NUL-terminated; a tag without
  * entities comes back byte for byte (cut at the buffer); the position moves forward within
- * the text; a continuation token appears only on a truncated page.
+ * the text; a continuation token appears only on a truncated page; a header line never
+ * leaves an ETag that is not NUL-terminated within its buffer.
  */
-#include "blob/s3_int.h"
+#include "../../src/blob/s3_client.c"
+
 #include "fuzz.h"
 
 typedef struct seen {
@@ -84,6 +89,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_tag(xml, len, "Key", 1 + (size % 16));
 
     (void)s3_iso_ms(xml);
+
+    /* each line as a response header line, as libcurl hands them over (with its CRLF) */
+    s3_call c = s3_call_new("GET", "k");
+    const uint8_t *p = data;
+    size_t rest = size;
+    for (int i = 0; i < 32 && rest > 0; i++) {
+        size_t ln;
+        const uint8_t *next = fuzz_split(p, rest, &ln, &rest);
+        char *line = malloc(ln + 2);
+        memcpy(line, p, ln);
+        memcpy(line + ln, "\r\n", 2);
+        FUZZ_CHECK(on_header(line, 1, ln + 2, &c) == ln + 2);
+        FUZZ_CHECK(memchr(c.etag, '\0', sizeof(c.etag)) != NULL);
+        free(line);
+        p = next;
+    }
     free(xml);
     return 0;
 }

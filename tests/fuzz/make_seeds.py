@@ -255,6 +255,9 @@ def s3xml():
     write("s3xml", "error", """<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>NoSuchKey</Code><Message>The resource you requested does not exist</Message>
 <Resource>/cairn-test/blobs/x</Resource><RequestId>4442587FB7D0A2F9</RequestId></Error>""")
+    write("s3xml", "headers", "HTTP/1.1 100 Continue\n\nHTTP/1.1 206 Partial Content\n"
+          "Content-Length: 100\nContent-Range: bytes 0-99/1000\nETag: \"d41d8cd98f00b204e98\"\n"
+          "Last-Modified: Wed, 21 Oct 2015 07:28:00 GMT\ncontent-range: bytes */5\n")
     write("s3xml", "copy", "<CopyObjectResult><LastModified>2026-01-01T00:00:00.000Z"
           "</LastModified><ETag>\"9b2cf535f27731c974343645a3985328\"</ETag></CopyObjectResult>")
 
