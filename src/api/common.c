@@ -44,46 +44,6 @@ int api_json(api_reply *r, int status, json_t *body)
     return 0;
 }
 
-/* Returns a JSON string of s with every byte that is not part of well-formed UTF-8 replaced by
- * '?': an error's texts embed client bytes cut at fixed sizes (a loc at 63 bytes, the detail at
- * 255, "%.64s"), which can split a character, and jansson refuses such a string. */
-static json_t *utf8_string(const char *s)
-{
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    size_t n = strlen(s);
-    char *t = malloc(n + 1);
-    if (!t)
-        return NULL;
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        size_t k = u[i] < 0x80 ? 0 : (u[i] & 0xe0) == 0xc0 ? 1 : (u[i] & 0xf0) == 0xe0 ? 2
-                                                         : (u[i] & 0xf8) == 0xf0 ? 3
-                                                                                 : 4;
-        bool ok = k < 4 && i + k < n;
-        for (size_t c = 1; ok && c <= k; c++)
-            ok = (u[i + c] & 0xc0) == 0x80;
-        if (ok && k > 0) { /* one sequence: let jansson judge overlongs and surrogates */
-            char one[5] = {0};
-            memcpy(one, s + i, k + 1);
-            json_t *probe = json_string(one);
-            ok = probe != NULL;
-            json_decref(probe);
-        }
-        if (ok) {
-            memcpy(t + i, s + i, k + 1);
-            i += k + 1;
-        } else {
-            t[i++] = '?';
-        }
-    }
-    t[n] = '\0';
-    j = json_string(t);
-    free(t);
-    return j;
-}
-
 json_t *api_error_body(const err *e)
 {
     json_t *errors = json_null();
@@ -93,20 +53,17 @@ json_t *api_error_body(const err *e)
             const err_field *f = &e->fields[i];
             json_t *loc = json_array();
             for (int k = 0; k < 3 && f->loc[k][0]; k++)
-                json_array_append_new(loc, utf8_string(f->loc[k]));
-            json_t *item = json_object();
-            json_object_set_new(item, "loc", loc);
-            json_object_set_new(item, "msg", utf8_string(f->msg));
-            json_object_set_new(item, "type", utf8_string(f->type));
-            json_array_append_new(errors, item);
+                json_array_append_new(loc, json_string(f->loc[k]));
+            json_array_append_new(errors, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg",
+                                                    f->msg, "type", f->type));
         }
     }
-    /* No json_pack with "o" here: a failed pack frees what "o" handed it. */
-    json_t *body = json_object();
-    json_object_set_new(body, "code", json_integer(err_status(e->kind)));
-    json_object_set_new(body, "detail", utf8_string(e->detail[0] ? e->detail : "error"));
-    json_object_set_new(body, "type", json_string(err_type(e->kind)));
-    json_object_set_new(body, "errors", errors);
+    const char *detail = e->detail[0] ? e->detail : "error";
+    json_t *body = json_pack("{s:i, s:s, s:s, s:o}", "code", err_status(e->kind), "detail",
+                             detail, "type", err_type(e->kind), "errors", errors);
+    if (!body) /* a failed pack has freed errors ("o" steals even then): not used again */
+        body = json_pack("{s:i, s:s, s:s, s:n}", "code", err_status(e->kind), "detail",
+                         "invalid input", "type", err_type(e->kind), "errors");
     return body;
 }
 

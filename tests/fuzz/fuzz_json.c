@@ -45,8 +45,8 @@ static void check_envelope(const err *e)
     if (e->kind == ERR_VALIDATION) {
         FUZZ_CHECK(json_is_array(errs) && json_array_size(errs) == e->nfields);
         for (size_t i = 0; i < e->nfields; i++) {
-            size_t want = 0;
-            while (want < 3 && e->fields[i].loc[want][0])
+            size_t want = 0, most = sizeof(e->fields[i].loc) / sizeof(e->fields[i].loc[0]);
+            while (want < most && e->fields[i].loc[want][0])
                 want++;
             json_t *item = json_array_get(errs, i);
             FUZZ_CHECK(json_array_size(json_object_get(item, "loc")) == want);
