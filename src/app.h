@@ -6,6 +6,7 @@
 #define CAIRN_APP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "blob/blob.h"
@@ -21,15 +22,20 @@ typedef struct config {
     int64_t max_body;      /* bytes of a JSON body */
     int threads;
     int max_connections;
+    int max_connections_per_ip; /* concurrent connections from one address (0: no cap) */
+    int header_timeout_s;       /* seconds to send a request's headers (0: no deadline) */
     int timeout_s;
     int retention_days;
+    int64_t tmp_age_s;            /* GC sweeps temporaries idle this long (live sessions never) */
     double rate_limit;            /* requests/s per token (0: off) */
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
+    bool facet_index; /* count facets from the in-memory index (--facet-index on|off) */
 } config;
 
 typedef struct manifest_cache manifest_cache;
 typedef struct resp_cache resp_cache;
+typedef struct facet_index facet_index;
 
 typedef struct app {
     const config *cfg;
@@ -39,6 +45,7 @@ typedef struct app {
     json_t *openapi; /* docs/openapi.yaml as JSON, or NULL */
     manifest_cache *manifest;
     resp_cache *cache; /* facets responses, by catalog revision */
+    facet_index *index; /* facet counts from bitmaps (NULL: counted by SQL) */
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */
 } app;
 

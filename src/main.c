@@ -21,10 +21,12 @@
 #include "core/yamljson.h"
 #include "core/token.h"
 #include "http/router.h"
+#include "index/facet_index.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 extern const unsigned char cairn_openapi_yaml[];
 extern const unsigned int cairn_openapi_yaml_len;
@@ -35,7 +37,8 @@ typedef struct opt {
 } opt;
 
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
-    *o_timeout, *o_retention, *o_rate, *o_min_client, *o_quota;
+    *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_rate,
+    *o_min_client, *o_quota, *o_facet_index;
 
 static opt options[] = {
     {"--listen", "CAIRN_LISTEN", "127.0.0.1:8080", &o_listen},
@@ -45,11 +48,15 @@ static opt options[] = {
     {"--max-body", "CAIRN_MAX_BODY", "1048576", &o_max_body},
     {"--threads", "CAIRN_THREADS", "4", &o_threads},
     {"--max-connections", "CAIRN_MAX_CONNECTIONS", "1024", &o_maxconn},
+    {"--max-connections-per-ip", "CAIRN_MAX_CONNECTIONS_PER_IP", "128", &o_maxconn_ip},
+    {"--header-timeout", "CAIRN_HEADER_TIMEOUT", "10", &o_header_timeout},
     {"--timeout", "CAIRN_TIMEOUT", "60", &o_timeout},
     {"--retention", "CAIRN_RETENTION", "7", &o_retention},
+    {"--tmp-age", "CAIRN_TMP_AGE", "21600", &o_tmp_age},
     {"--rate-limit", "CAIRN_RATE_LIMIT", "0", &o_rate},
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
+    {"--facet-index", "CAIRN_FACET_INDEX", "on", &o_facet_index},
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -57,9 +64,11 @@ static void usage(FILE *f)
 {
     fputs("usage: cairnd serve [--listen HOST:PORT] [--db URL] [--blobs URL] [--secret S]\n"
           "                    [--max-body BYTES] [--threads N] [--max-connections N]\n"
-          "                    [--timeout SECONDS] [--retention DAYS] [--rate-limit RPS]\n"
-          "                    [--min-client-version X.Y.Z] [--quota-versions-monthly N]\n"
-          "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS]\n"
+          "                    [--max-connections-per-ip N] [--header-timeout SECONDS]\n"
+          "                    [--timeout SECONDS] [--retention DAYS] [--tmp-age SECONDS]\n"
+          "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
+          "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
+          "       cairnd gc [--db URL] [--blobs URL] [--retention DAYS] [--tmp-age SECONDS]\n"
           "       cairnd fsck [--db URL] [--blobs URL]\n"
           "       cairnd routes [--markdown]   (the route table and its access matrix)\n"
           "       cairnd openapi               (the built-in OpenAPI document, as JSON)\n"
@@ -310,11 +319,20 @@ static void build_config(config *cfg)
     cfg->max_body = num_opt(o_max_body, "--max-body", 64, 1L << 30);
     cfg->threads = (int)num_opt(o_threads, "--threads", 1, 256);
     cfg->max_connections = (int)num_opt(o_maxconn, "--max-connections", 1, 100000);
+    cfg->max_connections_per_ip =
+        (int)num_opt(o_maxconn_ip, "--max-connections-per-ip", 0, 100000);
+    cfg->header_timeout_s = (int)num_opt(o_header_timeout, "--header-timeout", 0, 86400);
     cfg->timeout_s = (int)num_opt(o_timeout, "--timeout", 1, 86400);
     cfg->retention_days = (int)num_opt(o_retention, "--retention", 0, 3650);
+    cfg->tmp_age_s = num_opt(o_tmp_age, "--tmp-age", 0, 30L * 86400);
     cfg->rate_limit = (double)num_opt(o_rate, "--rate-limit", 0, 1000000);
     cfg->quota_versions_monthly = num_opt(o_quota, "--quota-versions-monthly", -1, 1L << 40);
     cfg->min_client_version = o_min_client && *o_min_client ? o_min_client : NULL;
+    if (strcmp(o_facet_index, "on") != 0 && strcmp(o_facet_index, "off") != 0) {
+        fprintf(stderr, "cairnd: --facet-index must be on or off\n");
+        exit(2);
+    }
+    cfg->facet_index = strcmp(o_facet_index, "on") == 0;
     if (cfg->min_client_version &&
         !semver_is_valid(cfg->min_client_version, strlen(cfg->min_client_version))) {
         fprintf(stderr, "cairnd: --min-client-version must be a SemVer version\n");
@@ -430,6 +448,7 @@ static int cmd_serve(void)
 
     ctx.manifest = manifest_cache_new();
     ctx.cache = resp_cache_new();
+    ctx.index = cfg.facet_index ? facet_index_new() : NULL;
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
     if (cfg.secret && *cfg.secret) {
@@ -451,6 +470,20 @@ static int cmd_serve(void)
     if (bootstrap(ctx.store, ctx.admin_hash[0] != '\0', &e) < 0) {
         log_error(NULL, "bootstrap.failed", "s:s", "detail", e.detail);
         goto out;
+    }
+    if (ctx.index) {
+        /* Build the facet index before serving, so the first facet request does not pay for
+         * reading the whole catalog (about a second per 100,000 artifacts). */
+        int64_t t0 = time_mono_us();
+        if (facet_index_sync(ctx.index, ctx.store, &e) < 0) {
+            log_error(NULL, "facet_index.failed", "s:s", "detail", e.detail);
+            goto out;
+        }
+        uint32_t n;
+        int64_t rev;
+        facet_index_stats(ctx.index, &n, &rev);
+        log_info(NULL, "facet_index.built", "s:i, s:I, s:f", "artifacts", (int)n, "revision",
+                 (json_int_t)rev, "ms", (double)(time_mono_us() - t0) / 1000.0);
     }
     if (server_start(&srv, &ctx, &e) < 0) {
         log_error(NULL, "server.start_failed", "s:s", "detail", e.detail);
@@ -480,6 +513,7 @@ out:
     close_handles(&ctx);
     manifest_cache_free(ctx.manifest);
     resp_cache_free(ctx.cache);
+    facet_index_free(ctx.index);
     json_decref(ctx.openapi);
     if (rc == 0)
         log_info(NULL, "server.stopped", NULL);

@@ -4,7 +4,7 @@
 set -e
 PKGS="gcc make pkg-config python3 meson ninja-build libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libssl-dev libyaml-dev libcmark-dev libcmocka-dev libcurl4-openssl-dev
-zlib1g-dev libpq-dev postgresql nodejs"
+zlib1g-dev libpq-dev postgresql nodejs libroaring-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -21,6 +21,7 @@ typedef struct api_caller {
     bool authenticated;
     bool server_admin;
     const char *token_id; /* NULL for CAIRN_ADMIN_TOKEN */
+    const char *token_name; /* NULL for CAIRN_ADMIN_TOKEN */
     const char *org_id;   /* NULL for CAIRN_ADMIN_TOKEN */
     const char *org_slug;
     int role; /* 1 reader, 2 writer, 3 admin */
@@ -45,6 +46,7 @@ typedef struct api_call {
     size_t raw_body_len;
     int min_role; /* the route's declared role (ROLE_*), 0 when it needs none */
     api_caller caller;
+    int64_t catalog_rev; /* the catalog revision read with the caller's token (0: not read) */
     /* Returns a request header (case-insensitive) or NULL. */
     const char *(*header)(const struct api_call *c, const char *name);
     void *conn; /* http/'s handle for header() */

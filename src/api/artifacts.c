@@ -26,11 +26,11 @@ static const field_spec artifact_fields[] = {
     {"framework", F_NSTR, 64, false},    {"size_category", F_NSTR, 16, false},
     {"is_public", F_BOOL, 0, false},     {"enabled", F_BOOL, 0, false},
     {"attributes", F_OBJ, 65536, false}, {"origin", F_OBJ, 65536, false},
-    {"expected_revision", F_INT, 0, false}, {"keywords", F_STRLIST, 64, false},
-    {"components", F_OBJLIST, 0, false},
+    {"expected_revision", F_INT, 0, false}, {"relations", F_OBJ, 0, false},
+    {"keywords", F_STRLIST, 64, false},  {"components", F_OBJLIST, 0, false},
 };
-#define N_MODEL_FIELDS 18 /* without keywords and components */
-#define N_CAP_FIELDS 20
+#define N_MODEL_FIELDS 19 /* without keywords and components */
+#define N_CAP_FIELDS 21
 
 static bool is_model(const api_call *c)
 {
@@ -70,12 +70,16 @@ static int check_artifact_body(api_call *c, bool create, err *e)
         if (!name_is_valid(name, strlen(name)))
             err_field_add(e, "body", "name", "string_pattern_mismatch",
                           "String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$'");
-        else if (name_is_reserved(name, strlen(name)) || uuid_is_valid(name, strlen(name)))
+        else if (name_is_reserved(name, strlen(name)))
             err_field_add(e, "body", "name", "value_error", "'%s' is a reserved name", name);
     }
     if (create && api_body_has(c, "expected_revision"))
         err_field_add(e, "body", "expected_revision", "extra_forbidden",
                       "Extra inputs are not permitted");
+    json_t *rel = c->body ? json_object_get(c->body, "relations") : NULL;
+    char *ignored;
+    if (json_is_object(rel))
+        api_relations_merge(&ignored, NULL, rel, c->a, e);
     const char *sc = api_body_str(c, "size_category");
     if (sc && !size_category_ok(sc))
         err_field_add(e, "body", "size_category", "enum",
@@ -118,8 +122,48 @@ static bool json_list_empty(const char *text)
     return !text || strcmp(text, "[]") == 0;
 }
 
-/* Copies the body's fields onto m, then lets model-card front matter fill empty ones. */
-static void apply_body(store_artifact *m, api_call *c)
+/* A value of the front matter lands in field `field` only if it passes that field's body rule
+ * (api_check_value with artifact_fields: the same rule, not a copy); else 422 at
+ * ["body", "description"]. Returns whether v is to be applied (true), or false with e set. */
+static bool fm_value_ok(const char *key, const char *field, json_t *v, err *e)
+{
+    char what[64];
+    snprintf(what, sizeof(what), "front matter '%s' (sets %s)", key, field);
+    return api_check_value(artifact_fields, N_CAP_FIELDS, field, v, "body", "description", what,
+                           e) == 0;
+}
+
+/* Lets model-card front matter in m->description fill fields the request left empty. */
+static int apply_front_matter(store_artifact *m, api_call *c, err *e)
+{
+    json_t *fm = frontmatter_parse(m->description, strlen(m->description), NULL);
+    json_t *v;
+    if (!m->license && json_is_string(v = json_object_get(fm, "license")) &&
+        fm_value_ok("license", "license", v, e))
+        m->license = arena_strdup(c->a, json_string_value(v));
+    if (!m->task && json_is_string(v = json_object_get(fm, "pipeline_tag")) &&
+        fm_value_ok("pipeline_tag", "task", v, e))
+        m->task = arena_strdup(c->a, json_string_value(v));
+    if (!m->base_model && json_is_string(v = json_object_get(fm, "base_model")) &&
+        fm_value_ok("base_model", "base_model", v, e))
+        m->base_model = arena_strdup(c->a, json_string_value(v));
+    if (!m->framework_set && json_is_string(v = json_object_get(fm, "library_name")) &&
+        fm_value_ok("library_name", "framework", v, e))
+        m->framework = arena_strdup(c->a, json_string_value(v));
+    v = json_object_get(fm, "tags");
+    if (json_list_empty(m->tags) && json_array_size(v) > 0 && fm_value_ok("tags", "tags", v, e))
+        m->tags = api_json_dump(v, c->a);
+    v = json_object_get(fm, "language");
+    if (json_list_empty(m->language) && json_array_size(v) > 0 &&
+        fm_value_ok("language", "language", v, e))
+        m->language = api_json_dump(v, c->a);
+    json_decref(fm);
+    return e->kind == ERR_VALIDATION ? -1 : 0;
+}
+
+/* Copies the body's fields onto m, then lets model-card front matter fill empty ones. Returns
+ * 0, or -1 with a 422 in e when a front-matter value breaks its field's rule. */
+static int apply_body(store_artifact *m, api_call *c, err *e)
 {
     struct {
         const char *name;
@@ -151,27 +195,13 @@ static void apply_body(store_artifact *m, api_call *c)
         m->is_public = json_is_true(b);
     if ((b = json_object_get(c->body, "enabled")))
         m->enabled = json_is_true(b);
+    err ignored = {0}; /* checked by check_artifact_body */
+    if ((b = json_object_get(c->body, "relations")))
+        api_relations_merge(&m->relations, m->relations, b, c->a, &ignored);
 
     if (!api_body_has(c, "description") || !m->description)
-        return;
-    size_t off = 0;
-    json_t *fm = frontmatter_parse(m->description, strlen(m->description), &off);
-    const char *v;
-    if (!m->license && (v = json_string_value(json_object_get(fm, "license"))))
-        m->license = arena_strdup(c->a, v);
-    if (!m->task && (v = json_string_value(json_object_get(fm, "pipeline_tag"))))
-        m->task = arena_strdup(c->a, v);
-    if (!m->base_model && (v = json_string_value(json_object_get(fm, "base_model"))))
-        m->base_model = arena_strdup(c->a, v);
-    if (!m->framework_set && (v = json_string_value(json_object_get(fm, "library_name"))))
-        m->framework = arena_strdup(c->a, v);
-    json_t *tags = json_object_get(fm, "tags");
-    if (json_list_empty(m->tags) && json_array_size(tags) > 0)
-        m->tags = api_json_dump(tags, c->a);
-    json_t *lang = json_object_get(fm, "language");
-    if (json_list_empty(m->language) && json_array_size(lang) > 0)
-        m->language = api_json_dump(lang, c->a);
-    json_decref(fm);
+        return 0;
+    return apply_front_matter(m, c, e);
 }
 
 static int reply_artifact(api_reply *r, api_call *c, const store_artifact *m, int status)
@@ -196,11 +226,11 @@ int api_artifact_create_in(store_artifact *out, api_call *c, store_tx *tx, const
     m.framework = DEFAULT_FRAMEWORK;
     m.enabled = true;
     m.created_at = m.updated_at = now;
-    if (from_body)
-        apply_body(&m, c);
+    if (from_body && apply_body(&m, c, e) < 0)
+        return -1;
     if (store_artifact_insert(tx, &m, e) < 0)
         return -1;
-    return store_artifact_get(out, tx, o->id, m.kind, m.id, c->a, e);
+    return store_artifact_get(out, tx, o->id, m.kind, m.id, true, c->a, e);
 }
 
 static int do_create(api_reply *r, api_call *c, store_tx *tx)
@@ -254,10 +284,11 @@ static int do_patch(api_reply *r, api_call *c, store_tx *tx)
     if (exp && json_integer_value(exp) != m.revision)
         return err_set(&r->e, ERR_CONFLICT, "revision mismatch: current revision is %lld",
                        (long long)m.revision);
-    apply_body(&m, c);
+    if (apply_body(&m, c, &r->e) < 0)
+        return -1;
     if (store_artifact_update(tx, &m, time_now_ms(), &r->e) < 0)
         return -1;
-    if (store_artifact_get(&m, tx, o.id, m.kind, m.id, c->a, &r->e) < 0)
+    if (store_artifact_get(&m, tx, o.id, m.kind, m.id, true, c->a, &r->e) < 0)
         return -1;
     return reply_artifact(r, c, &m, 200);
 }

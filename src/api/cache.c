@@ -96,3 +96,22 @@ void resp_cache_put(resp_cache *c, const char *key, int64_t rev, const char *bod
     s->rev = rev;
     pthread_mutex_unlock(&c->mu);
 }
+
+size_t resp_cache_clear(resp_cache *c)
+{
+    if (!c)
+        return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < SLOTS; i++) {
+        slot *s = &c->slots[i];
+        if (s->key)
+            n++;
+        free(s->key);
+        free(s->body);
+        free(s->etag);
+        memset(s, 0, sizeof(*s));
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}

@@ -22,5 +22,7 @@ bool resp_cache_get(resp_cache *c, const char *key, int64_t rev, const char **bo
 /* Stores a copy of body (and its quoted etag) for key at rev; bodies over 64 KiB are not kept. */
 void resp_cache_put(resp_cache *c, const char *key, int64_t rev, const char *body, size_t n,
                     const char *etag);
+/* Drops every entry; returns how many there were. */
+size_t resp_cache_clear(resp_cache *c);
 
 #endif

@@ -241,6 +241,23 @@ int api_check_body(const api_call *c, const field_spec *specs, size_t n, err *e)
     return e->kind == ERR_VALIDATION ? -1 : 0;
 }
 
+int api_check_value(const field_spec *specs, size_t n, const char *name, json_t *v,
+                    const char *loc0, const char *loc1, const char *what, err *e)
+{
+    size_t i = 0;
+    while (i < n && strcmp(specs[i].name, name) != 0)
+        i++;
+    if (i == n)
+        return err_field_add(e, loc0, loc1, "extra_forbidden", "%s: not a field", what);
+    err tmp = {0};
+    check_field(&specs[i], v, &tmp);
+    if (tmp.kind == ERR_NONE)
+        return 0;
+    for (size_t k = 0; k < tmp.nfields; k++)
+        err_field_add(e, loc0, loc1, tmp.fields[k].type, "%s: %s", what, tmp.fields[k].msg);
+    return -1;
+}
+
 const char *api_body_str(const api_call *c, const char *name)
 {
     json_t *v = c->body ? json_object_get(c->body, name) : NULL;
@@ -292,7 +309,16 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
     if (!name || (!name_is_valid(name, strlen(name)) && !uuid_is_valid(name, strlen(name))))
         return err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug,
                        name ? name : "");
-    if (store_artifact_get(out, tx, org->id, kind, name, c->a, e) < 0) {
+    /* A UUID-shaped {name} is an id and only an id: no name can be UUID-shaped. */
+    bool by_id = uuid_is_valid(name, strlen(name));
+    if (by_id) {
+        char *low = arena_strdup(c->a, name);
+        for (char *p = low; *p; p++)
+            if (*p >= 'A' && *p <= 'F')
+                *p = (char)(*p - 'A' + 'a');
+        name = low;
+    }
+    if (store_artifact_get(out, tx, org->id, kind, name, by_id, c->a, e) < 0) {
         if (e->kind == ERR_NOT_FOUND)
             err_set(e, ERR_NOT_FOUND, "%s '%s/%s' not found", what, org->slug, name);
         return -1;
@@ -310,6 +336,13 @@ int api_artifact_access(store_org *org, store_artifact *out, api_call *c, store_
         return err_set(e, ERR_FORBIDDEN, "%s '%s/%s' belongs to another org", what, org->slug,
                        out->name);
     return 0;
+}
+
+bool api_version_visible(const api_call *c, const store_artifact *m, const char *lifecycle)
+{
+    bool inside = c->caller.server_admin ||
+                  (c->caller.org_id && strcmp(c->caller.org_id, m->org_id) == 0);
+    return inside || (m->enabled && strcmp(lifecycle, "draft") != 0);
 }
 
 int api_artifact_gate(api_call *c, err *e)
@@ -330,12 +363,12 @@ int api_artifact_gate(api_call *c, err *e)
 int api_artifact_by_id(store_artifact *out, api_call *c, store_tx *tx, const char *org_id,
                        const char *id, err *e)
 {
-    if (store_artifact_get(out, tx, org_id, "models", id, c->a, e) == 0)
+    if (store_artifact_get(out, tx, org_id, "models", id, true, c->a, e) == 0)
         return 0;
     if (e->kind != ERR_NOT_FOUND)
         return -1;
     err_clear(e);
-    return store_artifact_get(out, tx, org_id, "capabilities", id, c->a, e);
+    return store_artifact_get(out, tx, org_id, "capabilities", id, true, c->a, e);
 }
 
 int api_limit(int *out, const api_call *c, err *e)
@@ -489,7 +522,91 @@ json_t *api_artifact_json(const store_artifact *m)
     json_object_set_new(o, "revision", json_integer(m->revision));
     json_object_set_new(o, "deleted_at", api_time(m->deleted_at));
     json_object_set_new(o, "attributes", api_json_text(m->attributes, "{}"));
+    json_object_set_new(o, "relations", api_relations_json(m->relations));
     return o;
+}
+
+json_t *api_relations_json(const char *text)
+{
+    json_t *in = api_json_text(text, "{}");
+    json_t *o = json_object();
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++) {
+        json_t *v = json_object_get(in, store_facet_names[i]);
+        json_object_set_new(o, store_facet_names[i], json_is_array(v) ? json_deep_copy(v)
+                                                                       : json_array());
+    }
+    json_decref(in);
+    return o;
+}
+
+int api_relation_index(const char *name)
+{
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++)
+        if (strcmp(store_facet_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+json_t *api_relation_set(json_t *list, const char *loc0, const char *loc1, err *e)
+{
+    if (!json_is_array(list) || json_array_size(list) > API_RELATION_MAX) {
+        err_field_add(e, loc0, loc1, "list_type",
+                      "Input should be a list of at most %d ids", API_RELATION_MAX);
+        return NULL;
+    }
+    const char *ids[API_RELATION_MAX];
+    size_t n = 0, i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > 128 ||
+            strlen(json_string_value(x)) != json_string_length(x)) {
+            err_field_add(e, loc0, loc1, "string_type",
+                          "Items should be non-empty strings of at most 128 characters");
+            return NULL;
+        }
+        ids[n++] = json_string_value(x);
+    }
+    qsort(ids, n, sizeof(ids[0]), cmp_str);
+    json_t *out = json_array();
+    for (size_t k = 0; k < n; k++)
+        if (k == 0 || strcmp(ids[k], ids[k - 1]) != 0)
+            json_array_append_new(out, json_string(ids[k]));
+    return out;
+}
+
+int api_relations_merge(char **out, const char *current, json_t *changes, arena *a, err *e)
+{
+    if (!json_is_object(changes))
+        return err_field_add(e, "body", "relations", "dict_type",
+                             "Input should be an object of id lists");
+    json_t *merged = api_relations_json(current);
+    const char *key;
+    json_t *v;
+    json_object_foreach(changes, key, v)
+    {
+        json_t *set = NULL;
+        if (api_relation_index(key) < 0)
+            err_field_add(e, "body", "relations", "extra_forbidden",
+                          "'%.64s' is not a relation list", key);
+        else
+            set = json_is_null(v) ? json_array() : api_relation_set(v, "body", "relations", e);
+        if (set) {
+            json_object_set_new(merged, key, set);
+        } else if (e->nfields > 0) { /* loc: ["body", "relations", <list>] */
+            err_field *f = &e->fields[e->nfields - 1];
+            snprintf(f->loc[2], sizeof(f->loc[2]), "%s", key);
+        }
+    }
+    if (e->kind == ERR_NONE)
+        *out = api_json_dump(merged, a);
+    json_decref(merged);
+    return e->kind == ERR_NONE ? 0 : -1;
 }
 
 json_t *api_version_json(const store_version *v, json_t *packages)
@@ -529,6 +646,14 @@ int api_in_tx(api_reply *r, api_call *c, bool write,
     return rc;
 }
 
+int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
+                     int (*fn)(api_reply *, api_call *, store_tx *))
+{
+    if (api_cache_try(r, c, scope)) /* no transaction for a cached answer */
+        return 0;
+    return api_in_tx(r, c, false, fn);
+}
+
 /* The key and revision of the pending cache fill of a request (in its arena). */
 typedef struct cache_fill {
     const char *key;
@@ -539,7 +664,12 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
 {
     int64_t rev = 0;
     err ignored = {0};
-    if (!c->app->cache || store_catalog_revision(&rev, c->app->store, &ignored) < 0)
+    if (!c->app->cache)
+        return false;
+    /* Read in this request, with the token: a write acknowledged before it is counted. */
+    if (c->catalog_rev > 0)
+        rev = c->catalog_rev;
+    else if (store_catalog_revision(&rev, c->app->store, &ignored) < 0)
         return false;
     /* Same scope + caller's org + path + query (in order) = same body and same access
      * decision at the same revision: so the cache may be consulted before the checks. */
@@ -570,4 +700,27 @@ void api_cache_store(api_reply *r, api_call *c)
     const cache_fill *f = c->cache_fill;
     if (f && r->e.kind == ERR_NONE && r->status == 200 && r->raw)
         resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
+}
+
+int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *o,
+                      int64_t adding)
+{
+    int64_t quota = o->quota_versions_monthly >= 0 ? o->quota_versions_monthly
+                                                   : c->app->cfg->quota_versions_monthly;
+    if (quota < 0 || adding <= 0)
+        return 0;
+    int64_t used = 0, t = time_now_ms();
+    if (store_versions_created_since(&used, tx, o->id, time_month_start_ms(t), &r->e) < 0)
+        return -1;
+    if (used + adding <= quota)
+        return 0;
+    int64_t wait = (time_next_month_ms(t) - t) / 1000 + 1;
+    api_header(r, "Retry-After", arena_printf(c->a, "%lld", (long long)wait));
+    if (adding == 1)
+        return err_set(&r->e, ERR_LIMIT,
+                       "org '%s' has used its quota of %lld new versions this month", o->slug,
+                       (long long)quota);
+    return err_set(&r->e, ERR_LIMIT,
+                   "%lld new versions exceed org '%s''s quota of %lld this month (%lld used)",
+                   (long long)adding, o->slug, (long long)quota, (long long)used);
 }

@@ -9,6 +9,7 @@
 
 #include "api/common.h"
 #include "core/name.h"
+#include "index/facet_index.h"
 
 #define MAX_FACET_VALUES 32
 
@@ -95,6 +96,56 @@ static int parse_filter(store_filter *f, store_sort *sort, const api_call *c, er
     return e->kind == ERR_NONE ? 0 : -1;
 }
 
+static int cmp_hit(const void *pa, const void *pb)
+{
+    const store_fts_hit *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score < b->score ? -1 : 1;
+    return a->rowid < b->rowid ? -1 : a->rowid > b->rowid;
+}
+
+/* A search by relevance, where the dialect has full-text rows (SQLite): the matches are read
+ * without the catalog join, kept by the facet index's scope and filters, ordered by score
+ * (ties by row, as the SQL path orders them) and only the page's rows are read. Returns 1 when
+ * it answered, 0 when the SQL path must (no index, another sort, PostgreSQL), -1 on error. */
+static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total, api_call *c,
+                              store_tx *tx, const store_filter *f, store_sort sort,
+                              const char *after_key, int want, err *e)
+{
+    if (!c->app->index || !facet_index_covers(f) || !f->search ||
+        sort != STORE_SORT_RELEVANCE || want > 256)
+        return 0;
+    store_fts_hit *hits;
+    size_t nh;
+    bool supported;
+    if (store_fts_hits(&hits, &nh, &supported, tx, f->search, c->a, e) < 0)
+        return -1;
+    if (!supported)
+        return 0;
+    if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, e) < 0)
+        return -1;
+    if (nh > 1)
+        qsort(hits, nh, sizeof(*hits), cmp_hit);
+    *total = (int64_t)nh;
+    long long off = after_key ? atoll(after_key) : 0;
+    size_t from = off > 0 && (size_t)off < nh ? (size_t)off : (off > 0 ? nh : 0);
+    size_t k = nh - from < (size_t)want ? nh - from : (size_t)want;
+    int64_t *rowids = arena_array(c->a, int64_t, k ? k : 1);
+    for (size_t i = 0; i < k; i++)
+        rowids[i] = hits[from + i].rowid;
+    store_artifact *rows = arena_array(c->a, store_artifact, k ? k : 1);
+    size_t found;
+    if (store_artifacts_by_rowid(rows, &found, tx, rowids, k, c->a, e) < 0)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < k; i++) /* a row purged since the index saw it is skipped */
+        if (rows[i].id)
+            rows[o++] = rows[i];
+    *items = rows;
+    *n = o;
+    return 1;
+}
+
 /* Lists with f's scope already set (org or catalog). */
 static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
                       bool canonical)
@@ -124,8 +175,16 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
     store_artifact *items;
     size_t n;
     int64_t total;
-    if (store_artifact_search(&items, &n, &total, tx, f, sort, after_key, after_id, limit + 1,
-                              c->a, &r->e) < 0)
+    int fast = relevance_by_index(&items, &n, &total, c, tx, f, sort, after_key, limit + 1,
+                                  &r->e);
+    if (fast < 0)
+        return -1;
+    /* Without a search the facet index counts the matches (a COUNT(*) walks them all). */
+    bool by_index = !fast && c->app->index && facet_index_covers(f) && !f->search;
+    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, &r->e) < 0)
+        return -1;
+    if (!fast && store_artifact_search(&items, &n, by_index ? NULL : &total, tx, f, sort,
+                                       after_key, after_id, limit + 1, c->a, &r->e) < 0)
         return -1;
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++)
@@ -153,11 +212,16 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_sort sort;
     if (parse_filter(f, &sort, c, &r->e) < 0)
         return -1;
-    store_facet_count *vals[STORE_FACETS];
-    size_t nvals[STORE_FACETS];
+    store_facet_count *vals[STORE_FILTERS];
+    size_t nvals[STORE_FILTERS];
     int64_t total, filtered;
-    if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0)
+    if (c->app->index && facet_index_covers(f) && !f->search) {
+        if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
+                               c->a, &r->e) < 0)
+            return -1;
+    } else if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0) {
         return -1;
+    }
     static const char *const lists[STORE_FACETS] = {"tags", "licenses", "task_categories",
                                                     "frameworks", "size_categories"};
     json_t *body = json_pack("{s:I, s:I}", "total", (json_int_t)total, "filtered_total",
@@ -182,8 +246,6 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
 static int do_list(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
-    if (api_cache_try(r, c, "list"))
-        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
@@ -192,14 +254,12 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
 
 int api_artifact_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_list);
+    return api_in_tx_cached(r, c, "list", do_list);
 }
 
 static int do_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
-    if (api_cache_try(r, c, "facets"))
-        return 0;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     store_filter f = {.org_id = o.id};
@@ -208,7 +268,7 @@ static int do_facets(api_reply *r, api_call *c, store_tx *tx)
 
 int api_artifact_facets(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_facets);
+    return api_in_tx_cached(r, c, "facets", do_facets);
 }
 
 static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
@@ -217,25 +277,21 @@ static int do_catalog(api_reply *r, api_call *c, store_tx *tx)
     if (api_query(c, "include_public"))
         return err_field_add(&r->e, "query", "include_public", "extra_forbidden",
                              "the catalog is public artifacts only");
-    if (api_cache_try(r, c, "catalog"))
-        return 0;
     return list_reply(r, c, tx, &f, true);
 }
 
 int api_catalog_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_catalog);
+    return api_in_tx_cached(r, c, "catalog", do_catalog);
 }
 
 static int do_catalog_facets(api_reply *r, api_call *c, store_tx *tx)
 {
     store_filter f = {0};
-    if (api_cache_try(r, c, "catalog-facets"))
-        return 0;
     return facets_reply(r, c, tx, &f);
 }
 
 int api_catalog_facets(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_catalog_facets);
+    return api_in_tx_cached(r, c, "catalog-facets", do_catalog_facets);
 }

@@ -107,9 +107,10 @@ static int do_file_get(api_reply *r, api_call *c, store_tx *tx)
         store_resource_by_path(&res, tx, v.id, path, c->a, &r->e) < 0)
         return err_set(&r->e, ERR_NOT_FOUND, "file '%s' not found in version '%s'", path,
                        v.version);
+    const char *base = strrchr(res.path, '/') ? strrchr(res.path, '/') + 1 : res.path;
+    size_t cap = PATH_DISPOSITION_SIZE(strlen(base));
     api_header(r, "Content-Disposition",
-               arena_printf(c->a, "attachment; filename=\"%s\"",
-                            strrchr(res.path, '/') ? strrchr(res.path, '/') + 1 : res.path));
+               path_disposition(arena_alloc(c->a, cap), cap, base, strlen(base)));
     return reply_blob(r, c, res.storage_key, res.sha256, res.media_type, v.id);
 }
 

@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "core/name.h"
 #include "util/timeutil.h"
 
 #define PAGE 200
 
-typedef struct export_ctx {
+struct export_ctx {
     const app *app;
     char org_id[37], org_slug[64], kind[16];
     char *only;      /* ?name= */
@@ -21,7 +22,8 @@ typedef struct export_ctx {
     char *buf;       /* pending CSV text */
     size_t len, off, cap;
     bool header_done, finished;
-} export_ctx;
+    int64_t rows; /* data rows produced so far */
+};
 
 static void put(export_ctx *x, const char *s, size_t n)
 {
@@ -85,6 +87,7 @@ static void row(export_ctx *x, const store_artifact *m, const store_version *v, 
         v ? arena_printf(a, "%lld", (long long)v->download_count) : "", t1, t2, t3};
     for (size_t k = 0; k < NCOLS; k++)
         field(x, vals[k], k == NCOLS - 1);
+    x->rows++;
 }
 
 /* Appends the CSV of the next page of artifacts; sets finished at the end. */
@@ -101,7 +104,8 @@ static int next_page(export_ctx *x)
         goto out;
     if (x->only) {
         store_artifact one;
-        if (store_artifact_get(&one, tx, x->org_id, x->kind, x->only, a, &e) == 0) {
+        if (store_artifact_get(&one, tx, x->org_id, x->kind, x->only,
+                               uuid_is_valid(x->only, strlen(x->only)), a, &e) == 0) {
             items = arena_new(a, store_artifact);
             items[0] = one;
             n = 1;
@@ -138,7 +142,7 @@ out:
     return rc;
 }
 
-static long export_read(void *ctx, char *out, size_t max)
+long api_export_read(void *ctx, char *out, size_t max)
 {
     export_ctx *x = ctx;
     if (!x->header_done) {
@@ -159,7 +163,12 @@ static long export_read(void *ctx, char *out, size_t max)
     return (long)n;
 }
 
-static void export_done(void *ctx)
+int64_t api_export_rows(const export_ctx *x)
+{
+    return x->rows;
+}
+
+void api_export_close(void *ctx)
 {
     export_ctx *x = ctx;
     free(x->buf);
@@ -169,25 +178,33 @@ static void export_done(void *ctx)
     free(x);
 }
 
+export_ctx *api_export_open(const app *ap, const store_org *o, const char *kind,
+                            const char *only)
+{
+    export_ctx *x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->app = ap;
+    snprintf(x->org_id, sizeof(x->org_id), "%s", o->id);
+    snprintf(x->org_slug, sizeof(x->org_slug), "%s", o->slug);
+    snprintf(x->kind, sizeof(x->kind), "%s", kind);
+    x->only = only ? strdup(only) : NULL;
+    return x;
+}
+
 static int do_export(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
     if (api_org_access(&o, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
-    export_ctx *x = calloc(1, sizeof(*x));
+    export_ctx *x = api_export_open(c->app, &o, api_param(c, "kind"), api_query(c, "name"));
     if (!x)
         return err_set(&r->e, ERR_SERVER, "out of memory");
-    x->app = c->app;
-    snprintf(x->org_id, sizeof(x->org_id), "%s", o.id);
-    snprintf(x->org_slug, sizeof(x->org_slug), "%s", o.slug);
-    snprintf(x->kind, sizeof(x->kind), "%s", api_param(c, "kind"));
-    const char *only = api_query(c, "name");
-    x->only = only ? strdup(only) : NULL;
     r->status = 200;
     r->content_type = "text/csv; charset=utf-8";
     api_header(r, "Content-Disposition",
                arena_printf(c->a, "attachment; filename=\"%s-%s.csv\"", o.slug, x->kind));
-    r->stream = (api_stream){export_read, export_done, x};
+    r->stream = (api_stream){api_export_read, api_export_close, x};
     return 0;
 }
 

@@ -66,6 +66,8 @@ static int do_packages(api_reply *r, api_call *c, store_tx *tx)
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *pk;
+        if (!api_version_visible(c, &m, vs[i].lifecycle))
+            continue;
         if (api_version_packages(&pk, c, tx, vs[i].id, &r->e) < 0) {
             json_decref(items);
             return -1;

@@ -49,6 +49,17 @@ int api_artifact_docs(api_reply *r, api_call *c);
 int api_artifact_export(api_reply *r, api_call *c);
 int api_package_list(api_reply *r, api_call *c);
 
+/* The CSV of export.csv, produced piecewise (export.c): open for org o's artifacts of kind
+ * (only: one, by name or id; NULL: all), read like an api_stream, close frees it. */
+typedef struct export_ctx export_ctx;
+export_ctx *api_export_open(const app *ap, const store_org *o, const char *kind,
+                            const char *only);
+long api_export_read(void *x, char *buf, size_t max);
+/* Data rows (one per artifact and version, or per artifact without versions) read so far. */
+int64_t api_export_rows(const export_ctx *x);
+void api_export_close(void *x);
+int api_admin_refresh(api_reply *r, api_call *c);
+
 /* Encoders shared by the files handlers. */
 json_t *api_resource_json(const store_resource *r);
 /* Appends the version's resources to out. */

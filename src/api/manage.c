@@ -55,7 +55,8 @@ static int do_duplicate(api_reply *r, api_call *c, store_tx *tx)
     if (json_is_true(json_object_get(c->body, "include_versions"))) {
         store_version *vs;
         size_t n;
-        if (store_version_list(&vs, &n, tx, src.id, NULL, c->a, &r->e) < 0)
+        if (store_version_list(&vs, &n, tx, src.id, NULL, c->a, &r->e) < 0 ||
+            api_version_quota(r, c, tx, &o, (int64_t)n) < 0)
             return -1;
         for (size_t i = 0; i < n; i++) {
             /* Blobs are content-addressed: copies share them (API.md §4). */
@@ -73,7 +74,7 @@ static int do_duplicate(api_reply *r, api_call *c, store_tx *tx)
         }
     }
     if (store_artifact_refresh(tx, id, now, &r->e) < 0 ||
-        store_artifact_get(&dst, tx, o.id, src.kind, id, c->a, &r->e) < 0)
+        store_artifact_get(&dst, tx, o.id, src.kind, id, true, c->a, &r->e) < 0)
         return -1;
     json_t *body = api_artifact_json(&dst);
     return api_json_etag(r, c, 201, body);
@@ -195,7 +196,8 @@ static int do_docs(api_reply *r, api_call *c, store_tx *tx)
                                        m.description ? strlen(m.description) : 0);
     json_t *versions = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(versions, json_string(vs[i].version));
+        if (api_version_visible(c, &m, vs[i].lifecycle))
+            json_array_append_new(versions, json_string(vs[i].version));
     json_t *ops = json_array();
     const char *base =
         arena_printf(c->a, "/api/v1/org/%s/%s/%s", o.slug, m.kind, m.name);
@@ -206,7 +208,7 @@ static int do_docs(api_reply *r, api_call *c, store_tx *tx)
                                                           operations[i].suffix),
                                              "summary", operations[i].summary));
     json_t *resources = json_array();
-    if (m.latest_version_id &&
+    if (m.latest_version_id && api_version_visible(c, &m, "published") &&
         api_version_resources(resources, c, tx, m.latest_version_id, &r->e) < 0) {
         free(html);
         json_decref(versions);

@@ -8,6 +8,9 @@
 
 manifest_cache *manifest_cache_new(void);
 void manifest_cache_free(manifest_cache *mc);
+/* Forgets the built manifest, so the next request rebuilds it; returns whether one was
+ * built. */
+bool manifest_cache_invalidate(manifest_cache *mc);
 
 int api_manifest(api_reply *r, api_call *c);
 int api_resolve(api_reply *r, api_call *c);

@@ -139,7 +139,8 @@ static int do_token_list(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     if (api_limit(&limit, c, &r->e) < 0 || api_cursor_decode(&after, c, &r->e) < 0)
         return -1;
-    if (store_token_list(&items, &n, &total, tx, o.id, after, limit + 1, c->a, &r->e) < 0)
+    if (store_token_list(&items, &n, &total, tx, o.id, c->caller.server_admin, after,
+                         limit + 1, c->a, &r->e) < 0)
         return -1;
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++)
@@ -160,7 +161,7 @@ static int do_token_delete(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     if (!uuid_is_valid(id, strlen(id)))
         return err_set(&r->e, ERR_NOT_FOUND, "token '%s' not found", id);
-    if (store_token_revoke(tx, o.id, id, time_now_ms(), &r->e) < 0)
+    if (store_token_revoke(tx, o.id, id, c->caller.server_admin, time_now_ms(), &r->e) < 0)
         return -1;
     r->status = 204;
     return 0;

@@ -15,6 +15,7 @@
 #include "api/common.h"
 #include "blob/presign.h"
 #include "core/formats.h"
+#include "core/name.h"
 #include "core/path.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -50,8 +51,11 @@ typedef struct upstate {
     const char *expected; /* declared sha256, lowercase hex */
     /* presigned PUT / sessions */
     const char *key;
+    const char *upload; /* a presigned PUT's upload id */
     store_session s;
     uint64_t offset, range_len;
+    uint64_t limit;    /* a PATCH may not take the session past this size */
+    uint64_t received; /* body bytes of this PATCH so far */
     bool has_range;
     blob_appender *ap; /* a PATCH's appends, stored when it ends */
 } upstate;
@@ -116,6 +120,17 @@ static int check_path(const char *path, const char *loc0, const char *loc1, err 
     return 0;
 }
 
+/* A resource kind given by the client must be a short word; absent means the default, and so
+ * does an empty ?kind= in a query (loc0 "query"). */
+static int check_kind(const char *kind, const char *loc0, err *e)
+{
+    bool dflt = !kind || (!*kind && strcmp(loc0, "query") == 0);
+    if (!dflt && !resource_kind_is_valid(kind, strlen(kind)))
+        return err_field_add(e, loc0, "kind", "string_pattern_mismatch",
+                             "String should match pattern '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'");
+    return 0;
+}
+
 /* Reads the header of a weights file and returns what it says (NULL: nothing to say), or
  * sets e (422) when the header is malformed. */
 static json_t *sniff(const app *ap, const upfile *f, err *e)
@@ -138,9 +153,30 @@ static json_t *sniff(const app *ap, const upfile *f, err *e)
         free(p);
         return NULL;
     }
+    /* A safetensors header may be up to SAFETENSORS_HEADER_MAX, past FORMAT_SNIFF_MAX: when
+     * the length says so, read the whole header (the parser refuses a longer one). */
+    if (strcmp(fmt, "safetensors") == 0 && got >= 8 && got < size) {
+        uint64_t hlen = 0;
+        for (size_t i = 8; i-- > 0;)
+            hlen = hlen << 8 | p[i];
+        if (hlen <= SAFETENSORS_HEADER_MAX && 8 + hlen > got) {
+            size_t want = (size_t)(8 + hlen < size ? 8 + hlen : size);
+            uint8_t *bigger = realloc(p, want);
+            if (!bigger) {
+                free(p);
+                err_set(e, ERR_SERVER, "out of memory");
+                return NULL;
+            }
+            p = bigger;
+            if (blob_read_head(p, want, &got, &size, ap->blob, key, e) < 0) {
+                free(p);
+                return NULL;
+            }
+        }
+    }
     json_t *info = NULL;
     if (strcmp(fmt, "safetensors") == 0)
-        info = format_parse_safetensors(p, got, e);
+        info = format_parse_safetensors(p, got, size, e);
     else
         info = format_parse_gguf(p, got, got == size, e);
     free(p);
@@ -170,6 +206,23 @@ static int attach(api_reply *r, api_call *c, const char *org_id, const char *ver
         api_artifact_by_id(&m, c, tx, org_id, v.artifact_id, &r->e) < 0 ||
         require_draft(&v, &r->e) < 0)
         goto out;
+    /* GC removes blobs only under this same write lock, after checking no committed row
+     * references them (admin.c): a blob seen here stays until this transaction's rows are
+     * committed, and one GC took since the bytes were written fails the upload instead of
+     * leaving a row without its bytes. */
+    for (size_t i = 0; i < n; i++) {
+        char key[BLOB_KEY_MAX];
+        blob_key_of(key, sizeof(key), files[i].hex);
+        if (!blob_exists(c->app->blob, key)) {
+            log_warn(c->req_id, "files.blob_collected", "s:s", "key", key);
+            api_header(r, "Retry-After", "1");
+            err_set(&r->e, ERR_UNAVAILABLE,
+                    "the bytes of '%s' were garbage-collected while it was uploaded; upload it "
+                    "again",
+                    files[i].path);
+            goto out;
+        }
+    }
     int64_t now = time_now_ms(), total = 0;
     char pid[37], fmtbuf[32];
     crypto_uuid7(pid);
@@ -299,6 +352,8 @@ static int file_begin(api_reply *r, api_call *c, void **state)
     if (begin_draft(u, c, path, &r->e) < 0)
         return -1;
     const char *kind = api_query(c, "kind");
+    if (check_kind(kind, "query", &r->e) < 0)
+        return -1;
     u->files[0].path = path;
     u->files[0].kind = kind && *kind ? kind : "file";
     if (blob_writer_open(&u->files[0].w, c->app->blob, &r->e) < 0)
@@ -429,6 +484,11 @@ static int bundle_chunk(void *state, api_call *c, const api_part *part, const ch
 static int bundle_finish(api_reply *r, api_call *c, void *state)
 {
     upstate *u = state;
+    /* Not one part arrived (a wrong boundary, or a body of only the closing one): the body is
+     * no multipart bundle at all, a 400 like any malformed body, not a 422 of its fields. */
+    if (!u->part_name)
+        return err_set(&r->e, ERR_INVALID,
+                       "malformed multipart/form-data body: no part matches its boundary");
     close_text(u);
     if (close_file(u, &r->e) < 0)
         return -1;
@@ -438,8 +498,13 @@ static int bundle_finish(api_reply *r, api_call *c, void *state)
         return err_field_add(&r->e, "body", "extras_kind", "value_error",
                              "%zu extras but %zu extras_kind values: they must pair up",
                              u->nfiles - 1, u->nkinds);
-    for (size_t i = 1; i < u->nfiles; i++)
-        u->files[i].kind = u->kinds[i - 1];
+    for (size_t i = 1; i < u->nfiles; i++) {
+        const char *k = u->kinds[i - 1];
+        if (!resource_kind_is_valid(k, strlen(k)))
+            return err_field_add(&r->e, "body", "extras_kind", "string_pattern_mismatch",
+                                 "each kind should match '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'");
+        u->files[i].kind = k;
+    }
     return attach(r, c, u->o.id, u->v.id, u->files, u->nfiles, "bundle");
 }
 
@@ -493,12 +558,16 @@ static int do_ticket(api_reply *r, api_call *c, store_tx *tx)
     const char *sum = lower(c->a, api_body_str(c, "sha256"));
     blob_key_of(key, sizeof(key), sum);
     int64_t exp = time_now_ms() / 1000 + PRESIGN_TTL_S;
-    const char *full;
-    if (blob_presign_put(url, sizeof(url), c->app->blob, upload_id(c, v.id, path, sum), exp)) {
+    const char *full, *id = upload_id(c, v.id, path, sum);
+    if (blob_presign_put(url, sizeof(url), c->app->blob, id, exp)) {
         full = arena_strdup(c->a, url); /* straight to the store */
     } else {
-        presign_path(url, sizeof(url), c->app->secret, "PUT", key, exp);
-        full = arena_printf(c->a, "%s%s", base_url(c), url);
+        /* Through cairn: the upload id rides in the signed material, so the PUT can leave a
+         * mark under it for confirm (and nobody can move the mark to another id). */
+        char sig[65];
+        presign_sign(sig, c->app->secret, "PUT", arena_printf(c->a, "%s#%s", key, id), exp);
+        full = arena_printf(c->a, "%s/api/v1/blobs/%s?upload=%s&expires=%lld&sig=%s",
+                            base_url(c), key, id, (long long)exp, sig);
     }
     return api_json(r, 201, json_pack("{s:s, s:s, s:o, s:s}", "upload_url", full,
                                       "storage_key", key, "expires_at", api_time(exp * 1000),
@@ -510,7 +579,8 @@ int api_upload_ticket(api_reply *r, api_call *c)
     field_spec specs[5];
     memcpy(specs, ticket_fields, sizeof(specs));
     if (api_check_body(c, specs, 4, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
         return -1;
     if (!hex64(api_body_str(c, "sha256")))
         return err_field_add(&r->e, "body", "sha256", "value_error",
@@ -523,9 +593,14 @@ static int presigned_begin(api_reply *r, api_call *c, void **state)
     upstate *u = state_new(c);
     *state = u;
     u->key = api_param(c, "key");
+    const char *id = api_query(c, "upload");
     if (!blob_key_is_valid(u->key))
         return err_set(&r->e, ERR_NOT_FOUND, "no such blob");
-    if (presign_check(c->app->secret, "PUT", u->key, api_query(c, "expires"),
+    if (!id || !*id || strlen(id) > BLOB_SESSION_ID_MAX)
+        return err_set(&r->e, ERR_TOKEN, "missing or malformed signature");
+    u->upload = arena_strdup(c->a, id);
+    if (presign_check(c->app->secret, "PUT", arena_printf(c->a, "%s#%s", u->key, id),
+                      api_query(c, "expires"),
                       api_query(c, "sig"), time_now_ms() / 1000, &r->e) < 0)
         return -1;
     u->files[0].path = u->key;
@@ -542,7 +617,8 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
     upfile *f = &u->files[0];
     f->done = true;
     /* The key names the content: the bytes must hash to it. */
-    if (blob_writer_commit(f->w, strrchr(u->key, '/') + 1, f->hex, &f->size, &r->e) < 0)
+    if (blob_writer_commit(f->w, strrchr(u->key, '/') + 1, f->hex, &f->size, &r->e) < 0 ||
+        blob_upload_mark(c->app->blob, u->upload, f->hex, &r->e) < 0)
         return -1;
     return api_json(r, 201, json_pack("{s:s, s:s, s:I}", "storage_key", u->key, "sha256", f->hex,
                                       "size_bytes", (json_int_t)f->size));
@@ -551,18 +627,57 @@ static int presigned_finish(api_reply *r, api_call *c, void *state)
 const api_upload api_upload_presigned = {presigned_begin, file_chunk, presigned_finish,
                                          abort_files, false};
 
-/* Confirm when the client PUT straight to the store: the upload object is re-hashed as it
- * streams from the store, must match sha256 (else 422 and it is gone), and is published. */
-static int confirm_direct(api_reply *r, api_call *c, upstate *u, const char *key,
-                          const char *sum)
+/*
+ * Confirm attaches only bytes the caller's org holds: what was PUT through this very ticket
+ * (its upload id names version, path and sha256; S3 re-hashes the object, files find the mark
+ * the PUT left), or a blob a file of the org already references. Bytes only another org
+ * stored answer 404 exactly like bytes nobody stored: knowing a digest neither reads another
+ * org's file nor tells whether the store holds it.
+ */
+int api_upload_confirm(api_reply *r, api_call *c)
 {
-    upfile *f = &u->files[0];
+    field_spec specs[5];
+    memcpy(specs, ticket_fields, sizeof(specs));
+    specs[1].required = false; /* size */
+    specs[4].required = true;  /* storage_key */
+    if (api_check_body(c, specs, 5, &r->e) < 0 ||
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
+        return -1;
+    const char *sum = api_body_str(c, "sha256");
+    if (!hex64(sum))
+        return err_field_add(&r->e, "body", "sha256", "value_error",
+                             "a SHA-256 is 64 hex characters");
+    sum = lower(c->a, sum);
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), sum);
+    if (strcmp(key, api_body_str(c, "storage_key")) != 0)
+        return err_field_add(&r->e, "body", "storage_key", "value_error",
+                             "storage_key does not name that sha256");
     const char *path = api_body_str(c, "path");
+    upstate *u = state_new(c);
+    if (begin_draft(u, c, path, &r->e) < 0)
+        return -1;
+    upfile *f = &u->files[0];
     if (blob_upload_commit(c->app->blob, upload_id(c, u->v.id, path, sum), sum, f->hex, &f->size,
                            &r->e) < 0) {
-        if (r->e.kind == ERR_NOT_FOUND)
-            err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
-        return -1; /* a mismatch is the usual 422 at ["body","sha256"], and nothing is kept */
+        if (r->e.kind != ERR_NOT_FOUND)
+            return -1; /* a mismatch is the usual 422 at ["body","sha256"], nothing is kept */
+        err_clear(&r->e);
+        store_tx *tx = NULL;
+        int64_t held = -1;
+        if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
+            return -1;
+        int rc = store_org_blob_size(&held, tx, u->o.id, key, &r->e);
+        store_tx_end(tx, false, &r->e);
+        if (rc < 0 && r->e.kind != ERR_NOT_FOUND)
+            return -1;
+        if (rc < 0 || !blob_exists(c->app->blob, key)) {
+            err_clear(&r->e);
+            return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
+        }
+        snprintf(f->hex, sizeof(f->hex), "%s", sum);
+        f->size = (uint64_t)held;
     }
     json_t *declared = json_object_get(c->body, "size");
     if (declared && (uint64_t)json_integer_value(declared) != f->size)
@@ -572,56 +687,6 @@ static int confirm_direct(api_reply *r, api_call *c, upstate *u, const char *key
                              (unsigned long long)f->size);
     f->path = path;
     f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
-    f->done = true;
-    return attach(r, c, u->o.id, u->v.id, f, 1, "file");
-}
-
-int api_upload_confirm(api_reply *r, api_call *c)
-{
-    field_spec specs[5];
-    memcpy(specs, ticket_fields, sizeof(specs));
-    specs[1].required = false; /* size */
-    specs[4].required = true;  /* storage_key */
-    if (api_check_body(c, specs, 5, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
-        return -1;
-    const char *sum = api_body_str(c, "sha256");
-    if (!hex64(sum))
-        return err_field_add(&r->e, "body", "sha256", "value_error",
-                             "a SHA-256 is 64 hex characters");
-    char key[BLOB_KEY_MAX];
-    blob_key_of(key, sizeof(key), lower(c->a, sum));
-    if (strcmp(key, api_body_str(c, "storage_key")) != 0)
-        return err_field_add(&r->e, "body", "storage_key", "value_error",
-                             "storage_key does not name that sha256");
-    upstate *u = state_new(c);
-    if (begin_draft(u, c, api_body_str(c, "path"), &r->e) < 0)
-        return -1;
-    if (blob_has_direct_urls(c->app->blob))
-        return confirm_direct(r, c, u, key, lower(c->a, sum));
-    if (!blob_exists(c->app->blob, key))
-        return err_set(&r->e, ERR_NOT_FOUND, "nothing was uploaded to %s", key);
-    bool ok = false;
-    if (blob_verify(&ok, c->app->blob, key, &r->e) < 0)
-        return -1;
-    if (!ok)
-        return err_field_add(&r->e, "body", "sha256", "value_error",
-                             "the stored object does not match its sha256");
-    int fd = -1;
-    uint64_t size = 0;
-    if (blob_open_read(&fd, &size, c->app->blob, key, &r->e) < 0)
-        return -1;
-    close(fd);
-    json_t *declared = json_object_get(c->body, "size");
-    if (declared && (uint64_t)json_integer_value(declared) != size)
-        return err_field_add(&r->e, "body", "size", "value_error",
-                             "declared %lld bytes, stored %llu",
-                             (long long)json_integer_value(declared), (unsigned long long)size);
-    upfile *f = &u->files[0];
-    f->path = api_body_str(c, "path");
-    f->kind = api_body_str(c, "kind") ? api_body_str(c, "kind") : "file";
-    snprintf(f->hex, sizeof(f->hex), "%s", strrchr(key, '/') + 1);
-    f->size = size;
     f->done = true;
     return attach(r, c, u->o.id, u->v.id, f, 1, "file");
 }
@@ -676,7 +741,8 @@ int api_session_create(api_reply *r, api_call *c)
                                        {"size", F_INT, 0, false},
                                        {"kind", F_STR, 64, false}};
     if (api_check_body(c, specs, 3, &r->e) < 0 ||
-        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0)
+        check_path(api_body_str(c, "path"), "body", "path", &r->e) < 0 ||
+        check_kind(api_body_str(c, "kind"), "body", &r->e) < 0)
         return -1;
     return api_in_tx(r, c, true, do_session_create);
 }
@@ -740,6 +806,14 @@ static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, int64_
     return 0;
 }
 
+/*
+ * A PATCH appends exactly what its Content-Range names: FIRST must be the committed offset
+ * (409), LAST must lie inside TOTAL and the session's declared size (416), TOTAL must be the
+ * declared size (400), and the body must be LAST-FIRST+1 bytes long (400). Without a
+ * Content-Range the body may not run past the declared size (416). A refused request keeps
+ * nothing: the committed offset stays where it was (only a connection cut mid-body keeps what
+ * arrived, for the client to resume from).
+ */
 static int patch_begin(api_reply *r, api_call *c, void **state)
 {
     upstate *u = state_new(c);
@@ -753,20 +827,48 @@ static int patch_begin(api_reply *r, api_call *c, void **state)
     if (rc < 0 || blob_session_size(&have, c->app->blob, u->s.id, &r->e) < 0)
         return -1;
     const char *cr = c->header(c, "Content-Range");
+    int64_t declared = u->s.size_bytes;
     u->offset = have;
+    u->limit = declared >= 0 ? (uint64_t)declared : UINT64_MAX;
     if (cr) {
         uint64_t a = 0;
         int64_t total = -1;
         if (parse_content_range(cr, &a, &u->range_len, &total, &r->e) < 0)
             return -1;
+        uint64_t end = a + u->range_len; /* one past LAST */
+        if (total >= 0 && end > (uint64_t)total)
+            return err_set(&r->e, ERR_RANGE, "Content-Range runs past its total of %lld bytes",
+                           (long long)total);
+        if (total >= 0 && declared >= 0 && total != declared)
+            return err_set(&r->e, ERR_INVALID,
+                           "Content-Range total %lld is not the session's declared size %lld",
+                           (long long)total, (long long)declared);
+        if (end > u->limit)
+            return err_set(&r->e, ERR_RANGE,
+                           "Content-Range runs past the session's declared size of %lld bytes",
+                           (long long)declared);
+        const char *cl = c->header(c, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) != u->range_len)
+            return err_set(&r->e, ERR_INVALID,
+                           "the body is %s bytes but Content-Range names %llu", cl,
+                           (unsigned long long)u->range_len);
         if (a != have)
             return err_set(&r->e, ERR_CONFLICT,
                            "offset mismatch: the session has %llu bytes; resume from there",
                            (unsigned long long)have);
         u->has_range = true;
+        u->limit = end;
     }
     u->range_len = u->has_range ? u->range_len : 0;
     return blob_appender_open(&u->ap, c->app->blob, u->s.id, have, &r->e);
+}
+
+/* Refuses the request: nothing it wrote stays in the session. */
+static int patch_refuse(upstate *u)
+{
+    blob_appender_discard(u->ap);
+    u->ap = NULL;
+    return -1;
 }
 
 static int patch_chunk(void *state, api_call *c, const api_part *part, const char *p, size_t n,
@@ -775,12 +877,30 @@ static int patch_chunk(void *state, api_call *c, const api_part *part, const cha
     (void)part;
     (void)c;
     upstate *u = state;
+    if (!u->ap)
+        return -1;
+    uint64_t at = u->offset + u->received;
+    if (at > u->limit || n > u->limit - at) {
+        if (u->has_range)
+            err_set(e, ERR_INVALID, "the body is longer than the %llu bytes Content-Range names",
+                    (unsigned long long)u->range_len);
+        else
+            err_set(e, ERR_RANGE, "the body runs past the session's declared size of %llu bytes",
+                    (unsigned long long)u->limit);
+        return patch_refuse(u);
+    }
+    u->received += n;
     return blob_appender_write(u->ap, p, n, e);
 }
 
 static int patch_finish(api_reply *r, api_call *c, void *state)
 {
     upstate *u = state;
+    if (u->has_range && u->received != u->range_len) {
+        err_set(&r->e, ERR_INVALID, "the body is %llu bytes but Content-Range names %llu",
+                (unsigned long long)u->received, (unsigned long long)u->range_len);
+        return patch_refuse(u);
+    }
     blob_appender *ap = u->ap;
     u->ap = NULL;
     if (blob_appender_close(ap, &u->offset, &r->e) < 0)
@@ -802,6 +922,8 @@ static void patch_abort(void *state)
 const api_upload api_upload_session_patch = {patch_begin, patch_chunk, patch_finish,
                                              patch_abort, false};
 
+/* A failed commit (a typo in sha256, bytes missing, the version no longer a draft) publishes
+ * nothing and leaves the session as it was: the client fixes the request or resumes. */
 int api_session_commit(api_reply *r, api_call *c)
 {
     const char *sum = api_query(c, "sha256");
@@ -810,9 +932,13 @@ int api_session_commit(api_reply *r, api_call *c)
                              "a SHA-256 is 64 hex characters");
     upstate *u = state_new(c);
     store_tx *tx = NULL;
+    store_version v;
     if (store_tx_begin(&tx, c->app->store, false, &r->e) < 0)
         return -1;
     int rc = session_load(&u->s, &u->o, c, tx, &r->e);
+    if (rc == 0 && (store_version_by_id(&v, tx, NULL, u->s.version_id, c->a, &r->e) < 0 ||
+                    require_draft(&v, &r->e) < 0))
+        rc = -1;
     store_tx_end(tx, false, &r->e);
     if (rc < 0)
         return -1;
@@ -820,13 +946,9 @@ int api_session_commit(api_reply *r, api_call *c)
     f->path = u->s.path;
     f->kind = u->s.kind;
     f->done = true;
-    if (blob_session_commit(c->app->blob, u->s.id, lower(c->a, sum), f->hex, &f->size, &r->e) <
-        0)
+    if (blob_session_commit(c->app->blob, u->s.id, lower(c->a, sum), u->s.size_bytes, f->hex,
+                            &f->size, &r->e) < 0)
         return -1;
-    if (u->s.size_bytes >= 0 && (uint64_t)u->s.size_bytes != f->size)
-        return err_field_add(&r->e, "body", "size", "value_error",
-                             "the session declared %lld bytes but received %llu",
-                             (long long)u->s.size_bytes, (unsigned long long)f->size);
     if (attach(r, c, u->o.id, u->s.version_id, f, 1, "file") < 0)
         return -1;
     if (store_tx_begin(&tx, c->app->store, true, &r->e) < 0)

@@ -24,8 +24,8 @@ static const field_spec version_fields[] = {
 };
 
 /* Finds the version {ref} names: exact SemVer, `latest`, a UUID or an alias. */
-int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
-                           const store_artifact *m, const char *ref, err *e)
+static int find_version(store_version *out, api_call *c, store_tx *tx, const store_artifact *m,
+                        const char *ref, err *e)
 {
     size_t n = strlen(ref);
     semver sv;
@@ -52,6 +52,18 @@ int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
                    m->name);
 }
 
+/* find_version, then the visibility rule: a version the caller may not see is not there. */
+int api_resolve_version(store_version *out, api_call *c, store_tx *tx,
+                           const store_artifact *m, const char *ref, err *e)
+{
+    if (find_version(out, c, tx, m, ref, e) < 0)
+        return -1;
+    if (!api_version_visible(c, m, out->lifecycle))
+        return err_set(e, ERR_NOT_FOUND, "version '%s' of '%s/%s' not found", ref, m->org_slug,
+                       m->name);
+    return 0;
+}
+
 static int reply_version(api_reply *r, api_call *c, store_tx *tx, const store_version *v,
                          int status)
 {
@@ -70,8 +82,6 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
     store_artifact m;
     store_version *items;
     size_t n;
-    if (api_cache_try(r, c, "versions"))
-        return 0;
     if (api_artifact_access(&o, &m, c, tx, ROLE_READER, &r->e) < 0)
         return -1;
     const char *lc = api_query(c, "lifecycle");
@@ -82,9 +92,12 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
         return -1;
     json_t *versions = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(versions, json_string(items[i].version));
+        if (api_version_visible(c, &m, items[i].lifecycle))
+            json_array_append_new(versions, json_string(items[i].version));
     json_t *summary = api_artifact_summary_json(&m, false);
-    json_t *latest = m.latest_version ? json_incref(summary) : json_null();
+    json_t *latest = m.latest_version && api_version_visible(c, &m, "published")
+                         ? json_incref(summary)
+                         : json_null();
     json_t *body = json_pack("{s:O, s:o, s:o}", "name", json_object_get(summary, "name"),
                              "latest", latest, "versions", versions);
     json_decref(summary);
@@ -96,7 +109,7 @@ static int do_list(api_reply *r, api_call *c, store_tx *tx)
 
 int api_version_list(api_reply *r, api_call *c)
 {
-    return api_in_tx(r, c, false, do_list);
+    return api_in_tx_cached(r, c, "versions", do_list);
 }
 
 static int do_create(api_reply *r, api_call *c, store_tx *tx)
@@ -114,20 +127,8 @@ static int do_create(api_reply *r, api_call *c, store_tx *tx)
             api_artifact_create_in(&m, c, tx, &o, name, false, &r->e) < 0)
             return -1;
     }
-    int64_t quota = o.quota_versions_monthly >= 0 ? o.quota_versions_monthly
-                                                  : c->app->cfg->quota_versions_monthly;
-    if (quota >= 0) {
-        int64_t used = 0, t = time_now_ms();
-        if (store_versions_created_since(&used, tx, o.id, time_month_start_ms(t), &r->e) < 0)
-            return -1;
-        if (used >= quota) {
-            int64_t wait = (time_next_month_ms(t) - t) / 1000 + 1;
-            api_header(r, "Retry-After", arena_printf(c->a, "%lld", (long long)wait));
-            return err_set(&r->e, ERR_LIMIT,
-                           "org '%s' has used its quota of %lld new versions this month",
-                           o.slug, (long long)quota);
-        }
-    }
+    if (api_version_quota(r, c, tx, &o, 1) < 0)
+        return -1;
     const char *vs = api_body_str(c, "version");
     semver sv;
     char key[SEMVER_KEY_MAX], id[37];

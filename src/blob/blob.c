@@ -243,6 +243,13 @@ bool blob_exists(blob *b, const char *key)
     return blob_key_is_valid(key) && b->ops->exists(b->st, key);
 }
 
+int blob_stat(uint64_t *size, int64_t *mtime_ms, blob *b, const char *key, err *e)
+{
+    if (!blob_key_is_valid(key))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    return b->ops->stat(size, mtime_ms, b->st, key, e);
+}
+
 int blob_delete(blob *b, const char *key, err *e)
 {
     if (!blob_key_is_valid(key))
@@ -256,10 +263,11 @@ int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtim
     return b->ops->walk(b->st, fn, ctx, e);
 }
 
-int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e)
+int blob_sweep_tmp(blob *b, int64_t max_age_ms, bool (*live)(const char *id, void *ctx),
+                   void *ctx, int *removed, err *e)
 {
     *removed = 0;
-    return b->ops->sweep_tmp(b->st, max_age_ms, removed, e);
+    return b->ops->sweep_tmp(b->st, max_age_ms, live, ctx, removed, e);
 }
 
 int blob_hash_fd(char hex[65], uint64_t *size, int fd, err *e)
@@ -375,13 +383,23 @@ int blob_session_size(uint64_t *size, blob *b, const char *id, err *e)
     return b->ops->session_size(size, b->st, id, e);
 }
 
-int blob_session_commit(blob *b, const char *id, const char *expected_hex, char hex_out[65],
-                        uint64_t *size, err *e)
+int blob_size_check(int64_t expected, uint64_t got, err *e)
+{
+    if (expected < 0 || (uint64_t)expected == got)
+        return 0;
+    return err_field_add(e, "body", "size", "value_error",
+                         "the session declared %lld bytes but received %llu", (long long)expected,
+                         (unsigned long long)got);
+}
+
+int blob_session_commit(blob *b, const char *id, const char *expected_hex, int64_t expected_size,
+                        char hex_out[65], uint64_t *size, err *e)
 {
     bool dedup = false;
     if (!session_id_is_valid(id))
         return err_set(e, ERR_INVALID, "invalid upload session id");
-    if (b->ops->session_commit(b->st, id, expected_hex, hex_out, size, &dedup, e) < 0)
+    if (b->ops->session_commit(b->st, id, expected_hex, expected_size, hex_out, size, &dedup,
+                               e) < 0)
         return -1;
     log_committed(hex_out, *size, dedup);
     return 0;
@@ -538,4 +556,29 @@ int blob_upload_commit(blob *b, const char *upload_id, const char *expected_hex,
         return -1;
     log_committed(hex_out, *size, dedup);
     return 0;
+}
+
+void blob_appender_discard(blob_appender *ap)
+{
+    if (!ap)
+        return;
+    err e = {0};
+    uint64_t kept = 0;
+    if (ap->ast)
+        ap->b->ops->appender_close(ap->ast, false, &kept, &e);
+    else if (ap->written > 0 && ap->b->ops->session_truncate &&
+             ap->b->ops->session_truncate(ap->b->st, ap->id, ap->offset, &e) < 0)
+        log_error(NULL, "blob.session_discard_failed", "s:s, s:s", "id", ap->id, "detail",
+                  e.detail);
+    free(ap);
+}
+
+int blob_upload_mark(blob *b, const char *upload_id, const char *hex, err *e)
+{
+    if (!b->ops->upload_mark)
+        return err_set(e, ERR_INVALID, "this blob store takes uploads itself");
+    if (!session_id_is_valid(upload_id) || !hex || strlen(hex) != SHA256_HEX_LEN ||
+        !is_lower_hex(hex, SHA256_HEX_LEN))
+        return err_set(e, ERR_INVALID, "invalid upload id");
+    return b->ops->upload_mark(b->st, upload_id, hex, e);
 }

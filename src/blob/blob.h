@@ -51,7 +51,8 @@ uint64_t blob_writer_size(const blob_writer *w);
 /* Finishes the upload and always frees w. If expected_hex is non-NULL and differs from the
  * digest (case is ignored), fails with ERR_VALIDATION (item ["body","sha256"], "value_error",
  * "checksum mismatch: expected X, got Y") and stores nothing. Otherwise makes the bytes durable
- * under sha256/ab/<hex> (an existing key is kept: dedup) and fills hex_out and *size. */
+ * under sha256/ab/<hex> (an existing key is kept: dedup, but its age mark is refreshed as if
+ * written now, so GC takes it for new) and fills hex_out and *size. */
 int blob_writer_commit(blob_writer *w, const char *expected_hex, char hex_out[65], uint64_t *size,
                        err *e);
 /* Abandons the upload, removing its temporary, and frees w; accepts NULL. */
@@ -71,6 +72,9 @@ bool blob_exists(blob *b, const char *key);
 void blob_key_of(char *out, size_t cap, const char *hex);
 /* Returns true if s is "sha256/ab/<64 lowercase hex>" with ab the digest's first two digits. */
 bool blob_key_is_valid(const char *s);
+/* Gets the size and the age mark (mtime: the last write, refreshed by a deduplicated write)
+ * of the blob at key; ERR_NOT_FOUND if absent. */
+int blob_stat(uint64_t *size, int64_t *mtime_ms, blob *b, const char *key, err *e);
 /* Removes the blob at key (GC only: callers must know it is unreferenced); ERR_NOT_FOUND. */
 int blob_delete(blob *b, const char *key, err *e);
 /* Calls fn(key, size, mtime_ms, ctx) for every stored blob, in no particular order. fn returns
@@ -78,9 +82,11 @@ int blob_delete(blob *b, const char *key, err *e);
  * with ERR_SERVER in e unless fn's caller filled e through ctx). */
 int blob_foreach(blob *b, int (*fn)(const char *key, uint64_t size, int64_t mtime_ms, void *ctx),
                  void *ctx, err *e);
-/* Removes temporaries (abandoned writers and upload sessions) untouched for more than
- * max_age_ms; *removed gets the count. */
-int blob_sweep_tmp(blob *b, int64_t max_age_ms, int *removed, err *e);
+/* Removes temporaries (abandoned writers, uploads and upload sessions) untouched for more than
+ * max_age_ms; *removed gets the count. The bytes of a session are kept, whatever their age,
+ * while live(id, ctx) says a live session owns them (live may be NULL: none does). */
+int blob_sweep_tmp(blob *b, int64_t max_age_ms, bool (*live)(const char *id, void *ctx),
+                   void *ctx, int *removed, err *e);
 /* Re-hashes the blob at key: *ok is true if its bytes still match the key. ERR_NOT_FOUND. */
 int blob_verify(bool *ok, blob *b, const char *key, err *e);
 /* Sums the sizes and the count of stored blobs (walks the store: for metrics, not hot paths). */
@@ -94,10 +100,15 @@ int blob_session_append(blob *b, const char *id, uint64_t offset, const void *p,
                         uint64_t *new_size, err *e);
 /* Gets the current size of a session (0 if it does not exist). */
 int blob_session_size(uint64_t *size, blob *b, const char *id, err *e);
-/* Commits a session as a blob exactly like blob_writer_commit() (re-hashing the whole file),
- * and removes the session, also on a checksum mismatch. ERR_NOT_FOUND if there is none. */
-int blob_session_commit(blob *b, const char *id, const char *expected_hex, char hex_out[65],
-                        uint64_t *size, err *e);
+/* Commits a session as a blob exactly like blob_writer_commit() (re-hashing the whole file)
+ * and removes the session. Everything is checked before anything is published: a size other
+ * than expected_size (-1: any; ERR_VALIDATION at ["body","size"]) or a checksum mismatch
+ * fails with the session left exactly as it was, to be resumed or committed again.
+ * ERR_NOT_FOUND if there is none. */
+int blob_session_commit(blob *b, const char *id, const char *expected_hex, int64_t expected_size,
+                        char hex_out[65], uint64_t *size, err *e);
+/* For backends: returns 0 if expected (-1: any) is got, else fills the 422 size mismatch. */
+int blob_size_check(int64_t expected, uint64_t got, err *e);
 /* Removes a session if it exists. */
 void blob_session_discard(blob *b, const char *id);
 
@@ -111,6 +122,10 @@ int blob_appender_write(blob_appender *ap, const void *p, size_t n, err *e);
  * session's size) and frees ap; *new_size (may be NULL) gets offset + bytes kept. Accepts
  * NULL. */
 int blob_appender_close(blob_appender *ap, uint64_t *new_size, err *e);
+/* Drops every byte written through ap, so the session is back at the size it had when ap was
+ * opened (a request refused half-way must not move the committed offset), and frees ap.
+ * Accepts NULL. */
+void blob_appender_discard(blob_appender *ap);
 
 /* Direct URLs: with S3 clients move bytes straight to and from the store.
  * Returns true if the backend gives direct URLs (S3), false for files. */
@@ -123,12 +138,19 @@ bool blob_presign_get(char *out, size_t cap, blob *b, const char *key, int64_t e
 /* Writes a presigned PUT URL of the pending upload named upload_id ([A-Za-z0-9-]{1,64}) into
  * out; false as blob_presign_get. */
 bool blob_presign_put(char *out, size_t cap, blob *b, const char *upload_id, int64_t expires_at_s);
-/* Takes the object a client PUT to upload_id: re-hashes it as it streams from the store, checks
- * expected_hex as blob_writer_commit() does, publishes it (a server-side copy) and removes the
- * upload object, also on a mismatch. ERR_NOT_FOUND if nothing was uploaded; ERR_INVALID if
- * the backend has no direct uploads. */
+/* Takes what a client PUT under upload_id. S3: the object PUT straight to the store is
+ * re-hashed as it streams from the store, checked against expected_hex as
+ * blob_writer_commit() does, published (a server-side copy) and removed, also on a mismatch.
+ * Files: the bytes went through cairn (blob_upload_mark) and are a blob already; their mark
+ * is checked and consumed. ERR_NOT_FOUND if nothing was uploaded under upload_id (whatever
+ * the store holds under that digest: bytes of others are not the caller's); ERR_INVALID if
+ * the backend takes no such uploads. */
 int blob_upload_commit(blob *b, const char *upload_id, const char *expected_hex, char hex_out[65],
                        uint64_t *size, err *e);
+/* Files: records that the blob hex (just committed by a writer) arrived under upload_id, for
+ * blob_upload_commit to find; the mark is a temporary, swept like one. ERR_INVALID where the
+ * backend takes uploads itself (S3). */
+int blob_upload_mark(blob *b, const char *upload_id, const char *hex, err *e);
 
 /* ---- backend interface: implemented and read only in src/blob/ ----
  * A backend (curl's Curl_ssl) keeps its own state behind void pointers; the front end checks
@@ -142,7 +164,8 @@ typedef struct blob_ops {
     /* A writer: bytes go to a temporary until publish makes them the blob named hex. */
     int (*writer_open)(void **wst, void *st, err *e);
     int (*writer_write)(void *wst, const void *p, size_t n, err *e);
-    /* Publishes under hex (keeping an existing blob) and frees wst, also on failure. */
+    /* Publishes under hex (keeping an existing blob, whose age mark it refreshes) and frees
+     * wst, also on failure. */
     int (*writer_publish)(void *wst, const char *hex, bool *dedup, err *e);
     /* Optional: a backend that hashes the bytes itself (off the receiving thread) finishes
      * writing and gives their SHA-256 here, before publish; the front end then does not hash.
@@ -152,15 +175,23 @@ typedef struct blob_ops {
     void (*writer_abort)(void *wst);
     int (*open_read)(int *fd, uint64_t *size, void *st, const char *key, err *e);
     bool (*exists)(void *st, const char *key);
+    int (*stat)(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e);
     int (*remove)(void *st, const char *key, err *e);
     int (*walk)(void *st, int (*fn)(const char *, uint64_t, int64_t, void *), void *ctx, err *e);
-    int (*sweep_tmp)(void *st, int64_t max_age_ms, int *removed, err *e);
+    int (*sweep_tmp)(void *st, int64_t max_age_ms, bool (*live)(const char *, void *), void *ctx,
+                     int *removed, err *e);
     int (*session_append)(void *st, const char *id, uint64_t offset, const void *p, size_t n,
                           uint64_t *new_size, err *e);
     int (*session_size)(uint64_t *size, void *st, const char *id, err *e);
-    int (*session_commit)(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                          uint64_t *size, bool *dedup, err *e);
+    /* Checks size and digest (blob_size_check, blob_digest_check) before publishing; a failed
+     * check leaves the session untouched. */
+    int (*session_commit)(void *st, const char *id, const char *expected_hex,
+                          int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                          err *e);
     void (*session_discard)(void *st, const char *id);
+    /* Optional (needed without a streamed appender): cuts a session back to size bytes if it
+     * is longer. */
+    int (*session_truncate)(void *st, const char *id, uint64_t size, err *e);
     /* Optional (NULL: the front end appends each write with session_append): a streamed
      * appender whose bytes are stored by close. close frees ast; keep is false after a failed
      * write (store nothing). */
@@ -184,6 +215,8 @@ typedef struct blob_ops {
      * its digest (keeping an existing blob: *dedup) and removes it, also on a mismatch. */
     int (*upload_commit)(void *st, const char *upload_id, const char *expected_hex,
                          char hex_out[65], uint64_t *size, bool *dedup, err *e);
+    /* Optional: marks the blob hex as uploaded under upload_id (see blob_upload_mark). */
+    int (*upload_mark)(void *st, const char *upload_id, const char *hex, err *e);
 } blob_ops;
 
 /* The local-directory backend ("file://" urls and plain paths). */

@@ -177,7 +177,13 @@ static int publish(fs *f, const char *name, const char *hex, bool *dedup, err *e
         io_fail(e, "write", f->dir, path, errno);
         goto out;
     }
-    if (renameat2(f->tmp, name, abfd, hex, RENAME_NOREPLACE) < 0) {
+    /* An existing blob is kept, but its mtime (GC's age mark) is set to now: GC must take it
+     * for new, not for an old orphan, until the row this write is for is committed. If GC
+     * removed it between the rename and the touch, the rename is tried again. */
+    for (int attempt = 0;; attempt++) {
+        *dedup = false;
+        if (renameat2(f->tmp, name, abfd, hex, RENAME_NOREPLACE) == 0)
+            break;
         if (errno == EEXIST) {
             *dedup = true;
         } else if (errno == EINVAL || errno == ENOSYS) {
@@ -188,8 +194,16 @@ static int publish(fs *f, const char *name, const char *hex, bool *dedup, err *e
             } else if (renameat(f->tmp, name, abfd, hex) < 0) {
                 io_fail(e, "write", f->dir, path, errno);
                 goto out;
+            } else {
+                break;
             }
         } else {
+            io_fail(e, "write", f->dir, path, errno);
+            goto out;
+        }
+        if (utimensat(abfd, hex, NULL, AT_SYMLINK_NOFOLLOW) == 0)
+            break;
+        if (errno != ENOENT || attempt == 3) {
             io_fail(e, "write", f->dir, path, errno);
             goto out;
         }
@@ -594,6 +608,20 @@ static bool fs_exists(void *st, const char *key)
            S_ISREG(sb.st_mode);
 }
 
+static int fs_stat(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e)
+{
+    fs *f = st;
+    struct stat sb;
+    if (fstatat(f->sha, key + KEY_PREFIX_LEN, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "blob not found")
+                               : io_fail(e, "read", f->dir, key, errno);
+    if (!S_ISREG(sb.st_mode))
+        return err_set(e, ERR_NOT_FOUND, "blob not found");
+    *size = (uint64_t)sb.st_size;
+    *mtime_ms = mtime_ms_of(&sb);
+    return 0;
+}
+
 static int fs_remove(void *st, const char *key, err *e)
 {
     fs *f = st;
@@ -688,7 +716,8 @@ static int fs_walk(void *st, int (*fn)(const char *, uint64_t, int64_t, void *),
     return rc < 0 ? -1 : 0;
 }
 
-static int fs_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
+static int fs_sweep_tmp(void *st, int64_t max_age_ms, bool (*live)(const char *, void *),
+                        void *ctx, int *removed, err *e)
 {
     fs *f = st;
     int64_t now = time_now_ms();
@@ -708,6 +737,9 @@ static int fs_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
         struct stat sb;
         if (name[0] == '.' || fstatat(f->tmp, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISREG(sb.st_mode) || now - mtime_ms_of(&sb) <= max_age_ms)
+            continue;
+        /* A session idle for hours is still the client's until it expires (24 h). */
+        if (strncmp(name, "session-", 8) == 0 && live && live(name + 8, ctx))
             continue;
         if (unlinkat(f->tmp, name, 0) == 0) {
             (*removed)++;
@@ -800,8 +832,9 @@ static int fs_session_size(uint64_t *size, void *st, const char *id, err *e)
     return 0;
 }
 
-static int fs_session_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                             uint64_t *size, bool *dedup, err *e)
+static int fs_session_commit(void *st, const char *id, const char *expected_hex,
+                             int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                             err *e)
 {
     fs *f = st;
     char name[8 + BLOB_SESSION_ID_MAX + 1], claim[33] = "";
@@ -816,8 +849,9 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
             return err_set(e, ERR_NOT_FOUND, "upload session not found");
         return io_fail(e, "read", f->dir, name, errno);
     }
-    /* Lock, then move the session to a private name: appends that were waiting for the lock
-     * see it gone and never touch the bytes being published. */
+    /* Lock (appends wait), then check size and digest in place: a failed check leaves the
+     * session as it was, resumable. Only then move it to a private name, so appends that were
+     * waiting for the lock see it gone and never touch the bytes being published. */
     if (lock_ex(fd) < 0) {
         io_fail(e, "read", f->dir, name, errno);
         goto out;
@@ -826,6 +860,14 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
         err_set(e, ERR_NOT_FOUND, "upload session not found");
         goto out;
     }
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        io_fail(e, "read", f->dir, name, errno);
+        goto out;
+    }
+    if (blob_size_check(expected_size, (uint64_t)sb.st_size, e) < 0 ||
+        blob_hash_fd(hex, &n, fd, e) < 0 || blob_digest_check(expected_hex, hex, e) < 0)
+        goto out;
     uint8_t r[16];
     if (crypto_random(r, sizeof(r)) < 0) {
         err_set(e, ERR_SERVER, "blob store random source failed");
@@ -837,8 +879,9 @@ static int fs_session_commit(void *st, const char *id, const char *expected_hex,
         io_fail(e, "write", f->dir, name, errno);
         goto out;
     }
-    if (blob_hash_fd(hex, &n, fd, e) < 0 || blob_digest_check(expected_hex, hex, e) < 0)
-        goto out;
+    /* A claimed session is a fresh temporary: the sweep must not take it for an abandoned one
+     * because its last append is old. */
+    futimens(fd, NULL);
     if (fsync(fd) < 0) {
         io_fail(e, "write", f->dir, claim, errno);
         goto out;
@@ -856,12 +899,96 @@ out:
     return rc;
 }
 
+static int fs_session_truncate(void *st, const char *id, uint64_t size, err *e)
+{
+    fs *f = st;
+    char name[8 + BLOB_SESSION_ID_MAX + 1];
+    struct stat sb;
+    int rc = -1;
+    session_name(name, id);
+    int fd = openat(f->tmp, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : io_fail(e, "write", f->dir, name, errno);
+    if (lock_ex(fd) < 0) {
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    if (!still_named(f, fd, name)) { /* committed or discarded meanwhile */
+        rc = 0;
+        goto out;
+    }
+    if (fstat(fd, &sb) < 0 ||
+        ((uint64_t)sb.st_size > size && ftruncate(fd, (off_t)size) < 0)) {
+        io_fail(e, "write", f->dir, name, errno);
+        goto out;
+    }
+    rc = 0;
+out:
+    close(fd);
+    return rc;
+}
+
 static void fs_session_discard(void *st, const char *id)
 {
     fs *f = st;
     char name[8 + BLOB_SESSION_ID_MAX + 1];
     session_name(name, id);
     unlinkat(f->tmp, name, 0);
+}
+
+/* tmp/upload-<id> holds the 64 hex digits of the blob a presigned PUT stored under id. */
+static void upload_name(char out[7 + BLOB_SESSION_ID_MAX + 1], const char *id)
+{
+    snprintf(out, 7 + BLOB_SESSION_ID_MAX + 1, "upload-%s", id);
+}
+
+static int fs_upload_mark(void *st, const char *id, const char *hex, err *e)
+{
+    fs *f = st;
+    char name[7 + BLOB_SESSION_ID_MAX + 1], tmpname[33];
+    int fd = -1;
+    upload_name(name, id);
+    if (tmp_create(&fd, tmpname, f, e) < 0)
+        return -1;
+    /* Written whole under a temporary name, then renamed: a mark is there complete or not. */
+    int errnum = pwrite_all(fd, (const uint8_t *)hex, SHA256_HEX_LEN, 0) < 0 ? errno : 0;
+    if (close(fd) < 0 && !errnum)
+        errnum = errno;
+    if (!errnum && renameat(f->tmp, tmpname, f->tmp, name) < 0)
+        errnum = errno;
+    if (errnum) {
+        unlinkat(f->tmp, tmpname, 0);
+        return io_fail(e, "write", f->dir, name, errnum);
+    }
+    return 0;
+}
+
+static int fs_upload_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
+                            uint64_t *size, bool *dedup, err *e)
+{
+    fs *f = st;
+    char name[7 + BLOB_SESSION_ID_MAX + 1], hex[SHA256_HEX_LEN + 1] = "";
+    upload_name(name, id);
+    int fd = openat(f->tmp, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "nothing was uploaded")
+                               : io_fail(e, "read", f->dir, name, errno);
+    ssize_t n = pread(fd, hex, SHA256_HEX_LEN, 0);
+    close(fd);
+    if (n != SHA256_HEX_LEN || !is_lower_hex(hex, SHA256_HEX_LEN))
+        return err_set(e, ERR_NOT_FOUND, "nothing was uploaded");
+    if (blob_digest_check(expected_hex, hex, e) < 0)
+        return -1;
+    char rel[3 + SHA256_HEX_LEN + 1];
+    struct stat sb;
+    snprintf(rel, sizeof(rel), "%.2s/%s", hex, hex);
+    if (fstatat(f->sha, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+        return err_set(e, ERR_NOT_FOUND, "nothing was uploaded"); /* collected meanwhile */
+    unlinkat(f->tmp, name, 0); /* one confirm per upload, as with S3 */
+    memcpy(hex_out, hex, sizeof(hex));
+    *size = (uint64_t)sb.st_size;
+    *dedup = true;
+    return 0;
 }
 
 static bool fs_ping(void *st)
@@ -882,6 +1009,7 @@ const blob_ops blob_fs_ops = {
     .writer_abort = fs_writer_abort,
     .open_read = fs_open_read,
     .exists = fs_exists,
+    .stat = fs_stat,
     .remove = fs_remove,
     .walk = fs_walk,
     .sweep_tmp = fs_sweep_tmp,
@@ -889,5 +1017,8 @@ const blob_ops blob_fs_ops = {
     .session_size = fs_session_size,
     .session_commit = fs_session_commit,
     .session_discard = fs_session_discard,
+    .session_truncate = fs_session_truncate,
+    .upload_mark = fs_upload_mark,
+    .upload_commit = fs_upload_commit,
     .ping = fs_ping,
 };

@@ -88,7 +88,7 @@ static int s3_writer_publish(void *wst, const char *hex, bool *dedup, err *e)
         char rel[BLOB_KEY_MAX], key[KEY_MAX];
         blob_key_of(rel, sizeof(rel), hex);
         s3_full_key(key, sizeof(key), s, rel);
-        int have = s3_head(NULL, NULL, s, key, e);
+        int have = s3_fresh(s, key, e); /* an older blob is written again: age refreshed */
         if (have < 0)
             goto out;
         *dedup = have == 1;
@@ -361,6 +361,17 @@ static bool s3_exists(void *st, const char *key)
     return s3_head(NULL, NULL, s, k, &e) == 1;
 }
 
+static int s3_stat(uint64_t *size, int64_t *mtime_ms, void *st, const char *key, err *e)
+{
+    s3 *s = st;
+    char k[KEY_MAX];
+    s3_full_key(k, sizeof(k), s, key);
+    int have = s3_head(size, mtime_ms, s, k, e);
+    if (have < 0)
+        return -1;
+    return have == 0 ? err_set(e, ERR_NOT_FOUND, "blob not found") : 0;
+}
+
 static int s3_remove(void *st, const char *key, err *e)
 {
     s3 *s = st;
@@ -551,8 +562,9 @@ static void s3_session_discard(void *st, const char *id)
     free(cs.v);
 }
 
-static int s3_session_commit(void *st, const char *id, const char *expected_hex, char hex_out[65],
-                             uint64_t *size, bool *dedup, err *e)
+static int s3_session_commit(void *st, const char *id, const char *expected_hex,
+                             int64_t expected_size, char hex_out[65], uint64_t *size, bool *dedup,
+                             err *e)
 {
     s3 *s = st;
     chunks cs;
@@ -569,6 +581,8 @@ static int s3_session_commit(void *st, const char *id, const char *expected_hex,
         free(cs.v);
         return err_set(e, ERR_NOT_FOUND, "upload session not found");
     }
+    if (blob_size_check(expected_size, total, e) < 0) /* the chunks stay: resumable */
+        goto out;
     md = EVP_MD_CTX_new();
     buf = malloc(RANGE_PIECE);
     if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
@@ -613,10 +627,8 @@ static int s3_session_commit(void *st, const char *id, const char *expected_hex,
         goto out;
     }
     crypto_hex(hex, d, 32);
-    if (blob_digest_check(expected_hex, hex, e) < 0) {
-        delete_chunks(s, &cs); /* a mismatch ends the session too */
+    if (blob_digest_check(expected_hex, hex, e) < 0) /* the chunks stay: resumable */
         goto out;
-    }
     void *pw = w;
     w = NULL;
     if (s3_writer_publish(pw, hex, dedup, e) < 0)
@@ -639,6 +651,8 @@ typedef struct sweep_ctx {
     s3 *s;
     int64_t cutoff;
     int *removed;
+    bool (*live)(const char *, void *);
+    void *live_ctx;
     /* sessions: the chunks of one session go together, when the newest is stale */
     char sess[KEY_MAX];
     int64_t sess_newest;
@@ -660,7 +674,10 @@ static int sweep_one(const s3_lentry *le, void *ctx)
 
 static void sweep_session_flush(sweep_ctx *w)
 {
-    if (w->sc.n > 0 && w->sess_newest < w->cutoff) {
+    /* w->sess is PREFIX/sessions/<id>: a live session keeps its chunks, whatever their age. */
+    const char *id = strrchr(w->sess, '/');
+    bool kept = id && w->live && w->live(id + 1, w->live_ctx);
+    if (w->sc.n > 0 && w->sess_newest < w->cutoff && !kept) {
         delete_chunks(w->s, &w->sc);
         (*w->removed)++;
         log_info(NULL, "blob.tmp_swept", "s:s", "name", w->sess);
@@ -720,12 +737,15 @@ static void sweep_multipart(s3 *s, int64_t cutoff, int *removed)
     free(c.xml);
 }
 
-static int s3_sweep_tmp(void *st, int64_t max_age_ms, int *removed, err *e)
+static int s3_sweep_tmp(void *st, int64_t max_age_ms, bool (*live)(const char *, void *),
+                        void *ctx, int *removed, err *e)
 {
     s3 *s = st;
     sweep_ctx w;
     memset(&w, 0, sizeof(w));
     w.s = s;
+    w.live = live;
+    w.live_ctx = ctx;
     w.cutoff = time_now_ms() - max_age_ms;
     w.removed = removed;
     char p[KEY_MAX];
@@ -1112,6 +1132,7 @@ const blob_ops blob_s3_ops = {
     .writer_abort = s3_writer_abort,
     .open_read = s3_open_read,
     .exists = s3_exists,
+    .stat = s3_stat,
     .remove = s3_remove,
     .walk = s3_walk,
     .sweep_tmp = s3_sweep_tmp,

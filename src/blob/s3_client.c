@@ -781,12 +781,21 @@ out:
 
 /* Makes the complete object tmp (size bytes) the blob named hex: kept if that blob exists
  * (*dedup), else copied. tmp is deleted either way. */
+int s3_fresh(s3 *s, const char *key, err *e)
+{
+    int64_t mtime = 0;
+    int have = s3_head(NULL, &mtime, s, key, e);
+    if (have <= 0)
+        return have;
+    return time_now_ms() - mtime < S3_REFRESH_AFTER_MS ? 1 : 0;
+}
+
 int s3_publish_copy(s3 *s, const char *tmp, uint64_t size, const char *hex, bool *dedup, err *e)
 {
     char rel[BLOB_KEY_MAX], key[KEY_MAX];
     blob_key_of(rel, sizeof(rel), hex);
     s3_full_key(key, sizeof(key), s, rel);
-    int have = s3_head(NULL, NULL, s, key, e);
+    int have = s3_fresh(s, key, e); /* an older blob is copied over: its age is refreshed */
     int rc = -1;
     if (have < 0)
         goto out;

@@ -156,5 +156,13 @@ int s3_mpu_put_whole(s3_mpu *m, const char *key, err *e);
  * (*dedup), else copied server-side (UploadPartCopy above copy_max). tmp is deleted either
  * way. */
 int s3_publish_copy(s3 *s, const char *tmp, uint64_t size, const char *hex, bool *dedup, err *e);
+/* A blob last written at least this long ago is rewritten by a write of the same bytes rather
+ * than kept as it is: S3 has no cheaper way to refresh the LastModified GC measures ages by,
+ * and a deduplicated write must make the blob young again (see admin.c's GC rule). */
+#define S3_REFRESH_AFTER_MS 1000
+/* Returns 1 if the blob at key (full key) exists and was written less than
+ * S3_REFRESH_AFTER_MS ago, so a write of the same bytes may keep it; 0 if it is absent or
+ * older (write it again); -1 on failure. */
+int s3_fresh(s3 *s, const char *key, err *e);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ paths */
@@ -229,7 +230,12 @@ static bool json_uint(const json_t *j, uint64_t *v)
 /*
  * Checks one tensor entry; sets *elems and *dtype, or writes why (why[0..cap)) and returns false.
  */
-static bool st_tensor(const json_t *t, uint64_t *elems, const char **dtype, char *why, size_t cap)
+typedef struct st_span {
+    uint64_t begin, end;
+} st_span;
+
+static bool st_tensor(const json_t *t, uint64_t *elems, const char **dtype, st_span *span,
+                      char *why, size_t cap)
 {
     const json_t *dt = json_object_get(t, "dtype");
     const json_t *shape = json_object_get(t, "shape");
@@ -280,10 +286,68 @@ static bool st_tensor(const json_t *t, uint64_t *elems, const char **dtype, char
         return false;
     }
     *elems = count;
+    span->begin = begin;
+    span->end = end;
     return true;
 }
 
-json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
+static int span_cmp(const void *a, const void *b)
+{
+    const st_span *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Whether the spans, sorted, tile [0, data) exactly: no gap, overlap or byte past the end.
+ * Writes why otherwise. Sorts spans. */
+static bool st_tiles(st_span *spans, size_t n, uint64_t data, char *why, size_t cap)
+{
+    uint64_t at = 0;
+    qsort(spans, n, sizeof(*spans), span_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (spans[i].end > data) {
+            snprintf(why, cap, "data_offsets end at %llu, past the %llu data bytes of the file",
+                     (unsigned long long)spans[i].end, (unsigned long long)data);
+            return false;
+        }
+        if (spans[i].begin != at) {
+            snprintf(why, cap, "data_offsets %s at byte %llu",
+                     spans[i].begin < at ? "overlap" : "leave a gap", (unsigned long long)at);
+            return false;
+        }
+        at = spans[i].end;
+    }
+    if (at != data) {
+        snprintf(why, cap, "the tensors cover %llu of the %llu data bytes", (unsigned long long)at,
+                 (unsigned long long)data);
+        return false;
+    }
+    return true;
+}
+
+/* Counts '{', '[' and ',' outside JSON strings in s[0..n): a bound on the values a parse makes. */
+static uint64_t json_punct(const uint8_t *s, size_t n)
+{
+    uint64_t count = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[' || c == ',') {
+            count++;
+        }
+    }
+    return count;
+}
+
+json_t *format_parse_safetensors(const uint8_t *p, size_t n, uint64_t file_size, err *e)
 {
     rd r = {p, p ? n : 0};
     uint64_t hlen, params = 0, elems = 0;
@@ -292,15 +356,18 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
     const char *key, *dtype = NULL;
     char why[96];
     size_t tensors = 0;
+    st_span *spans = NULL;
 
     if (take_u64(&r, &hlen) != RD_OK)
         return invalid(e, "safetensors header: truncated before its length");
     if (hlen > SAFETENSORS_HEADER_MAX)
         return invalid(e, "safetensors header: length %llu exceeds %u bytes",
                        (unsigned long long)hlen, SAFETENSORS_HEADER_MAX);
-    if (hlen > r.n)
+    if (n > file_size || hlen > r.n || hlen > file_size - 8)
         return invalid(e, "safetensors header: truncated (%llu bytes declared, %zu present)",
                        (unsigned long long)hlen, r.n);
+    if (json_punct(r.p, (size_t)hlen) > SAFETENSORS_VALUES_MAX)
+        return invalid(e, "safetensors header: more than %u JSON values", SAFETENSORS_VALUES_MAX);
     doc = json_loadb((const char *)r.p, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
         return invalid(e, "safetensors header: invalid JSON at byte %d", jerr.position);
@@ -309,7 +376,8 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
         goto fail;
     }
     dtypes = json_object();
-    if (dtypes == NULL)
+    spans = malloc(sizeof(*spans) * (json_object_size(doc) + 1));
+    if (dtypes == NULL || spans == NULL)
         goto oom;
     json_object_foreach(doc, key, val)
     {
@@ -320,7 +388,7 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
             }
             continue;
         }
-        if (!st_tensor(val, &elems, &dtype, why, sizeof(why))) {
+        if (!st_tensor(val, &elems, &dtype, &spans[tensors], why, sizeof(why))) {
             invalid(e, "safetensors tensor '%.32s': %s", key, why);
             goto fail;
         }
@@ -335,6 +403,11 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
             goto oom;
         tensors++;
     }
+    /* hlen + 8 <= file_size was checked with the length */
+    if (!st_tiles(spans, tensors, file_size - 8 - hlen, why, sizeof(why))) {
+        invalid(e, "safetensors header: %s", why);
+        goto fail;
+    }
     out = json_object();
     if (out == NULL || json_object_set_new(out, "format", json_string("safetensors")) < 0 ||
         !set_uint(out, "tensor_count", tensors) || json_object_set(out, "dtypes", dtypes) < 0 ||
@@ -342,6 +415,7 @@ json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e)
         goto oom;
     json_decref(dtypes);
     json_decref(doc);
+    free(spans);
     return out;
 oom:
     err_set(e, ERR_SERVER, "out of memory");
@@ -349,6 +423,7 @@ fail:
     json_decref(out);
     json_decref(dtypes);
     json_decref(doc);
+    free(spans);
     return NULL;
 }
 

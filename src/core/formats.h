@@ -15,6 +15,10 @@
 
 #define FORMAT_SNIFF_MAX (8u << 20)         /* the most a caller buffers to sniff a header */
 #define SAFETENSORS_HEADER_MAX (100u << 20) /* the longest .safetensors JSON header */
+/* Most JSON values a .safetensors header may hold, counted as its '{', '[' and ',' outside
+ * strings: parsed, each costs about 100 bytes, so a 100 MiB header of tiny tensors would take
+ * 1.5 GiB; this keeps one parse near 200 MiB (about 130,000 tensors, strings free). */
+#define SAFETENSORS_VALUES_MAX (1u << 20)
 
 #define GGUF_STRING_MAX (1u << 20) /* longest GGUF string (key, value, tensor name) */
 #define GGUF_ARRAY_MAX (16u << 20) /* most elements in one GGUF array */
@@ -37,16 +41,20 @@ const char *format_of_path(const char *path, char *buf, size_t cap);
 const char *media_type_of_path(const char *path);
 
 /*
- * Parses the header of a .safetensors file from its first n bytes: a u64 little-endian length
- * H, then H bytes of JSON {"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}.
- * Returns a new object the caller json_decref's:
+ * Parses the header of a .safetensors file of file_size bytes from its first n bytes (n <=
+ * file_size; the whole header must be among them): a u64 little-endian length H, then H bytes
+ * of JSON {"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}. Returns a new
+ * object the caller json_decref's:
  * {"format":"safetensors","tensor_count":N,"dtypes":{"F16":n,...},"parameter_count":P,
  *  "header_bytes":H} (H excludes the 8-byte length). Returns NULL with e a validation error at
- * ["body","file"] when the header is cut off by n, longer than SAFETENSORS_HEADER_MAX, not a
- * JSON object, names an unknown dtype, has a shape that is not non-negative integers or whose
- * size overflows 64 bits, or data_offsets that disagree with shape and dtype.
+ * ["body","file"] when the header is cut off by n or the file, longer than
+ * SAFETENSORS_HEADER_MAX or holding more than SAFETENSORS_VALUES_MAX values, not a JSON
+ * object, names an unknown dtype, has a shape that is not non-negative integers or whose size
+ * overflows 64 bits, data_offsets that disagree with shape and dtype, or data_offsets that do
+ * not tile the data area exactly (the file_size - 8 - H bytes after the header: every byte in
+ * exactly one tensor, no gap, overlap or overrun).
  */
-json_t *format_parse_safetensors(const uint8_t *p, size_t n, err *e);
+json_t *format_parse_safetensors(const uint8_t *p, size_t n, uint64_t file_size, err *e);
 
 /*
  * Parses a GGUF v2/v3 header from its first n bytes (complete: n is the whole file). Returns a

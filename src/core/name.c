@@ -51,7 +51,8 @@ bool name_is_valid(const char *s, size_t n)
 
 bool name_is_reserved(const char *s, size_t n)
 {
-    return equals(s, n, "facets") || equals(s, n, "bulk") || equals(s, n, "export.csv");
+    return equals(s, n, "facets") || equals(s, n, "bulk") || equals(s, n, "export.csv") ||
+           uuid_is_valid(s, n);
 }
 
 bool name_is_slug_shaped(const char *s, size_t n)
@@ -80,6 +81,11 @@ bool alias_is_valid(const char *s, size_t n)
            !uuid_is_valid(s, n);
 }
 
+bool resource_kind_is_valid(const char *s, size_t n)
+{
+    return n <= 64 && name_is_valid(s, n);
+}
+
 bool uuid_is_valid(const char *s, size_t n)
 {
     if (n != 36)
@@ -101,4 +107,41 @@ int role_rank(const char *s, size_t n)
     if (equals(s, n, "admin"))
         return 3;
     return 0;
+}
+
+static bool name_byte(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+}
+
+static bool alnum_byte(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+size_t name_from_title(char *out, size_t cap, const char *title)
+{
+    size_t n = 0, max = cap > NAME_MAX_LEN ? NAME_MAX_LEN : (cap ? cap - 1 : 0);
+    bool gap = false;
+    for (const char *p = title; *p && n < max; p++) {
+        if (!name_byte(*p)) {
+            gap = n > 0;
+            continue;
+        }
+        if (n == 0 && !alnum_byte(*p))
+            continue;
+        if (gap) {
+            out[n++] = '-';
+            gap = false;
+            if (n == max)
+                break;
+        }
+        out[n++] = *p;
+    }
+    while (n > 0 && !alnum_byte(out[n - 1]))
+        n--;
+    if (cap)
+        out[n] = '\0';
+    return n;
 }

@@ -65,3 +65,48 @@ bool path_is_valid(const char *p, size_t n)
     }
     return true;
 }
+
+static bool fallback_char(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+/* RFC 8187 attr-char: ALPHA DIGIT and !#$&+-.^_`|~ go as they are, the rest is %XX. */
+static bool attr_char(uint8_t c)
+{
+    return fallback_char(c) || c == '!' || c == '#' || c == '$' || c == '&' || c == '+' ||
+           c == '^' || c == '`' || c == '|' || c == '~';
+}
+
+char *path_disposition(char *out, size_t cap, const char *name, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    static const char head[] = "attachment; filename=\"";
+    static const char mid[] = "\"; filename*=UTF-8''";
+    const uint8_t *s = (const uint8_t *)name;
+    size_t w = 0;
+
+    if (cap < PATH_DISPOSITION_SIZE(n)) {
+        if (cap)
+            out[0] = '\0';
+        return out;
+    }
+    for (const char *h = head; *h; h++)
+        out[w++] = *h;
+    for (size_t i = 0; i < n; i++)
+        out[w++] = fallback_char(s[i]) ? (char)s[i] : '_';
+    for (const char *h = mid; *h; h++)
+        out[w++] = *h;
+    for (size_t i = 0; i < n; i++) {
+        if (attr_char(s[i])) {
+            out[w++] = (char)s[i];
+        } else {
+            out[w++] = '%';
+            out[w++] = hex[s[i] >> 4];
+            out[w++] = hex[s[i] & 15];
+        }
+    }
+    out[w] = '\0';
+    return out;
+}

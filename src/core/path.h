@@ -18,4 +18,15 @@
  */
 bool path_is_valid(const char *p, size_t n);
 
+/* Bytes path_disposition needs for a file name of n bytes, NUL included. */
+#define PATH_DISPOSITION_SIZE(n) (48 + 4 * (n))
+
+/*
+ * Writes into out (cap >= PATH_DISPOSITION_SIZE(n)) a Content-Disposition value for the file
+ * name name[0..n): `attachment; filename="F"; filename*=UTF-8''P` (RFC 6266). F is an ASCII
+ * fallback where every byte outside [A-Za-z0-9._-] becomes '_', P the RFC 8187 percent-encoding
+ * of the name; neither can close the quoted string or start another parameter. Returns out.
+ */
+char *path_disposition(char *out, size_t cap, const char *name, size_t n);
+
 #endif

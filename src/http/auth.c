@@ -44,13 +44,10 @@ int auth_resolve(api_call *c, err *e)
         c->caller.role = 3;
         return 0;
     }
-    store_tx *tx = NULL;
     store_token t = {0};
-    int64_t now = time_now_ms();
+    int64_t now = time_now_ms(), rev = 0;
     int rc = -1;
-    if (store_tx_begin(&tx, c->app->store, false, e) < 0)
-        return -1;
-    if (store_token_by_hash(&t, tx, hash, c->a, e) < 0) {
+    if (store_token_by_hash_rev(&t, &rev, c->app->store, hash, c->a, e) < 0) {
         if (e->kind == ERR_NOT_FOUND)
             err_set(e, ERR_AUTH, "invalid token");
         goto out;
@@ -66,12 +63,13 @@ int auth_resolve(api_call *c, err *e)
     c->caller.authenticated = true;
     c->caller.server_admin = t.server_admin;
     c->caller.token_id = t.id;
+    c->caller.token_name = t.name;
     c->caller.org_id = t.org_id;
     c->caller.org_slug = t.org_slug;
     c->caller.role = role_rank(t.role, strlen(t.role));
+    c->catalog_rev = rev;
     rc = 0;
 out:
-    store_tx_end(tx, false, e);
     if (rc == 0 && now - t.last_used_at > TOUCH_INTERVAL_MS) {
         err ignored = {0};
         store_tx *w = NULL;

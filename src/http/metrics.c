@@ -26,6 +26,7 @@ typedef struct route_metrics {
 static route_metrics routes[MAX_ROUTES + 1]; /* last: unmatched */
 static _Atomic uint64_t bytes_in, bytes_out;
 static _Atomic int64_t uploads_in_flight;
+static _Atomic uint64_t header_timeouts;
 
 void metrics_request(int ri, int status, double ms, uint64_t in, uint64_t out)
 {
@@ -40,6 +41,11 @@ void metrics_request(int ri, int status, double ms, uint64_t in, uint64_t out)
     atomic_fetch_add(&m->sum_us, (uint64_t)(ms * 1000.0));
     atomic_fetch_add(&bytes_in, in);
     atomic_fetch_add(&bytes_out, out);
+}
+
+void metrics_header_timeout(void)
+{
+    atomic_fetch_add(&header_timeouts, 1);
 }
 
 void metrics_uploads(int delta)
@@ -120,10 +126,14 @@ int metrics_handler(api_reply *r, api_call *c)
         "# TYPE cairn_http_received_bytes_total counter\ncairn_http_received_bytes_total %llu\n"
         "# TYPE cairn_http_sent_bytes_total counter\ncairn_http_sent_bytes_total %llu\n"
         "# TYPE cairn_uploads_in_flight gauge\ncairn_uploads_in_flight %lld\n"
+        "# HELP cairn_http_header_timeouts_total Connections closed for not sending a "
+        "request's headers within --header-timeout.\n"
+        "# TYPE cairn_http_header_timeouts_total counter\ncairn_http_header_timeouts_total %llu\n"
         "# TYPE cairn_blob_store_bytes gauge\ncairn_blob_store_bytes %lld\n"
         "# TYPE cairn_blob_store_blobs gauge\ncairn_blob_store_blobs %lld\n",
         (unsigned long long)atomic_load(&bytes_in), (unsigned long long)atomic_load(&bytes_out),
-        (long long)atomic_load(&uploads_in_flight), (long long)blob_bytes,
+        (long long)atomic_load(&uploads_in_flight),
+        (unsigned long long)atomic_load(&header_timeouts), (long long)blob_bytes,
         (long long)blob_count);
     char *copy = arena_alloc(c->a, b.n + 1);
     memcpy(copy, b.p, b.n + 1);

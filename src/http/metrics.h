@@ -13,6 +13,8 @@
 void metrics_request(int ri, int status, double ms, uint64_t bytes_in, uint64_t bytes_out);
 /* Adjusts the gauge of uploads in flight by delta. */
 void metrics_uploads(int delta);
+/* Counts a connection closed for not sending its headers within --header-timeout. */
+void metrics_header_timeout(void);
 /* GET /metrics handler. */
 int metrics_handler(api_reply *r, api_call *c);
 

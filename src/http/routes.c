@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "api/manifest.h"
+#include "api/v5/v5.h"
 #include "http/metrics.h"
 
 #define ART "/api/v1/org/{org}/{kind}/{name}"
@@ -14,6 +15,9 @@
  * its ACCESS_ prefix) and `sc` how {org} is scoped (route_scope without SCOPE_). */
 #define R(m, p, h, acc, sc, n) {m, p, h, ACCESS_##acc, SCOPE_##sc, n, NULL, NULL}
 #define U(m, p, up, acc, sc, n) {m, p, NULL, ACCESS_##acc, SCOPE_##sc, n, &up, NULL}
+/* V: a seed-002 route (API.md §10): no {org}, it acts in the caller's org. */
+#define V5 "/api/v5/artifacts/models/"
+#define V(m, op, h, acc, n) {m, V5 op, h, ACCESS_##acc, SCOPE_NONE, n, NULL, &v5_door}
 
 const route router_routes[] = {
     R("GET", "/healthz", api_healthz, PUBLIC, NONE, "healthz"),
@@ -21,6 +25,19 @@ const route router_routes[] = {
     R("GET", "/metrics", metrics_handler, PUBLIC, NONE, "metrics"),
     R("GET", "/api/v1/openapi.json", api_openapi, PUBLIC, NONE, "openapi"),
     R("POST", "/api/v1/admin/gc", api_admin_gc, SERVER_ADMIN, NONE, "admin.gc"),
+    R("POST", "/api/v1/admin/refresh", api_admin_refresh, SERVER_ADMIN, NONE, "admin.refresh"),
+    V("POST", "get", v5_get, READER, "v5.get"),
+    V("POST", "search", v5_search, READER, "v5.search"),
+    V("POST", "create", v5_create, WRITER, "v5.create"),
+    V("POST", "update", v5_update, WRITER, "v5.update"),
+    V("POST", "duplicate", v5_duplicate, WRITER, "v5.duplicate"),
+    V("POST", "delete", v5_delete, ADMIN, "v5.delete"),
+    V("PATCH", "draft", v5_draft_patch, WRITER, "v5.draft"),
+    V("POST", "drafts", v5_drafts, READER, "v5.drafts"),
+    V("POST", "docs", v5_docs, READER, "v5.docs"),
+    V("POST", "export", v5_export, READER, "v5.export"),
+    V("GET", "uploads/{upload_id}", v5_upload_get, READER, "v5.upload_get"),
+    V("POST", "refresh", v5_refresh, ADMIN, "v5.refresh"),
     R("GET", "/api/v1/whoami", api_whoami, TOKEN, NONE, "whoami"),
     R("POST", "/api/v1/orgs", api_org_create, SERVER_ADMIN, NONE, "orgs.create"),
     R("GET", "/api/v1/orgs", api_org_list, SERVER_ADMIN, NONE, "orgs.list"),

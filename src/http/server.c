@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,30 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
+/* One open connection, for the header deadline (--header-timeout): from when it opened, or
+ * its previous request ended, a connection has that long to deliver a request's headers. The
+ * MHD timeout alone is about inactivity, so a client dripping a byte now and then kept a
+ * connection forever. Entries live from MHD's STARTED to its CLOSED notification, in the
+ * server's list under its lock; MHD closes the socket only after CLOSED, so the sweeper may
+ * shutdown() the fd of a listed entry without racing a reuse of the number. */
+typedef struct conn_entry {
+    struct conn_entry *prev, *next;
+    int fd;
+    int64_t since_ms; /* opened, or the previous request ended */
+    bool in_request;  /* headers complete: the deadline does not apply */
+    bool cut;         /* shut down by the sweeper */
+    bool listed;      /* in the server's list */
+} conn_entry;
+
 struct server {
     struct MHD_Daemon *d;
     const app *app;
     ratelimit *rl;
+    pthread_mutex_t conn_lock;
+    conn_entry *conns; /* open connections */
+    pthread_t sweeper;
+    pthread_cond_t sweep_cv;
+    bool sweeping, stopping;
 };
 
 /* One request in flight; lives from the first access callback to the completion callback. */
@@ -592,6 +613,94 @@ static int upload_start(struct MHD_Connection *conn, req *r, api_reply *rep)
     return 0;
 }
 
+static conn_entry *conn_entry_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Marks the connection's current request as having its headers (true) or as ended (false). */
+static void conn_mark(const server *srv, struct MHD_Connection *conn, bool in_request)
+{
+    server *s = (server *)srv;
+    pthread_mutex_lock(&s->conn_lock);
+    conn_entry *ce = conn_entry_of(conn);
+    if (ce) {
+        ce->in_request = in_request;
+        ce->since_ms = time_mono_us() / 1000;
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_entry *ce = calloc(1, sizeof(*ce));
+        *socket_context = ce;
+        if (!ce || !ci)
+            return; /* no deadline for this one rather than no connection */
+        ce->fd = ci->connect_fd;
+        ce->since_ms = time_mono_us() / 1000;
+        ce->listed = true;
+        pthread_mutex_lock(&s->conn_lock);
+        ce->next = s->conns;
+        if (s->conns)
+            s->conns->prev = ce;
+        s->conns = ce;
+        pthread_mutex_unlock(&s->conn_lock);
+        return;
+    }
+    conn_entry *ce = *socket_context;
+    if (!ce)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (ce->listed) {
+        if (ce->prev)
+            ce->prev->next = ce->next;
+        else
+            s->conns = ce->next;
+        if (ce->next)
+            ce->next->prev = ce->prev;
+    }
+    *socket_context = NULL;
+    pthread_mutex_unlock(&s->conn_lock);
+    free(ce);
+}
+
+/* Every 200 ms: shuts down connections that have not delivered a request's headers within
+ * --header-timeout; MHD then sees the end of the stream and closes them. */
+static void *sweep_main(void *arg)
+{
+    server *s = arg;
+    int64_t limit_ms = (int64_t)s->app->cfg->header_timeout_s * 1000;
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->sweep_cv, &s->conn_lock, &ts);
+        int64_t now = time_mono_us() / 1000;
+        for (conn_entry *ce = s->conns; ce; ce = ce->next) {
+            if (ce->in_request || ce->cut || now - ce->since_ms < limit_ms)
+                continue;
+            ce->cut = true;
+            shutdown(ce->fd, SHUT_RDWR);
+            metrics_header_timeout();
+        }
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -606,6 +715,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->a = a;
         r->srv = srv;
         r->started_us = time_mono_us();
+        conn_mark(srv, conn, true); /* the headers are in: the deadline is met */
         api_call *c = &r->call;
         c->app = srv->app;
         c->a = a;
@@ -635,7 +745,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return send_reply(conn, r, &r->early);
             return MHD_YES; /* answered once the body is drained */
         }
-        if (!r->rt->upload && cl && strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
+        /* GET, HEAD and DELETE take no body: refuse one (read and dropped, never buffered)
+         * rather than hold up to --max-body of it per connection. */
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+        const char *m = c->method;
+        if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "DELETE") == 0) &&
+            ((cl && strtoull(cl, NULL, 10) > 0) || te)) {
+            err_set(&r->early.e, ERR_INVALID, "%s takes no request body", m);
+            r->early_set = true;
+        } else if (!r->rt->upload && cl &&
+                   strtoll(cl, NULL, 10) > srv->app->cfg->max_body) {
             err_set(&r->early.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
                     (long long)srv->app->cfg->max_body);
             r->early_set = true;
@@ -694,11 +813,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     req *r = *con_cls;
     if (!r)
         return;
+    conn_mark(cls, conn, false); /* the next request's headers are due from now */
     double ms = (double)(time_mono_us() - r->started_us) / 1000.0;
     metrics_request(r->rt ? (int)(r->rt - router_routes) : -1, r->status, ms, r->bytes_in,
                     r->bytes_out);
@@ -809,6 +927,15 @@ int server_start(server **out, const app *ctx, err *e)
         return err_set(e, ERR_SERVER, "out of memory");
     s->app = ctx;
     s->rl = ratelimit_new(ctx->cfg->rate_limit);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->sweep_cv, NULL);
+    if (ctx->cfg->header_timeout_s > 0) {
+        if (pthread_create(&s->sweeper, NULL, sweep_main, s) != 0) {
+            server_stop(s);
+            return err_set(e, ERR_SERVER, "cannot start the header-deadline thread");
+        }
+        s->sweeping = true;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -816,14 +943,15 @@ int server_start(server **out, const app *ctx, err *e)
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)ctx->cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_BYTES,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
         NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
         s, MHD_OPTION_END);
     if (!s->d) {
-        ratelimit_free(s->rl);
-        free(s);
+        server_stop(s);
         return err_set(e, ERR_SERVER, "cannot listen on %s", ctx->cfg->listen);
     }
     *out = s;
@@ -834,7 +962,17 @@ void server_stop(server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->d);
+    if (s->sweeping) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->sweep_cv);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->sweeper, NULL);
+    }
+    if (s->d)
+        MHD_stop_daemon(s->d); /* closes what is left: every conn_entry is freed on CLOSED */
     ratelimit_free(s->rl);
+    pthread_cond_destroy(&s->sweep_cv);
+    pthread_mutex_destroy(&s->conn_lock);
     free(s);
 }

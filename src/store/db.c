@@ -87,6 +87,11 @@ int64_t db_col_int(db_stmt *st, int i)
     return st->ops->col_int(st, i);
 }
 
+double db_col_double(db_stmt *st, int i)
+{
+    return st->ops->col_double(st, i);
+}
+
 bool db_col_null(db_stmt *st, int i)
 {
     return st->ops->col_null(st, i);

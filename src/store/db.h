@@ -27,6 +27,7 @@ typedef struct db_ops {
     int (*step)(db_stmt *st, err *e);
     const char *(*col_text)(db_stmt *st, int i);
     int64_t (*col_int)(db_stmt *st, int i);
+    double (*col_double)(db_stmt *st, int i);
     bool (*col_null)(db_stmt *st, int i);
     void (*done)(db_stmt *st);
     int64_t (*changes)(db *d);
@@ -76,6 +77,7 @@ int db_step(db_stmt *st, err *e);
 /* Column i (0-based) of the current row; text is NULL for SQL NULL and valid until next step. */
 const char *db_col_text(db_stmt *st, int i);
 int64_t db_col_int(db_stmt *st, int i);
+double db_col_double(db_stmt *st, int i);
 bool db_col_null(db_stmt *st, int i);
 /* Resets and releases st; accepts NULL. */
 void db_done(db_stmt *st);

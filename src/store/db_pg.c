@@ -61,6 +61,12 @@ typedef struct pg_db {
     int64_t changes;
     unsigned next_name;
     bool in_tx;
+    /* Write statements in a transaction run under the savepoint cairn_stmt, so a failed one
+     * is undone alone. sp_open: it is set; sp_fresh: and no write ran since (the next write
+     * needs no round trip to set it). A write transaction sets it with its BEGIN; later writes
+     * move it with one "RELEASE; SAVEPOINT" before they run: two round trips per write, not
+     * three. */
+    bool sp_open, sp_fresh;
     pg_stmt *cache[CACHE_SLOTS];
 } pg_db;
 
@@ -130,7 +136,7 @@ static int pg_reconnect(pg_db *d)
         return 0;
     PQreset(d->c);
     cache_forget(d);
-    d->in_tx = false;
+    d->in_tx = d->sp_open = d->sp_fresh = false;
     if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
         log_error(NULL, "db.reconnect_failed", "s:s", "msg", PQerrorMessage(d->c));
         return -1;
@@ -187,7 +193,7 @@ static int pg_exec(db *base, const char *sql, err *e)
         d->changes = parse_i64(PQcmdTuples(r));
     PQclear(r);
     if (tx_control)
-        d->in_tx = false;
+        d->in_tx = d->sp_open = d->sp_fresh = false;
     if (rc < 0 && PQstatus(d->c) == CONNECTION_BAD)
         pg_reconnect(d);
     return rc;
@@ -198,7 +204,8 @@ static int pg_begin(db *base, bool write, err *e)
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")"
+    const char *sql = write ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
+                              " SAVEPOINT cairn_stmt"
                             : "BEGIN ISOLATION LEVEL REPEATABLE READ";
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = PQexec(d->c, sql);
@@ -206,6 +213,7 @@ static int pg_begin(db *base, bool write, err *e)
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
             PQclear(r);
             d->in_tx = true;
+            d->sp_open = d->sp_fresh = write;
             return 0;
         }
         if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {
@@ -395,8 +403,11 @@ static int pg_step(db_stmt *base, err *e)
     pg_db *d = s->owner;
     if (!s->executed) {
         bool sp = s->writes && d->in_tx;
+        if (sp && !d->sp_fresh)
+            PQclear(PQexec(d->c, d->sp_open ? "RELEASE SAVEPOINT cairn_stmt; SAVEPOINT cairn_stmt"
+                                            : "SAVEPOINT cairn_stmt"));
         if (sp)
-            PQclear(PQexec(d->c, "SAVEPOINT cairn_stmt"));
+            d->sp_open = true, d->sp_fresh = false;
         for (int attempt = 0;; attempt++) {
             s->res = run(s);
             ExecStatusType st = PQresultStatus(s->res);
@@ -405,8 +416,6 @@ static int pg_step(db_stmt *base, err *e)
                 s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
                 s->row = -1;
                 d->changes = parse_i64(PQcmdTuples(s->res));
-                if (sp)
-                    PQclear(PQexec(d->c, "RELEASE SAVEPOINT cairn_stmt"));
                 break;
             }
             bool broken = PQstatus(d->c) == CONNECTION_BAD;
@@ -421,9 +430,11 @@ static int pg_step(db_stmt *base, err *e)
             s->res = NULL;
             if (broken)
                 pg_reconnect(d);
-            else if (sp)
+            else if (sp) {
                 PQclear(PQexec(d->c, "ROLLBACK TO SAVEPOINT cairn_stmt; RELEASE SAVEPOINT"
                                      " cairn_stmt"));
+                d->sp_open = false;
+            }
             return rc;
         }
     }
@@ -439,6 +450,12 @@ static const char *pg_col_text(db_stmt *base, int i)
         PQgetisnull(s->res, s->row, i))
         return NULL;
     return PQgetvalue(s->res, s->row, i);
+}
+
+static double pg_col_double(db_stmt *base, int i)
+{
+    const char *v = pg_col_text(base, i);
+    return v ? strtod(v, NULL) : 0.0; /* float8 text is exact (extra_float_digits >= 1) */
 }
 
 static int64_t pg_col_int(db_stmt *base, int i)
@@ -492,6 +509,7 @@ const db_ops db_pg_ops = {
     .step = pg_step,
     .col_text = pg_col_text,
     .col_int = pg_col_int,
+    .col_double = pg_col_double,
     .col_null = pg_col_null,
     .done = pg_done,
     .changes = pg_changes,

@@ -214,6 +214,12 @@ static int64_t sq_col_int(db_stmt *base, int i)
     return sqlite3_column_int64(s->st, i);
 }
 
+static double sq_col_double(db_stmt *base, int i)
+{
+    sq_stmt *s = (sq_stmt *)base;
+    return sqlite3_column_double(s->st, i);
+}
+
 static bool sq_col_null(db_stmt *base, int i)
 {
     sq_stmt *s = (sq_stmt *)base;
@@ -250,6 +256,7 @@ const db_ops db_sqlite_ops = {
     .step = sq_step,
     .col_text = sq_col_text,
     .col_int = sq_col_int,
+    .col_double = sq_col_double,
     .col_null = sq_col_null,
     .done = sq_done,
     .changes = sq_changes,

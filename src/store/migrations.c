@@ -102,6 +102,23 @@ const store_migration store_migrations[] = {
      NULL, NULL},
     /* 6: settings every instance shares (the presigning secret) */
     {"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL, NULL},
+    /* 7: the catalog revision of each artifact's last change: the change feed the in-memory
+     * facet index and the manifest read to catch up (src/index/) */
+    {"ALTER TABLE artifacts ADD COLUMN change_rev BIGINT NOT NULL DEFAULT 0;"
+     "CREATE INDEX artifacts_change ON artifacts(change_rev);",
+     NULL, NULL},
+    /* 8: seed-002 (API.md §10): relation id sets on artifacts (a JSON object of sorted id
+     * lists, mirrored as facet rows), per-token model drafts, stored CSV exports */
+    {"ALTER TABLE artifacts ADD COLUMN relations TEXT NOT NULL DEFAULT '{}';"
+     "CREATE TABLE model_drafts (id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+     " token_id TEXT NOT NULL, version BIGINT NOT NULL, state TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+     "CREATE INDEX model_drafts_token ON model_drafts(token_id, updated_at);"
+     "CREATE TABLE exports (id TEXT PRIMARY KEY, org_id TEXT NOT NULL REFERENCES orgs(id),"
+     " file_name TEXT NOT NULL, storage_key TEXT NOT NULL, sha256 TEXT NOT NULL,"
+     " size_bytes BIGINT NOT NULL, row_count BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+     "CREATE INDEX exports_key ON exports(storage_key);",
+     NULL, NULL},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

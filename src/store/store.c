@@ -309,6 +309,7 @@ int store_org_list(store_org **out, size_t *n, int64_t *total, store_tx *tx, con
 #define TOKEN_COLS                                                                                 \
     "t.id, t.org_id, o.slug, t.name, t.role, t.server_admin, t.created_at, t.expires_at,"         \
     " t.last_used_at, t.revoked_at"
+#define TOKEN_NCOLS 10
 
 static void token_read(store_token *t, db_stmt *st, arena *a)
 {
@@ -348,18 +349,25 @@ int store_token_create(store_token *out, store_tx *tx, const char *org_id, const
     return 0;
 }
 
-int store_token_by_hash(store_token *out, store_tx *tx, const char *hash, arena *a, err *e)
+int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char *hash,
+                            arena *a, err *e)
 {
+    db *d = NULL;
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d,
-                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
-                 " WHERE t.hash = ?",
-                 e, "t", hash) < 0)
+    if (conn_take(&d, s, e) < 0)
         return -1;
-    int rc = db_step(st, e);
-    if (rc == 1)
+    int rc = db_query(&st, d,
+                      "SELECT " TOKEN_COLS ", (SELECT rev FROM catalog_revision WHERE id = 1)"
+                      " FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.hash = ?",
+                      e, "t", hash);
+    if (rc == 0)
+        rc = db_step(st, e);
+    if (rc == 1) {
         token_read(out, st, a);
+        *rev = db_col_int(st, TOKEN_NCOLS);
+    }
     db_done(st);
+    conn_give(s, d);
     if (rc == 0)
         return err_set(e, ERR_NOT_FOUND, "token not found");
     return rc < 0 ? -1 : 0;
@@ -373,16 +381,24 @@ int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e)
 }
 
 int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
-                     const char *org_id, const char *after, int limit, arena *a, err *e)
+                     const char *org_id, bool with_admin, const char *after, int limit, arena *a,
+                     err *e)
 {
     db_stmt *st = NULL;
     if (count_rows(total, tx->d,
-                   "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0", e,
-                   org_id) < 0)
+                   with_admin ? "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0"
+                              : "SELECT COUNT(*) FROM tokens WHERE org_id = ? AND revoked_at = 0"
+                                " AND server_admin = 0",
+                   e, org_id) < 0)
         return -1;
     if (db_query(&st, tx->d,
-                 "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
-                 " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.id > ? ORDER BY t.id LIMIT ?",
+                 with_admin
+                     ? "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                       " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.id > ? ORDER BY t.id"
+                       " LIMIT ?"
+                     : "SELECT " TOKEN_COLS " FROM tokens t JOIN orgs o ON o.id = t.org_id"
+                       " WHERE t.org_id = ? AND t.revoked_at = 0 AND t.server_admin = 0"
+                       " AND t.id > ? ORDER BY t.id LIMIT ?",
                  e, "tti", org_id, after ? after : "", (int64_t)limit) < 0)
         return -1;
     store_token *items = arena_array(a, store_token, (size_t)limit);
@@ -396,11 +412,14 @@ int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
     return rc < 0 ? -1 : 0;
 }
 
-int store_token_revoke(store_tx *tx, const char *org_id, const char *id, int64_t now, err *e)
+int store_token_revoke(store_tx *tx, const char *org_id, const char *id, bool with_admin,
+                       int64_t now, err *e)
 {
     int64_t n = db_run(tx->d,
-                       "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
-                       " AND revoked_at = 0",
+                       with_admin ? "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
+                                    " AND revoked_at = 0"
+                                  : "UPDATE tokens SET revoked_at = ? WHERE id = ? AND org_id = ?"
+                                    " AND revoked_at = 0 AND server_admin = 0",
                        e, "itt", now, id, org_id);
     if (n < 0)
         return -1;

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_int.h"
@@ -29,6 +30,7 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a)
     m->created_at = db_col_int(st, i++);
     m->updated_at = db_col_int(st, i++);
     m->deleted_at = db_col_int(st, i++);
+    m->relations = store_col_str(st, i++, a);
 }
 
 static int facet_add(db *d, const store_artifact *m, const char *facet, const char *value,
@@ -75,6 +77,22 @@ static int facets_refresh(db *d, const store_artifact *m, err *e)
         facet_add(d, m, "framework", m->framework, e) < 0 ||
         facet_add(d, m, "size_category", m->size_category, e) < 0)
         return -1;
+    /* Relation id sets: one facet row per id, the facet named after its list. */
+    json_t *rel = m->relations ? json_loads(m->relations, 0, NULL) : NULL;
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++) {
+        json_t *ids = json_object_get(rel, store_facet_names[i]);
+        size_t k;
+        json_t *v;
+        json_array_foreach(ids, k, v)
+        {
+            if (json_is_string(v) && facet_add(d, m, store_facet_names[i], json_string_value(v),
+                                               e) < 0) {
+                json_decref(rel);
+                return -1;
+            }
+        }
+    }
+    json_decref(rel);
     return store_fts_refresh(d, m, e);
 }
 
@@ -90,17 +108,18 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
                "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
                " license, task, architecture, base_model, framework, framework_set,"
                " size_category, tags, language, task_categories, keywords, components, origin,"
-               " attributes, is_public, enabled, revision, created_at, updated_at)"
+               " attributes, is_public, enabled, revision, created_at, updated_at, relations,"
+               " change_rev)"
                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
-               " ?, ?)",
-               e, "ttttttttttttbttttttttbbii", m->id, m->org_id, m->kind, m->name,
+               " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1))",
+               e, "ttttttttttttbttttttttbbiit", m->id, m->org_id, m->kind, m->name,
                m->pretty_name, m->summary, m->description, m->license, m->task,
                m->architecture, m->base_model, m->framework, (int)m->framework_set,
                m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
                or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
                or_json(m->components, "[]"), or_json(m->origin, "{}"),
                or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled, m->created_at,
-               m->updated_at) < 0) {
+               m->updated_at, or_json(m->relations, "{}")) < 0) {
         if (e->kind == ERR_EXISTS)
             err_set(e, ERR_EXISTS, "%s '%s/%s' already exists",
                     strcmp(m->kind, "models") == 0 ? "model" : "capability", m->org_slug,
@@ -111,14 +130,15 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
 }
 
 int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
-                       const char *name_or_id, arena *a, err *e)
+                       const char *name_or_id, bool by_id, arena *a, err *e)
 {
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
-                 "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
-                 " WHERE a.org_id = ? AND a.kind = ? AND (a.name = ? OR a.id = ?)"
-                 " AND a.deleted_at = 0 ORDER BY a.name = ? DESC LIMIT 1",
-                 e, "ttttt", org_id, kind, name_or_id, name_or_id, name_or_id) < 0)
+                 by_id ? "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                         " WHERE a.org_id = ? AND a.kind = ? AND a.id = ? AND a.deleted_at = 0"
+                       : "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                         " WHERE a.org_id = ? AND a.kind = ? AND a.name = ? AND a.deleted_at = 0",
+                 e, "ttt", org_id, kind, name_or_id) < 0)
         return -1;
     int rc = db_step(st, e);
     if (rc == 1)
@@ -139,14 +159,15 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
         " task = ?, architecture = ?, base_model = ?, framework = ?, framework_set = ?,"
         " size_category = ?, tags = ?, language = ?, task_categories = ?, keywords = ?,"
         " components = ?, origin = ?, attributes = ?, is_public = ?, enabled = ?,"
-        " revision = revision + 1, " STORE_BUMP_UPDATED " WHERE id = ? AND revision = ?"
-        " AND deleted_at = 0",
-        e, "ttttttttbttttttttbbiiti", m->pretty_name, m->summary, m->description, m->license,
+        " relations = ?, revision = revision + 1, " STORE_BUMP_UPDATED " WHERE id = ?"
+        " AND revision = ? AND deleted_at = 0",
+        e, "ttttttttbttttttttbbtiiti", m->pretty_name, m->summary, m->description, m->license,
         m->task, m->architecture, m->base_model, m->framework, (int)m->framework_set,
         m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
         or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
         or_json(m->components, "[]"), or_json(m->origin, "{}"), or_json(m->attributes, "{}"),
-        (int)m->is_public, (int)m->enabled, now, now, m->id, m->revision);
+        (int)m->is_public, (int)m->enabled, or_json(m->relations, "{}"), now, now, m->id,
+        m->revision);
     if (n < 0)
         return -1;
     if (n == 0)
@@ -303,7 +324,7 @@ int store_artifact_restore(store_artifact *out, store_tx *tx, const char *org_id
         return -1;
     if (store_artifact_refresh(tx, id, now, e) < 0)
         return -1;
-    return store_artifact_get(out, tx, org_id, kind, id, a, e);
+    return store_artifact_get(out, tx, org_id, kind, id, true, a, e);
 }
 
 int store_purge(int64_t *purged, store_tx *tx, int64_t before, err *e)
@@ -352,4 +373,52 @@ int store_versions_created_since(int64_t *out, store_tx *tx, const char *org_id,
     *out = rc == 1 ? db_col_int(st, 0) : 0;
     db_done(st);
     return rc < 0 ? -1 : 0;
+}
+
+int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t *rows,
+                        store_tx *tx, err *e)
+{
+    STORE_TOUCH(tx);
+    enum { PAGE = 500 };
+    char *after = strdup("");
+    int64_t done = 0;
+    int rc = -1;
+    for (;;) {
+        /* A page at a time by id, so memory stays bounded whatever the catalog's size. */
+        arena *a = arena_create();
+        store_artifact *items = arena_array(a, store_artifact, PAGE);
+        size_t n = 0;
+        db_stmt *st = NULL;
+        int r = -1;
+        if (db_query(&st, tx->d,
+                     "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON o.id = a.org_id"
+                     " WHERE a.id > ? ORDER BY a.id LIMIT ?",
+                     e, "ti", after, (int64_t)PAGE) == 0) {
+            while ((r = db_step(st, e)) == 1 && n < PAGE)
+                store_art_read(&items[n++], st, a);
+            db_done(st);
+        }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+            if (facets_refresh(tx->d, &items[i], e) < 0)
+                r = -1;
+        if (r >= 0 && n > 0) {
+            free(after);
+            after = strdup(items[n - 1].id);
+        }
+        arena_free(a);
+        if (r < 0 || !after)
+            goto out;
+        done += (int64_t)n;
+        if (n < PAGE)
+            break;
+    }
+    *rows = done;
+    *nnames = 0;
+    static const char *const views[] = {"artifact_facets", "artifact_search"};
+    for (size_t i = 0; i < 2 && i < cap; i++)
+        names[(*nnames)++] = views[i];
+    rc = 0;
+out:
+    free(after);
+    return rc;
 }

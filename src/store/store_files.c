@@ -198,12 +198,32 @@ int store_count_download(store_tx *tx, const char *version_id, int64_t n, err *e
 int store_blob_referenced(store_tx *tx, const char *storage_key, err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? LIMIT 1", e, "t",
-                 storage_key) < 0)
+    if (db_query(&st, tx->d, "SELECT 1 FROM resources WHERE storage_key = ? UNION ALL"
+                 " SELECT 1 FROM exports WHERE storage_key = ? LIMIT 1", e, "tt",
+                 storage_key, storage_key) < 0)
         return -1;
     int rc = db_step(st, e);
     db_done(st);
     return rc;
+}
+
+int store_org_blob_size(int64_t *size, store_tx *tx, const char *org_id, const char *storage_key,
+                        err *e)
+{
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d,
+                 "SELECT r.size_bytes FROM resources r JOIN versions v ON v.id = r.version_id"
+                 " JOIN artifacts a ON a.id = v.artifact_id"
+                 " WHERE r.storage_key = ? AND a.org_id = ? LIMIT 1",
+                 e, "tt", storage_key, org_id) < 0)
+        return -1;
+    int rc = db_step(st, e);
+    if (rc == 1)
+        *size = db_col_int(st, 0);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_NOT_FOUND, "org holds no such blob");
+    return rc < 0 ? -1 : 0;
 }
 
 int store_artifact_fill_size_category(store_tx *tx, const char *id, const char *category,
@@ -262,7 +282,8 @@ int store_referenced_keys(store_tx *tx, int (*fn)(const char *key, void *ctx), v
                           err *e)
 {
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT DISTINCT storage_key FROM resources", e, "") < 0)
+    if (db_query(&st, tx->d, "SELECT storage_key FROM resources UNION"
+                 " SELECT storage_key FROM exports", e, "") < 0)
         return -1;
     int rc;
     while ((rc = db_step(st, e)) == 1)

@@ -23,7 +23,12 @@ struct store_tx {
 
 /* SET clause making updated_at strictly increase per change (two changes within one ms still
  * differ), portable SQL; binds the new time twice. */
-#define STORE_BUMP_UPDATED "updated_at = CASE WHEN updated_at >= ? THEN updated_at + 1 ELSE ? END"
+#define STORE_BUMP_UPDATED                                                                  \
+    "updated_at = CASE WHEN updated_at >= ? THEN updated_at + 1 ELSE ? END, " STORE_CHANGE_REV
+
+/* SET clause stamping the artifact with the catalog revision this transaction commits as
+ * (write transactions are serial, so that is the current one + 1): the change feed. */
+#define STORE_CHANGE_REV "change_rev = (SELECT rev + 1 FROM catalog_revision WHERE id = 1)"
 
 /* Marks the transaction as changing what catalogs, facets and the manifest show. */
 #define STORE_TOUCH(tx) ((tx)->dirty = true)
@@ -34,7 +39,9 @@ struct store_tx {
     " a.language, a.task_categories, a.keywords, a.components, a.origin, a.attributes,"          \
     " a.aliases, a.latest_version, a.latest_version_id, a.is_public, a.enabled,"                 \
     " a.framework_set, a.revision, a.download_count, a.version_count, a.created_at,"            \
-    " a.updated_at, a.deleted_at"
+    " a.updated_at, a.deleted_at, a.relations"
+
+#define STORE_ART_NCOLS 34 /* columns in STORE_ART_COLS: keep the two together */
 
 /* Reads a row selected with STORE_ART_COLS. */
 void store_art_read(store_artifact *m, db_stmt *st, arena *a);

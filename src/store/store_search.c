@@ -14,8 +14,11 @@
 
 #include "store/store_int.h"
 
-const char *const store_facet_names[STORE_FACETS] = {"tags", "license", "task_categories",
-                                                     "framework", "size_category"};
+const char *const store_facet_names[STORE_FILTERS] = {
+    "tags", "license", "task_categories", "framework", "size_category",
+    "provider_ids", "department_ids", "agent_ids", "modality_ids", "pricing_ids",
+    "quality_ids", "reasoning_level_ids", "temperature_level_ids", "value_ids", "voice_ids",
+    "flag_ids"};
 
 #define MAX_ARGS 256
 
@@ -143,7 +146,7 @@ static void q_where(q *b, const store_filter *f, int skip)
         q_add(b, " AND a.org_id = ?");
         q_t(b, f->org_id);
     }
-    for (int i = 0; i < STORE_FACETS; i++) {
+    for (int i = 0; i < STORE_FILTERS; i++) {
         if (i == skip || f->nvalues[i] == 0)
             continue;
         q_add(b, " AND a.id IN (SELECT artifact_id FROM artifact_facets WHERE facet = ?"
@@ -180,17 +183,19 @@ const char *store_sort_key_of(const store_artifact *m, store_sort sort, arena *a
     return arena_printf(ar, "%lld", (long long)m->updated_at);
 }
 
-int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
-                          const store_filter *f, store_sort sort, const char *after_key,
-                          const char *after_id, int limit, arena *a, err *e)
+static int search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                  const store_filter *f, store_sort sort, const char *after_key,
+                  const char *after_id, int64_t offset, int limit, arena *a, err *e)
 {
     const char *match;
-    q cnt = {.a = a, .pg = is_pg(tx->d)};
-    q_add(&cnt, "SELECT COUNT(*)");
-    q_from(&cnt, f, &match);
-    q_where(&cnt, f, -1);
-    if (count_of(total, tx, &cnt, e) < 0)
-        return -1;
+    if (total) {
+        q cnt = {.a = a, .pg = is_pg(tx->d)};
+        q_add(&cnt, "SELECT COUNT(*)");
+        q_from(&cnt, f, &match);
+        q_where(&cnt, f, -1);
+        if (count_of(total, tx, &cnt, e) < 0)
+            return -1;
+    }
 
     if (sort == STORE_SORT_RELEVANCE && !match)
         sort = STORE_SORT_UPDATED;
@@ -200,9 +205,8 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     q_where(&b, f, -1);
     static const char *const col[] = {"a.updated_at", "a.name", "a.download_count",
                                       "a.created_at", NULL};
-    int64_t offset = 0;
     if (after_id && sort == STORE_SORT_RELEVANCE) {
-        offset = strtoll(after_key, NULL, 10);
+        offset += strtoll(after_key, NULL, 10);
     } else if (after_id && sort == STORE_SORT_NAME) {
         q_add(&b, " AND (a.name > ? OR (a.name = ? AND a.id > ?))");
         q_t(&b, after_key);
@@ -220,7 +224,11 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     }
     switch (sort) {
     case STORE_SORT_NAME: q_add(&b, " ORDER BY a.name ASC, a.id ASC"); break;
-    case STORE_SORT_RELEVANCE: q_add(&b, " ORDER BY s.score ASC, a.id ASC"); break;
+    case STORE_SORT_RELEVANCE:
+        /* Dialect: ties in insertion order (SQLite's rowid, as store_fts_hits' callers
+         * sort), by id on PostgreSQL. */
+        q_add(&b, b.pg ? " ORDER BY s.score ASC, a.id ASC" : " ORDER BY s.score ASC, s.rid ASC");
+        break;
     default: {
         char buf[96];
         snprintf(buf, sizeof(buf), " ORDER BY %s DESC, a.id DESC", col[sort]);
@@ -245,7 +253,40 @@ int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store
     return rc < 0 ? -1 : 0;
 }
 
-int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
+int store_artifact_search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                          const store_filter *f, store_sort sort, const char *after_key,
+                          const char *after_id, int limit, arena *a, err *e)
+{
+    return search(out, n, total, tx, f, sort, after_key, after_id, 0, limit, a, e);
+}
+
+int store_artifact_search_offset(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
+                                 const store_filter *f, store_sort sort, int64_t offset,
+                                 int limit, arena *a, err *e)
+{
+    return search(out, n, total, tx, f, sort, NULL, NULL, offset, limit, a, e);
+}
+
+/* Returns a LIKE pattern matching values that contain s, lower-cased, with %, _ and the
+ * backslash escaped by a backslash (ESCAPE). */
+static const char *contains_pattern(const char *s, arena *a)
+{
+    size_t n = strlen(s);
+    char *out = arena_alloc(a, n * 2 + 3);
+    size_t o = 0;
+    out[o++] = '%';
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '%' || ch == '_' || ch == '\\')
+            out[o++] = '\\';
+        out[o++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    out[o++] = '%';
+    out[o] = '\0';
+    return out;
+}
+
+int store_facets(store_facet_count *out[STORE_FILTERS], size_t nout[STORE_FILTERS],
                  int64_t *total, int64_t *filtered, store_tx *tx, const store_filter *f,
                  arena *a, err *e)
 {
@@ -264,7 +305,12 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
     q_where(&fl, f, -1);
     if (count_of(filtered, tx, &fl, e) < 0)
         return -1;
-    for (int i = 0; i < STORE_FACETS; i++) {
+    uint32_t mask = f->count_mask ? f->count_mask : (1u << STORE_FACETS) - 1;
+    for (int i = 0; i < STORE_FILTERS; i++) {
+        out[i] = NULL;
+        nout[i] = 0;
+        if (!(mask & (1u << i)))
+            continue;
         /* Index-only: facet rows carry org, kind, liveness and public scope (migration 5). */
         q b = {.a = a, .pg = is_pg(tx->d)};
         q_add(&b, "SELECT fv.value, COUNT(*) AS n FROM artifact_facets fv WHERE fv.kind = ?"
@@ -280,7 +326,11 @@ int store_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS]
             q_add(&b, " AND fv.org_id = ?");
             q_t(&b, f->org_id);
         }
-        for (int k = 0; k < STORE_FACETS; k++) {
+        if (f->value_search[i] && *f->value_search[i]) {
+            q_add(&b, " AND LOWER(fv.value) LIKE ? ESCAPE '\\'");
+            q_t(&b, contains_pattern(f->value_search[i], a));
+        }
+        for (int k = 0; k < STORE_FILTERS; k++) {
             if (k == i || f->nvalues[k] == 0)
                 continue;
             q_add(&b, " AND fv.artifact_id IN (SELECT artifact_id FROM artifact_facets WHERE"
@@ -408,18 +458,35 @@ int store_fts_purge(db *d, int64_t before, err *e)
                : 0;
 }
 
-int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, arena *a, err *e)
+int store_manifest_walk(store_tx *tx, int64_t since, const store_manifest_cb *cb, void *ctx,
+                        arena *a, err *e)
 {
     static const char *const pub =
         " a.kind = 'models' AND a.is_public = 1 AND a.enabled = 1 AND a.deleted_at = 0"
-        " AND a.version_count > 0";
+        " AND a.version_count > 0 AND a.change_rev > ?";
+    /* Dialect: for a catch-up, SQLite must be told to drive the scan from the change_rev
+     * index (its planner, without statistics, prefers artifacts_public: 50,000 rows instead
+     * of the few that changed); PostgreSQL's planner picks it from its statistics. */
+    const char *arts = since >= 0 && !is_pg(tx->d) ? "artifacts a INDEXED BY artifacts_change"
+                                                   : "artifacts a";
     db_stmt *st = NULL;
     int rc;
+    if (since >= 0 && cb->changed) {
+        if (db_query(&st, tx->d, "SELECT id FROM artifacts WHERE change_rev > ?", e, "i",
+                     since) < 0)
+            return -1;
+        while ((rc = db_step(st, e)) == 1)
+            if (cb->changed(ctx, db_col_text(st, 0)) != 0)
+                break;
+        db_done(st);
+        if (rc < 0)
+            return -1;
+    }
     char *sql = arena_printf(a,
-                             "SELECT " STORE_ART_COLS " FROM artifacts a JOIN orgs o ON"
+                             "SELECT " STORE_ART_COLS " FROM %s JOIN orgs o ON"
                              " o.id = a.org_id WHERE%s ORDER BY o.slug, a.name",
-                             pub);
-    if (db_query(&st, tx->d, sql, e, "") < 0)
+                             arts, pub);
+    if (db_query(&st, tx->d, sql, e, "i", since) < 0)
         return -1;
     while ((rc = db_step(st, e)) == 1) {
         store_artifact m;
@@ -432,10 +499,10 @@ int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, ar
         return -1;
     sql = arena_printf(a,
                        "SELECT v.artifact_id, v.version, v.lifecycle FROM versions v JOIN"
-                       " artifacts a ON a.id = v.artifact_id WHERE%s AND v.deleted_at = 0 AND"
+                       " %s ON a.id = v.artifact_id WHERE%s AND v.deleted_at = 0 AND"
                        " v.lifecycle <> 'draft' ORDER BY v.artifact_id, v.sort_key DESC",
-                       pub);
-    if (db_query(&st, tx->d, sql, e, "") < 0)
+                       arts, pub);
+    if (db_query(&st, tx->d, sql, e, "i", since) < 0)
         return -1;
     while ((rc = db_step(st, e)) == 1)
         if (cb->version(ctx, db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2)) != 0)
@@ -445,11 +512,11 @@ int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, ar
         return -1;
     sql = arena_printf(a,
                        "SELECT a.id, p.id, p.format, r.path, r.sha256, r.size_bytes FROM"
-                       " artifacts a JOIN packages p ON p.version_id = a.latest_version_id"
+                       " %s JOIN packages p ON p.version_id = a.latest_version_id"
                        " JOIN resources r ON r.package_id = p.id WHERE%s AND p.deleted_at = 0"
                        " AND r.deleted_at = 0 ORDER BY a.id, p.created_at, p.id, r.path",
-                       pub);
-    if (db_query(&st, tx->d, sql, e, "") < 0)
+                       arts, pub);
+    if (db_query(&st, tx->d, sql, e, "i", since) < 0)
         return -1;
     while ((rc = db_step(st, e)) == 1)
         if (cb->resource(ctx, db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
@@ -459,19 +526,147 @@ int store_manifest_walk(store_tx *tx, const store_manifest_cb *cb, void *ctx, ar
     return rc < 0 ? -1 : 0;
 }
 
-int store_manifest_fingerprint(char *out, size_t cap, store_tx *tx, err *e)
+/* The facets the in-memory index holds (store_facet_names[0..STORE_FACETS)). */
+#define INDEX_FACETS "'tags', 'license', 'task_categories', 'framework', 'size_category'"
+
+int store_changes(store *s, int64_t since, int64_t *rev,
+                  int (*cb)(void *ctx, const store_change *c), void *ctx, err *e)
 {
+    enum { MAXF = 512 };
+    store_tx *tx = NULL;
+    db_stmt *st = NULL;
+    int rc = -1;
+    arena *a = arena_create();
+    const char **facets = arena_array(a, const char *, MAXF);
+    const char **values = arena_array(a, const char *, MAXF);
+    if (store_tx_begin(&tx, s, false, e) < 0)
+        goto out;
+    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
+        db_step(st, e) != 1)
+        goto out;
+    *rev = db_col_int(st, 0);
+    db_done(st);
+    st = NULL;
+    /* Dialect: SQLite's rowid is also the artifact's full-text row (store_fts_hits). */
+    if (db_query(&st, tx->d,
+                 is_pg(tx->d)
+                     ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                       " f.facet, f.value, 0 FROM artifacts a LEFT JOIN artifact_facets f"
+                       " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                       " WHERE a.change_rev > ? ORDER BY a.change_rev, a.id"
+                     : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                       " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
+                 " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                 " WHERE a.change_rev > ?"
+                 /* by change_rev first, so the artifacts_change index drives the scan (by
+                  * id alone SQLite walks the whole table); one artifact, one change_rev */
+                 " ORDER BY a.change_rev, a.id",
+                 e, "i", since) < 0)
+        goto out;
+    store_change cur = {0};
+    char *cur_id = NULL;
+    int step;
+    for (;;) {
+        step = db_step(st, e);
+        if (step < 0)
+            goto out;
+        const char *id = step == 1 ? db_col_text(st, 0) : NULL;
+        if (cur_id && (!id || strcmp(id, cur_id) != 0)) {
+            cur.facets = facets;
+            cur.values = values;
+            if (cb(ctx, &cur) != 0)
+                break;
+            arena_free(a); /* per-artifact strings; the pair arrays are made anew */
+            a = arena_create();
+            facets = arena_array(a, const char *, MAXF);
+            values = arena_array(a, const char *, MAXF);
+            cur_id = NULL;
+        }
+        if (!id)
+            break;
+        if (!cur_id) {
+            cur_id = arena_strdup(a, id);
+            cur = (store_change){.id = cur_id,
+                                 .org_id = store_col_str(st, 1, a),
+                                 .kind = store_col_str(st, 2, a),
+                                 .live = db_col_int(st, 3) == 0,
+                                 .visible = db_col_int(st, 4) != 0 && db_col_int(st, 5) != 0,
+                                 .rowid = db_col_int(st, 8)};
+        }
+        if (db_col_text(st, 6) && cur.nfacets < MAXF) {
+            facets[cur.nfacets] = store_col_str(st, 6, a);
+            values[cur.nfacets] = store_col_str(st, 7, a);
+            cur.nfacets++;
+        }
+    }
+    rc = 0;
+out:
+    db_done(st);
+    if (store_tx_end(tx, false, e) < 0)
+        rc = -1;
+    arena_free(a);
+    return rc;
+}
+
+int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx,
+                   const char *search, arena *a, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    *supported = !is_pg(tx->d);
+    if (!*supported)
+        return 0;
+    const char *match = fts_query_of(search, a, false);
+    if (!match)
+        return 0;
     db_stmt *st = NULL;
     if (db_query(&st, tx->d,
-                 "SELECT COUNT(*), COALESCE(SUM(updated_at), 0), COALESCE(MAX(updated_at), 0)"
-                 " FROM artifacts WHERE kind = 'models' AND is_public = 1 AND enabled = 1"
-                 " AND deleted_at = 0 AND version_count > 0",
-                 e, "") < 0)
+                 "SELECT rowid, bm25(artifacts_fts) FROM artifacts_fts WHERE artifacts_fts"
+                 " MATCH ?",
+                 e, "t", match) < 0)
         return -1;
-    int rc = db_step(st, e);
-    if (rc == 1)
-        snprintf(out, cap, "%lld:%lld:%lld", (long long)db_col_int(st, 0),
-                 (long long)db_col_int(st, 1), (long long)db_col_int(st, 2));
+    size_t cap = 256;
+    store_fts_hit *hits = arena_array(a, store_fts_hit, cap);
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        if (*n == cap)
+            hits = store_grow(hits, &cap, sizeof(*hits), a);
+        hits[*n].rowid = db_col_int(st, 0);
+        hits[*n].score = db_col_double(st, 1);
+        (*n)++;
+    }
+    db_done(st);
+    *out = hits;
+    return rc < 0 ? -1 : 0;
+}
+
+int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
+                             const int64_t *rowids, size_t k, arena *a, err *e)
+{
+    *n = 0;
+    if (!k)
+        return 0;
+    q b = {.a = a, .pg = false};
+    q_add(&b, "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
+              " a.org_id WHERE a.rowid IN (");
+    for (size_t i = 0; i < k && i < MAX_ARGS; i++) {
+        q_add(&b, i ? ", ?" : "?");
+        q_i(&b, rowids[i]);
+    }
+    q_add(&b, ")");
+    db_stmt *st = NULL;
+    if (db_query_v(&st, tx->d, b.sql, e, b.args, b.nargs) < 0)
+        return -1;
+    int rc;
+    while ((rc = db_step(st, e)) == 1) {
+        int64_t rowid = db_col_int(st, STORE_ART_NCOLS);
+        for (size_t i = 0; i < k; i++) /* in the order asked */
+            if (rowids[i] == rowid) {
+                store_art_read(&out[i], st, a);
+                (*n)++;
+                break;
+            }
+    }
     db_done(st);
     return rc < 0 ? -1 : 0;
 }

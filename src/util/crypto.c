@@ -22,11 +22,16 @@ void crypto_hex(char *out, const uint8_t *p, size_t n)
     out[2 * n] = '\0';
 }
 
+void crypto_sha256(uint8_t md[32], const void *p, size_t n)
+{
+    unsigned int len = 0;
+    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+}
+
 void crypto_sha256_hex(char *hex, const void *p, size_t n)
 {
     uint8_t md[32];
-    unsigned int len = 0;
-    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    crypto_sha256(md, p, n);
     crypto_hex(hex, md, 32);
 }
 

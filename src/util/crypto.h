@@ -11,6 +11,8 @@
 
 #define SHA256_HEX_LEN 64
 
+/* Writes the SHA-256 of p[0..n) into md. */
+void crypto_sha256(uint8_t md[32], const void *p, size_t n);
 /* Writes the lowercase hex SHA-256 of p[0..n) into hex (SHA256_HEX_LEN + 1 bytes). */
 void crypto_sha256_hex(char *hex, const void *p, size_t n);
 /* Writes the 32-byte HMAC-SHA256 of msg under key into mac. */

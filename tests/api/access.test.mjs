@@ -83,7 +83,7 @@ test('every route × every caller gets the status class the route table promises
           const params = {
             org: own.slug, kind, name: isPublic ? names.pub : names.priv, version: '1.0.0',
             version_id: FAKE_UUID, session: FAKE_UUID, id: FAKE_UUID, alias: 'stable',
-            path: 'weights.bin', key: 'sha256/aa/' + 'a'.repeat(64),
+            path: 'weights.bin', key: 'sha256/aa/' + 'a'.repeat(64), upload_id: FAKE_UUID,
           };
           const url = fill(rt.pattern, params);
           const opts = { token: w[3] };

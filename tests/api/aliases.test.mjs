@@ -149,7 +149,7 @@ for (const kind of KINDS) {
       assert.equal((await api(srv, 'GET', `${base}/versions/stable`, { token: A.reader })).status, 200);
     });
 
-    test('cross-org: private → 404, public → 403 for alias writes', async () => {
+    test('cross-org: private → 404, public → 403 for alias writes, a draft behind an alias 404', async () => {
       const priv = await setup(kind);
       assert.equal((await put(priv.base, 'stable', { version: '1.0.0' })).status, 200);
       assertError(await put(priv.base, 'evil', { version: '1.0.0' }, B.writer), 404, 'not_found_error');
@@ -159,7 +159,9 @@ for (const kind of KINDS) {
       assert.equal((await put(pub.base, 'stable', { version: '1.0.0' })).status, 200);
       assertError(await put(pub.base, 'evil', { version: '1.0.0' }, B.writer), 403, 'forbidden_error');
       assertError(await api(srv, 'DELETE', `${pub.base}/aliases/stable`, { token: B.admin }), 403, 'forbidden_error');
-      const g = await api(srv, 'GET', `${pub.base}/versions/stable`, { token: B.reader });
+      // stable names a draft: another org does not see drafts; the owner does.
+      assertError(await api(srv, 'GET', `${pub.base}/versions/stable`, { token: B.reader }), 404, 'not_found_error');
+      const g = await api(srv, 'GET', `${pub.base}/versions/stable`, { token: A.reader });
       assert.equal(g.status, 200, g.text);
     });
   });

@@ -153,6 +153,21 @@ for (const kind of KINDS) {
         assert.deepEqual(v2.json.versions, [], 'without include_versions no versions are copied');
       });
 
+      test('a UUID-shaped new_name is refused (422): it would shadow lookups by that id', async () => {
+        const o = await mkOrgWithTokens(srv);
+        const a = await create(o, kind, { name: uniq('d'), summary: 'original' });
+        const b = await create(o, kind, { name: uniq('d'), summary: 'victim' });
+        const base = `/api/v1/org/${o.slug}/${kind}/${local(a)}`;
+        for (const newName of [b.id, b.id.toUpperCase(), '01234567-89ab-cdef-0123-456789abcdef']) {
+          const r = await api(srv, 'POST', `${base}/duplicate`, { token: o.writer, body: { new_name: newName } });
+          assertValidation(r, ['body', 'new_name']);
+        }
+        const g = await api(srv, 'GET', `/api/v1/org/${o.slug}/${kind}/${b.id}`, { token: o.reader });
+        assert.equal(g.status, 200, g.text);
+        assert.equal(g.json.id, b.id);
+        assert.equal(g.json.summary, 'victim');
+      });
+
       test('duplicate errors: taken name 409, invalid name 422, reader 403, missing new_name 422', async () => {
         const o = await mkOrgWithTokens(srv);
         const a = await create(o, kind, { name: uniq('d') });

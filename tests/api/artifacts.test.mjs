@@ -420,6 +420,31 @@ for (const kind of KINDS) {
       assert.equal(p.json.description, description);
     });
 
+    test('front matter values obey the body fields\' limits → 422 at ["body","description"]', async () => {
+      const manyTags = `---\ntags:\n${Array.from({ length: 5001 }, (_, i) => `  - t${i}`).join('\n')}\n---\ncard`;
+      const longLicense = `---\nlicense: ${'x'.repeat(5000)}\n---\ncard`;
+      const longTag = `---\ntags: [ok, ${'y'.repeat(65)}]\n---\ncard`;
+      const longLib = `---\nlibrary_name: ${'z'.repeat(65)}\n---\ncard`;
+      for (const description of [manyTags, longLicense, longTag, longLib]) {
+        const name = uniq('fm');
+        const r = await api(srv, 'POST', path(A.slug, kind), { token: A.writer, body: { name, description } });
+        const item = assertValidation(r, ['body', 'description']);
+        assert.match(item.msg, /^front matter/);
+        assertError(await api(srv, 'GET', path(A.slug, kind, name), { token: A.reader }), 404, 'not_found_error');
+      }
+      const name = uniq('fm');
+      await create(kind, { name, summary: 'before' });
+      const p = await api(srv, 'PATCH', path(A.slug, kind, name), { token: A.writer, body: { description: manyTags, summary: 'after' } });
+      assertValidation(p, ['body', 'description']);
+      const g = await api(srv, 'GET', path(A.slug, kind, name), { token: A.reader });
+      assert.equal(g.json.summary, 'before');
+      assert.deepEqual(g.json.tags, []);
+      assert.equal(g.json.revision, 1);
+      // A value the request overrides is not applied, so it is not checked either.
+      const ok = await create(kind, { name: uniq('fm'), description: longLicense, license: 'mit' });
+      assert.equal(ok.license, 'mit');
+    });
+
     test('a description without front matter changes no other field', async () => {
       const a = await create(kind, { name: uniq('fm'), description: 'license: mit\n---\nnot front matter' });
       assert.equal(a.license, null);

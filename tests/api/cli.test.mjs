@@ -151,6 +151,24 @@ test('--server-admin token acts as server admin', async () => {
   assert.equal(c.status, 201, c.text);
 });
 
+test('an org admin neither lists nor revokes a server-admin token attached to its org', async () => {
+  const w = await api(srv, 'GET', '/api/v1/whoami', { token: tokens.server });
+  const id = w.json.token_id;
+  assert.match(id, UUID_RE);
+  const l = await api(srv, 'GET', `/api/v1/org/${slug}/tokens?limit=500`, { token: tokens.admin });
+  assert.equal(l.status, 200, l.text);
+  assert.ok(!l.json.items.some((t) => t.id === id), 'server-admin token listed to an org admin');
+  assert.equal(l.json.total, l.json.items.length);
+  assertError(await api(srv, 'DELETE', `/api/v1/org/${slug}/tokens/${id}`, { token: tokens.admin }), 404, 'not_found_error');
+  const still = await api(srv, 'GET', '/api/v1/whoami', { token: tokens.server });
+  assert.equal(still.status, 200, still.text);
+  assert.equal(still.json.server_admin, true);
+  // A server admin sees it.
+  const la = await api(srv, 'GET', `/api/v1/org/${slug}/tokens?limit=500`, { token: srv.adminToken });
+  assert.ok(la.json.items.some((t) => t.id === id));
+  assert.equal(la.json.total, l.json.total + 1);
+});
+
 test('CAIRN_ADMIN_TOKEN still works next to CLI tokens', async () => {
   const w = await api(srv, 'GET', '/api/v1/whoami', { token: srv.adminToken });
   assert.equal(w.status, 200);

@@ -191,6 +191,21 @@ describe('authenticated file GET', () => {
     assert.match(g.headers.get('content-type') || '', /^application\/json/, 'media type from the extension');
   });
 
+  test('Content-Disposition: a file name with a quote and "; " cannot add a parameter (RFC 6266)', async () => {
+    const { name } = await mkArtifact(srv, A, 'models');
+    await mkVersion(srv, A, 'models', name, '1.0.0');
+    const evil = 'dir/a"; filename=evil.sh; x=".bin';
+    await putFileOk(srv, A, 'models', name, '1.0.0', evil.split('/').map(encodeURIComponent).join('/'), Buffer.from('x'));
+    const g = await fetchBuf(`${srv.url}${verBase(A, 'models', name, '1.0.0')}/files/${evil.split('/').map(encodeURIComponent).join('/')}`,
+      { headers: { authorization: `Bearer ${A.reader}` } });
+    assert.equal(g.status, 200, g.text);
+    const cd = g.headers.get('content-disposition');
+    assert.equal(cd, 'attachment; filename="a___filename_evil.sh__x__.bin"; '
+      + "filename*=UTF-8''a%22%3B%20filename%3Devil.sh%3B%20x%3D%22.bin");
+    assert.equal((cd.match(/filename=/g) || []).length, 1, cd);
+    assert.equal(decodeURIComponent(cd.split("UTF-8''")[1]), 'a"; filename=evil.sh; x=".bin');
+  });
+
   test('public artifact: another org downloads it until enabled:false; the owner always can', async () => {
     const { name } = await mkArtifact(srv, A, 'models', { is_public: true });
     await mkVersion(srv, A, 'models', name, '1.0.0');
@@ -392,6 +407,15 @@ describe('presigned blob URLs', () => {
     for (const range of ['bytes=0-1,5-6', 'bytes=0-1, -5']) {
       const r = await fetchBuf(served(), servedInit({ headers: { range } }));
       assertError(r, 400, 'invalid_error');
+    }
+  });
+
+  test('Range: a sign or space in a number is malformed → 400, never the whole file as 206', async () => {
+    const url = `${srv.url}${verBase(A, 'models', M, '1.0.0')}/files/weights.bin`;
+    for (const range of ['bytes=--5', 'bytes=-+5', 'bytes=- 5', 'bytes=0--5', 'bytes=+0-5', 'bytes=0-+5', 'bytes=-']) {
+      const r = await fetchBuf(url, { headers: { authorization: `Bearer ${A.reader}`, range } });
+      assertError(r, 400, 'invalid_error');
+      assert.equal(r.headers.get('content-range'), null, range);
     }
   });
 

@@ -160,6 +160,36 @@ describe('raw PUT details', () => {
     assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
   });
 
+  test('?kind= is a short word: the resource keeps it; anything else → 422 at query.kind, nothing stored', async () => {
+    const { name } = await draft();
+    const p = await putFileOk(srv, A, 'models', name, '1.0.0', 'w.bin?kind=weights', Buffer.from('w'));
+    assert.equal(p.resources[0].kind, 'weights');
+    const d = await putFileOk(srv, A, 'models', name, '1.0.0', 'd.bin?kind=', Buffer.from('d'));
+    assert.equal(d.resources[0].kind, 'file', 'an empty ?kind= is the default');
+    for (const bad of ['a%20b', '%3Cscript%3E', 'x'.repeat(65), '-lead', '%00', 'caf%C3%A9', 'a%2Fb']) {
+      const r = await putFile(srv, A, 'models', name, '1.0.0', `bad.bin?kind=${bad}`, Buffer.from('x'));
+      assertValidation(r, ['query', 'kind']);
+    }
+    const v = await getVersion(A, 'models', name, '1.0.0');
+    assert.deepEqual(v.packages.map((x) => x.resources[0].path).sort(), ['d.bin', 'w.bin']);
+  });
+
+  test('kind in ticket, confirm and session bodies, and extras_kind, obey the same rule', async () => {
+    const { name, base } = await draft();
+    const sum = sha256(Buffer.from('x'));
+    for (const bad of ['a b', '', 'x'.repeat(65), '<b>']) {
+      assertValidation(await api(srv, 'POST', `${base}/uploads`, { token: A.writer, body: { path: 'k.bin', size: 1, sha256: sum, kind: bad } }), ['body', 'kind']);
+      assertValidation(await api(srv, 'POST', `${base}/uploads/confirm`, { token: A.writer, body: { path: 'k.bin', sha256: sum, storage_key: `sha256/${sum.slice(0, 2)}/${sum}`, kind: bad } }), ['body', 'kind']);
+      assertValidation(await api(srv, 'POST', `${base}/uploads/sessions`, { token: A.writer, body: { path: 'k.bin', kind: bad } }), ['body', 'kind']);
+      const fd = new FormData();
+      fd.append('primary', new Blob([Buffer.from('p')]), 'p.bin');
+      fd.append('extras', new Blob([Buffer.from('e')]), 'e.bin');
+      fd.append('extras_kind', bad);
+      assertValidation(await postBundle(srv, base, A.writer, fd), ['body', 'extras_kind']);
+    }
+    assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
+  });
+
   test('409 already_exists_error on an existing path; the first file is kept', async () => {
     const { name } = await draft();
     await putFileOk(srv, A, 'models', name, '1.0.0', 'dup.bin', Buffer.from('first'));

@@ -115,6 +115,11 @@ describe('safetensors', () => {
     'negative shape': () => safetensors({ w: { dtype: 'F32', shape: [-2, 3], data_offsets: [0, 24] } }, 24),
     'offsets disagree with shape': () => safetensors({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 8] } }, 24),
     'shape overflows 64 bits': () => safetensors({ w: { dtype: 'F32', shape: [4294967296, 4294967296, 16], data_offsets: [0, 24] } }, 24),
+    'offsets past the end (2.3e18 parameters in a tiny file)': () => safetensors({ w: { dtype: 'F4', shape: [2305843009213693952], data_offsets: [0, 1152921504606846976] } }, 24),
+    'offsets past the end of the data': () => safetensors({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] } }, 16),
+    'a gap between tensors': () => safetensors({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, 12),
+    'overlapping tensors': () => safetensors({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8),
+    'bytes after the last tensor': () => safetensors({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] } }, 25),
   };
   for (const [what, mk] of Object.entries(HOSTILE)) {
     test(`hostile header (${what}) → 422 validation_error, not attached, server fine`, async () => {
@@ -126,6 +131,18 @@ describe('safetensors', () => {
       assert.equal((await getArtifact(A, 'models', name)).size_category, null);
     });
   }
+
+  test('a valid file whose JSON header is past 8 MiB (up to 100 MiB is allowed) → 201, parsed', async () => {
+    const name = await draft();
+    const hdr = { __metadata__: { note: 'n'.repeat(9 * 1024 * 1024) }, w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24] } };
+    const file = safetensors(hdr, 24);
+    assert.ok(file.length > 9 * 1024 * 1024);
+    const pkg = await putFileOk(srv, A, 'models', name, '1.0.0', 'big-header.safetensors', file);
+    assert.equal(pkg.format, 'safetensors');
+    const v = await getVersion(A, 'models', name, '1.0.0');
+    assert.equal(v.parameter_count, 6);
+    assert.equal(v.metadata.files['big-header.safetensors'].header_bytes, file.length - 8 - 24);
+  });
 
   test('every truncation of a valid file → 201 or 422, never a 5xx', async () => {
     const name = await draft();

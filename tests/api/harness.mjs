@@ -251,7 +251,10 @@ export async function startServer(opts = {}) {
         if (errBuf.includes(m)) problems.push(`stderr contains "${m}"`);
       }
       if (problems.length) {
-        throw new Error(`cairnd problems: ${problems.join('; ')}\nstderr (tail):\n${errBuf.slice(-20000)}`);
+        // the report itself (it may be far from the tail), then the tail
+        const at = Math.min(...SANITIZER_MARKERS.map((m) => errBuf.indexOf(m)).filter((i) => i >= 0), errBuf.length);
+        const report = at < errBuf.length ? errBuf.slice(Math.max(0, at - 2000), at + 6000) : '';
+        throw new Error(`cairnd problems: ${problems.join('; ')}\n${report ? `report:\n${report}\n` : ''}stderr (tail):\n${errBuf.slice(-20000)}`);
       }
     },
   };

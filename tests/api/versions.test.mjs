@@ -1,7 +1,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, api, mkOrgWithTokens, assertError, assertValidation, uniq, KINDS, UUID_RE, TS_RE,
+  startServer, api, mkOrgWithTokens, assertError, assertValidation, uniq, KINDS, UUID_RE, TS_RE, rnd,
 } from './harness.mjs';
 
 let srv;
@@ -357,6 +357,15 @@ for (const kind of KINDS) {
       assertError(await api(srv, 'GET', `/api/v1/org/${A.slug}/${kind}/${name}`, { token: A.reader }), 404, 'not_found_error');
     });
 
+    test('a version under a missing UUID-shaped name does not auto-create an artifact named so', async () => {
+      const other = await mkArtifact(kind);
+      const fresh = '01234567-89ab-4def-8123-' + rnd(6);
+      for (const name of [fresh, other.art.id.replace(/^./, (c) => (c === '0' ? '1' : '0'))]) {
+        assertError(await api(srv, 'POST', `/api/v1/org/${A.slug}/${kind}/${name}/versions`, { token: A.writer, body: { version: '1.0.0' } }), 404, 'not_found_error');
+        assertError(await api(srv, 'GET', `/api/v1/org/${A.slug}/${kind}/${name}`, { token: A.reader }), 404, 'not_found_error');
+      }
+    });
+
     test('versions route by artifact UUID', async () => {
       const { art, base } = await mkArtifact(kind);
       await mkVersion(base, '1.0.0');
@@ -368,7 +377,7 @@ for (const kind of KINDS) {
       assert.equal(v.json.artifact_id, art.id);
     });
 
-    test('cross-org: versions of a private artifact are 404; of a public one readable, writes 403', async () => {
+    test('cross-org: versions of a private artifact are 404; drafts of a public one 404, writes 403', async () => {
       const priv = await mkArtifact(kind);
       const pv = await mkVersion(priv.base, '1.0.0');
       for (const t of [B.reader, B.admin]) {
@@ -380,8 +389,9 @@ for (const kind of KINDS) {
       }
       const pub = await mkArtifact(kind, { is_public: true });
       await mkVersion(pub.base, '1.0.0');
-      const g = await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: B.reader });
-      assert.equal(g.status, 200, g.text);
+      // A draft is not another org's to see (tests/api/visibility.test.mjs has the published case).
+      assertError(await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: B.reader }), 404, 'not_found_error');
+      assert.equal((await api(srv, 'GET', `${pub.base}/versions/1.0.0`, { token: A.reader })).status, 200);
       assertError(await api(srv, 'POST', `${pub.base}/versions`, { token: B.writer, body: { version: '2.0.0' } }), 403, 'forbidden_error');
       assertError(await api(srv, 'PATCH', `${pub.base}/versions/1.0.0`, { token: B.writer, body: { summary: 'x' } }), 403, 'forbidden_error');
       assertError(await api(srv, 'DELETE', `${pub.base}/versions/1.0.0`, { token: B.admin }), 403, 'forbidden_error');

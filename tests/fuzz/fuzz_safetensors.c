@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     err e = {0};
-    json_t *r = format_parse_safetensors(data, size, &e);
+    json_t *r = format_parse_safetensors(data, size, size, &e);
     if (!r) {
         FUZZ_CHECK(e.kind == ERR_VALIDATION && e.nfields >= 1);
         FUZZ_CHECK(strcmp(e.fields[0].loc[0], "body") == 0 &&

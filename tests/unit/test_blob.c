@@ -512,6 +512,12 @@ static void delete_removes_blob(void **state)
     assert_int_equal(e.kind, ERR_NOT_FOUND);
 }
 
+static bool live_old_session(const char *id, void *ctx)
+{
+    (void)ctx;
+    return strcmp(id, "old-session") == 0;
+}
+
 static void sweep_tmp_removes_old_only(void **state)
 {
     fixture *f = *state;
@@ -550,15 +556,20 @@ static void sweep_tmp_removes_old_only(void **state)
     closedir(d);
     close(dfd);
 
-    assert_int_equal(blob_sweep_tmp(f->b, 3600 * 1000, &removed, &e), 0);
-    assert_int_equal(removed, 2);
+    /* A live session keeps its bytes, whatever their age. */
+    assert_int_equal(blob_sweep_tmp(f->b, 3600 * 1000, live_old_session, NULL, &removed, &e), 0);
+    assert_int_equal(removed, 1);
+    assert_int_equal(blob_session_size(&n, f->b, "old-session", &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(blob_sweep_tmp(f->b, 3600 * 1000, NULL, NULL, &removed, &e), 0);
+    assert_int_equal(removed, 1);
     assert_int_equal(count_entries(f->dir, "tmp"), 2);
     assert_int_equal(blob_session_size(&n, f->b, "old-session", &e), 0);
     assert_int_equal(n, 0);
     assert_int_equal(blob_session_size(&n, f->b, "new-session", &e), 0);
     assert_int_equal(n, 1);
 
-    assert_int_equal(blob_sweep_tmp(f->b, 3600 * 1000, &removed, &e), 0);
+    assert_int_equal(blob_sweep_tmp(f->b, 3600 * 1000, NULL, NULL, &removed, &e), 0);
     assert_int_equal(removed, 0);
 
     blob_writer_abort(old);
@@ -635,7 +646,7 @@ static void session_append_and_commit(void **state)
     assert_int_equal(blob_session_size(&n, f->b, "up-1", &e), 0);
     assert_int_equal(n, total);
 
-    assert_int_equal(blob_session_commit(f->b, "up-1", want, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "up-1", want, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, total);
     assert_int_equal(count_entries(f->dir, "tmp"), 0);
@@ -659,7 +670,7 @@ static void session_append_and_commit(void **state)
     free(data);
 
     err_clear(&e);
-    assert_int_equal(blob_session_commit(f->b, "up-1", NULL, hex, &size, &e), -1);
+    assert_int_equal(blob_session_commit(f->b, "up-1", NULL, -1, hex, &size, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
 }
 
@@ -683,7 +694,7 @@ static void session_wrong_offset_conflicts(void **state)
     char hex[65], want[65];
     uint64_t size = 0;
     evp_hex(want, "abcdef", 6);
-    assert_int_equal(blob_session_commit(f->b, "s", NULL, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "s", NULL, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, 6);
 }
@@ -697,13 +708,33 @@ static void session_mismatch_and_discard(void **state)
     err e = {0};
 
     assert_int_equal(blob_session_append(f->b, "m", 0, "abc", 3, &n, &e), 0);
-    assert_int_equal(blob_session_commit(f->b, "m", wrong, hex, &size, &e), -1);
+    assert_int_equal(blob_session_commit(f->b, "m", wrong, -1, hex, &size, &e), -1);
     assert_int_equal(e.kind, ERR_VALIDATION);
     assert_string_equal(e.fields[0].loc[1], "sha256");
     assert_string_equal(e.fields[0].type, "value_error");
-    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+    /* A failed commit publishes nothing and leaves the session resumable. */
     assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
     assert_int_equal(count, 0);
+    assert_int_equal(blob_session_size(&n, f->b, "m", &e), 0);
+    assert_int_equal(n, 3);
+    err_clear(&e);
+    assert_int_equal(blob_session_commit(f->b, "m", NULL, 4, hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_VALIDATION);
+    assert_string_equal(e.fields[0].loc[1], "size");
+    assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
+    assert_int_equal(count, 0);
+    err_clear(&e);
+    assert_int_equal(blob_session_append(f->b, "m", 3, "d", 1, &n, &e), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(blob_session_commit(f->b, "m", NULL, 4, hex, &size, &e), 0);
+    assert_int_equal(size, 4);
+    assert_int_equal(count_entries(f->dir, "tmp"), 0);
+    assert_int_equal(blob_stats(&bytes, &count, f->b, &e), 0);
+    assert_int_equal(count, 1);
+    err ignored = {0};
+    char key[BLOB_KEY_MAX];
+    blob_key_of(key, sizeof(key), hex);
+    assert_int_equal(blob_delete(f->b, key, &ignored), 0);
 
     assert_int_equal(blob_session_append(f->b, "d", 0, "abc", 3, &n, &e), 0);
     blob_session_discard(f->b, "d");
@@ -738,7 +769,7 @@ static void session_ids_validated(void **state)
         assert_int_equal(blob_session_size(&n, f->b, bad[i], &e), -1);
         assert_int_equal(e.kind, ERR_INVALID);
         err_clear(&e);
-        assert_int_equal(blob_session_commit(f->b, bad[i], NULL, hex, &n, &e), -1);
+        assert_int_equal(blob_session_commit(f->b, bad[i], NULL, -1, hex, &n, &e), -1);
         assert_int_equal(e.kind, ERR_INVALID);
     }
     assert_int_equal(count_entries(f->dir, "tmp"), 0);
@@ -877,13 +908,21 @@ static void appender_appends_and_commits(void **state)
     assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n + 1, &e), -1);
     assert_int_equal(e.kind, ERR_CONFLICT);
     err_clear(&e);
+    /* A refused request's appends are discarded: the session is back at its size. */
+    assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n, &e), 0);
+    assert_int_equal(blob_appender_write(ap, data + n, 4096, &e), 0);
+    blob_appender_discard(ap);
+    blob_appender_discard(NULL);
+    uint64_t back = 0;
+    assert_int_equal(blob_session_size(&back, f->b, "ap-1", &e), 0);
+    assert_int_equal(back, n);
     assert_int_equal(blob_appender_open(&ap, f->b, "ap-1", n, &e), 0);
     assert_int_equal(blob_appender_write(ap, data + n, total - n, &e), 0);
     assert_int_equal(blob_appender_close(ap, NULL, &e), 0);
     assert_int_equal(blob_appender_close(NULL, NULL, &e), 0);
     assert_int_equal(blob_session_size(&n, f->b, "ap-1", &e), 0);
     assert_int_equal(n, total);
-    assert_int_equal(blob_session_commit(f->b, "ap-1", want, hex, &size, &e), 0);
+    assert_int_equal(blob_session_commit(f->b, "ap-1", want, -1, hex, &size, &e), 0);
     assert_string_equal(hex, want);
     assert_int_equal(size, total);
     err_clear(&e);
@@ -909,9 +948,22 @@ static void appender_appends_and_commits(void **state)
     assert_false(blob_presign_get(url, sizeof(url), f->b, key, 1, "w.bin"));
     assert_string_equal(url, "");
     assert_false(blob_presign_put(url, sizeof(url), f->b, "up", 1));
+    /* A PUT through cairn leaves a mark: confirm takes only bytes marked under its upload id,
+     * once, whatever else the store holds. */
     err_clear(&e);
-    assert_int_equal(blob_upload_commit(f->b, "up", NULL, hex, &size, &e), -1);
-    assert_int_equal(e.kind, ERR_INVALID);
+    char got_hex[65];
+    assert_int_equal(blob_upload_commit(f->b, "up", NULL, got_hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    err_clear(&e);
+    assert_int_equal(blob_upload_mark(f->b, "up", hex, &e), 0);
+    assert_int_equal(blob_upload_commit(f->b, "other", hex, got_hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    err_clear(&e);
+    assert_int_equal(blob_upload_commit(f->b, "up", hex, got_hex, &size, &e), 0);
+    assert_string_equal(got_hex, hex);
+    assert_int_equal(size, total);
+    assert_int_equal(blob_upload_commit(f->b, "up", hex, got_hex, &size, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
     free(data);
 }
 

@@ -161,7 +161,7 @@ static void st_expect_invalid(const char *json)
     buf b = {0};
     err e = {0};
     st_make(&b, json, 64);
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
     if (j != NULL)
         fail_msg("accepted %s", json);
     expect_invalid(j, &e);
@@ -267,7 +267,7 @@ static void safetensors_parses_valid(void **state)
     buf b = {0};
     err e = {0};
     st_make(&b, st_valid, 30);
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
     assert_non_null(j);
     assert_string_equal(get_str(j, "format"), "safetensors");
     assert_int_equal(get_int(j, "tensor_count"), 4);
@@ -282,7 +282,7 @@ static void safetensors_parses_valid(void **state)
     json_decref(j);
 
     /* Only the header is needed: the data may be cut off. */
-    j = format_parse_safetensors(b.p, b.n - 30, &e);
+    j = format_parse_safetensors(b.p, b.n - 30, b.n, &e);
     assert_non_null(j);
     json_decref(j);
     free(b.p);
@@ -298,7 +298,7 @@ static void safetensors_small_dtypes(void **state)
             "\"y\":{\"dtype\":\"F6_E2M3\",\"shape\":[4],\"data_offsets\":[2,5]},"
             "\"z\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[5,8]}}",
             8);
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
     assert_non_null(j);
     assert_int_equal(get_int(j, "parameter_count"), 11);
     json_decref(j);
@@ -321,10 +321,106 @@ static void safetensors_huge_but_consistent(void **state)
             "\"c\":{\"dtype\":\"F4\",\"shape\":[2305843009213693952],"
             "\"data_offsets\":[2305843009213693952,3458764513820540928]}}",
             0);
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    /* only the header is at hand; the file is as long as the offsets say */
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n + 3458764513820540928ull, &e);
     assert_non_null(j);
     assert_int_equal(get_int(j, "parameter_count"), 3 * 2305843009213693952ll);
     json_decref(j);
+    /* the same header in a file of a few hundred bytes claims data it does not have */
+    expect_invalid(format_parse_safetensors(b.p, b.n, b.n, &e), &e);
+    free(b.p);
+}
+
+/* A header of more than SAFETENSORS_VALUES_MAX values is refused before it is parsed; commas
+ * and brackets inside strings do not count. */
+static void safetensors_value_cap(void **state)
+{
+    (void)state;
+    size_t ndims = SAFETENSORS_VALUES_MAX + 1;
+    char *json = malloc(ndims * 2 + 128);
+    size_t w = (size_t)sprintf(json, "{\"a\":{\"dtype\":\"U8\",\"shape\":[");
+    for (size_t i = 0; i < ndims; i++)
+        w += (size_t)sprintf(json + w, i ? ",1" : "1");
+    sprintf(json + w, "],\"data_offsets\":[0,1]}}");
+    buf b = {0};
+    err e = {0};
+    st_make(&b, json, 1);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
+    expect_invalid(j, &e);
+    assert_non_null(strstr(e.fields[0].msg, "JSON values"));
+    free(b.p);
+
+    /* the same number of commas and brackets inside a metadata string is fine */
+    w = (size_t)sprintf(json, "{\"__metadata__\":{\"note\":\"");
+    for (size_t i = 0; i < ndims; i++)
+        json[w++] = i % 2 ? ',' : '[';
+    sprintf(json + w, "\\\"{\"},\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+    buf b2 = {0};
+    err e2 = {0};
+    st_make(&b2, json, 1);
+    j = format_parse_safetensors(b2.p, b2.n, b2.n, &e2);
+    assert_non_null(j);
+    assert_int_equal(get_int(j, "tensor_count"), 1);
+    json_decref(j);
+    free(b2.p);
+    free(json);
+}
+
+/* data_offsets must tile the data area: every byte in one tensor, none past the end. */
+static void safetensors_offsets_tile_the_data(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        size_t data;
+    } bad[] = {
+        /* a gap between tensors */
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+         "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]}}",
+         6},
+        /* overlapping tensors */
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
+         "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[2,4]}}",
+         4},
+        /* the same bytes twice */
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]},"
+         "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}",
+         4},
+        /* not starting at 0 */
+        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[2,4]}}", 4},
+        /* past the end of the file */
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8},
+        /* bytes left over after the last tensor */
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 9},
+        /* data but no tensor */
+        {"{\"__metadata__\":{}}", 1},
+    };
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        buf b = {0};
+        err e = {0};
+        st_make(&b, bad[i].json, bad[i].data);
+        json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
+        if (j != NULL)
+            fail_msg("accepted %s with %zu data bytes", bad[i].json, bad[i].data);
+        expect_invalid(j, &e);
+        free(b.p);
+    }
+    /* declared order does not matter; zero-length tensors sit anywhere in the tiling */
+    buf b = {0};
+    err e = {0};
+    st_make(&b,
+            "{\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[2,4]},"
+            "\"z\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[2,2]},"
+            "\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}",
+            4);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
+    assert_non_null(j);
+    assert_int_equal(get_int(j, "tensor_count"), 3);
+    json_decref(j);
+    /* a file shorter than the buffer handed in, or than its own header, is refused */
+    expect_invalid(format_parse_safetensors(b.p, b.n, b.n - 1, &e), &e);
+    err e2 = {0};
+    expect_invalid(format_parse_safetensors(b.p, 8, 8, &e2), &e2);
     free(b.p);
 }
 
@@ -334,7 +430,7 @@ static void safetensors_empty_header(void **state)
     buf b = {0};
     err e = {0};
     st_make(&b, "{}", 0);
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n, &e);
     assert_non_null(j);
     assert_int_equal(get_int(j, "tensor_count"), 0);
     assert_int_equal(get_int(j, "parameter_count"), 0);
@@ -352,19 +448,19 @@ static void safetensors_truncated_everywhere(void **state)
         /* a fresh copy so ASan sees reads past k */
         uint8_t *cut = malloc(k ? k : 1);
         memcpy(cut, b.p, k);
-        json_t *j = format_parse_safetensors(cut, k, &e);
+        json_t *j = format_parse_safetensors(cut, k, b.n + 30, &e);
         if (j != NULL)
             fail_msg("accepted a header cut at %zu of %zu bytes", k, b.n);
         expect_invalid(j, &e);
         free(cut);
     }
     err e = {0};
-    json_t *j = format_parse_safetensors(b.p, b.n, &e);
+    json_t *j = format_parse_safetensors(b.p, b.n, b.n + 30, &e);
     assert_non_null(j);
     json_decref(j);
     free(b.p);
     err e2 = {0};
-    expect_invalid(format_parse_safetensors(NULL, 0, &e2), &e2);
+    expect_invalid(format_parse_safetensors(NULL, 0, 0, &e2), &e2);
 }
 
 static void safetensors_hostile_lengths(void **state)
@@ -383,7 +479,7 @@ static void safetensors_hostile_lengths(void **state)
         put(&b, "{}      ", 8);
         for (int k = 0; k < 48; k++)
             put(&b, " ", 1);
-        expect_invalid(format_parse_safetensors(b.p, b.n, &e), &e);
+        expect_invalid(format_parse_safetensors(b.p, b.n, b.n, &e), &e);
         free(b.p);
     }
 }
@@ -450,7 +546,7 @@ static void safetensors_hostile_headers(void **state)
     err e = {0};
     st_make(&b, "{\"a\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2);
     b.p[9] = '\0';
-    expect_invalid(format_parse_safetensors(b.p, b.n, &e), &e);
+    expect_invalid(format_parse_safetensors(b.p, b.n, b.n, &e), &e);
     free(b.p);
 }
 
@@ -876,6 +972,8 @@ int main(void)
         cmocka_unit_test(safetensors_parses_valid),
         cmocka_unit_test(safetensors_small_dtypes),
         cmocka_unit_test(safetensors_huge_but_consistent),
+        cmocka_unit_test(safetensors_offsets_tile_the_data),
+        cmocka_unit_test(safetensors_value_cap),
         cmocka_unit_test(safetensors_empty_header),
         cmocka_unit_test(safetensors_truncated_everywhere),
         cmocka_unit_test(safetensors_hostile_lengths),

@@ -73,7 +73,9 @@ static void name_length_boundaries(void **state)
 static void reserved_words(void **state)
 {
     (void)state;
-    static const char *const words[] = {"facets", "bulk", "export.csv"};
+    static const char *const words[] = {"facets", "bulk", "export.csv",
+                                        "0190a3b4-5c6d-7e8f-9a0b-1c2d3e4f5a6b",
+                                        "0190A3B4-5C6D-7E8F-9A0B-1C2D3E4F5A6B"};
     static const char *const not_words[] = {
         "",     "Facets", "FACETS",      "facet",      "facetss",    "bulk2",       "bul",
         "Bulk", "export", "export.csv2", "export.CSV", "export_csv", "xexport.csv", "latest",
@@ -85,6 +87,27 @@ static void reserved_words(void **state)
     assert_true(name_is_reserved("facets!", 6)); /* exact match on s[0..n) */
     /* The reserved words are otherwise valid names: the check is separate. */
     check_all(name_is_valid, "name_is_valid", words, COUNT(words), true);
+}
+
+static void resource_kinds(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"file",    "weights", "config", "Tokenizer",
+                                       "lora.v2", "a_b-c",   "x"};
+    static const char *const bad[] = {
+        "",
+        "a b",
+        "<b>",
+        "-x",
+        ".x",
+        "a/b",
+        "caf\xc3\xa9",
+        "a\x7f",
+        "a\nb",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    check_all(resource_kind_is_valid, "resource_kind_is_valid", good, COUNT(good), true);
+    check_all(resource_kind_is_valid, "resource_kind_is_valid", bad, COUNT(bad), false);
+    assert_true(resource_kind_is_valid(bad[9], 64));
 }
 
 static void slug_shaped_names(void **state)
@@ -221,6 +244,28 @@ static void role_ranks(void **state)
     assert_int_equal(role_rank("adminx", 5), 3); /* only s[0..n) counts */
 }
 
+static void names_from_titles(void **state)
+{
+    (void)state;
+    char out[NAME_MAX_LEN + 1];
+    assert_int_equal(name_from_title(out, sizeof(out), "GPT 4o mini"), 11);
+    assert_string_equal(out, "GPT-4o-mini");
+    name_from_title(out, sizeof(out), "  --Llama 3.1 (8B)!! ");
+    assert_string_equal(out, "Llama-3.1-8B");
+    name_from_title(out, sizeof(out), "caf\xc3\xa9 au lait");
+    assert_string_equal(out, "caf-au-lait");
+    assert_int_equal(name_from_title(out, sizeof(out), "!!! ???"), 0);
+    assert_string_equal(out, "");
+    char big[300];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(name_from_title(out, sizeof(out), big), NAME_MAX_LEN);
+    assert_true(name_is_valid(out, strlen(out)));
+    char small[4];
+    assert_int_equal(name_from_title(small, sizeof(small), "ab cd"), 2);
+    assert_string_equal(small, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,11 +273,13 @@ int main(void)
         cmocka_unit_test(name_rejects_invalid),
         cmocka_unit_test(name_length_boundaries),
         cmocka_unit_test(reserved_words),
+        cmocka_unit_test(resource_kinds),
         cmocka_unit_test(slug_shaped_names),
         cmocka_unit_test(slug_rules),
         cmocka_unit_test(alias_rules),
         cmocka_unit_test(uuid_rules),
         cmocka_unit_test(role_ranks),
+        cmocka_unit_test(names_from_titles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

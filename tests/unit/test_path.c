@@ -142,12 +142,33 @@ static void path_rejects_bad_utf8(void **state)
     assert_true(path_is_valid("\xc3\xa9", 2));
 }
 
+/* A name with a quote and "; " must not close the quoted string or add a parameter. */
+static void path_disposition_encodes(void **state)
+{
+    (void)state;
+    char buf[PATH_DISPOSITION_SIZE(64)];
+    const char *evil = "a\"; filename=evil.sh; x=\".bin";
+    path_disposition(buf, sizeof(buf), evil, strlen(evil));
+    assert_string_equal(buf, "attachment; filename=\"a___filename_evil.sh__x__.bin\"; "
+                             "filename*=UTF-8''a%22%3B%20filename%3Devil.sh%3B%20x%3D%22.bin");
+    path_disposition(buf, sizeof(buf), "r\xc3\xa9sum\xc3\xa9.txt", 12);
+    assert_string_equal(buf, "attachment; filename=\"r__sum__.txt\"; "
+                             "filename*=UTF-8''r%C3%A9sum%C3%A9.txt");
+    path_disposition(buf, sizeof(buf), "config.json", 11);
+    assert_string_equal(buf, "attachment; filename=\"config.json\"; filename*=UTF-8''config.json");
+    /* a name that cannot fit gives an empty string, never a cut one */
+    char small[8];
+    path_disposition(small, sizeof(small), "config.json", 11);
+    assert_string_equal(small, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(path_rejects_traversal),      cmocka_unit_test(path_rejects_control_bytes),
         cmocka_unit_test(path_rejects_empty_and_null), cmocka_unit_test(path_length_limits),
         cmocka_unit_test(path_accepts_valid),          cmocka_unit_test(path_rejects_bad_utf8),
+        cmocka_unit_test(path_disposition_encodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,26 +116,61 @@ static void rollback_leaves_nothing(void **state)
     store_tx_end(tx, false, &e);
 }
 
+/* A failed write inside a transaction undoes itself only: the writes before and after it
+ * commit (on PostgreSQL each write moves a savepoint; a unique violation rolls back to it). */
+static void failed_write_undoes_only_itself(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org a, dup, b;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&a, tx, "sp-a", NULL, f->a, &e), 0);
+    assert_int_equal(store_org_create(&dup, tx, "sp-a", NULL, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_EXISTS);
+    err_clear(&e);
+    assert_int_equal(store_org_create(&dup, tx, "sp-a", NULL, f->a, &e), -1); /* twice in a row */
+    err_clear(&e);
+    assert_int_equal(store_org_create(&b, tx, "sp-b", NULL, f->a, &e), 0);
+    assert_int_equal(store_org_create(&dup, tx, "sp-b", NULL, f->a, &e), -1);
+    err_clear(&e);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    tx = begin(f);
+    assert_int_equal(store_org_get(&a, tx, "sp-a", f->a, &e), 0);
+    assert_int_equal(store_org_get(&b, tx, "sp-b", f->a, &e), 0);
+    store_tx_end(tx, false, &e);
+}
+
 static void tokens_by_hash_and_revoke(void **state)
 {
     fixture *f = *state;
     err e = {0};
     store_org o;
     store_token t, got;
+    int64_t rev = -1, now = 0;
     store_tx *tx = begin(f);
     assert_int_equal(store_org_create(&o, tx, "tok", NULL, f->a, &e), 0);
     assert_int_equal(store_token_create(&t, tx, o.id, "ci", "writer", false, "h1", 0, f->a, &e),
                      0);
-    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    /* one statement, outside a transaction, with the catalog revision */
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "h1", f->a, &e), 0);
     assert_string_equal(got.role, "writer");
     assert_string_equal(got.org_slug, "tok");
     assert_int_equal(got.revoked_at, 0);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 5, &e), 0);
-    assert_int_equal(store_token_by_hash(&got, tx, "h1", f->a, &e), 0);
+    assert_int_equal(store_catalog_revision(&now, f->s, &e), 0);
+    assert_int_equal(rev, now);
+    tx = begin(f);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 5, &e), 0);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "h1", f->a, &e), 0);
     assert_int_equal(got.revoked_at, 5);
-    assert_int_equal(store_token_revoke(tx, o.id, t.id, 6, &e), -1);
+    assert_int_equal(store_token_by_hash_rev(&got, &rev, f->s, "no-such", f->a, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
-    store_tx_end(tx, true, &e);
+    err_clear(&e);
+    tx = begin(f);
+    assert_int_equal(store_token_revoke(tx, o.id, t.id, false, 6, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, false, &e);
 }
 
 static store_artifact new_artifact(const store_org *o, const char *id, const char *name)
@@ -166,7 +201,7 @@ static void artifact_revision_conflict(void **state)
     assert_int_equal(store_artifact_insert(tx, &m, &e), -1);
     assert_int_equal(e.kind, ERR_EXISTS);
     err_clear(&e);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", false, f->a, &e), 0);
     assert_int_equal(got.revision, 1);
     assert_string_equal(got.tags, "[\"a\",\"b\"]");
     got.summary = "new";
@@ -175,11 +210,35 @@ static void artifact_revision_conflict(void **state)
     assert_int_equal(store_artifact_update(tx, &got, 3000, &e), -1);
     assert_int_equal(e.kind, ERR_CONFLICT);
     err_clear(&e);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", m.id, f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", m.id, true, f->a, &e), 0);
     assert_int_equal(got.revision, 2);
     assert_string_equal(got.summary, "new");
     assert_int_equal(store_artifact_delete(tx, m.id, 4000, &e), 0);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", f->a, &e), -1);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "llama", false, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    store_tx_end(tx, true, &e);
+}
+
+/* An artifact whose name is another's id (made before such names were refused) cannot shadow
+ * that id: by_id finds only ids, a name lookup only names. */
+static void artifact_id_not_shadowed_by_name(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_artifact got;
+    const char *victim = "00000000-0000-7000-8000-0000000000b1";
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "shadow", NULL, f->a, &e), 0);
+    store_artifact m = new_artifact(&o, victim, "victim");
+    assert_int_equal(store_artifact_insert(tx, &m, &e), 0);
+    store_artifact evil = new_artifact(&o, "00000000-0000-7000-8000-0000000000b2", victim);
+    assert_int_equal(store_artifact_insert(tx, &evil, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", victim, true, f->a, &e), 0);
+    assert_string_equal(got.name, "victim");
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", victim, false, f->a, &e), 0);
+    assert_string_equal(got.id, "00000000-0000-7000-8000-0000000000b2");
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", "victim", true, f->a, &e), -1);
     assert_int_equal(e.kind, ERR_NOT_FOUND);
     store_tx_end(tx, true, &e);
 }
@@ -240,11 +299,115 @@ static void versions_order_and_latest(void **state)
     assert_int_equal(e.kind, ERR_EXISTS);
     err_clear(&e);
     assert_int_equal(store_artifact_refresh(tx, art, 5000, &e), 0);
-    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", art, f->a, &e), 0);
+    assert_int_equal(store_artifact_get(&got, tx, o.id, "models", art, true, f->a, &e), 0);
     assert_string_equal(got.latest_version, "1.2.0");
     assert_int_equal(got.version_count, 3);
     assert_int_equal(store_version_list(&items, &n, tx, art, "draft", f->a, &e), 0);
     assert_int_equal(n, 1);
+    store_tx_end(tx, true, &e);
+}
+
+/* Relation sets filter (OR within a list, AND across lists), count disjunctively with a value
+ * search, and survive a refresh of every view, which pages through more than one batch. */
+static void relations_filters_and_refresh(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "rel", NULL, f->a, &e), 0);
+    enum { N = 1103 };
+    static const char *const rel[] = {
+        "{\"provider_ids\":[\"openai\"],\"department_ids\":[\"sales\"]}",
+        "{\"provider_ids\":[\"meta\"],\"department_ids\":[\"eng\",\"sales\"]}",
+        "{\"provider_ids\":[\"Mistral\",\"openai\"]}"};
+    for (int i = 0; i < N; i++) {
+        char *id = arena_printf(f->a, "00000000-0000-7000-8000-%012d", i + 100);
+        store_artifact m = new_artifact(&o, id, arena_printf(f->a, "m%04d", i));
+        m.relations = (char *)rel[i % 3];
+        assert_int_equal(store_artifact_insert(tx, &m, &e), 0);
+    }
+    int pi = 5, di = 6; /* provider_ids, department_ids */
+    assert_string_equal(store_facet_names[pi], "provider_ids");
+    assert_string_equal(store_facet_names[di], "department_ids");
+    for (int pass = 0; pass < 2; pass++) {
+        const char *prov[] = {"openai", "meta"}, *dept[] = {"sales"};
+        store_filter fl = {.org_id = o.id, .kind = "models"};
+        fl.values[pi] = prov;
+        fl.nvalues[pi] = 2;
+        fl.values[di] = dept;
+        fl.nvalues[di] = 1;
+        fl.count_mask = (1u << pi) | (1u << di);
+        fl.value_search[pi] = "I"; /* openai, Mistral; not meta */
+        store_artifact *items;
+        size_t n;
+        int64_t total, scope, filtered;
+        assert_int_equal(store_artifact_search_offset(&items, &n, &total, tx, &fl,
+                                                      STORE_SORT_NAME, 10, 5, f->a, &e), 0);
+        int64_t want = (N + 2) / 3 + (N + 1) / 3; /* i % 3 == 0 or 1 */
+        assert_int_equal(total, want);
+        assert_int_equal(n, 5);
+        assert_string_equal(items[0].name, "m0015"); /* the 11th of m0000, m0001, m0003, ... */
+        store_facet_count *vals[STORE_FILTERS];
+        size_t nv[STORE_FILTERS];
+        assert_int_equal(store_facets(vals, nv, &scope, &filtered, tx, &fl, f->a, &e), 0);
+        assert_int_equal(scope, N);
+        assert_int_equal(filtered, want);
+        assert_int_equal(nv[0], 0); /* not asked for */
+        /* providers among sales models, without the provider filter; only values with an i */
+        assert_int_equal(nv[pi], 1);
+        assert_string_equal(vals[pi][0].value, "openai");
+        assert_int_equal(vals[pi][0].count, (N + 2) / 3);
+        assert_int_equal(nv[di], 2); /* departments among openai/meta models */
+        assert_string_equal(vals[di][0].value, "sales");
+        assert_int_equal(vals[di][0].count, want);
+        if (pass == 0) {
+            const char *names[4];
+            size_t nn = 0;
+            int64_t rows = 0;
+            assert_int_equal(store_refresh_views(names, 4, &nn, &rows, tx, &e), 0);
+            assert_true(rows >= N); /* every artifact of the database, over 3 pages */
+            assert_int_equal(nn, 2);
+        }
+    }
+    store_tx_end(tx, true, &e);
+}
+
+static void drafts_are_per_token_and_versioned(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    store_draft d = {0}, got;
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "drafts", NULL, f->a, &e), 0);
+    d.id = "00000000-0000-7000-8000-0000000000d1";
+    d.org_id = o.id;
+    d.token_id = "tok-a";
+    d.state = "{\"name\":\"x\"}";
+    d.version = 1;
+    d.created_at = d.updated_at = 1000;
+    assert_int_equal(store_draft_insert(tx, &d, &e), 0);
+    assert_int_equal(store_draft_get(&got, tx, "tok-b", d.id, f->a, &e), -1);
+    assert_int_equal(e.kind, ERR_NOT_FOUND);
+    err_clear(&e);
+    d.state = "{\"name\":\"y\"}";
+    assert_int_equal(store_draft_update(tx, &d, 2000, &e), 0);
+    /* d.version is still 1: a second writer from version 1 conflicts. */
+    assert_int_equal(store_draft_update(tx, &d, 3000, &e), -1);
+    assert_int_equal(e.kind, ERR_CONFLICT);
+    err_clear(&e);
+    assert_int_equal(store_draft_get(&got, tx, "tok-a", d.id, f->a, &e), 0);
+    assert_int_equal(got.version, 2);
+    assert_string_equal(got.state, "{\"name\":\"y\"}");
+    store_draft *list;
+    size_t n;
+    assert_int_equal(store_draft_list(&list, &n, tx, "tok-b", f->a, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_draft_list(&list, &n, tx, "tok-a", f->a, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_draft_delete(tx, "tok-a", d.id, &e), 0);
+    assert_int_equal(store_draft_get(&got, tx, "tok-a", d.id, f->a, &e), -1);
     store_tx_end(tx, true, &e);
 }
 
@@ -253,9 +416,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(orgs_are_unique_and_migrations_idempotent),
         cmocka_unit_test(rollback_leaves_nothing),
+        cmocka_unit_test(failed_write_undoes_only_itself),
         cmocka_unit_test(tokens_by_hash_and_revoke),
         cmocka_unit_test(artifact_revision_conflict),
+        cmocka_unit_test(artifact_id_not_shadowed_by_name),
         cmocka_unit_test(versions_order_and_latest),
+        cmocka_unit_test(relations_filters_and_refresh),
+        cmocka_unit_test(drafts_are_per_token_and_versioned),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
