@@ -3,7 +3,8 @@
  * see every path segment, query value and body field naming something. Input: one candidate.
  * Invariants: each predicate agrees with an independent oracle (API.md's regular expressions,
  * and for paths a separate UTF-8 decoder and segment walk); a valid path gives a format and
- * media type without fault.
+ * media type without fault; resource kinds match their pattern; a Content-Disposition made
+ * from any name stays inside its quotes and its RFC 8187 value.
  */
 #include <regex.h>
 
@@ -13,7 +14,7 @@
 #include "core/semver.h"
 #include "fuzz.h"
 
-static regex_t re_name, re_slug, re_uuid;
+static regex_t re_name, re_slug, re_uuid, re_kind;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -23,7 +24,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         regcomp(&re_slug, "^[a-z0-9][a-z0-9-]{1,38}$", REG_EXTENDED | REG_NOSUB) ||
         regcomp(&re_uuid,
                 "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-                REG_EXTENDED | REG_NOSUB))
+                REG_EXTENDED | REG_NOSUB) ||
+        regcomp(&re_kind, "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", REG_EXTENDED | REG_NOSUB))
         abort();
     return 0;
 }
@@ -89,6 +91,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rank == (eq(s, size, "reader") ? 1 : eq(s, size, "writer") ? 2
                         : eq(s, size, "admin")  ? 3
                                                 : 0));
+
+    FUZZ_CHECK(resource_kind_is_valid(s, size) == matches(&re_kind, s, nul));
+
+    /* Content-Disposition of a download: the quoted fallback holds only [A-Za-z0-9._-], the
+     * RFC 8187 value only attr-chars and %XX, and the whole value is exactly as long as
+     * promised; nothing in it can end the quoted string or start another parameter */
+    {
+        char *cd = malloc(PATH_DISPOSITION_SIZE(size));
+        path_disposition(cd, PATH_DISPOSITION_SIZE(size), s, size);
+        const char *head = "attachment; filename=\"", *mid = "\"; filename*=UTF-8''";
+        FUZZ_CHECK(strncmp(cd, head, strlen(head)) == 0);
+        const char *f = cd + strlen(head);
+        for (size_t i = 0; i < size; i++)
+            FUZZ_CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+                              f[i]) && f[i]);
+        FUZZ_CHECK(strncmp(f + size, mid, strlen(mid)) == 0);
+        for (const char *q = f + size + strlen(mid); *q; q++)
+            FUZZ_CHECK(!strchr("\"\\;, \t\r\n", *q) && (unsigned char)*q > 0x20 &&
+                       (unsigned char)*q < 0x7f);
+        FUZZ_CHECK(strlen(cd) < PATH_DISPOSITION_SIZE(size));
+        free(cd);
+    }
 
     bool path = path_is_valid(s, size);
     FUZZ_CHECK(path == path_oracle(s, size));
