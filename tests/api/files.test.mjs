@@ -364,6 +364,17 @@ describe('bundle (multipart)', () => {
     assert.equal((await api(srv, 'GET', '/healthz')).status, 200);
   });
 
+  test('a body cut inside a part\'s headers → 400, nothing attached (libmicrohttpd calls it complete)', async () => {
+    // found by tests/fuzz/fuzz_multipart: the post processor's verdict passes this cut
+    const { name, base } = await draft();
+    const b = 'cairnCutHeaders';
+    const body = Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="primary"; filename="p.bin"\r\n\r\np\r\n` +
+      `--${b}\r\nContent-Dispo\r\nContent-Disposition: form-data; name="extras"; filename="README\r--\r\n`);
+    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+    assertError(r, 400, 'invalid_error');
+    assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
+  });
+
   test('no primary → 422; not multipart → 400; reader → 403', async () => {
     const { base } = await draft();
     const fd = new FormData();
