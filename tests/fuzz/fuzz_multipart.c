@@ -27,7 +27,7 @@ typedef struct trace {
     size_t body_len;
     int began, finished, aborted;
     size_t data_bytes;
-    char name[256], file[256];
+    char *name, *file; /* of the part in progress (malloc'd: names have no bound) */
     bool has_file, in_part;
     uint64_t next_off;
 } trace;
@@ -54,16 +54,18 @@ static int fz_chunk(void *state, api_call *c, const api_part *part, const char *
     (void)e;
     FUZZ_CHECK(state == &T && T.began == 1 && !T.finished && !T.aborted);
     FUZZ_CHECK(part != NULL && part->name != NULL);
-    bool same = T.in_part && strncmp(T.name, part->name, sizeof(T.name)) == 0 &&
+    bool same = T.in_part && strcmp(T.name, part->name) == 0 &&
                 T.has_file == (part->filename != NULL) &&
-                (!part->filename || strncmp(T.file, part->filename, sizeof(T.file)) == 0);
+                (!part->filename || strcmp(T.file, part->filename) == 0);
     if (part->offset != 0) {
         FUZZ_CHECK(same); /* a continuation continues the part in progress */
         FUZZ_CHECK(part->offset == T.next_off);
     } else {
-        snprintf(T.name, sizeof(T.name), "%s", part->name);
+        free(T.name);
+        free(T.file);
+        T.name = strdup(part->name);
         T.has_file = part->filename != NULL;
-        snprintf(T.file, sizeof(T.file), "%s", part->filename ? part->filename : "");
+        T.file = strdup(part->filename ? part->filename : "");
         T.in_part = true;
     }
     T.next_off = part->offset + n;
@@ -250,6 +252,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(close_delim);
         }
     }
+    free(T.name);
+    free(T.file);
     free(ct);
     return 0;
 }
