@@ -1,13 +1,17 @@
 #!/bin/sh
-# run.sh BUILD [ASAN_BUILD]: runs every suite and ends with one line "N passed, M failed"
+# run.sh BUILD [ASAN_BUILD [FUZZ_BUILD]]: runs every suite and ends with one line "N passed, M failed"
 # summing them all; exits non-zero if anything failed or could not run. The suites:
 #   cmocka units (test_store twice: on SQLite and on PostgreSQL);
+#   each libFuzzer harness of FUZZ_BUILD (tests/fuzz/) over its seed corpus and for FUZZ_SECONDS
+#   (default 8) more, one test each: a crash, leak, sanitizer report or broken invariant fails it
+#   and prints the reproducer's path;
 #   the node API suite on SQLite + file blobs, with the normal build and the ASan+UBSan build;
 #   the node API suite again on PostgreSQL + S3 (s3rver), then the scale-out suite (two cairnd
 #   on one database and bucket); then the web UI in Chromium (tests/ui/). PostgreSQL is a throwaway cluster (tests/support/pg.sh) and S3 is
 #   s3rver (tests/support/s3rver.mjs), both on 127.0.0.1 and stopped by PID at exit.
 BUILD=${1:-build}
 ASAN=${2:-}
+FUZZ=${3:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 passed=0
@@ -60,6 +64,21 @@ if [ -n "$pgport" ]; then
   unit_one "test_store (pg)" "$BUILD/test_store" CAIRN_TEST_PG="127.0.0.1:$pgport"
 else
   broken="$broken unit-pg"; failed=$((failed + 1))
+fi
+
+if [ -n "$FUZZ" ]; then
+  echo "== fuzz harnesses ($FUZZ, ${FUZZ_SECONDS:-8} s each)"
+  nf=0
+  for f in "$FUZZ"/fuzz_*; do
+    [ -f "$f" ] && [ -x "$f" ] || continue
+    nf=$((nf + 1))
+    if sh tests/fuzz/run.sh one "$FUZZ" "${f##*/fuzz_}" "${FUZZ_SECONDS:-8}"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+  done
+  if [ "$nf" -eq 0 ]; then broken="$broken fuzz(no harnesses built)"; failed=$((failed + 1)); fi
 fi
 
 api_suite() { # label binary dir [env...]

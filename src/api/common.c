@@ -61,9 +61,9 @@ json_t *api_error_body(const err *e)
     const char *detail = e->detail[0] ? e->detail : "error";
     json_t *body = json_pack("{s:i, s:s, s:s, s:o}", "code", err_status(e->kind), "detail",
                              detail, "type", err_type(e->kind), "errors", errors);
-    if (!body) /* detail was not valid UTF-8 */
-        body = json_pack("{s:i, s:s, s:s, s:o}", "code", err_status(e->kind), "detail",
-                         "invalid input", "type", err_type(e->kind), "errors", errors);
+    if (!body) /* a failed pack has freed errors ("o" steals even then): not used again */
+        body = json_pack("{s:i, s:s, s:s, s:n}", "code", err_status(e->kind), "detail",
+                         "invalid input", "type", err_type(e->kind), "errors");
     return body;
 }
 

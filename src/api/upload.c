@@ -6,6 +6,7 @@
  */
 #include "api/handlers.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,17 +813,36 @@ int api_session_get(api_reply *r, api_call *c)
     return api_in_tx(r, c, false, do_session_get);
 }
 
-/* Content-Range: bytes a-b/total (total may be *: *total is then -1). */
+/* Reads plain decimal digits (no sign or space, which sscanf would take) into *v; returns the
+ * end, or NULL for no digit or a value past uint64. */
+static const char *cr_number(const char *s, unsigned long long *v)
+{
+    const char *p = s;
+    unsigned long long x = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (x > (ULLONG_MAX - d) / 10)
+            return NULL;
+        x = x * 10 + d;
+    }
+    if (p == s)
+        return NULL;
+    *v = x;
+    return p;
+}
+
+/* Content-Range: bytes a-b/total (total may be *: *total is then -1). Digits only (sscanf took
+ * a sign or spaces), nothing after TOTAL, and a length that fits uint64. */
 static int parse_content_range(const char *h, uint64_t *a, uint64_t *len, int64_t *total,
                                err *e)
 {
     unsigned long long x, y, t;
-    char rest[32], end;
-    if (sscanf(h, "bytes %llu-%llu/%31s", &x, &y, rest) != 3 || y < x)
+    const char *p = strncmp(h, "bytes ", 6) == 0 ? cr_number(h + 6, &x) : NULL;
+    if (!p || *p != '-' || !(p = cr_number(p + 1, &y)) || *p != '/' || y < x || y - x + 1 == 0)
         return err_set(e, ERR_INVALID, "bad Content-Range: want 'bytes FIRST-LAST/TOTAL'");
-    if (strcmp(rest, "*") == 0)
+    if (strcmp(p + 1, "*") == 0)
         *total = -1;
-    else if (sscanf(rest, "%llu%c", &t, &end) == 1 && t <= INT64_MAX)
+    else if ((p = cr_number(p + 1, &t)) && !*p && t <= INT64_MAX)
         *total = (int64_t)t;
     else
         return err_set(e, ERR_INVALID, "bad Content-Range: TOTAL is a byte count or *");

@@ -705,6 +705,21 @@ static int sweep_chunk(const s3_lentry *le, void *ctx)
 
 /* Aborts multipart uploads under the prefix started before the cutoff, where the store lists
  * them (s3rver does not: NotImplemented is fine). */
+typedef struct mpu_sweep {
+    s3 *s;
+    int64_t cutoff;
+    int *removed;
+} mpu_sweep;
+
+static void sweep_upload(const char *key, const char *id, int64_t initiated_ms, void *ctx)
+{
+    mpu_sweep *w = ctx;
+    if (initiated_ms < w->cutoff) {
+        s3_multipart_abort(w->s, key, id);
+        (*w->removed)++;
+    }
+}
+
 static void sweep_multipart(s3 *s, int64_t cutoff, int *removed)
 {
     sigv4_pair q[] = {{"uploads", ""}, {"prefix", s->prefix}};
@@ -717,30 +732,8 @@ static void sweep_multipart(s3 *s, int64_t cutoff, int *removed)
         free(c.xml);
         return;
     }
-    const char *x = c.xml ? c.xml : "";
-    size_t pos = 0;
-    for (;;) {
-        const char *a = strstr(x + pos, "<Upload>");
-        const char *b = a ? strstr(a, "</Upload>") : NULL;
-        if (!b)
-            break;
-        char *block = strndup(a, (size_t)(b - a));
-        pos = (size_t)(b - x) + 9;
-        if (!block)
-            break;
-        char key[KEY_MAX] = "", id[512] = "", init[64] = "";
-        size_t p = 0;
-        s3_xml_tag(block, &p, "Key", key, sizeof(key));
-        p = 0;
-        s3_xml_tag(block, &p, "UploadId", id, sizeof(id));
-        p = 0;
-        s3_xml_tag(block, &p, "Initiated", init, sizeof(init));
-        free(block);
-        if (key[0] && id[0] && s3_iso_ms(init) < cutoff) {
-            s3_multipart_abort(s, key, id);
-            (*removed)++;
-        }
-    }
+    mpu_sweep w = {s, cutoff, removed};
+    s3_uploads_page(c.xml, sweep_upload, &w);
     free(c.xml);
 }
 

@@ -12,11 +12,28 @@
 void presign_sign(char sig[65], const char *secret, const char *method, const char *key,
                   int64_t expires_s)
 {
-    char msg[512];
-    int n = snprintf(msg, sizeof(msg), "%s\n%s\n%lld", method, key, (long long)expires_s);
+    /* The whole message is signed, however long: a download's key material carries the
+     * client's ?v=, so it has no bound (snprintf's length past the buffer was read as if
+     * written: a stack over-read, and a signature over a cut message). */
+    char buf[512], *msg = buf;
+    int n = snprintf(buf, sizeof(buf), "%s\n%s\n%lld", method, key, (long long)expires_s);
+    if (n < 0) {
+        sig[0] = '\0'; /* matches no presented signature */
+        return;
+    }
+    if ((size_t)n >= sizeof(buf)) {
+        msg = malloc((size_t)n + 1);
+        if (!msg) {
+            sig[0] = '\0';
+            return;
+        }
+        snprintf(msg, (size_t)n + 1, "%s\n%s\n%lld", method, key, (long long)expires_s);
+    }
     uint8_t mac[32];
-    crypto_hmac_sha256(mac, secret, strlen(secret), msg, (size_t)(n < 0 ? 0 : n));
+    crypto_hmac_sha256(mac, secret, strlen(secret), msg, (size_t)n);
     crypto_hex(sig, mac, 32);
+    if (msg != buf)
+        free(msg);
 }
 
 void presign_path(char *out, size_t cap, const char *secret, const char *method, const char *key,

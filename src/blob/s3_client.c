@@ -817,11 +817,57 @@ int64_t s3_iso_ms(const char *t)
     memset(&tm, 0, sizeof(tm));
     int ms = 0;
     if (sscanf(t, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+               &tm.tm_min, &tm.tm_sec, &ms) < 6 ||
+        tm.tm_year < 1970 || tm.tm_year > 9999) /* and tm_year - 1900 cannot overflow */
         return 0;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Parses one ListObjectsV2 page xml: calls fn for each <Contents> in order, then writes the
+ * NextContinuationToken into next (cap bytes) if IsTruncated is true, else "". */
+int s3_list_page(const char *xml, int (*fn)(const s3_lentry *, void *), void *ctx, char *next,
+                 size_t cap, err *e)
+{
+    const char *x = xml ? xml : "";
+    size_t pos = 0;
+    int rc = 0;
+    if (cap)
+        next[0] = '\0';
+    for (;;) {
+        const char *a = strstr(x + pos, "<Contents>");
+        if (!a)
+            break;
+        const char *b = strstr(a, "</Contents>");
+        if (!b)
+            break;
+        size_t blen = (size_t)(b - a);
+        char *block = strndup(a, blen);
+        if (!block)
+            return err_set(e, ERR_SERVER, "out of memory");
+        char key[KEY_MAX] = "", size[32] = "0", mod[64] = "";
+        size_t p = 0;
+        s3_xml_tag(block, &p, "Key", key, sizeof(key));
+        p = 0;
+        s3_xml_tag(block, &p, "Size", size, sizeof(size));
+        p = 0;
+        s3_xml_tag(block, &p, "LastModified", mod, sizeof(mod));
+        free(block);
+        pos = (size_t)(b - x) + 11;
+        s3_lentry le = {key, strtoull(size, NULL, 10), s3_iso_ms(mod)};
+        rc = fn(&le, ctx);
+        if (rc != 0)
+            return rc;
+    }
+    char trunc[16] = "";
+    size_t p = 0;
+    s3_xml_tag(x, &p, "IsTruncated", trunc, sizeof(trunc));
+    if (strcmp(trunc, "true") == 0 && cap) {
+        p = 0;
+        s3_xml_tag(x, &p, "NextContinuationToken", next, cap);
+    }
+    return 0;
 }
 
 /* Calls fn for every object under prefix (full key), in key order, a page of ListObjectsV2 at
@@ -841,46 +887,42 @@ int s3_list(s3 *s, const char *prefix, int (*fn)(const s3_lentry *, void *), voi
                 err_set(e, ERR_S3, "the object store failed the request");
             return -1;
         }
-        const char *x = c.xml ? c.xml : "";
-        size_t pos = 0;
-        int rc = 0;
-        for (;;) {
-            const char *a = strstr(x + pos, "<Contents>");
-            if (!a)
-                break;
-            const char *b = strstr(a, "</Contents>");
-            if (!b)
-                break;
-            size_t blen = (size_t)(b - a);
-            char *block = strndup(a, blen);
-            if (!block) {
-                rc = err_set(e, ERR_SERVER, "out of memory");
-                break;
-            }
-            char key[KEY_MAX] = "", size[32] = "0", mod[64] = "";
-            size_t p = 0;
-            s3_xml_tag(block, &p, "Key", key, sizeof(key));
-            p = 0;
-            s3_xml_tag(block, &p, "Size", size, sizeof(size));
-            p = 0;
-            s3_xml_tag(block, &p, "LastModified", mod, sizeof(mod));
-            free(block);
-            pos = (size_t)(b - x) + 11;
-            s3_lentry le = {key, strtoull(size, NULL, 10), s3_iso_ms(mod)};
-            rc = fn(&le, ctx);
-            if (rc != 0)
-                break;
-        }
-        char trunc[16] = "", next[1024] = "";
-        size_t p = 0;
-        s3_xml_tag(x, &p, "IsTruncated", trunc, sizeof(trunc));
-        p = 0;
-        s3_xml_tag(x, &p, "NextContinuationToken", next, sizeof(next));
+        char next[1024];
+        int rc = s3_list_page(c.xml, fn, ctx, next, sizeof(next), e);
         free(c.xml);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
-        if (strcmp(trunc, "true") != 0 || !next[0])
+        if (!next[0])
             return 0;
         snprintf(token, sizeof(token), "%s", next);
+    }
+}
+
+/* Parses one ListMultipartUploads reply xml: calls fn(key, upload_id, initiated_ms, ctx) for
+ * each <Upload> that names both a key and an upload id. */
+void s3_uploads_page(const char *xml, void (*fn)(const char *, const char *, int64_t, void *),
+                     void *ctx)
+{
+    const char *x = xml ? xml : "";
+    size_t pos = 0;
+    for (;;) {
+        const char *a = strstr(x + pos, "<Upload>");
+        const char *b = a ? strstr(a, "</Upload>") : NULL;
+        if (!b)
+            break;
+        char *block = strndup(a, (size_t)(b - a));
+        pos = (size_t)(b - x) + 9;
+        if (!block)
+            break;
+        char key[KEY_MAX] = "", id[512] = "", init[64] = "";
+        size_t p = 0;
+        s3_xml_tag(block, &p, "Key", key, sizeof(key));
+        p = 0;
+        s3_xml_tag(block, &p, "UploadId", id, sizeof(id));
+        p = 0;
+        s3_xml_tag(block, &p, "Initiated", init, sizeof(init));
+        free(block);
+        if (key[0] && id[0])
+            fn(key, id, s3_iso_ms(init), ctx);
     }
 }

@@ -129,6 +129,15 @@ int s3_enc_path(char *out, size_t cap, const s3 *s, const char *key);
 void s3_full_key(char *out, size_t cap, const s3 *s, const char *rel);
 /* Parses an ISO 8601 "2026-11-24T10:00:00.000Z" into ms (0 if malformed). */
 int64_t s3_iso_ms(const char *t);
+/* Parses one ListObjectsV2 page xml (NULL: empty): calls fn for each object in order (0 goes
+ * on, 1 stops, -1 fails), then writes NextContinuationToken into next (cap bytes) if the page
+ * says IsTruncated, else "". Returns fn's 1 or -1, or 0; -1 with e when out of memory. */
+int s3_list_page(const char *xml, int (*fn)(const s3_lentry *, void *), void *ctx, char *next,
+                 size_t cap, err *e);
+/* Parses one ListMultipartUploads reply xml (NULL: empty): calls fn(key, upload_id,
+ * initiated_ms, ctx) for each upload that names both. */
+void s3_uploads_page(const char *xml, void (*fn)(const char *, const char *, int64_t, void *),
+                     void *ctx);
 /* Calls fn for every object under prefix (full key), in key order, a ListObjectsV2 page at a
  * time; fn returns 0 to go on, 1 to stop, -1 to fail. */
 int s3_list(s3 *s, const char *prefix, int (*fn)(const s3_lentry *, void *), void *ctx, err *e);

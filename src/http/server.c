@@ -77,6 +77,11 @@ typedef struct req {
     uint64_t discarded;
     uint64_t bytes_in;
     bool up_counted; /* counted in the uploads-in-flight gauge */
+    char *mp_close;     /* a multipart body's close delimiter "--BOUNDARY--" */
+    size_t mp_close_len;
+    char *mp_tail;      /* the last mp_close_len - 1 bytes fed, and room to join a piece */
+    size_t mp_tail_len;
+    bool mp_closed;     /* the close delimiter went by */
 } req;
 
 /* A refused request's body is read and dropped up to this much before the answer goes out,
@@ -538,7 +543,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
              * and nothing of it may be attached. */
             enum MHD_Result whole = MHD_destroy_post_processor(r->pp);
             r->pp = NULL;
-            if (whole != MHD_YES && r->up_err.kind == ERR_NONE)
+            if ((whole != MHD_YES || !r->mp_closed) && r->up_err.kind == ERR_NONE)
                 err_set(&r->up_err, ERR_INVALID,
                         "malformed multipart/form-data body: it ends before the closing "
                         "boundary");
@@ -574,11 +579,43 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     req *r = cls;
     if (r->up_err.kind != ERR_NONE)
         return MHD_YES;
+    if (!key) { /* MHD passes NULL for a part whose Content-Disposition gives no name */
+        err_set(&r->up_err, ERR_INVALID, "malformed multipart/form-data body: a part has no name");
+        return MHD_YES;
+    }
     api_part part = {key, filename, off};
     if (r->rt->upload->chunk(r->up_state, &r->call, &part, data, size, &r->up_err) < 0 &&
         r->up_err.kind == ERR_NONE)
         err_set(&r->up_err, ERR_SERVER, "internal error");
     return MHD_YES;
+}
+
+/* Notes whether the close delimiter of a multipart body has gone by, across pieces:
+ * libmicrohttpd's own verdict passes a body cut inside a part's headers. */
+static void watch_close(req *r, const char *data, size_t n)
+{
+    size_t k = r->mp_close_len;
+    if (r->mp_closed || !r->mp_close)
+        return;
+    if (memmem(data, n, r->mp_close, k)) {
+        r->mp_closed = true;
+        return;
+    }
+    /* one split between the previous pieces and this one */
+    size_t head = n < k - 1 ? n : k - 1;
+    memcpy(r->mp_tail + r->mp_tail_len, data, head);
+    if (memmem(r->mp_tail, r->mp_tail_len + head, r->mp_close, k)) {
+        r->mp_closed = true;
+        return;
+    }
+    size_t all = r->mp_tail_len + head, keep = all < k - 1 ? all : k - 1;
+    if (n >= k - 1) {
+        memcpy(r->mp_tail, data + n - (k - 1), k - 1);
+        r->mp_tail_len = k - 1;
+    } else {
+        memmove(r->mp_tail, r->mp_tail + all - keep, keep);
+        r->mp_tail_len = keep;
+    }
 }
 
 /* Feeds a streamed upload; errors are kept for the final answer, the rest is discarded. */
@@ -587,6 +624,7 @@ static void upload_feed(req *r, const char *data, size_t n)
     if (r->up_err.kind != ERR_NONE)
         return;
     if (r->pp) {
+        watch_close(r, data, n);
         if (MHD_post_process(r->pp, data, n) != MHD_YES && r->up_err.kind == ERR_NONE)
             err_set(&r->up_err, ERR_INVALID, "malformed multipart/form-data body");
         return;
@@ -606,6 +644,19 @@ static int upload_start(struct MHD_Connection *conn, req *r, api_reply *rep)
         r->pp = MHD_create_post_processor(conn, 256 * 1024, on_part, r);
         if (!r->pp)
             return err_set(&rep->e, ERR_INVALID, "malformed multipart/form-data header");
+        /* the boundary as libmicrohttpd takes it: all after "boundary=", unquoted */
+        const char *b = strstr(ct + 19, "boundary=");
+        size_t bl = b ? strlen(b + 9) : 0;
+        if (b) {
+            b += 9;
+            if (bl > 1 && b[0] == '"' && b[bl - 1] == '"') {
+                b++;
+                bl -= 2;
+            }
+            r->mp_close = arena_printf(r->a, "--%.*s--", (int)bl, b);
+            r->mp_close_len = bl + 4;
+            r->mp_tail = arena_alloc(r->a, 2 * r->mp_close_len);
+        }
     }
     if (r->rt->upload->begin(rep, &r->call, &r->up_state) < 0) {
         if (rep->e.kind == ERR_NONE)

@@ -4,8 +4,39 @@
 #include "util/err.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Replaces, in place, every byte of s that is not part of well-formed UTF-8 (RFC 3629: no
+ * overlongs, surrogates or code points past U+10FFFF) by '?'. Errors quote client bytes and
+ * cut them at fixed sizes (a loc at 63 bytes, "%.64s", the detail at 255), which can split a
+ * character; the envelope is JSON, and jansson refuses such a string. */
+static void utf8_repair(char *s)
+{
+    unsigned char *u = (unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                                                  : (c & 0xf8) == 0xf0 ? 3
+                                                                       : 4;
+        unsigned cp = k == 1 ? c & 0x1f : k == 2 ? c & 0x0f : c & 0x07;
+        bool ok = k < 4 && i + k < n;
+        for (size_t m = 1; ok && m <= k; m++) {
+            ok = (u[i + m] & 0xc0) == 0x80;
+            cp = (cp << 6) | (u[i + m] & 0x3f);
+        }
+        if (ok && k > 0)
+            ok = cp >= (k == 1 ? 0x80u : k == 2 ? 0x800u : 0x10000u) && cp <= 0x10ffff &&
+                 (cp < 0xd800 || cp > 0xdfff);
+        if (!ok) {
+            u[i++] = '?';
+            continue;
+        }
+        i += k + 1;
+    }
+}
 
 int err_set(err *e, err_kind kind, const char *fmt, ...)
 {
@@ -16,6 +47,7 @@ int err_set(err *e, err_kind kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
     va_end(ap);
+    utf8_repair(e->detail);
     return -1;
 }
 
@@ -46,6 +78,11 @@ int err_field_add(err *e, const char *loc0, const char *loc1, const char *type, 
                                     loc0 ? loc0 : "", loc1 ? "." : "", loc1 ? loc1 : "",
                                     f->msg) >= (int)sizeof(e->detail))
         e->detail[sizeof(e->detail) - 1] = '\0'; /* a long message is cut, by design */
+    for (size_t k = 0; k < sizeof(f->loc) / sizeof(f->loc[0]); k++)
+        utf8_repair(f->loc[k]);
+    utf8_repair(f->type);
+    utf8_repair(f->msg);
+    utf8_repair(e->detail);
     return -1;
 }
 

@@ -86,6 +86,23 @@ describe('field validation (422)', () => {
     assertValidation(a, ['body', 'licence'], 'extra_forbidden');
   });
 
+  test('a long non-ASCII unknown field cut inside a character keeps its 422 item whole', async () => {
+    // found by tests/fuzz/fuzz_json: loc (63 bytes) and detail (255) cut a character in two;
+    // the item then lost its loc, and a detail so cut freed the errors array it still used
+    for (const pad of [62, 245]) {
+      const key = 'a'.repeat(pad) + 'é'.repeat(10);
+      const r = await api(srv, 'POST', '/api/v1/orgs', { ...adm(), body: { slug: uniq(), [key]: 1 } });
+      assert.equal(r.status, 422, r.text);
+      assert.equal(r.json.errors.length, 1);
+      assert.equal(r.json.errors[0].loc.length, 2, JSON.stringify(r.json));
+      assert.equal(r.json.errors[0].loc[0], 'body');
+      assert.ok(key.startsWith(r.json.errors[0].loc[1].replace(/\?$/, '')), r.json.errors[0].loc[1]);
+      assert.equal(r.json.errors[0].type, 'extra_forbidden');
+      assert.ok(r.json.detail.startsWith('body.aaaa'), r.json.detail);
+    }
+    assert.equal((await api(srv, 'GET', '/healthz')).status, 200);
+  });
+
   test('unknown field is rejected and nothing is created', async () => {
     const slug = uniq();
     const r = await api(srv, 'POST', '/api/v1/orgs', { ...adm(), body: { slug, bogus: 1 } });

@@ -350,6 +350,31 @@ describe('bundle (multipart)', () => {
     assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
   });
 
+  test('a part without a name (no Content-Disposition) → 400, and the server lives on', async () => {
+    // found by tests/fuzz/fuzz_multipart: MHD hands such a part over with a NULL name
+    const { base } = await draft();
+    const b = 'cairnNoName';
+    const body = Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="primary"; filename="p.bin"\r\n\r\np\r\n` +
+      `--${b}\r\nContent-Dispo.ition: form-data; name="extras_kind"\r\n\r\ndocs\r\n--${b}--\r\n`);
+    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+    assertError(r, 400, 'invalid_error');
+    const first = Buffer.from(`--${b}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${b}--\r\n`);
+    const r2 = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: first, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+    assertError(r2, 400, 'invalid_error');
+    assert.equal((await api(srv, 'GET', '/healthz')).status, 200);
+  });
+
+  test('a body cut inside a part\'s headers → 400, nothing attached (libmicrohttpd calls it complete)', async () => {
+    // found by tests/fuzz/fuzz_multipart: the post processor's verdict passes this cut
+    const { name, base } = await draft();
+    const b = 'cairnCutHeaders';
+    const body = Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="primary"; filename="p.bin"\r\n\r\np\r\n` +
+      `--${b}\r\nContent-Dispo\r\nContent-Disposition: form-data; name="extras"; filename="README\r--\r\n`);
+    const r = await api(srv, 'POST', `${base}/bundle`, { token: A.writer, rawBody: body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+    assertError(r, 400, 'invalid_error');
+    assert.deepEqual((await getVersion(A, 'models', name, '1.0.0')).packages, []);
+  });
+
   test('no primary → 422; not multipart → 400; reader → 403', async () => {
     const { base } = await draft();
     const fd = new FormData();
