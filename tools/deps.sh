@@ -9,13 +9,13 @@ zlib1g-dev libpq-dev postgresql sqlite3 nodejs libroaring-dev"
 # Test-only: the browser the UI tests drive (tests/ui/, through playwright-core), the real OCI
 # client and the reference registry of tests/api/oci.test.mjs.
 [ "${1:-}" = test ] && PKGS="$PKGS chromium skopeo docker-registry"
+# clang with libFuzzer and the sanitizer runtimes builds the fuzz harnesses of `make test`.
+[ "${1:-}" = test ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
     || missing="$missing $p"
 done
-# clang with libFuzzer and the sanitizer runtimes builds the fuzz harnesses of `make test`.
-[ "${1:-}" = test ] && PKGS="$PKGS clang libclang-rt-dev"
 # nodejs may come from elsewhere than Debian: a working `node` is enough.
 case "$missing" in *nodejs*) command -v node >/dev/null 2>&1 && missing=$(echo "$missing" | sed 's/ nodejs//');; esac
 # npm installs the test-only S3 server (tests/package.json); Debian's npm if there is none.
