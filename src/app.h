@@ -35,6 +35,7 @@ typedef struct config {
     const char *min_client_version; /* X-Client-Version below this gets 426 (NULL: off) */
     int64_t quota_versions_monthly; /* default for orgs without their own (-1: unlimited) */
     bool facet_index; /* count facets from the in-memory index (--facet-index on|off) */
+    bool read_notify; /* --read-consistency notify: the revision pushed by LISTEN/NOTIFY */
     const char *device_profiles;    /* --device-profiles FILE.json, or NULL */
     const char *telemetry_db_url;   /* --telemetry-db; default: beside a SQLite --db, or it */
     const char *converters[32];     /* --converter SRC:DST=CMD (repeatable) */

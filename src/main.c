@@ -41,7 +41,7 @@ typedef struct opt {
 static const char *o_listen, *o_db, *o_blobs, *o_secret, *o_max_body, *o_threads, *o_maxconn,
     *o_maxconn_ip, *o_header_timeout, *o_timeout, *o_retention, *o_tmp_age, *o_oci_ttl, *o_rate,
     *o_min_client, *o_quota, *o_facet_index, *o_web_dir, *o_public_url, *o_devprof,
-    *o_conv_workers, *o_conv_timeout, *o_conv_max, *o_telemetry_db;
+    *o_conv_workers, *o_conv_timeout, *o_conv_max, *o_telemetry_db, *o_consistency;
 static const char *o_converters[32];
 static int n_converters;
 
@@ -63,6 +63,7 @@ static opt options[] = {
     {"--min-client-version", "CAIRN_MIN_CLIENT_VERSION", NULL, &o_min_client},
     {"--quota-versions-monthly", "CAIRN_QUOTA_VERSIONS_MONTHLY", "-1", &o_quota},
     {"--facet-index", "CAIRN_FACET_INDEX", "on", &o_facet_index},
+    {"--read-consistency", "CAIRN_READ_CONSISTENCY", "strict", &o_consistency},
     {"--web-dir", "CAIRN_WEB_DIR", NULL, &o_web_dir},
     {"--public-url", "CAIRN_PUBLIC_URL", NULL, &o_public_url},
     {"--device-profiles", "CAIRN_DEVICE_PROFILES", NULL, &o_devprof},
@@ -82,7 +83,7 @@ static void usage(FILE *f)
           "                    [--oci-upload-ttl SECONDS]\n"
           "                    [--rate-limit RPS] [--min-client-version X.Y.Z]\n"
           "                    [--quota-versions-monthly N] [--facet-index on|off]\n"
-          "                    [--web-dir DIR]\n"
+          "                    [--read-consistency strict|notify] [--web-dir DIR]\n"
           "                    [--public-url http(s)://HOST[:PORT][/PREFIX]]\n"
           "                    [--telemetry-db URL] [--device-profiles FILE.json]\n"
           "                    [--converter SRC:DST='CMD {in} {out}']...\n"
@@ -362,6 +363,16 @@ static void build_config(config *cfg)
         exit(2);
     }
     cfg->facet_index = strcmp(o_facet_index, "on") == 0;
+    if (strcmp(o_consistency, "strict") != 0 && strcmp(o_consistency, "notify") != 0) {
+        fprintf(stderr, "cairnd: --read-consistency must be strict or notify\n");
+        exit(2);
+    }
+    cfg->read_notify = strcmp(o_consistency, "notify") == 0;
+    if (cfg->read_notify && strncmp(cfg->db_url, "postgres", 8) != 0) {
+        fprintf(stderr, "cairnd: --read-consistency notify needs a PostgreSQL --db (one SQLite"
+                        " process sees its own commits at once)\n");
+        exit(2);
+    }
     cfg->web_dir = o_web_dir && *o_web_dir ? o_web_dir : NULL;
     if (o_public_url && *o_public_url) {
         static char public_url[1024];
@@ -536,6 +547,10 @@ static int cmd_serve(void)
     }
     if (open_handles(&ctx, cfg.threads + 4, &e) < 0)
         goto out;
+    if (cfg.read_notify && store_listen(ctx.store, &e) < 0) {
+        log_error(NULL, "listen.failed", "s:s", "detail", e.detail);
+        goto out;
+    }
     ensure_parent_dir(telemetry_url(&cfg));
     if (store_open_telemetry(&ctx.telemetry, telemetry_url(&cfg), cfg.threads + 2, &e) < 0) {
         log_error(NULL, "telemetry.open_failed", "s:s", "detail", e.detail);

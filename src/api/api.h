@@ -47,6 +47,7 @@ typedef struct api_call {
     int min_role; /* the route's declared role (ROLE_*), 0 when it needs none */
     api_caller caller;
     int64_t catalog_rev; /* the catalog revision read with the caller's token (0: not read) */
+    int64_t min_rev; /* X-Cairn-Min-Revision: answer from this catalog revision or a later one */
     /* Returns a request header (case-insensitive) or NULL. */
     const char *(*header)(const struct api_call *c, const char *name);
     void *conn; /* http/'s handle for header() */

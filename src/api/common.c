@@ -660,9 +660,9 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope)
     if (!c->app->cache)
         return false;
     /* Read in this request, with the token: a write acknowledged before it is counted. */
-    if (c->catalog_rev > 0)
+    if (c->catalog_rev > 0 && c->catalog_rev >= c->min_rev)
         rev = c->catalog_rev;
-    else if (store_catalog_revision(&rev, c->app->store, &ignored) < 0)
+    else if (store_catalog_revision_min(&rev, c->app->store, c->min_rev, &ignored) < 0)
         return false;
     /* Same scope + caller's org + path + query (in order) = same body and same access
      * decision at the same revision: so the cache may be consulted before the checks. */

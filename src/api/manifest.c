@@ -636,7 +636,7 @@ int api_manifest(api_reply *r, api_call *c)
 {
     manifest_cache *mc = c->app->manifest;
     int64_t rev = 0;
-    if (store_catalog_revision(&rev, c->app->store, &r->e) < 0)
+    if (store_catalog_revision_min(&rev, c->app->store, c->min_rev, &r->e) < 0)
         return -1;
     const char *ae = c->header(c, "Accept-Encoding");
     bool gz = ae && strstr(ae, "gzip");

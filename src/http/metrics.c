@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http/router.h"
+#include "store/store.h"
 
 #define MAX_ROUTES 128
 #define CLASSES 5 /* 1xx..5xx */
@@ -135,6 +136,27 @@ int metrics_handler(api_reply *r, api_call *c)
         (long long)atomic_load(&uploads_in_flight),
         (unsigned long long)atomic_load(&header_timeouts), (long long)blob_bytes,
         (long long)blob_count);
+    store_listen_info li;
+    store_listen_stats(&li, c->app->store);
+    put(&b,
+        "# HELP cairn_catalog_revision_reads_total How requests learned the catalog revision:"
+        " pushed by the listener (--read-consistency notify) or read from the database.\n"
+        "# TYPE cairn_catalog_revision_reads_total counter\n"
+        "cairn_catalog_revision_reads_total{source=\"pushed\"} %lld\n"
+        "cairn_catalog_revision_reads_total{source=\"database\"} %lld\n",
+        (long long)li.reads_pushed, (long long)li.reads_db);
+    if (li.enabled)
+        put(&b,
+            "# HELP cairn_catalog_listener_up 1 while the revision listener is connected.\n"
+            "# TYPE cairn_catalog_listener_up gauge\ncairn_catalog_listener_up %d\n"
+            "# HELP cairn_catalog_notifications_total Catalog commits heard of by NOTIFY.\n"
+            "# TYPE cairn_catalog_notifications_total counter\n"
+            "cairn_catalog_notifications_total %lld\n"
+            "# HELP cairn_catalog_notify_lag_max_seconds The longest delay seen from a commit on"
+            " any instance to its notification here (the staleness bound of notify mode).\n"
+            "# TYPE cairn_catalog_notify_lag_max_seconds gauge\n"
+            "cairn_catalog_notify_lag_max_seconds %.3f\n",
+            li.up ? 1 : 0, (long long)li.notified, (double)li.lag_ms_max / 1000.0);
     char *copy = arena_alloc(c->a, b.n + 1);
     memcpy(copy, b.p, b.n + 1);
     free(b.p);

@@ -21,6 +21,7 @@
 #include "http/limits.h"
 #include "http/metrics.h"
 #include "http/router.h"
+#include "store/store.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -483,6 +484,25 @@ static int access_check(api_call *c, const route *rt, err *e)
     return 0;
 }
 
+/* X-Cairn-Min-Revision: N (a revision an earlier write returned in X-Cairn-Revision) asks for
+ * an answer from that catalog revision or a later one (docs/consistency.md). */
+static int min_revision(api_call *c, err *e)
+{
+    const char *v = c->header(c, "X-Cairn-Min-Revision");
+    if (!v)
+        return 0;
+    int64_t n = 0;
+    size_t len = strlen(v);
+    if (len == 0 || len > 18 || strspn(v, "0123456789") != len)
+        return err_set(e, ERR_INVALID,
+                       "X-Cairn-Min-Revision must be a catalog revision (a non-negative integer"
+                       " as returned in X-Cairn-Revision)");
+    for (size_t i = 0; i < len; i++)
+        n = n * 10 + (v[i] - '0');
+    c->min_rev = n;
+    return 0;
+}
+
 /* Checks that need no body: headers, route, client version, auth, rate limit. Returns 0, or
  * -1 with rep->e set. Runs on the first callback, so a rejected upload reads no body. */
 static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
@@ -500,6 +520,8 @@ static int preflight(struct MHD_Connection *conn, req *r, api_reply *rep)
         return err_set(&rep->e, ERR_NOT_FOUND, "no route for %s %s", c->method, c->path);
     }
     if (check_client_version(c, &rep->e) < 0)
+        return -1;
+    if (min_revision(c, &rep->e) < 0)
         return -1;
     if (access_check(c, r->rt, &rep->e) < 0)
         return -1;
@@ -527,14 +549,14 @@ static int64_t body_limit(const server *srv, const route *rt)
     return lim;
 }
 
-static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
+/* Runs the route's handler (or the upload's finish) into rep. */
+static void run_handler(req *r, api_reply *rep)
 {
-    api_reply rep = {0};
     api_call *c = &r->call;
     if (r->too_large) {
-        err_set(&rep.e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
+        err_set(&rep->e, ERR_TOO_LARGE, "request body exceeds the limit of %lld bytes",
                 (long long)body_limit(r->srv, r->rt));
-        return send_reply(conn, r, &rep);
+        return;
     }
     if (r->rt->upload) {
         if (r->pp) {
@@ -549,22 +571,34 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
                         "boundary");
         }
         if (r->up_err.kind != ERR_NONE) {
-            rep.e = r->up_err;
-            return send_reply(conn, r, &rep);
+            rep->e = r->up_err;
+            return;
         }
         r->up_open = false;
-        if (r->rt->upload->finish(&rep, c, r->up_state) < 0 && rep.e.kind == ERR_NONE)
-            err_set(&rep.e, ERR_SERVER, "internal error");
-        return send_reply(conn, r, &rep);
+        if (r->rt->upload->finish(rep, c, r->up_state) < 0 && rep->e.kind == ERR_NONE)
+            err_set(&rep->e, ERR_SERVER, "internal error");
+        return;
     }
     if (r->rt->door && r->rt->door->raw_body) {
         c->raw_body = r->body;
         c->raw_body_len = r->body_len;
-    } else if (parse_body(r, &rep.e) < 0) {
-        return send_reply(conn, r, &rep);
+    } else if (parse_body(r, &rep->e) < 0) {
+        return;
     }
-    if (r->rt->handler(&rep, c) < 0 && rep.e.kind == ERR_NONE)
-        err_set(&rep.e, ERR_SERVER, "internal error");
+    if (r->rt->handler(rep, c) < 0 && rep->e.kind == ERR_NONE)
+        err_set(&rep->e, ERR_SERVER, "internal error");
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *conn, req *r)
+{
+    api_reply rep = {0};
+    store_take_commit_rev(); /* forget any commit this thread made outside a request */
+    run_handler(r, &rep);
+    /* A write that changed the catalog tells its revision: a client sends it back as
+     * X-Cairn-Min-Revision to read its own write on any instance (docs/consistency.md). */
+    int64_t rev = store_take_commit_rev();
+    if (rev > 0)
+        api_header(&rep, "X-Cairn-Revision", arena_printf(r->a, "%lld", (long long)rev));
     return send_reply(conn, r, &rep);
 }
 

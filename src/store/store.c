@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/listen_pg.h"
 #include "store/store_int.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -28,7 +29,29 @@ struct store {
     bool unlocked; /* a telemetry store: writes take no catalog lock */
     bool sqlite;
     pthread_mutex_t wmu; /* telemetry on SQLite: writers queue here, not in SQLite's busy sleep */
+    /* --read-consistency notify (PostgreSQL, docs/consistency.md): while the listener is up,
+     * the catalog revision and credential changes are pushed to this process instead of read
+     * per request. */
+    pg_listener *listener;
+    atomic_bool listen_up;
+    _Atomic int64_t known_rev;   /* highest revision heard of, read or committed here */
+    _Atomic int64_t auth_gen;    /* +1 per credential change heard of or committed here */
+    _Atomic int64_t lag_ms_max;  /* the longest commit-to-notification delay seen */
+    _Atomic int64_t notified, reads_pushed, reads_db;
+    pthread_mutex_t tmu;         /* token_cache */
+    struct token_slot *token_cache; /* TOKEN_SLOTS, notify mode only */
 };
+
+/* The catalog revision the calling thread's last committing transaction made (0: none since
+ * store_take_commit_rev). */
+static _Thread_local int64_t tl_commit_rev;
+
+static void raise_to(_Atomic int64_t *v, int64_t to)
+{
+    int64_t cur = atomic_load(v);
+    while (cur < to && !atomic_compare_exchange_weak(v, &cur, to))
+        ;
+}
 
 /* A telemetry connection trades the last moments of durability for throughput: on a power
  * cut (not a process crash) the last commits may be lost, never the catalog's (docs/telemetry.md). */
@@ -162,6 +185,7 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->tmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
      * turns); the telemetry store's own writes take none after that. */
@@ -182,13 +206,154 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     return 0;
 }
 
+/* ---- --read-consistency notify ---- */
+
+/* Cached token rows (notify mode): a credential change anywhere bumps auth_gen, which
+ * invalidates every slot stamped with an older one. */
+#define TOKEN_SLOTS 256
+typedef struct token_slot {
+    char hash[65];
+    int64_t gen;
+    store_token t; /* strings malloc'd, owned by the slot */
+} token_slot;
+
+static void slot_clear(token_slot *sl)
+{
+    free(sl->t.id);
+    free(sl->t.org_id);
+    free(sl->t.org_slug);
+    free(sl->t.name);
+    free(sl->t.role);
+    memset(sl, 0, sizeof(*sl));
+}
+
+static size_t slot_of(const char *hash)
+{
+    return (size_t)strtoul((char[]){hash[0], hash[1], 0}, NULL, 16) % TOKEN_SLOTS;
+}
+
+static char *dup_or_null(const char *v)
+{
+    return v ? strdup(v) : NULL;
+}
+
+static void token_cache_put(store *s, const char *hash, const store_token *t, int64_t gen)
+{
+    pthread_mutex_lock(&s->tmu);
+    token_slot *sl = &s->token_cache[slot_of(hash)];
+    slot_clear(sl);
+    snprintf(sl->hash, sizeof(sl->hash), "%s", hash);
+    sl->gen = gen;
+    sl->t = *t;
+    sl->t.id = dup_or_null(t->id);
+    sl->t.org_id = dup_or_null(t->org_id);
+    sl->t.org_slug = dup_or_null(t->org_slug);
+    sl->t.name = dup_or_null(t->name);
+    sl->t.role = dup_or_null(t->role);
+    if ((t->id && !sl->t.id) || (t->org_id && !sl->t.org_id) ||
+        (t->org_slug && !sl->t.org_slug) || (t->name && !sl->t.name) ||
+        (t->role && !sl->t.role))
+        slot_clear(sl);
+    pthread_mutex_unlock(&s->tmu);
+}
+
+static bool token_cache_get(store_token *out, store *s, const char *hash, arena *a)
+{
+    bool hit = false;
+    pthread_mutex_lock(&s->tmu);
+    token_slot *sl = &s->token_cache[slot_of(hash)];
+    if (sl->hash[0] && strcmp(sl->hash, hash) == 0 && sl->gen == atomic_load(&s->auth_gen)) {
+        *out = sl->t;
+        out->id = sl->t.id ? arena_strdup(a, sl->t.id) : NULL;
+        out->org_id = sl->t.org_id ? arena_strdup(a, sl->t.org_id) : NULL;
+        out->org_slug = sl->t.org_slug ? arena_strdup(a, sl->t.org_slug) : NULL;
+        out->name = sl->t.name ? arena_strdup(a, sl->t.name) : NULL;
+        out->role = sl->t.role ? arena_strdup(a, sl->t.role) : NULL;
+        hit = true;
+    }
+    pthread_mutex_unlock(&s->tmu);
+    return hit;
+}
+
+/* A token's last use was written: so the cached copy does not ask for it again. */
+static void token_cache_touched(store *s, const char *id, int64_t now)
+{
+    if (!s->token_cache)
+        return;
+    pthread_mutex_lock(&s->tmu);
+    for (size_t i = 0; i < TOKEN_SLOTS; i++)
+        if (s->token_cache[i].t.id && strcmp(s->token_cache[i].t.id, id) == 0)
+            s->token_cache[i].t.last_used_at = now;
+    pthread_mutex_unlock(&s->tmu);
+}
+
+static void on_up(void *ud, int64_t rev)
+{
+    store *s = ud;
+    raise_to(&s->known_rev, rev);
+    atomic_fetch_add(&s->auth_gen, 1); /* changes made while down were not heard */
+    atomic_store(&s->listen_up, true);
+}
+
+static void on_down(void *ud)
+{
+    store *s = ud;
+    atomic_store(&s->listen_up, false);
+}
+
+static void on_revision(void *ud, int64_t rev, int64_t sent_ms)
+{
+    store *s = ud;
+    raise_to(&s->known_rev, rev);
+    if (sent_ms > 0) {
+        atomic_fetch_add(&s->notified, 1);
+        raise_to(&s->lag_ms_max, time_now_ms() - sent_ms);
+    }
+}
+
+static void on_auth(void *ud)
+{
+    store *s = ud;
+    atomic_fetch_add(&s->auth_gen, 1);
+}
+
+static const pg_listener_cb listener_cb = {on_up, on_down, on_revision, on_auth};
+
+int store_listen(store *s, err *e)
+{
+    if (s->sqlite)
+        return err_set(e, ERR_INVALID, "--read-consistency notify needs PostgreSQL");
+    s->token_cache = calloc(TOKEN_SLOTS, sizeof(token_slot));
+    if (!s->token_cache || pg_listener_start(&s->listener, s->url, &listener_cb, s) < 0)
+        return err_set(e, ERR_SERVER, "cannot start the revision listener");
+    return 0;
+}
+
+void store_listen_stats(store_listen_info *out, store *s)
+{
+    out->enabled = s->listener != NULL;
+    out->up = atomic_load(&s->listen_up);
+    out->revision = atomic_load(&s->known_rev);
+    out->notified = atomic_load(&s->notified);
+    out->lag_ms_max = atomic_load(&s->lag_ms_max);
+    out->reads_pushed = atomic_load(&s->reads_pushed);
+    out->reads_db = atomic_load(&s->reads_db);
+}
+
 void store_close(store *s)
 {
     if (!s)
         return;
+    pg_listener_stop(s->listener);
+    if (s->token_cache) {
+        for (size_t i = 0; i < TOKEN_SLOTS; i++)
+            slot_clear(&s->token_cache[i]);
+        free(s->token_cache);
+    }
     for (int i = 0; i < s->nidle; i++)
         db_close(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
@@ -235,8 +400,40 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e)
     tx->d = d;
     tx->write = write;
     tx->dirty = false;
+    tx->auth_dirty = false;
     *out = tx;
     return 0;
+}
+
+/* Moves the catalog revision on, as the last statement of tx, into *rev; on PostgreSQL the
+ * same statement notifies every listening instance (delivered when tx commits). */
+static int bump_revision(int64_t *rev, store_tx *tx, err *e)
+{
+    db_stmt *st = NULL;
+    int rc = tx->s->sqlite
+                 ? db_query(&st, tx->d,
+                            "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev",
+                            e, "")
+                 : db_query(&st, tx->d,
+                            "WITH u AS (UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1"
+                            " RETURNING rev) SELECT rev, pg_notify('cairn_catalog', CAST(rev AS"
+                            " TEXT) || ':' || CAST(? AS TEXT)) FROM u",
+                            e, "i", time_now_ms());
+    if (rc == 0)
+        rc = db_step(st, e);
+    if (rc == 1)
+        *rev = db_col_int(st, 0);
+    db_done(st);
+    if (rc == 0)
+        return err_set(e, ERR_DATABASE, "catalog revision row missing");
+    return rc < 0 ? -1 : 0;
+}
+
+int64_t store_take_commit_rev(void)
+{
+    int64_t rev = tl_commit_rev;
+    tl_commit_rev = 0;
+    return rev;
 }
 
 int store_tx_end(store_tx *tx, bool commit, err *e)
@@ -246,8 +443,10 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     int rc = 0;
     err tmp = {0};
     if (commit) {
-        if (tx->dirty &&
-            db_run(tx->d, "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1", e, "") < 0) {
+        int64_t rev = 0;
+        if ((tx->dirty && bump_revision(&rev, tx, e) < 0) ||
+            (tx->auth_dirty && !tx->s->sqlite &&
+             db_exec(tx->d, "SELECT pg_notify('cairn_auth', '')", e) < 0)) {
             db_exec(tx->d, "ROLLBACK", &tmp);
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);
@@ -258,8 +457,15 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
         if (db_exec(tx->d, "COMMIT", e) < 0) {
             rc = -1;
             db_exec(tx->d, "ROLLBACK", &tmp);
-        } else if (tx->dirty) {
-            atomic_fetch_add(&tx->s->local_gen, 1);
+        } else {
+            if (tx->dirty) {
+                atomic_fetch_add(&tx->s->local_gen, 1);
+                raise_to(&tx->s->known_rev, rev);
+                if (rev > tl_commit_rev)
+                    tl_commit_rev = rev;
+            }
+            if (tx->auth_dirty)
+                atomic_fetch_add(&tx->s->auth_gen, 1);
         }
     } else {
         db_exec(tx->d, "ROLLBACK", &tmp);
@@ -413,6 +619,14 @@ int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char
 {
     db *d = NULL;
     db_stmt *st = NULL;
+    /* Listening: a cached row stays good until a credential change is heard of; the revision
+     * then comes from the listener (store_catalog_revision). */
+    bool cache = s->token_cache && atomic_load(&s->listen_up);
+    int64_t gen = atomic_load(&s->auth_gen);
+    if (cache && token_cache_get(out, s, hash, a)) {
+        *rev = 0;
+        return 0;
+    }
     if (conn_take(&d, s, e) < 0)
         return -1;
     int rc = db_query(&st, d,
@@ -424,6 +638,9 @@ int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char
     if (rc == 1) {
         token_read(out, st, a);
         *rev = db_col_int(st, TOKEN_NCOLS);
+        raise_to(&s->known_rev, *rev);
+        if (cache)
+            token_cache_put(s, hash, out, gen);
     }
     db_done(st);
     conn_give(s, d);
@@ -434,9 +651,10 @@ int store_token_by_hash_rev(store_token *out, int64_t *rev, store *s, const char
 
 int store_token_touch(store_tx *tx, const char *id, int64_t now, err *e)
 {
-    return db_run(tx->d, "UPDATE tokens SET last_used_at = ? WHERE id = ?", e, "it", now, id) < 0
-               ? -1
-               : 0;
+    if (db_run(tx->d, "UPDATE tokens SET last_used_at = ? WHERE id = ?", e, "it", now, id) < 0)
+        return -1;
+    token_cache_touched(tx->s, id, now);
+    return 0;
 }
 
 int store_token_list(store_token **out, size_t *n, int64_t *total, store_tx *tx,
@@ -484,16 +702,31 @@ int store_token_revoke(store_tx *tx, const char *org_id, const char *id, bool wi
         return -1;
     if (n == 0)
         return err_set(e, ERR_NOT_FOUND, "token '%s' not found", id);
+    tx->auth_dirty = true;
     return 0;
 }
 
 int store_catalog_revision(int64_t *out, store *s, err *e)
 {
+    return store_catalog_revision_min(out, s, 0, e);
+}
+
+int store_catalog_revision_min(int64_t *out, store *s, int64_t min, err *e)
+{
+    /* Listening (notify mode): the revision heard of, unless the caller needs a later one. */
+    if (s->listener && atomic_load(&s->listen_up)) {
+        int64_t k = atomic_load(&s->known_rev);
+        if (k >= min) {
+            atomic_fetch_add(&s->reads_pushed, 1);
+            *out = k;
+            return 0;
+        }
+    }
     /* Our own commits are seen at once (local_gen); the database is asked again only when
      * this process changed the catalog or recheck_ms passed. The read is one statement
      * outside a transaction: a single-row read needs no snapshot. */
     int64_t now = time_now_ms(), gen = atomic_load(&s->local_gen);
-    if (s->recheck_ms > 0 && atomic_load(&s->rev_read_ms) != 0 &&
+    if (s->recheck_ms > 0 && atomic_load(&s->rev_read_ms) != 0 && atomic_load(&s->rev_cached) >= min &&
         gen == atomic_load(&s->seen_gen) && now - atomic_load(&s->rev_read_ms) < s->recheck_ms) {
         *out = atomic_load(&s->rev_cached);
         return 0;
@@ -513,6 +746,8 @@ int store_catalog_revision(int64_t *out, store *s, err *e)
     atomic_store(&s->rev_cached, *out);
     atomic_store(&s->seen_gen, gen);
     atomic_store(&s->rev_read_ms, now);
+    atomic_fetch_add(&s->reads_db, 1);
+    raise_to(&s->known_rev, *out);
     return 0;
 }
 

@@ -34,9 +34,29 @@ int store_tx_end(store_tx *tx, bool commit, err *e);
 /* Returns the catalog revision: it changes with every committed change to what catalogs,
  * facets or the manifest show. This process's own commits show at once. On PostgreSQL, where
  * many instances share the database, every call reads the revision row (one indexed read
- * outside any transaction), so another instance's commit shows at once too; on SQLite, other
+ * outside any transaction), so another instance's commit shows at once too (unless
+ * store_listen is on: then what the listener heard); on SQLite, other
  * processes (`cairnd gc`) show within 100 ms. Thread-safe. */
 int store_catalog_revision(int64_t *out, store *s, err *e);
+/* The same, at least min: a revision a client was given by a write (X-Cairn-Revision) and asks
+ * for again (X-Cairn-Min-Revision) is read from the database if not yet heard of. */
+int store_catalog_revision_min(int64_t *out, store *s, int64_t min, err *e);
+/* Returns the catalog revision the calling thread's last catalog-changing commit made, and
+ * forgets it (0: none since the last call). */
+int64_t store_take_commit_rev(void);
+
+/* --read-consistency notify (PostgreSQL only; docs/consistency.md): starts a thread that
+ * LISTENs for the catalog commits and credential changes of every instance. While it is
+ * connected, store_catalog_revision answers from what it heard (no round trip) and token rows
+ * are cached until a credential change is heard of; while it is not, both are read from the
+ * database per request as in the default (strict) mode. Returns 0 or -1. */
+int store_listen(store *s, err *e);
+typedef struct store_listen_info {
+    bool enabled, up;
+    int64_t revision, notified, lag_ms_max, reads_pushed, reads_db;
+} store_listen_info;
+/* Fills out with the listener's state and counters (for /metrics). */
+void store_listen_stats(store_listen_info *out, store *s);
 
 /* Returns the server-wide setting `name`, first storing `initial` if it has none yet, so every
  * instance on the database agrees (e.g. the presigning secret). Copies it into out. */

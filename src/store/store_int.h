@@ -22,6 +22,7 @@ struct store_tx {
     db *d;
     bool write;
     bool dirty; /* the catalog changed: bump catalog_revision on commit */
+    bool auth_dirty; /* a credential changed: tell the other instances on commit */
 };
 
 /* SET clause making updated_at strictly increase per change (two changes within one ms still
