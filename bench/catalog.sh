@@ -6,6 +6,8 @@
 # INSTANCES="1 2" (default "1") measures, on the same seeded data, one cairnd and then two on
 # the same database, each loaded by its own wrk -c16 at once (round-robin across instances;
 # the req/s is their sum; the cold read goes to the instance that did not make the write).
+# CONSISTENCY=strict|notify (default strict) is cairnd's --read-consistency (docs/consistency.md):
+# on PostgreSQL, notify learns the catalog revision by LISTEN/NOTIFY instead of per request.
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
 INSTANCES=${INSTANCES:-1}
@@ -24,7 +26,8 @@ if [ "$DB" = postgres ]; then psql -q "$DB_URL" -c ANALYZE >/dev/null; fi
 P=$(free_port); P2=$P; NP=$(free_port); TOK=bench-admin-token
 start_cairnd() { # start_cairnd PORT
   env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$1 \
-    --db "$DB_URL" --blobs "$BLOBS_URL" --threads "${THREADS:-4}" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
+    --db "$DB_URL" --blobs "$BLOBS_URL" --threads "${THREADS:-4}" \
+    --read-consistency "${CONSISTENCY:-strict}" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
   wait_http "http://127.0.0.1:$1/healthz"
 }
 start_cairnd "$P"
@@ -56,7 +59,7 @@ for N in $INSTANCES; do
 if [ "$N" = 2 ] && [ "$P2" = "$P" ]; then P2=$(free_port); start_cairnd "$P2"; fi
 [ "$N" = 1 ] && P2=$P
 echo
-echo "== $N instance(s), db=$DB"
+echo "== $N instance(s), db=$DB, --read-consistency ${CONSISTENCY:-strict}"
 printf '%-14s %8s | %-20s | %-26s %-22s %-22s | %-26s %-20s | %s\n' endpoint bytes "cold ms (after write)" \
   "cairnd req/s min/med/max" "p50 ms" "p99 ms" "nginx req/s min/med/max" "nginx p99 ms" "cairnd/nginx"
 touch_catalog() { # a write, so the next request of each endpoint is computed, not cached

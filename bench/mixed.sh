@@ -6,7 +6,8 @@
 # endpoint at a time, RUNS times DUR seconds each. Goal: read p99 < 25 ms for every endpoint.
 # At the end the facet counts of the server (in-memory index) are compared with a second
 # server on the same database counting them with SQL GROUP BY (--facet-index off).
-# Backends: --db sqlite|postgres (a throwaway local cluster).
+# Backends: --db sqlite|postgres (a throwaway local cluster). CONSISTENCY=strict|notify (default
+# strict) is cairnd's --read-consistency (docs/consistency.md).
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
 MODELS=${MODELS:-100000}
@@ -25,7 +26,7 @@ TOK=bench-admin-token
 start_cairnd() { # start_cairnd PORT [ARGS...]
   local port=$1; shift
   env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$port \
-    --db "$DB_URL" --blobs "$BLOBS_URL" "$@" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
+    --db "$DB_URL" --blobs "$BLOBS_URL" --read-consistency "${CONSISTENCY:-strict}" "$@" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
   wait_http "http://127.0.0.1:$port/healthz"
 }
 P=$(free_port)
@@ -46,7 +47,7 @@ python3 "$ROOT/bench/writer.py" "http://127.0.0.1:$P" "$TOK" bench "$RATE" "$D/s
 WPID=$!
 T0=$(date +%s.%N)
 echo
-echo "== db=$DB, $MODELS models, writer at $RATE changes/s, wrk -t1 -c$CONNS, $RUNS x ${DUR}s per endpoint"
+echo "== db=$DB (--read-consistency ${CONSISTENCY:-strict}), $MODELS models, writer at $RATE changes/s, wrk -t1 -c$CONNS, $RUNS x ${DUR}s per endpoint"
 printf '%-14s | %-26s | %-22s | %-22s | %s\n' endpoint "req/s min/med/max" "p50 ms" "p99 ms" "p99 < 25 ms"
 for k in $ORDER; do
   rps=""; p50=""; p99=""
