@@ -211,6 +211,19 @@ bool store_ping(store *s)
     return ok;
 }
 
+int store_telemetry_vacuum(store *s, err *e)
+{
+    if (s->sqlite || !s->unlocked)
+        return 0;
+    db *d = NULL;
+    if (conn_take(&d, s, e) < 0)
+        return -1;
+    /* Outside any transaction, as VACUUM must be; it never blocks inserts. */
+    int rc = db_exec(d, "VACUUM telemetry_partials", e);
+    conn_give(s, d);
+    return rc < 0 ? -1 : 0;
+}
+
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
 {
     db *d = NULL;

@@ -522,15 +522,21 @@ int store_compaction_claim(store_tx *tx, err *e);
  * instance holds). */
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
                         err *e);
-/* Adds the counters of each of n deltas (distinct keys) to its rollup row, created if needed
- * (the rows stay locked until the transaction ends), in a few multi-row statements, and sets
- * hists[i] to row i's histogram text before the addition. */
+/* Adds the counters of each of n deltas (distinct keys, each counting at least one event) to
+ * its rollup row, created if needed (the rows stay locked until the transaction ends), in a
+ * few multi-row statements. A row created here takes the delta's hist (NULL: empty); an
+ * existing row's hist is left as it was. hists[i] is set to row i's histogram text before the
+ * addition, or NULL when the row was created here. */
 int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, size_t n,
                       arena *a, err *e);
 /* Sets the histogram texts of n rollup rows (their keys and hist), a few statements. */
 int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+/* Reclaims the deleted partials of a telemetry store at once (PostgreSQL: VACUUM of the
+ * partials table, outside a transaction; SQLite frees a deleted row's space as it deletes it:
+ * nothing to do), so a query's scan of the partials' index never wades through dead entries. */
+int store_telemetry_vacuum(store *s, err *e);
 
 /* Training updates (telemetry store). */
 typedef struct store_training {
