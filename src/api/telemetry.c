@@ -119,6 +119,7 @@ typedef struct jv {
 enum { F_MODEL, F_VERSION, F_DEVICE, F_LATENCY, F_OK, F_TS, F_EVENT_ID, F_COUNT };
 static const char *const ev_fields[F_COUNT] = {"model",      "version", "device_id", "latency_ms",
                                                "ok",         "ts",      "event_id"};
+static const size_t ev_field_len[F_COUNT] = {5, 7, 9, 10, 2, 2, 8};
 
 typedef struct scan {
     const char *p, *end, *start;
@@ -431,7 +432,7 @@ static int event_scan(scan *sc, ev_in *in)
         sc->p++;
         int f = -1;
         for (int i = 0; i < F_COUNT && f < 0; i++)
-            if (strcmp(k, ev_fields[i]) == 0)
+            if (ev_field_len[i] == kl && memcmp(k, ev_fields[i], kl) == 0)
                 f = i;
         jv v = {0};
         if (value_scan(sc, &v, 2) < 0)
@@ -623,9 +624,10 @@ static void check_event(ev *out, const char **model, const ev_in *in, size_t i, 
 static int cmp_ev(const void *a, const void *b)
 {
     const ev *x = *(const ev *const *)a, *y = *(const ev *const *)b;
-    int c = strcmp(x->artifact_id, y->artifact_id);
+    /* The same model and version share their strings (resolve_models): equal pointers first. */
+    int c = x->artifact_id == y->artifact_id ? 0 : strcmp(x->artifact_id, y->artifact_id);
     if (!c)
-        c = strcmp(x->version, y->version);
+        c = x->version == y->version ? 0 : strcmp(x->version, y->version);
     if (!c)
         c = x->minute < y->minute ? -1 : x->minute > y->minute;
     return c;
