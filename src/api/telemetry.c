@@ -884,10 +884,7 @@ static int64_t ceil_to(int64_t t, int64_t unit)
     return f == t ? t : f + unit;
 }
 
-typedef struct span {
-    int level;
-    int64_t from, to;
-} span;
+typedef store_span span;
 
 /* Covers [a, b) (whole minutes) with the fewest rollup ranges: days, then hours, minutes. */
 static size_t cover(span *out, int64_t a, int64_t b)
@@ -951,8 +948,9 @@ static int do_telemetry(api_reply *r, api_call *c, store_tx *tx)
                              "a window of at most 400 days");
     /* Whole minutes: the rollups' grain. */
     int64_t a = floor_to(since, 60000), b = ceil_to(until, 60000);
-    span spans[8];
+    span spans[STORE_SPANS_MAX];
     size_t ns = cover(spans, a, b);
+    spans[ns++] = (span){-1, a, b}; /* and the partials not compacted yet */
     query q = {arena_array(c->a, acc, 256), 0, 256, c->a, false};
     memset(q.items, 0, sizeof(acc) * 256);
     store_tx *ttx = NULL;
@@ -960,11 +958,7 @@ static int do_telemetry(api_reply *r, api_call *c, store_tx *tx)
     int rc = -1;
     if (store_tx_begin(&ttx, c->app->telemetry, false, &r->e) < 0)
         goto out;
-    for (size_t i = 0; i < ns; i++)
-        if (store_rollups_read(ttx, o.id, m.id, spans[i].level, spans[i].from, spans[i].to,
-                               on_row, &q, c->a, &r->e) < 0)
-            goto out;
-    if (store_rollups_read(ttx, o.id, m.id, -1, a, b, on_row, &q, c->a, &r->e) < 0 ||
+    if (store_rollups_read(ttx, o.id, m.id, spans, ns, on_row, &q, c->a, &r->e) < 0 ||
         store_fleet_counts(&fleet, ttx, o.id, now - HEALTHY_MS, now - STALE_MS, &r->e) < 0)
         goto out;
     acc all = {"", 0, 0, 0, 0, 0, calloc(1, sizeof(hist))};

@@ -508,11 +508,18 @@ typedef struct store_rollup {
 
 /* Inserts partial aggregates (start is their minute) in one statement. */
 int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e);
-/* Calls fn for each aggregate of (org_id, artifact_id) whose start is in [from, to): rollup
- * rows of level (0..2), or with level -1 the partials not yet compacted. */
-int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
-                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
-                       void *ctx, arena *a, err *e);
+/* A range of aggregates: rollup rows of level (0..2), or with level -1 the partials not yet
+ * compacted, whose start is in [from, to). */
+typedef struct store_span {
+    int level;
+    int64_t from, to;
+} store_span;
+#define STORE_SPANS_MAX 12
+/* Calls fn for each aggregate of (org_id, artifact_id) in any of n (<= STORE_SPANS_MAX)
+ * ranges, read in one statement (one snapshot), in no particular order. */
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id,
+                       const store_span *spans, size_t n,
+                       int (*fn)(void *ctx, const store_rollup *r), void *ctx, arena *a, err *e);
 /* Claims the compaction of the telemetry store for this transaction: on PostgreSQL a
  * transaction-scoped advisory lock of its own (never the catalog's), so one instance compacts
  * at a time instead of all of them waiting on the same hour and day rows; 1 when claimed, 0

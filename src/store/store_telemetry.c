@@ -170,29 +170,43 @@ static void agg_read(store_rollup *r, db_stmt *st, int from, arena *a)
     r->hist = store_col_str(st, from + 5, a);
 }
 
-int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
-                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
-                       void *ctx, arena *a, err *e)
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id,
+                       const store_span *spans, size_t n,
+                       int (*fn)(void *ctx, const store_rollup *r), void *ctx, arena *a, err *e)
 {
+    if (n == 0)
+        return 0;
+    if (n > STORE_SPANS_MAX)
+        return err_set(e, ERR_SERVER, "too many rollup ranges");
+    /* One statement, so one round trip and one snapshot, for every range. */
+    char sql[STORE_SPANS_MAX * 160 + 64];
+    db_arg args[STORE_SPANS_MAX * 5];
+    size_t len = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_span *p = &spans[i];
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", i ? " UNION ALL " : "",
+                                p->level < 0
+                                    ? "SELECT version, minute, " AGG_COLS " FROM telemetry_partials"
+                                      " WHERE org_id = ? AND artifact_id = ? AND minute >= ?"
+                                      " AND minute < ?"
+                                    : "SELECT version, start, " AGG_COLS " FROM telemetry_rollups"
+                                      " WHERE org_id = ? AND artifact_id = ? AND level = ?"
+                                      " AND start >= ? AND start < ?");
+        args[na++] = (db_arg){'t', org_id, 0};
+        args[na++] = (db_arg){'t', artifact_id, 0};
+        if (p->level >= 0)
+            args[na++] = (db_arg){'i', NULL, p->level};
+        args[na++] = (db_arg){'i', NULL, p->from};
+        args[na++] = (db_arg){'i', NULL, p->to};
+    }
     db_stmt *st = NULL;
-    int rc;
-    if (level < 0)
-        rc = db_query(&st, tx->d,
-                      "SELECT version, minute, " AGG_COLS " FROM telemetry_partials"
-                      " WHERE org_id = ? AND artifact_id = ? AND minute >= ? AND minute < ?",
-                      e, "ttii", org_id, artifact_id, from, to);
-    else
-        rc = db_query(&st, tx->d,
-                      "SELECT version, start, " AGG_COLS " FROM telemetry_rollups"
-                      " WHERE org_id = ? AND artifact_id = ? AND level = ? AND start >= ?"
-                      " AND start < ?",
-                      e, "ttiii", org_id, artifact_id, (int64_t)level, from, to);
+    int rc = db_query_v(&st, tx->d, sql, e, args, na);
     if (rc < 0)
         return -1;
     while ((rc = db_step(st, e)) == 1) {
         /* Only the hist text is copied (valid until the next step otherwise). */
         store_rollup r = {NULL, (char *)org_id, (char *)artifact_id,
-                          (char *)db_col_text(st, 0), level, db_col_int(st, 1), 0, 0, 0, 0, 0,
+                          (char *)db_col_text(st, 0), 0, db_col_int(st, 1), 0, 0, 0, 0, 0,
                           NULL};
         agg_read(&r, st, 2, a);
         if (fn(ctx, &r) != 0)
