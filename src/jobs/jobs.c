@@ -696,8 +696,8 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Compacts telemetry partials until none is left; then, when this pass deleted any,
- * reclaims them (store_telemetry_vacuum), so that queries do not slow down with the churn. */
+/* Compacts telemetry partials until none is left; then, when this pass compacted any, the
+ * store's upkeep (store_telemetry_maintain: reclaim the deleted partials, checkpoint). */
 static void compact_all(jobs *j)
 {
     int64_t total = 0;
@@ -713,8 +713,8 @@ static void compact_all(jobs *j)
             break;
     }
     err e = {0};
-    if (total > 0 && store_telemetry_vacuum(j->ap->telemetry, &e) < 0)
-        log_warn(NULL, "telemetry.vacuum_failed", "s:s", "detail", e.detail);
+    if (total > 0 && store_telemetry_maintain(j->ap->telemetry, &e) < 0)
+        log_warn(NULL, "telemetry.maintain_failed", "s:s", "detail", e.detail);
 }
 
 static void *compactor(void *arg)

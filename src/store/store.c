@@ -37,9 +37,9 @@ static void telemetry_session(store *s, db *d)
     err ignored = {0};
     if (!s->unlocked)
         return;
-    /* SQLite: a checkpoint every 8000 pages (32 MB) of WAL rather than 1000: the partials'
-     * and the hour and day rows' pages, rewritten by every batch and compaction, are copied
-     * back to the database once per checkpoint instead of eight times. */
+    /* SQLite: the compactor checkpoints the WAL (store_telemetry_maintain) about every
+     * second, off the writers' path; a writer checkpoints itself only past 8000 pages (32 MB)
+     * rather than 1000, should the compactor lag. */
     db_exec(d,
             s->sqlite ? "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=8000"
                       : "SET synchronous_commit = off",
@@ -216,15 +216,16 @@ bool store_ping(store *s)
     return ok;
 }
 
-int store_telemetry_vacuum(store *s, err *e)
+int store_telemetry_maintain(store *s, err *e)
 {
-    if (s->sqlite || !s->unlocked)
+    if (!s->unlocked)
         return 0;
     db *d = NULL;
     if (conn_take(&d, s, e) < 0)
         return -1;
-    /* Outside any transaction, as VACUUM must be; it never blocks inserts. */
-    int rc = db_exec(d, "VACUUM telemetry_partials", e);
+    /* Outside any transaction and any write lock: neither blocks an ingesting batch. */
+    int rc = db_exec(d, s->sqlite ? "PRAGMA wal_checkpoint(PASSIVE)" : "VACUUM telemetry_partials",
+                     e);
     conn_give(s, d);
     return rc < 0 ? -1 : 0;
 }
