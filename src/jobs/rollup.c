@@ -112,7 +112,7 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         first[nrows++] = i;
         *row = (store_rollup){NULL, refs[i].p->org_id, refs[i].p->artifact_id, refs[i].p->version,
                               refs[i].level, refs[i].start, 0, 0, 0, 0, 0,
-                              j - i == 1 ? refs[i].p->hist : NULL};
+                              j - i == 1 && refs[i].p->count > 0 ? refs[i].p->hist : NULL};
         for (size_t k = i; k < j; k++)
             add_counts(row, refs[k].p);
         i = j;
