@@ -770,9 +770,10 @@ int api_inference_ingest(api_reply *r, api_call *c)
     qsort(order, na, sizeof(ev *), cmp_ev);
     store_rollup *rows = arena_array(c->a, store_rollup, na ? na : 1);
     size_t nrows = 0;
+    hist_init(h);
     for (size_t i = 0; i < na;) {
         size_t j = i;
-        hist_init(h);
+        hist_clear(h);
         int64_t errors = 0, sum_us = 0;
         while (j < na && cmp_ev(&order[i], &order[j]) == 0) {
             hist_add(h, order[j]->ms);

@@ -73,6 +73,7 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         err_set(e, ERR_SERVER, "out of memory");
         goto out;
     }
+    hist_init(h);
     if (store_tx_begin(&tx, ts, true, e) < 0)
         goto out;
     int claimed = store_compaction_claim(tx, e);
@@ -127,7 +128,7 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         size_t i = first[r], j = first[r + 1];
         if (!old[r] && rows[r].hist)
             continue; /* created from its one partial: already whole */
-        hist_init(h);
+        hist_clear(h);
         if (old[r] && hist_decode_add(h, old[r]) < 0)
             log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", rows[r].artifact_id);
         for (size_t k = i; k < j; k++)
