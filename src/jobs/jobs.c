@@ -696,8 +696,8 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Compacts telemetry partials until none is left; then, when this pass compacted any, the
- * store's upkeep (store_telemetry_maintain: reclaim the deleted partials, checkpoint). */
+/* Compacts telemetry partials until none is left; then the store's upkeep
+ * (store_telemetry_maintain: reclaim the partials this pass deleted, checkpoint). */
 static void compact_all(jobs *j)
 {
     int64_t total = 0;
@@ -713,7 +713,7 @@ static void compact_all(jobs *j)
             break;
     }
     err e = {0};
-    if (total > 0 && store_telemetry_maintain(j->ap->telemetry, &e) < 0)
+    if (store_telemetry_maintain(j->ap->telemetry, total > 0, &e) < 0)
         log_warn(NULL, "telemetry.maintain_failed", "s:s", "detail", e.detail);
 }
 

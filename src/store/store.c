@@ -216,9 +216,9 @@ bool store_ping(store *s)
     return ok;
 }
 
-int store_telemetry_maintain(store *s, err *e)
+int store_telemetry_maintain(store *s, bool compacted, err *e)
 {
-    if (!s->unlocked)
+    if (!s->unlocked || (!s->sqlite && !compacted))
         return 0;
     db *d = NULL;
     if (conn_take(&d, s, e) < 0)

@@ -540,12 +540,14 @@ int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, si
 int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
-/* Upkeep of a telemetry store after a compaction pass, outside any transaction and write
- * lock. PostgreSQL: VACUUM of the partials table, so a query's scan of the partials' index
- * never wades through the dead entries of compacted ones. SQLite (synchronous=NORMAL, which
- * syncs the WAL only when checkpointing): a passive WAL checkpoint, so committed telemetry
- * reaches the disk within about a second and checkpoints stay off the writers' path. */
-int store_telemetry_maintain(store *s, err *e);
+/* Upkeep of a telemetry store after a compaction pass (the compactor's, about every second),
+ * outside any transaction and write lock. PostgreSQL, when the pass compacted anything: VACUUM
+ * of the partials table, so a query's scan of the partials' index never wades through the dead
+ * entries of compacted ones. SQLite (synchronous=NORMAL, which syncs the WAL only when
+ * checkpointing): a passive WAL checkpoint (next to free when nothing was written), so
+ * committed telemetry, heartbeats and training updates reach the disk within about a second,
+ * and checkpoints stay off the writers' path. */
+int store_telemetry_maintain(store *s, bool compacted, err *e);
 
 /* Training updates (telemetry store). */
 typedef struct store_training {
