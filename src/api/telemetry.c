@@ -704,6 +704,44 @@ static int resolve_models(ev *evs, const char **models, size_t n, api_call *c,
     return e->kind == ERR_NONE ? 0 : -1;
 }
 
+/* Aggregates the fresh events of evs into one partial per (model, version, minute): rows
+ * (room for n), *nrows of them, *na events in all. */
+static int partials_of(store_rollup *rows, size_t *nrows, size_t *na, ev *evs, size_t n,
+                       const char *org_id, hist *h, char *text, arena *a, err *e)
+{
+    ev **order = arena_array(a, ev *, n ? n : 1);
+    size_t k = 0, nr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i].fresh)
+            order[k++] = &evs[i];
+    qsort(order, k, sizeof(ev *), cmp_ev);
+    hist_init(h);
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        hist_clear(h);
+        int64_t errors = 0, sum_us = 0;
+        while (j < k && cmp_ev(&order[i], &order[j]) == 0) {
+            hist_add(h, order[j]->ms);
+            sum_us += llround(order[j]->ms * 1000.0);
+            errors += !order[j]->ok;
+            j++;
+        }
+        if (hist_encode(text, HIST_TEXT_MAX, h) < 0)
+            return err_set(e, ERR_SERVER, "histogram too large");
+        char id[37];
+        crypto_uuid7(id);
+        rows[nr++] = (store_rollup){arena_strdup(a, id), (char *)org_id,
+                                    (char *)order[i]->artifact_id, (char *)order[i]->version, 0,
+                                    order[i]->minute, (int64_t)h->count, errors, sum_us,
+                                    llround(h->min_ms * 1000.0), llround(h->max_ms * 1000.0),
+                                    arena_strdup(a, text)};
+        i = j;
+    }
+    *nrows = nr;
+    *na = k;
+    return 0;
+}
+
 int api_inference_ingest(api_reply *r, api_call *c)
 {
     store_org o;
@@ -750,50 +788,28 @@ int api_inference_ingest(api_reply *r, api_call *c)
         err_set(&r->e, ERR_SERVER, "out of memory");
         goto out;
     }
+    /* The batch's partials are made before the write transaction (the telemetry writers'
+     * one lock on SQLite), as if every event were new; made again inside only when the
+     * event ids show duplicates. */
+    store_rollup *rows = arena_array(c->a, store_rollup, n ? n : 1);
+    size_t nrows = 0, na = 0;
+    if (partials_of(rows, &nrows, &na, evs, n, o.id, h, text, c->a, &r->e) < 0)
+        goto out;
     if (store_tx_begin(&tx, c->app->telemetry, true, &r->e) < 0 ||
         store_event_ids_claim(fresh, tx, o.id, ids, nu, now, &r->e) < 0)
         goto out;
+    bool dup = false;
     for (size_t i = 0; i < n; i++) {
         if (!evs[i].event_id)
             continue;
         const char **hit = bsearch(&evs[i].event_id, ids, nu, sizeof(char *), cmp_str);
         size_t at = (size_t)(hit - ids);
         evs[i].fresh = fresh[at];
+        dup = dup || !fresh[at];
         fresh[at] = false; /* a second copy in the batch is a duplicate */
     }
-    /* One partial per (model, version, minute). */
-    ev **order = arena_array(c->a, ev *, n ? n : 1);
-    size_t na = 0;
-    for (size_t i = 0; i < n; i++)
-        if (evs[i].fresh)
-            order[na++] = &evs[i];
-    qsort(order, na, sizeof(ev *), cmp_ev);
-    store_rollup *rows = arena_array(c->a, store_rollup, na ? na : 1);
-    size_t nrows = 0;
-    hist_init(h);
-    for (size_t i = 0; i < na;) {
-        size_t j = i;
-        hist_clear(h);
-        int64_t errors = 0, sum_us = 0;
-        while (j < na && cmp_ev(&order[i], &order[j]) == 0) {
-            hist_add(h, order[j]->ms);
-            sum_us += llround(order[j]->ms * 1000.0);
-            errors += !order[j]->ok;
-            j++;
-        }
-        if (hist_encode(text, HIST_TEXT_MAX, h) < 0) {
-            err_set(&r->e, ERR_SERVER, "histogram too large");
-            goto out;
-        }
-        char id[37];
-        crypto_uuid7(id);
-        rows[nrows++] = (store_rollup){arena_strdup(c->a, id), o.id,
-                                       (char *)order[i]->artifact_id, (char *)order[i]->version,
-                                       0, order[i]->minute, (int64_t)h->count, errors, sum_us,
-                                       llround(h->min_ms * 1000.0), llround(h->max_ms * 1000.0),
-                                       arena_strdup(c->a, text)};
-        i = j;
-    }
+    if (dup && partials_of(rows, &nrows, &na, evs, n, o.id, h, text, c->a, &r->e) < 0)
+        goto out;
     if (store_partials_insert(tx, rows, nrows, &r->e) < 0)
         goto out;
     rc = store_tx_end(tx, true, &r->e);
