@@ -119,6 +119,7 @@ typedef struct jv {
 enum { F_MODEL, F_VERSION, F_DEVICE, F_LATENCY, F_OK, F_TS, F_EVENT_ID, F_COUNT };
 static const char *const ev_fields[F_COUNT] = {"model",      "version", "device_id", "latency_ms",
                                                "ok",         "ts",      "event_id"};
+static const size_t ev_field_len[F_COUNT] = {5, 7, 9, 10, 2, 2, 8};
 
 typedef struct scan {
     const char *p, *end, *start;
@@ -431,7 +432,7 @@ static int event_scan(scan *sc, ev_in *in)
         sc->p++;
         int f = -1;
         for (int i = 0; i < F_COUNT && f < 0; i++)
-            if (strcmp(k, ev_fields[i]) == 0)
+            if (ev_field_len[i] == kl && memcmp(k, ev_fields[i], kl) == 0)
                 f = i;
         jv v = {0};
         if (value_scan(sc, &v, 2) < 0)
@@ -623,9 +624,10 @@ static void check_event(ev *out, const char **model, const ev_in *in, size_t i, 
 static int cmp_ev(const void *a, const void *b)
 {
     const ev *x = *(const ev *const *)a, *y = *(const ev *const *)b;
-    int c = strcmp(x->artifact_id, y->artifact_id);
+    /* The same model and version share their strings (resolve_models): equal pointers first. */
+    int c = x->artifact_id == y->artifact_id ? 0 : strcmp(x->artifact_id, y->artifact_id);
     if (!c)
-        c = strcmp(x->version, y->version);
+        c = x->version == y->version ? 0 : strcmp(x->version, y->version);
     if (!c)
         c = x->minute < y->minute ? -1 : x->minute > y->minute;
     return c;
@@ -702,6 +704,44 @@ static int resolve_models(ev *evs, const char **models, size_t n, api_call *c,
     return e->kind == ERR_NONE ? 0 : -1;
 }
 
+/* Aggregates the fresh events of evs into one partial per (model, version, minute): rows
+ * (room for n), *nrows of them, *na events in all. */
+static int partials_of(store_rollup *rows, size_t *nrows, size_t *na, ev *evs, size_t n,
+                       const char *org_id, hist *h, char *text, arena *a, err *e)
+{
+    ev **order = arena_array(a, ev *, n ? n : 1);
+    size_t k = 0, nr = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i].fresh)
+            order[k++] = &evs[i];
+    qsort(order, k, sizeof(ev *), cmp_ev);
+    hist_init(h);
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        hist_clear(h);
+        int64_t errors = 0, sum_us = 0;
+        while (j < k && cmp_ev(&order[i], &order[j]) == 0) {
+            hist_add(h, order[j]->ms);
+            sum_us += llround(order[j]->ms * 1000.0);
+            errors += !order[j]->ok;
+            j++;
+        }
+        if (hist_encode(text, HIST_TEXT_MAX, h) < 0)
+            return err_set(e, ERR_SERVER, "histogram too large");
+        char id[37];
+        crypto_uuid7(id);
+        rows[nr++] = (store_rollup){arena_strdup(a, id), (char *)org_id,
+                                    (char *)order[i]->artifact_id, (char *)order[i]->version, 0,
+                                    order[i]->minute, (int64_t)h->count, errors, sum_us,
+                                    llround(h->min_ms * 1000.0), llround(h->max_ms * 1000.0),
+                                    arena_strdup(a, text)};
+        i = j;
+    }
+    *nrows = nr;
+    *na = k;
+    return 0;
+}
+
 int api_inference_ingest(api_reply *r, api_call *c)
 {
     store_org o;
@@ -748,49 +788,28 @@ int api_inference_ingest(api_reply *r, api_call *c)
         err_set(&r->e, ERR_SERVER, "out of memory");
         goto out;
     }
+    /* The batch's partials are made before the write transaction (the telemetry writers'
+     * one lock on SQLite), as if every event were new; made again inside only when the
+     * event ids show duplicates. */
+    store_rollup *rows = arena_array(c->a, store_rollup, n ? n : 1);
+    size_t nrows = 0, na = 0;
+    if (partials_of(rows, &nrows, &na, evs, n, o.id, h, text, c->a, &r->e) < 0)
+        goto out;
     if (store_tx_begin(&tx, c->app->telemetry, true, &r->e) < 0 ||
         store_event_ids_claim(fresh, tx, o.id, ids, nu, now, &r->e) < 0)
         goto out;
+    bool dup = false;
     for (size_t i = 0; i < n; i++) {
         if (!evs[i].event_id)
             continue;
         const char **hit = bsearch(&evs[i].event_id, ids, nu, sizeof(char *), cmp_str);
         size_t at = (size_t)(hit - ids);
         evs[i].fresh = fresh[at];
+        dup = dup || !fresh[at];
         fresh[at] = false; /* a second copy in the batch is a duplicate */
     }
-    /* One partial per (model, version, minute). */
-    ev **order = arena_array(c->a, ev *, n ? n : 1);
-    size_t na = 0;
-    for (size_t i = 0; i < n; i++)
-        if (evs[i].fresh)
-            order[na++] = &evs[i];
-    qsort(order, na, sizeof(ev *), cmp_ev);
-    store_rollup *rows = arena_array(c->a, store_rollup, na ? na : 1);
-    size_t nrows = 0;
-    for (size_t i = 0; i < na;) {
-        size_t j = i;
-        hist_init(h);
-        int64_t errors = 0, sum_us = 0;
-        while (j < na && cmp_ev(&order[i], &order[j]) == 0) {
-            hist_add(h, order[j]->ms);
-            sum_us += llround(order[j]->ms * 1000.0);
-            errors += !order[j]->ok;
-            j++;
-        }
-        if (hist_encode(text, HIST_TEXT_MAX, h) < 0) {
-            err_set(&r->e, ERR_SERVER, "histogram too large");
-            goto out;
-        }
-        char id[37];
-        crypto_uuid7(id);
-        rows[nrows++] = (store_rollup){arena_strdup(c->a, id), o.id,
-                                       (char *)order[i]->artifact_id, (char *)order[i]->version,
-                                       0, order[i]->minute, (int64_t)h->count, errors, sum_us,
-                                       llround(h->min_ms * 1000.0), llround(h->max_ms * 1000.0),
-                                       arena_strdup(c->a, text)};
-        i = j;
-    }
+    if (dup && partials_of(rows, &nrows, &na, evs, n, o.id, h, text, c->a, &r->e) < 0)
+        goto out;
     if (store_partials_insert(tx, rows, nrows, &r->e) < 0)
         goto out;
     rc = store_tx_end(tx, true, &r->e);
@@ -882,10 +901,7 @@ static int64_t ceil_to(int64_t t, int64_t unit)
     return f == t ? t : f + unit;
 }
 
-typedef struct span {
-    int level;
-    int64_t from, to;
-} span;
+typedef store_span span;
 
 /* Covers [a, b) (whole minutes) with the fewest rollup ranges: days, then hours, minutes. */
 static size_t cover(span *out, int64_t a, int64_t b)
@@ -949,8 +965,9 @@ static int do_telemetry(api_reply *r, api_call *c, store_tx *tx)
                              "a window of at most 400 days");
     /* Whole minutes: the rollups' grain. */
     int64_t a = floor_to(since, 60000), b = ceil_to(until, 60000);
-    span spans[8];
+    span spans[STORE_SPANS_MAX];
     size_t ns = cover(spans, a, b);
+    spans[ns++] = (span){-1, a, b}; /* and the partials not compacted yet */
     query q = {arena_array(c->a, acc, 256), 0, 256, c->a, false};
     memset(q.items, 0, sizeof(acc) * 256);
     store_tx *ttx = NULL;
@@ -958,11 +975,7 @@ static int do_telemetry(api_reply *r, api_call *c, store_tx *tx)
     int rc = -1;
     if (store_tx_begin(&ttx, c->app->telemetry, false, &r->e) < 0)
         goto out;
-    for (size_t i = 0; i < ns; i++)
-        if (store_rollups_read(ttx, o.id, m.id, spans[i].level, spans[i].from, spans[i].to,
-                               on_row, &q, c->a, &r->e) < 0)
-            goto out;
-    if (store_rollups_read(ttx, o.id, m.id, -1, a, b, on_row, &q, c->a, &r->e) < 0 ||
+    if (store_rollups_read(ttx, o.id, m.id, spans, ns, on_row, &q, c->a, &r->e) < 0 ||
         store_fleet_counts(&fleet, ttx, o.id, now - HEALTHY_MS, now - STALE_MS, &r->e) < 0)
         goto out;
     acc all = {"", 0, 0, 0, 0, 0, calloc(1, sizeof(hist))};

@@ -15,6 +15,16 @@ void hist_init(hist *h)
     h->hi = -1;
 }
 
+void hist_clear(hist *h)
+{
+    if (h->lo <= h->hi)
+        memset(&h->b[h->lo], 0, sizeof(h->b[0]) * (size_t)(h->hi - h->lo + 1));
+    h->count = 0;
+    h->sum_ms = h->min_ms = h->max_ms = 0;
+    h->lo = HIST_BUCKETS;
+    h->hi = -1;
+}
+
 static void touch(hist *h, int i)
 {
     if (i < h->lo)

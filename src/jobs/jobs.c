@@ -696,19 +696,25 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Compacts telemetry partials until none is left. */
+/* Compacts telemetry partials until none is left; then the store's upkeep
+ * (store_telemetry_maintain: reclaim the partials this pass deleted, checkpoint). */
 static void compact_all(jobs *j)
 {
+    int64_t total = 0;
     for (;;) {
         int64_t n = 0;
         err e = {0};
         if (jobs_rollup_compact(&n, j->ap->telemetry, JOBS_COMPACT_BATCH, &e) < 0) {
             log_warn(NULL, "telemetry.compact_failed", "s:s", "detail", e.detail);
-            return;
+            break;
         }
+        total += n;
         if (n < JOBS_COMPACT_BATCH)
-            return;
+            break;
     }
+    err e = {0};
+    if (store_telemetry_maintain(j->ap->telemetry, total > 0, &e) < 0)
+        log_warn(NULL, "telemetry.maintain_failed", "s:s", "detail", e.detail);
 }
 
 static void *compactor(void *arg)

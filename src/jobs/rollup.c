@@ -73,6 +73,7 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
         err_set(e, ERR_SERVER, "out of memory");
         goto out;
     }
+    hist_init(h);
     if (store_tx_begin(&tx, ts, true, e) < 0)
         goto out;
     int claimed = store_compaction_claim(tx, e);
@@ -98,30 +99,37 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
             refs[3 * i + (size_t)l] = (ref){l, ps[i].start - ps[i].start % level_ms[l], &ps[i]};
     qsort(refs, 3 * n, sizeof(ref), cmp_ref);
     /* One delta per rollup row (keys in order: instances never deadlock), added in a few
-     * multi-row upserts; then the merged histograms written back the same way. */
+     * multi-row upserts; then the merged histograms written back the same way. A row of one
+     * partial takes that partial's histogram text as it is; when the upsert creates it (the
+     * common case of a minute row) nothing is merged or written back. */
     store_rollup *rows = arena_array(a, store_rollup, 3 * n);
+    size_t *first = arena_array(a, size_t, 3 * n + 1);
     size_t nrows = 0;
     for (size_t i = 0; i < 3 * n;) {
         size_t j = i;
         while (j < 3 * n && same_key(&refs[i], &refs[j]))
             j++;
-        store_rollup *row = &rows[nrows++];
+        store_rollup *row = &rows[nrows];
+        first[nrows++] = i;
         *row = (store_rollup){NULL, refs[i].p->org_id, refs[i].p->artifact_id, refs[i].p->version,
-                              refs[i].level, refs[i].start, 0, 0, 0, 0, 0, NULL};
+                              refs[i].level, refs[i].start, 0, 0, 0, 0, 0,
+                              j - i == 1 && refs[i].p->count > 0 ? refs[i].p->hist : NULL};
         for (size_t k = i; k < j; k++)
             add_counts(row, refs[k].p);
         i = j;
     }
+    first[nrows] = 3 * n;
     char **old = arena_array(a, char *, nrows);
     if (store_rollups_add(old, tx, rows, nrows, a, e) < 0)
         goto out;
-    size_t r = 0;
-    for (size_t i = 0; i < 3 * n; r++) {
-        size_t j = i;
-        while (j < 3 * n && same_key(&refs[i], &refs[j]))
-            j++;
-        hist_init(h);
-        if (hist_decode_add(h, old[r]) < 0)
+    store_rollup *merged = arena_array(a, store_rollup, nrows);
+    size_t nmerged = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        size_t i = first[r], j = first[r + 1];
+        if (!old[r] && rows[r].hist)
+            continue; /* created from its one partial: already whole */
+        hist_clear(h);
+        if (old[r] && hist_decode_add(h, old[r]) < 0)
             log_warn(NULL, "telemetry.bad_rollup", "s:s", "artifact", rows[r].artifact_id);
         for (size_t k = i; k < j; k++)
             if (hist_decode_add(h, refs[k].p->hist) < 0)
@@ -131,10 +139,10 @@ int jobs_rollup_compact(int64_t *compacted, store *ts, int limit, err *e)
             err_set(e, ERR_SERVER, "histogram too large");
             goto out;
         }
-        rows[r].hist = arena_strdup(a, text);
-        i = j;
+        merged[nmerged] = rows[r];
+        merged[nmerged++].hist = arena_strdup(a, text);
     }
-    if (store_rollups_set_hist(tx, rows, nrows, e) < 0)
+    if (store_rollups_set_hist(tx, merged, nmerged, e) < 0)
         goto out;
     if (store_partials_delete(tx, ps, n, e) < 0)
         goto out;

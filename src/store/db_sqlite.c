@@ -10,7 +10,8 @@
 
 #include "util/log.h"
 
-#define CACHE_SLOTS 256
+#define CACHE_SLOTS 512
+#define CACHE_PROBE 4 /* a statement may sit in any of 4 slots from its hash */
 
 typedef struct sq_stmt {
     db_stmt base;
@@ -142,12 +143,20 @@ static size_t slot_of(const char *sql)
 static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e)
 {
     sq_db *d = (sq_db *)base;
-    size_t slot = slot_of(sql);
-    sq_stmt *c = d->cache[slot];
-    if (c && !c->in_use && strcmp(c->sql, sql) == 0) {
-        c->in_use = true;
-        *out = &c->base;
-        return 0;
+    size_t slot = slot_of(sql), free_slot = CACHE_SLOTS;
+    for (size_t k = 0; k < CACHE_PROBE; k++) {
+        size_t i = (slot + k) % CACHE_SLOTS;
+        sq_stmt *c = d->cache[i];
+        if (!c) {
+            if (free_slot == CACHE_SLOTS)
+                free_slot = i;
+            continue;
+        }
+        if (!c->in_use && strcmp(c->sql, sql) == 0) {
+            c->in_use = true;
+            *out = &c->base;
+            return 0;
+        }
     }
     sq_stmt *s = calloc(1, sizeof(*s));
     if (!s || !(s->sql = strdup(sql))) {
@@ -156,7 +165,7 @@ static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e)
     }
     s->base.ops = &db_sqlite_ops;
     s->owner = d;
-    s->slot = slot;
+    s->slot = free_slot;
     s->in_use = true;
     if (sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL) != SQLITE_OK) {
         log_error(NULL, "db.prepare_failed", "s:s, s:s", "sql", sql, "msg", sqlite3_errmsg(d->h));
@@ -164,9 +173,9 @@ static int sq_prepare(db_stmt **out, db *base, const char *sql, err *e)
         free(s);
         return err_set(e, ERR_DATABASE, "database error");
     }
-    if (!c) {
+    if (free_slot < CACHE_SLOTS) {
         s->cached = true; /* done() resets instead of finalizing */
-        d->cache[slot] = s;
+        d->cache[free_slot] = s;
     }
     *out = &s->base;
     return 0;

@@ -60,7 +60,12 @@ static void telemetry_session(store *s, db *d)
     err ignored = {0};
     if (!s->unlocked)
         return;
-    db_exec(d, s->sqlite ? "PRAGMA synchronous=NORMAL" : "SET synchronous_commit = off",
+    /* SQLite: the compactor checkpoints the WAL (store_telemetry_maintain) about every
+     * second, off the writers' path; a writer checkpoints itself only past 8000 pages (32 MB)
+     * rather than 1000, should the compactor lag. */
+    db_exec(d,
+            s->sqlite ? "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=8000"
+                      : "SET synchronous_commit = off",
             &ignored);
 }
 
@@ -374,6 +379,20 @@ bool store_ping(store *s)
     db_done(st);
     store_tx_end(tx, false, &e);
     return ok;
+}
+
+int store_telemetry_maintain(store *s, bool compacted, err *e)
+{
+    if (!s->unlocked || (!s->sqlite && !compacted))
+        return 0;
+    db *d = NULL;
+    if (conn_take(&d, s, e) < 0)
+        return -1;
+    /* Outside any transaction and any write lock: neither blocks an ingesting batch. */
+    int rc = db_exec(d, s->sqlite ? "PRAGMA wal_checkpoint(PASSIVE)" : "VACUUM telemetry_partials",
+                     e);
+    conn_give(s, d);
+    return rc < 0 ? -1 : 0;
 }
 
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)

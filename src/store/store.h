@@ -528,11 +528,18 @@ typedef struct store_rollup {
 
 /* Inserts partial aggregates (start is their minute) in one statement. */
 int store_partials_insert(store_tx *tx, const store_rollup *rows, size_t n, err *e);
-/* Calls fn for each aggregate of (org_id, artifact_id) whose start is in [from, to): rollup
- * rows of level (0..2), or with level -1 the partials not yet compacted. */
-int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
-                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
-                       void *ctx, arena *a, err *e);
+/* A range of aggregates: rollup rows of level (0..2), or with level -1 the partials not yet
+ * compacted, whose start is in [from, to). */
+typedef struct store_span {
+    int level;
+    int64_t from, to;
+} store_span;
+#define STORE_SPANS_MAX 12
+/* Calls fn for each aggregate of (org_id, artifact_id) in any of n (<= STORE_SPANS_MAX)
+ * ranges, read in one statement (one snapshot), in no particular order. */
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id,
+                       const store_span *spans, size_t n,
+                       int (*fn)(void *ctx, const store_rollup *r), void *ctx, arena *a, err *e);
 /* Claims the compaction of the telemetry store for this transaction: on PostgreSQL a
  * transaction-scoped advisory lock of its own (never the catalog's), so one instance compacts
  * at a time instead of all of them waiting on the same hour and day rows; 1 when claimed, 0
@@ -542,15 +549,25 @@ int store_compaction_claim(store_tx *tx, err *e);
  * instance holds). */
 int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, arena *a,
                         err *e);
-/* Adds the counters of each of n deltas (distinct keys) to its rollup row, created if needed
- * (the rows stay locked until the transaction ends), in a few multi-row statements, and sets
- * hists[i] to row i's histogram text before the addition. */
+/* Adds the counters of each of n deltas (distinct keys, each counting at least one event) to
+ * its rollup row, created if needed (the rows stay locked until the transaction ends), in a
+ * few multi-row statements. A row created here takes the delta's hist (NULL: empty); an
+ * existing row's hist is left as it was. hists[i] is set to row i's histogram text before the
+ * addition, or NULL when the row was created here. */
 int store_rollups_add(char **hists, store_tx *tx, const store_rollup *deltas, size_t n,
                       arena *a, err *e);
 /* Sets the histogram texts of n rollup rows (their keys and hist), a few statements. */
 int store_rollups_set_hist(store_tx *tx, const store_rollup *rows, size_t n, err *e);
 /* Deletes compacted partials. */
 int store_partials_delete(store_tx *tx, const store_rollup *rows, size_t n, err *e);
+/* Upkeep of a telemetry store after a compaction pass (the compactor's, about every second),
+ * outside any transaction and write lock. PostgreSQL, when the pass compacted anything: VACUUM
+ * of the partials table, so a query's scan of the partials' index never wades through the dead
+ * entries of compacted ones. SQLite (synchronous=NORMAL, which syncs the WAL only when
+ * checkpointing): a passive WAL checkpoint (next to free when nothing was written), so
+ * committed telemetry, heartbeats and training updates reach the disk within about a second,
+ * and checkpoints stay off the writers' path. */
+int store_telemetry_maintain(store *s, bool compacted, err *e);
 
 /* Training updates (telemetry store). */
 typedef struct store_training {

@@ -170,29 +170,45 @@ static void agg_read(store_rollup *r, db_stmt *st, int from, arena *a)
     r->hist = store_col_str(st, from + 5, a);
 }
 
-int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id, int level,
-                       int64_t from, int64_t to, int (*fn)(void *ctx, const store_rollup *r),
-                       void *ctx, arena *a, err *e)
+int store_rollups_read(store_tx *tx, const char *org_id, const char *artifact_id,
+                       const store_span *spans, size_t n,
+                       int (*fn)(void *ctx, const store_rollup *r), void *ctx, arena *a, err *e)
 {
+    if (n == 0)
+        return 0;
+    if (n > STORE_SPANS_MAX)
+        return err_set(e, ERR_SERVER, "too many rollup ranges");
+    /* One statement, so one round trip and one snapshot, for every range. */
+    char sql[STORE_SPANS_MAX * 200]; /* each range's SELECT and UNION ALL: under 200 bytes */
+    db_arg args[STORE_SPANS_MAX * 5];
+    size_t len = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        const store_span *p = &spans[i];
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", i ? " UNION ALL " : "",
+                                p->level < 0
+                                    ? "SELECT version, minute, " AGG_COLS " FROM telemetry_partials"
+                                      " WHERE org_id = ? AND artifact_id = ? AND minute >= ?"
+                                      " AND minute < ?"
+                                    : "SELECT version, start, " AGG_COLS " FROM telemetry_rollups"
+                                      " WHERE org_id = ? AND artifact_id = ? AND level = ?"
+                                      " AND start >= ? AND start < ?");
+        if (len >= sizeof(sql)) /* a bug, not input: never send half a statement */
+            return err_set(e, ERR_SERVER, "rollup query too long");
+        args[na++] = (db_arg){'t', org_id, 0};
+        args[na++] = (db_arg){'t', artifact_id, 0};
+        if (p->level >= 0)
+            args[na++] = (db_arg){'i', NULL, p->level};
+        args[na++] = (db_arg){'i', NULL, p->from};
+        args[na++] = (db_arg){'i', NULL, p->to};
+    }
     db_stmt *st = NULL;
-    int rc;
-    if (level < 0)
-        rc = db_query(&st, tx->d,
-                      "SELECT version, minute, " AGG_COLS " FROM telemetry_partials"
-                      " WHERE org_id = ? AND artifact_id = ? AND minute >= ? AND minute < ?",
-                      e, "ttii", org_id, artifact_id, from, to);
-    else
-        rc = db_query(&st, tx->d,
-                      "SELECT version, start, " AGG_COLS " FROM telemetry_rollups"
-                      " WHERE org_id = ? AND artifact_id = ? AND level = ? AND start >= ?"
-                      " AND start < ?",
-                      e, "ttiii", org_id, artifact_id, (int64_t)level, from, to);
+    int rc = db_query_v(&st, tx->d, sql, e, args, na);
     if (rc < 0)
         return -1;
     while ((rc = db_step(st, e)) == 1) {
         /* Only the hist text is copied (valid until the next step otherwise). */
         store_rollup r = {NULL, (char *)org_id, (char *)artifact_id,
-                          (char *)db_col_text(st, 0), level, db_col_int(st, 1), 0, 0, 0, 0, 0,
+                          (char *)db_col_text(st, 0), 0, db_col_int(st, 1), 0, 0, 0, 0, 0,
                           NULL};
         agg_read(&r, st, 2, a);
         if (fn(ctx, &r) != 0)
@@ -249,13 +265,14 @@ int store_partials_take(store_rollup **out, size_t *n, store_tx *tx, int limit, 
     return rc < 0 ? -1 : 0;
 }
 
-#define ROLLUPS_PER_STATEMENT 200 /* 10 parameters each: under the drivers' limits */
+#define ROLLUPS_PER_STATEMENT 200 /* 11 parameters each: under the drivers' limits */
 
 static bool same_rollup(const store_rollup *r, db_stmt *st)
 {
-    return strcmp(r->org_id, db_col_text(st, 0)) == 0 &&
-           strcmp(r->artifact_id, db_col_text(st, 1)) == 0 && r->level == db_col_int(st, 2) &&
-           r->start == db_col_int(st, 3) && strcmp(r->version, db_col_text(st, 4)) == 0;
+    return r->level == db_col_int(st, 2) && r->start == db_col_int(st, 3) &&
+           strcmp(r->version, db_col_text(st, 4)) == 0 &&
+           strcmp(r->artifact_id, db_col_text(st, 1)) == 0 &&
+           strcmp(r->org_id, db_col_text(st, 0)) == 0;
 }
 
 static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t n, arena *a,
@@ -263,19 +280,21 @@ static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t
 {
     size_t cap = 1024 + n * 48;
     char *sql = malloc(cap);
-    db_arg *args = malloc(sizeof(db_arg) * n * 10);
-    if (!sql || !args) {
+    db_arg *args = malloc(sizeof(db_arg) * n * 11);
+    bool *seen = calloc(n ? n : 1, sizeof(bool));
+    if (!sql || !args || !seen) {
         free(sql);
         free(args);
+        free(seen);
         return err_set(e, ERR_SERVER, "out of memory");
     }
     size_t len = (size_t)snprintf(sql, cap,
                                   "INSERT INTO telemetry_rollups (org_id, artifact_id, level,"
                                   " start, version, " AGG_COLS ") VALUES ");
     for (size_t i = 0; i < n; i++) {
-        len += (size_t)snprintf(sql + len, cap - len, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
+        len += (size_t)snprintf(sql + len, cap - len, "%s(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 i ? "," : "");
-        db_arg *g = &args[10 * i];
+        db_arg *g = &args[11 * i];
         g[0] = (db_arg){'t', d[i].org_id, 0};
         g[1] = (db_arg){'t', d[i].artifact_id, 0};
         g[2] = (db_arg){'i', NULL, d[i].level};
@@ -286,8 +305,10 @@ static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t
         g[7] = (db_arg){'i', NULL, d[i].sum_us};
         g[8] = (db_arg){'i', NULL, d[i].min_us};
         g[9] = (db_arg){'i', NULL, d[i].max_us};
+        g[10] = (db_arg){'t', d[i].hist ? d[i].hist : "", 0};
         hists[i] = NULL;
     }
+    /* hist is left alone on conflict: the caller merges the old text it gets back. */
     int tail = snprintf(sql + len, cap - len,
              " ON CONFLICT (org_id, artifact_id, level, start, version) DO UPDATE SET"
              " count = telemetry_rollups.count + excluded.count,"
@@ -297,28 +318,37 @@ static int rollups_add(char **hists, store_tx *tx, const store_rollup *d, size_t
              " THEN excluded.min_us ELSE telemetry_rollups.min_us END,"
              " max_us = CASE WHEN excluded.max_us > telemetry_rollups.max_us"
              " THEN excluded.max_us ELSE telemetry_rollups.max_us END"
-             " RETURNING org_id, artifact_id, level, start, version, hist");
+             " RETURNING org_id, artifact_id, level, start, version, hist, count");
     if (tail < 0 || (size_t)tail >= cap - len) { /* a bug, not input: never send half a statement */
         free(sql);
         free(args);
+        free(seen);
         return err_set(e, ERR_SERVER, "rollup statement too long");
     }
     db_stmt *st = NULL;
-    int rc = db_query_v(&st, tx->d, sql, e, args, n * 10);
-    size_t found = 0;
+    int rc = db_query_v(&st, tx->d, sql, e, args, n * 11);
+    size_t found = 0, next = 0;
     while (rc == 0 && (rc = db_step(st, e)) == 1) {
-        /* RETURNING's order is not promised: match rows by key. */
-        for (size_t i = 0; i < n; i++)
-            if (!hists[i] && same_rollup(&d[i], st)) {
-                hists[i] = store_col_str(st, 5, a);
-                found++;
-                break;
-            }
+        /* RETURNING's order is not promised (though it is usually the VALUES order: try the
+         * next row first): match rows by key. */
+        size_t i = next < n && !seen[next] && same_rollup(&d[next], st) ? next : n;
+        for (size_t k = 0; i == n && k < n; k++)
+            if (!seen[k] && same_rollup(&d[k], st))
+                i = k;
+        if (i < n) {
+            seen[i] = true;
+            /* A row created here counts exactly the delta (a row never counts 0 events:
+             * every delta counts at least one): it already holds the delta's histogram. */
+            hists[i] = db_col_int(st, 6) == d[i].count ? NULL : store_col_str(st, 5, a);
+            found++;
+            next = i + 1;
+        }
         rc = 0;
     }
     db_done(st);
     free(sql);
     free(args);
+    free(seen);
     if (rc < 0)
         return -1;
     if (found != n)

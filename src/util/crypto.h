@@ -30,7 +30,8 @@ void crypto_hmac_sha256(uint8_t mac[32], const void *key, size_t keylen, const v
                         size_t n);
 /* Fills p with n cryptographically random bytes; returns 0 or -1. */
 int crypto_random(void *p, size_t n);
-/* Writes a new UUIDv7 (time-ordered) as 36 chars + NUL into out. */
+/* Writes a new UUIDv7 (time-ordered; those of one process strictly increasing, also within a
+ * millisecond) as 36 chars + NUL into out. */
 void crypto_uuid7(char out[37]);
 /* Writes the lowercase hex of p[0..n) into out (2n + 1 bytes). */
 void crypto_hex(char *out, const uint8_t *p, size_t n);

@@ -153,6 +153,47 @@ test('windows: minute, hour and day rollups add up exactly at any cut', async ()
   assertError(await api(srv, 'GET', `/api/v1/org/${o.slug}/capabilities/${name}/telemetry`, { token: o.reader }), 404, 'not_found_error');
 });
 
+test('compaction in passes equals one pass: rows created, then merged, give the same answer at any cut', async () => {
+  // The same events into two models: into one as a single batch (every rollup row created in
+  // one compaction pass), into the other in three interleaved batches compacted one after the
+  // other (minute, hour and day rows created from one partial, then merged with later ones).
+  const one = await model(['1.0.0', '2.0.0']);
+  const split = await model(['1.0.0', '2.0.0']);
+  const day = 86400000, hour = 3600000, min = 60000;
+  const base = Math.floor(Date.now() / day) * day - 2 * day + 22 * hour; // 22:00 two days ago
+  const mk = (name) => {
+    const out = [];
+    for (let i = 0; i < 900; i++) {
+      const t = base + Math.floor(i * 4 * hour / 900) + (i % 3) * 1000; // 22:00 .. 02:00, crossing midnight
+      out.push(ev(name, { ts: new Date(t).toISOString(), latency_ms: Math.exp(1 + 4 * ((i * 7919) % 1000) / 1000), ok: i % 13 !== 0, version: i % 4 ? '1.0.0' : '2.0.0' }));
+    }
+    return out;
+  };
+  const all = mk(one);
+  assert.equal((await ingest(all)).status, 200);
+  await compacted();
+  const parts = mk(split);
+  for (let k = 0; k < 3; k++) {
+    assert.equal((await ingest(parts.filter((_, i) => i % 3 === k))).status, 200);
+    await compacted();
+  }
+  const cuts = [
+    [base - day, base + 2 * day], [base + 37 * min, base + 3 * hour + 11 * min],
+    [base + 2 * hour - 5 * min, base + 2 * hour + 5 * min], [base + hour, base + 3 * hour],
+  ];
+  for (const [a, b] of cuts) {
+    const qs = `?since=${new Date(a).toISOString()}&until=${new Date(b).toISOString()}`;
+    const x = (await query(one, qs)).json, y = (await query(split, qs)).json;
+    const lat = all.filter((e) => { const t = Date.parse(e.ts); return t >= a && t < b; }).map((e) => e.latency_ms).sort((p, q) => p - q);
+    assert.equal(x.sessions, lat.length);
+    assert.ok(lat.length > 0);
+    assert.equal(x.latency_ms.min, Math.round(lat[0] * 1000) / 1000);
+    assert.equal(x.latency_ms.max, Math.round(lat[lat.length - 1] * 1000) / 1000);
+    for (const [k, q] of [['p50', 0.5], ['p99', 0.99]]) assert.ok(Math.abs(x.latency_ms[k] - exact(lat, q)) <= 0.01 * exact(lat, q), `${k} ${x.latency_ms[k]} vs ${exact(lat, q)}`);
+    for (const f of ['sessions', 'errors', 'error_rate', 'latency_ms', 'by_version']) assert.deepEqual(y[f], x[f], `${f} over ${qs}`);
+  }
+});
+
 test('heartbeats make the fleet block; telemetry leaves the catalog revision alone', async () => {
   const f = await mkOrgWithTokens(srv);
   const name = uniq('fl');

@@ -99,6 +99,25 @@ static void quantiles_within_one_percent(void **state)
             check_shape(gens[g], sizes[s]);
 }
 
+/* hist_clear leaves exactly what hist_init does, whatever was added (values, text). */
+static void clear_equals_init(void **state)
+{
+    (void)state;
+    hist *h = malloc(sizeof(hist)), *fresh = malloc(sizeof(hist));
+    hist_init(h);
+    hist_init(fresh);
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < round * 7; i++)
+            hist_add(h, g_lognormal() * (round % 5 ? 1.0 : 1e6));
+        if (round % 3 == 0)
+            assert_int_equal(hist_decode_add(h, "0:2,1199:1,600:5"), 0);
+        hist_clear(h);
+        assert_memory_equal(h, fresh, sizeof(hist));
+    }
+    free(h);
+    free(fresh);
+}
+
 static void merged_minutes_equal_the_whole(void **state)
 {
     (void)state;
@@ -149,6 +168,7 @@ int main(void)
         cmocka_unit_test(bucket_bounds),
         cmocka_unit_test(quantiles_within_one_percent),
         cmocka_unit_test(merged_minutes_equal_the_whole),
+        cmocka_unit_test(clear_equals_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/name.h"
+#include "util/crypto.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define S(lit) lit, sizeof(lit) - 1 /* a literal as bytes and length */
@@ -191,6 +192,24 @@ static void alias_rules(void **state)
     assert_true(alias_is_valid(S("latestx")));
 }
 
+/* UUIDv7s of one process sort in the order they were made, also many within a millisecond
+ * (the training stats' "latest" and every list ordered by id rely on it). */
+static void uuid7_increases(void **state)
+{
+    (void)state;
+    char prev[37], cur[37];
+    crypto_uuid7(prev);
+    for (int i = 0; i < 20000; i++) {
+        crypto_uuid7(cur);
+        assert_true(uuid_is_valid(cur, 36));
+        assert_int_equal(cur[14], '7');
+        assert_true(strchr("89ab", cur[19]) != NULL);
+        if (strcmp(prev, cur) >= 0)
+            fail_msg("%s after %s", cur, prev);
+        memcpy(prev, cur, sizeof(cur));
+    }
+}
+
 static void uuid_rules(void **state)
 {
     (void)state;
@@ -278,6 +297,7 @@ int main(void)
         cmocka_unit_test(slug_rules),
         cmocka_unit_test(alias_rules),
         cmocka_unit_test(uuid_rules),
+        cmocka_unit_test(uuid7_increases),
         cmocka_unit_test(role_ranks),
         cmocka_unit_test(names_from_titles),
     };
