@@ -10,6 +10,7 @@
 #include "api/common.h"
 #include "core/name.h"
 #include "index/facet_index.h"
+#include "index/search_cache.h"
 
 #define MAX_FACET_VALUES 32
 
@@ -104,10 +105,11 @@ static int cmp_hit(const void *pa, const void *pb)
     return a->rowid < b->rowid ? -1 : a->rowid > b->rowid;
 }
 
-/* A search by relevance, where the dialect has full-text rows (SQLite): the matches are read
- * without the catalog join, kept by the facet index's scope and filters, ordered by score
- * (ties by row, as the SQL path orders them) and only the page's rows are read. Returns 1 when
- * it answered, 0 when the SQL path must (no index, another sort, PostgreSQL), -1 on error. */
+/* A search by relevance: the matches are read without the catalog join (SQLite: from its
+ * full-text rows; PostgreSQL: from the search cache, caught up from the change feed), kept by
+ * the facet index's scope and filters, ordered by score (ties by the artifact's integer key,
+ * as the SQL path orders them) and only the page's rows are read. Returns 1 when it answered,
+ * 0 when the SQL path must (no index, another sort), -1 on error. */
 static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total, api_call *c,
                               store_tx *tx, const store_filter *f, store_sort sort,
                               const char *after_key, int want, err *e)
@@ -117,14 +119,20 @@ static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total,
         return 0;
     store_fts_hit *hits;
     size_t nh;
-    bool supported;
+    bool supported, sorted = false;
     if (store_fts_hits(&hits, &nh, &supported, tx, f->search, c->a, e) < 0)
         return -1;
+    if (!supported && c->app->search) {
+        if (search_cache_hits(&hits, &nh, &supported, c->app->search, tx, f->search,
+                              c->catalog_rev, c->a, e) < 0)
+            return -1;
+        sorted = true; /* already in relevance order; filtering keeps it */
+    }
     if (!supported)
         return 0;
     if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, e) < 0)
         return -1;
-    if (nh > 1)
+    if (nh > 1 && !sorted)
         qsort(hits, nh, sizeof(*hits), cmp_hit);
     *total = (int64_t)nh;
     long long off = after_key ? atoll(after_key) : 0;

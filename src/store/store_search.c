@@ -113,8 +113,8 @@ static void q_from(q *b, const store_filter *f, const char **match)
 {
     *match = f->search ? fts_query_of(f->search, b->a, b->pg) : NULL;
     if (*match && b->pg) {
-        q_add(b, " FROM (SELECT id AS rid, -ts_rank(fts, to_tsquery('simple', ?)) AS score"
-                 " FROM artifacts WHERE fts @@ to_tsquery('simple', ?)) s JOIN artifacts a"
+        q_add(b, " FROM (SELECT id AS rid, seq, -ts_rank(fts, to_tsquery('simple', ?)) AS"
+                 " score FROM artifacts WHERE fts @@ to_tsquery('simple', ?)) s JOIN artifacts a"
                  " ON a.id = s.rid JOIN orgs o ON o.id = a.org_id");
         q_t(b, *match);
         q_t(b, *match);
@@ -225,9 +225,9 @@ static int search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
     switch (sort) {
     case STORE_SORT_NAME: q_add(&b, " ORDER BY a.name ASC, a.id ASC"); break;
     case STORE_SORT_RELEVANCE:
-        /* Dialect: ties in insertion order (SQLite's rowid, as store_fts_hits' callers
-         * sort), by id on PostgreSQL. */
-        q_add(&b, b.pg ? " ORDER BY s.score ASC, a.id ASC" : " ORDER BY s.score ASC, s.rid ASC");
+        /* Ties in insertion order: SQLite's rowid, PostgreSQL's seq (the hit order of
+         * store_fts_hits and store_fts_scan, which the facet index path keeps). */
+        q_add(&b, b.pg ? " ORDER BY s.score ASC, s.seq ASC" : " ORDER BY s.score ASC, s.rid ASC");
         break;
     default: {
         char buf[96];
@@ -547,11 +547,12 @@ int store_changes(store *s, int64_t since, int64_t *rev,
     *rev = db_col_int(st, 0);
     db_done(st);
     st = NULL;
-    /* Dialect: SQLite's rowid is also the artifact's full-text row (store_fts_hits). */
+    /* Dialect: the artifact's integer key: SQLite's rowid (also its full-text row), or
+     * PostgreSQL's seq (store_fts_scan). */
     if (db_query(&st, tx->d,
                  is_pg(tx->d)
                      ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                       " f.facet, f.value, 0 FROM artifacts a LEFT JOIN artifact_facets f"
+                       " f.facet, f.value, a.seq FROM artifacts a LEFT JOIN artifact_facets f"
                        " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
                        " WHERE a.change_rev > ? ORDER BY a.change_rev, a.id"
                      : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
@@ -633,6 +634,7 @@ int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx
             hits = store_grow(hits, &cap, sizeof(*hits), a);
         hits[*n].rowid = db_col_int(st, 0);
         hits[*n].score = db_col_double(st, 1);
+        hits[*n].match = true;
         (*n)++;
     }
     db_done(st);
@@ -646,9 +648,12 @@ int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
     *n = 0;
     if (!k)
         return 0;
-    q b = {.a = a, .pg = false};
-    q_add(&b, "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
-              " a.org_id WHERE a.rowid IN (");
+    /* Dialect: the integer key is SQLite's rowid, PostgreSQL's seq. */
+    q b = {.a = a, .pg = is_pg(tx->d)};
+    q_add(&b, b.pg ? "SELECT " STORE_ART_COLS ", a.seq FROM artifacts a JOIN orgs o ON o.id ="
+                     " a.org_id WHERE a.seq IN ("
+                   : "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
+                     " a.org_id WHERE a.rowid IN (");
     for (size_t i = 0; i < k && i < MAX_ARGS; i++) {
         q_add(&b, i ? ", ?" : "?");
         q_i(&b, rowids[i]);
@@ -668,5 +673,52 @@ int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
             }
     }
     db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_fts_scan(store_fts_hit **out, size_t *n, int64_t *rev, bool *supported, store_tx *tx,
+                   const char *search, int64_t since, arena *a, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    *supported = is_pg(tx->d);
+    if (!*supported)
+        return 0;
+    /* The revision first, in the same snapshot (a read transaction is REPEATABLE READ): the
+     * hits read next are exactly those of that revision. */
+    db_stmt *st = NULL;
+    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0)
+        return -1;
+    int rc = db_step(st, e);
+    *rev = rc == 1 ? db_col_int(st, 0) : 0;
+    db_done(st);
+    if (rc != 1)
+        return rc < 0 ? -1 : err_set(e, ERR_SERVER, "catalog revision missing");
+    const char *match = fts_query_of(search, a, true);
+    if (!match) /* no word: matches nothing, whatever changes */
+        return 0;
+    if (since < 0
+            ? db_query(&st, tx->d,
+                       "SELECT seq, -ts_rank(fts, to_tsquery('simple', ?)) FROM artifacts"
+                       " WHERE fts @@ to_tsquery('simple', ?)",
+                       e, "tt", match, match) < 0
+            : db_query(&st, tx->d,
+                       "SELECT seq, CASE WHEN fts @@ to_tsquery('simple', ?) THEN"
+                       " -ts_rank(fts, to_tsquery('simple', ?)) END FROM artifacts"
+                       " WHERE change_rev > ?",
+                       e, "tti", match, match, since) < 0)
+        return -1;
+    size_t cap = 256;
+    store_fts_hit *hits = arena_array(a, store_fts_hit, cap);
+    while ((rc = db_step(st, e)) == 1) {
+        if (*n == cap)
+            hits = store_grow(hits, &cap, sizeof(*hits), a);
+        hits[*n].rowid = db_col_int(st, 0);
+        hits[*n].match = !db_col_null(st, 1);
+        hits[*n].score = hits[*n].match ? db_col_double(st, 1) : 0;
+        (*n)++;
+    }
+    db_done(st);
+    *out = hits;
     return rc < 0 ? -1 : 0;
 }
