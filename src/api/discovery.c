@@ -124,13 +124,14 @@ static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total,
         return -1;
     if (!supported && c->app->search) {
         if (search_cache_hits(&hits, &nh, &supported, c->app->search, tx, f->search,
-                              c->catalog_rev, c->a, e) < 0)
+                              api_known_rev(c), c->a, e) < 0)
             return -1;
         sorted = true; /* already in relevance order; filtering keeps it */
     }
     if (!supported)
         return 0;
-    if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, e) < 0)
+    if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, api_known_rev(c),
+                                e) < 0)
         return -1;
     if (nh > 1 && !sorted)
         qsort(hits, nh, sizeof(*hits), cmp_hit);
@@ -189,7 +190,8 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
         return -1;
     /* Without a search the facet index counts the matches (a COUNT(*) walks them all). */
     bool by_index = !fast && c->app->index && facet_index_covers(f) && !f->search;
-    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, &r->e) < 0)
+    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, api_known_rev(c),
+                                      &r->e) < 0)
         return -1;
     if (!fast && store_artifact_search(&items, &n, by_index ? NULL : &total, tx, f, sort,
                                        after_key, after_id, limit + 1, c->a, &r->e) < 0)
@@ -225,7 +227,7 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     int64_t total, filtered;
     if (c->app->index && facet_index_covers(f) && !f->search) {
         if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
-                               c->a, &r->e) < 0)
+                               c->a, api_known_rev(c), &r->e) < 0)
             return -1;
     } else if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0) {
         return -1;

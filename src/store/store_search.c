@@ -534,36 +534,51 @@ int store_changes(store *s, int64_t since, int64_t *rev,
 {
     enum { MAXF = 512 };
     store_tx *tx = NULL;
+    db *d = NULL;
     db_stmt *st = NULL;
     int rc = -1;
     arena *a = arena_create();
     const char **facets = arena_array(a, const char *, MAXF);
     const char **values = arena_array(a, const char *, MAXF);
-    if (store_tx_begin(&tx, s, false, e) < 0)
+    if (store_conn_take(&d, s, e) < 0)
         goto out;
-    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
-        db_step(st, e) != 1)
-        goto out;
-    *rev = db_col_int(st, 0);
-    db_done(st);
-    st = NULL;
-    /* Dialect: the artifact's integer key: SQLite's rowid (also its full-text row), or
-     * PostgreSQL's seq (store_fts_scan). */
-    if (db_query(&st, tx->d,
-                 is_pg(tx->d)
-                     ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                       " f.facet, f.value, a.seq FROM artifacts a LEFT JOIN artifact_facets f"
-                       " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
-                       " WHERE a.change_rev > ? ORDER BY a.change_rev, a.id"
-                     : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                       " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
-                 " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
-                 " WHERE a.change_rev > ?"
-                 /* by change_rev first, so the artifacts_change index drives the scan (by
-                  * id alone SQLite walks the whole table); one artifact, one change_rev */
-                 " ORDER BY a.change_rev, a.id",
-                 e, "i", since) < 0)
-        goto out;
+    bool pg = is_pg(d);
+    if (pg) {
+        /* One statement, so one snapshot and one round trip (a transaction would cost four):
+         * the revision rides on every row, and on a single row of NULLs when nothing
+         * changed. The key is seq (store_fts_scan). */
+        if (db_query(&st, d,
+                     "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                     " f.facet, f.value, a.seq, r.rev FROM catalog_revision r LEFT JOIN"
+                     " (artifacts a LEFT JOIN artifact_facets f ON f.artifact_id = a.id AND"
+                     " f.facet IN (" INDEX_FACETS ")) ON a.change_rev > ? WHERE r.id = 1"
+                     " ORDER BY a.change_rev, a.id",
+                     e, "i", since) < 0)
+            goto out;
+    } else {
+        store_conn_give(s, d);
+        d = NULL;
+        if (store_tx_begin(&tx, s, false, e) < 0)
+            goto out;
+        if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
+            db_step(st, e) != 1)
+            goto out;
+        *rev = db_col_int(st, 0);
+        db_done(st);
+        st = NULL;
+        /* The key is the rowid, also the artifact's full-text row (store_fts_hits). */
+        if (db_query(&st, tx->d,
+                     "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                     " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
+                     " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                     " WHERE a.change_rev > ?"
+                     /* by change_rev first, so the artifacts_change index drives the scan (by
+                      * id alone SQLite walks the whole table); one artifact, one change_rev */
+                     " ORDER BY a.change_rev, a.id",
+                     e, "i", since) < 0)
+            goto out;
+    }
+    bool first = true;
     store_change cur = {0};
     char *cur_id = NULL;
     int step;
@@ -571,6 +586,14 @@ int store_changes(store *s, int64_t since, int64_t *rev,
         step = db_step(st, e);
         if (step < 0)
             goto out;
+        if (pg && first) {
+            if (step != 1) {
+                err_set(e, ERR_SERVER, "catalog revision missing");
+                goto out;
+            }
+            *rev = db_col_int(st, 9);
+        }
+        first = false;
         const char *id = step == 1 ? db_col_text(st, 0) : NULL;
         if (cur_id && (!id || strcmp(id, cur_id) != 0)) {
             cur.facets = facets;
@@ -603,6 +626,8 @@ int store_changes(store *s, int64_t since, int64_t *rev,
     rc = 0;
 out:
     db_done(st);
+    if (d)
+        store_conn_give(s, d);
     if (store_tx_end(tx, false, e) < 0)
         rc = -1;
     arena_free(a);
@@ -684,41 +709,45 @@ int store_fts_scan(store_fts_hit **out, size_t *n, int64_t *rev, bool *supported
     *supported = is_pg(tx->d);
     if (!*supported)
         return 0;
-    /* The revision first, in the same snapshot (a read transaction is REPEATABLE READ): the
-     * hits read next are exactly those of that revision. */
     db_stmt *st = NULL;
-    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0)
-        return -1;
-    int rc = db_step(st, e);
-    *rev = rc == 1 ? db_col_int(st, 0) : 0;
-    db_done(st);
-    if (rc != 1)
-        return rc < 0 ? -1 : err_set(e, ERR_SERVER, "catalog revision missing");
     const char *match = fts_query_of(search, a, true);
-    if (!match) /* no word: matches nothing, whatever changes */
-        return 0;
-    if (since < 0
-            ? db_query(&st, tx->d,
-                       "SELECT seq, -ts_rank(fts, to_tsquery('simple', ?)) FROM artifacts"
-                       " WHERE fts @@ to_tsquery('simple', ?)",
-                       e, "tt", match, match) < 0
-            : db_query(&st, tx->d,
-                       "SELECT seq, CASE WHEN fts @@ to_tsquery('simple', ?) THEN"
-                       " -ts_rank(fts, to_tsquery('simple', ?)) END FROM artifacts"
-                       " WHERE change_rev > ?",
-                       e, "tti", match, match, since) < 0)
+    /* One statement, one round trip: the revision rides on every row (on a row of NULLs when
+     * nothing matched or changed), so the hits are exactly those of that revision. With no
+     * word the search matches nothing, whatever changes. */
+    int rc = !match ? db_query(&st, tx->d,
+                               "SELECT rev, NULL, NULL FROM catalog_revision WHERE id = 1", e, "")
+             : since < 0
+                 ? db_query(&st, tx->d,
+                            "SELECT r.rev, a.seq, -ts_rank(a.fts, to_tsquery('simple', ?)) FROM"
+                            " catalog_revision r LEFT JOIN artifacts a ON a.fts @@"
+                            " to_tsquery('simple', ?) WHERE r.id = 1",
+                            e, "tt", match, match)
+                 : db_query(&st, tx->d,
+                            "SELECT r.rev, a.seq, CASE WHEN a.fts @@ to_tsquery('simple', ?) THEN"
+                            " -ts_rank(a.fts, to_tsquery('simple', ?)) END FROM catalog_revision r"
+                            " LEFT JOIN artifacts a ON a.change_rev > ? WHERE r.id = 1",
+                            e, "tti", match, match, since);
+    if (rc < 0)
         return -1;
     size_t cap = 256;
     store_fts_hit *hits = arena_array(a, store_fts_hit, cap);
+    bool first = true;
     while ((rc = db_step(st, e)) == 1) {
+        if (first)
+            *rev = db_col_int(st, 0);
+        first = false;
+        if (db_col_null(st, 1))
+            continue;
         if (*n == cap)
             hits = store_grow(hits, &cap, sizeof(*hits), a);
-        hits[*n].rowid = db_col_int(st, 0);
-        hits[*n].match = !db_col_null(st, 1);
-        hits[*n].score = hits[*n].match ? db_col_double(st, 1) : 0;
+        hits[*n].rowid = db_col_int(st, 1);
+        hits[*n].match = !db_col_null(st, 2);
+        hits[*n].score = hits[*n].match ? db_col_double(st, 2) : 0;
         (*n)++;
     }
     db_done(st);
+    if (rc == 0 && first)
+        return err_set(e, ERR_SERVER, "catalog revision missing");
     *out = hits;
     return rc < 0 ? -1 : 0;
 }
