@@ -94,16 +94,16 @@ static bool evict_one(search_cache *sc)
 }
 
 /* The entry of key, made if new, with a reference taken; NULL when out of memory or every
- * slot is in use. */
+ * slot is in use (the caller then scans without the cache). */
 static entry *acquire(search_cache *sc, const char *key, uint64_t *gen)
 {
     pthread_mutex_lock(&sc->mu);
+    while (sc->held > MAX_HELD && evict_one(sc))
+        ;
     entry *en = NULL;
     for (size_t i = 0; i < sc->n && !en; i++)
         if (strcmp(sc->e[i]->key, key) == 0)
             en = sc->e[i];
-    while (sc->held > MAX_HELD && evict_one(sc))
-        ;
     if (!en && (sc->n < MAX_ENTRIES || evict_one(sc)) && (en = calloc(1, sizeof(*en)))) {
         if (!(en->key = strdup(key))) {
             free(en);
@@ -139,7 +139,8 @@ static int load(entry *en, const store_fts_hit *h, size_t n)
         return -1;
     if (n)
         memcpy(hits, h, n * sizeof(*hits));
-    qsort(hits, n, sizeof(*hits), cmp_hit);
+    if (n > 1)
+        qsort(hits, n, sizeof(*hits), cmp_hit);
     free(en->hits);
     en->hits = hits;
     en->n = n;
@@ -166,7 +167,8 @@ static int catch_up(entry *en, store_fts_hit *d, size_t nd)
             d[nm++] = d[i];
     }
     qsort(changed, nd, sizeof(*changed), cmp_i64);
-    qsort(d, nm, sizeof(*d), cmp_hit);
+    if (nm > 1)
+        qsort(d, nm, sizeof(*d), cmp_hit);
     size_t o = 0, j = 0;
     for (size_t i = 0; i < en->n; i++) {
         const store_fts_hit *h = &en->hits[i];
@@ -192,8 +194,14 @@ int search_cache_hits(store_fts_hit **out, size_t *n, bool *supported, search_ca
     *n = 0;
     uint64_t gen;
     entry *en = acquire(sc, search, &gen);
-    if (!en)
-        return err_set(e, ERR_SERVER, "search cache: out of memory");
+    if (!en) { /* every entry busy: one full scan, as the SQL path would do */
+        int64_t rev;
+        if (store_fts_scan(out, n, &rev, supported, tx, search, -1, a, e) < 0)
+            return -1;
+        if (*n > 1)
+            qsort(*out, *n, sizeof(**out), cmp_hit);
+        return 0;
+    }
     int rc = -1;
     pthread_mutex_lock(&en->mu);
     *supported = true;
