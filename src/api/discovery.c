@@ -225,9 +225,24 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_facet_count *vals[STORE_FILTERS];
     size_t nvals[STORE_FILTERS];
     int64_t total, filtered;
-    if (c->app->index && facet_index_covers(f) && !f->search) {
+    /* With a search, the index counts over its matches, read as a relevance search reads
+     * them (SQLite's full-text rows, PostgreSQL's search cache). */
+    store_fts_hit *hits = NULL;
+    size_t nh = 0;
+    bool by_index = c->app->index && facet_index_covers(f);
+    if (by_index && f->search) {
+        bool supported;
+        if (store_fts_hits(&hits, &nh, &supported, tx, f->search, c->a, &r->e) < 0)
+            return -1;
+        if (!supported && c->app->search &&
+            search_cache_hits(&hits, &nh, &supported, c->app->search, tx, f->search,
+                              api_known_rev(c), c->a, &r->e) < 0)
+            return -1;
+        by_index = supported;
+    }
+    if (by_index) {
         if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
-                               c->a, api_known_rev(c), &r->e) < 0)
+                               hits, nh, c->a, api_known_rev(c), &r->e) < 0)
             return -1;
     } else if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0) {
         return -1;

@@ -473,13 +473,26 @@ int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filte
 
 int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
                        int64_t *total, int64_t *filtered, facet_index *ix, store *s,
-                       const store_filter *f, arena *a, int64_t min_rev, err *e)
+                       const store_filter *f, const store_fts_hit *hits, size_t nhits,
+                       arena *a, int64_t min_rev, err *e)
 {
     if (facet_index_sync_to(ix, s, min_rev, e) < 0)
         return -1;
     pthread_rwlock_rdlock(&ix->lock);
     roaring_bitmap_t *scope = scope_of(ix, f);
     *total = (int64_t)roaring_bitmap_get_cardinality(scope);
+    if (f->search) { /* every count but the total is over the search's matches */
+        roaring_bitmap_t *matched = roaring_bitmap_create();
+        for (size_t i = 0; i < nhits; i++) {
+            int64_t r = hits[i].rowid;
+            uint32_t num = r > 0 && r < (int64_t)ix->cap_rowid ? ix->by_rowid[r] : 0;
+            if (num)
+                roaring_bitmap_add(matched, num - 1);
+        }
+        roaring_bitmap_and_inplace(matched, scope);
+        roaring_bitmap_free(scope);
+        scope = matched;
+    }
     roaring_bitmap_t *flt[STORE_FACETS] = {0};
     roaring_bitmap_t *all = roaring_bitmap_copy(scope);
     for (int i = 0; i < STORE_FACETS; i++) {

@@ -33,12 +33,14 @@ int facet_index_sync(facet_index *ix, store *s, err *e);
  * without a round trip. */
 int facet_index_sync_to(facet_index *ix, store *s, int64_t min_rev, err *e);
 
-/* The counts store_facets() gives for f, for filters without a search (f->search must be
- * NULL): same values, same order (count descending, then value in byte order), at most 200 a
- * facet. Syncs first (facet_index_sync_to min_rev). Strings live in a. Thread-safe. */
+/* The counts store_facets() gives for f: same values, same order (count descending, then
+ * value in byte order), at most 200 a facet. With f->search, hits[0..nhits) are its full-text
+ * hits (store_fts_hits, search_cache_hits: any scope, any order). Syncs first
+ * (facet_index_sync_to min_rev). Strings live in a. Thread-safe. */
 int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
                        int64_t *total, int64_t *filtered, facet_index *ix, store *s,
-                       const store_filter *f, arena *a, int64_t min_rev, err *e);
+                       const store_filter *f, const store_fts_hit *hits, size_t nhits,
+                       arena *a, int64_t min_rev, err *e);
 
 /* How many artifacts f (without a search) lists: what store_artifact_search's total counts.
  * Syncs first (facet_index_sync_to min_rev). Thread-safe. */
