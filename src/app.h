@@ -47,6 +47,7 @@ typedef struct config {
 typedef struct manifest_cache manifest_cache;
 typedef struct resp_cache resp_cache;
 typedef struct facet_index facet_index;
+typedef struct search_cache search_cache;
 typedef struct device_catalog device_catalog;
 typedef struct jobs jobs;
 
@@ -60,6 +61,7 @@ typedef struct app {
     manifest_cache *manifest;
     resp_cache *cache; /* facets responses, by catalog revision */
     facet_index *index; /* facet counts from bitmaps (NULL: counted by SQL) */
+    search_cache *search; /* PostgreSQL full-text hits by search, with index (NULL: none) */
     device_catalog *devices; /* built-in profiles plus --device-profiles */
     jobs *jobs;              /* conversion workers and converters */
     char admin_hash[65]; /* SHA-256 of CAIRN_ADMIN_TOKEN, "" if none */

@@ -23,6 +23,7 @@
 #include "core/token.h"
 #include "http/router.h"
 #include "index/facet_index.h"
+#include "index/search_cache.h"
 #include "jobs/jobs.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -536,6 +537,7 @@ static int cmd_serve(void)
     ctx.manifest = manifest_cache_new();
     ctx.cache = resp_cache_new();
     ctx.index = cfg.facet_index ? facet_index_new() : NULL;
+    ctx.search = cfg.facet_index ? search_cache_new() : NULL;
     ctx.devices = devices_builtin();
     if (!ctx.devices)
         goto out;
@@ -633,6 +635,7 @@ out:
     manifest_cache_free(ctx.manifest);
     resp_cache_free(ctx.cache);
     facet_index_free(ctx.index);
+    search_cache_free(ctx.search);
     devices_free(ctx.devices);
     json_decref(ctx.openapi);
     if (rc == 0)

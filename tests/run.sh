@@ -62,6 +62,7 @@ done
 echo "== unit tests on PostgreSQL"
 if [ -n "$pgport" ]; then
   unit_one "test_store (pg)" "$BUILD/test_store" CAIRN_TEST_PG="127.0.0.1:$pgport"
+  unit_one "test_search_cache (pg)" "$BUILD/test_search_cache" CAIRN_TEST_PG="127.0.0.1:$pgport"
 else
   broken="$broken unit-pg"; failed=$((failed + 1))
 fi

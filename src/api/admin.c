@@ -9,6 +9,7 @@
 #include "api/handlers.h"
 #include "api/manifest.h"
 #include "index/facet_index.h"
+#include "index/search_cache.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -266,6 +267,7 @@ int admin_refresh(json_t **report, const app *ap, err *e)
     size_t responses = resp_cache_clear(ap->cache);
     manifest_cache_invalidate(ap->manifest);
     facet_index_invalidate(ap->index);
+    search_cache_invalidate(ap->search);
     json_t *refreshed = json_array(), *tags = json_array();
     for (size_t i = 0; i < nviews; i++)
         json_array_append_new(refreshed, json_string(views[i]));

@@ -697,6 +697,12 @@ void api_cache_store(api_reply *r, api_call *c)
         resp_cache_put(c->app->cache, f->key, f->rev, r->raw, r->raw_len, r->etag);
 }
 
+int64_t api_known_rev(const api_call *c)
+{
+    const cache_fill *f = c->cache_fill;
+    return f && f->rev > c->catalog_rev ? f->rev : c->catalog_rev;
+}
+
 int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
                      int (*fn)(api_reply *, api_call *, store_tx *))
 {

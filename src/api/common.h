@@ -128,6 +128,9 @@ bool api_cache_try(api_reply *r, api_call *c, const char *scope);
 int api_in_tx_cached(api_reply *r, api_call *c, const char *scope,
                      int (*fn)(api_reply *, api_call *, store_tx *));
 void api_cache_store(api_reply *r, api_call *c);
+/* The catalog revision this request already knows (read with its token, or by the response
+ * cache), 0 if none: what an in-memory index must reflect at least, without asking again. */
+int64_t api_known_rev(const api_call *c);
 
 /* Runs fn inside a transaction and ends it (commit on success). */
 int api_in_tx(api_reply *r, api_call *c, bool write, int (*fn)(api_reply *, api_call *,

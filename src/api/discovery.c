@@ -10,6 +10,7 @@
 #include "api/common.h"
 #include "core/name.h"
 #include "index/facet_index.h"
+#include "index/search_cache.h"
 
 #define MAX_FACET_VALUES 32
 
@@ -104,10 +105,11 @@ static int cmp_hit(const void *pa, const void *pb)
     return a->rowid < b->rowid ? -1 : a->rowid > b->rowid;
 }
 
-/* A search by relevance, where the dialect has full-text rows (SQLite): the matches are read
- * without the catalog join, kept by the facet index's scope and filters, ordered by score
- * (ties by row, as the SQL path orders them) and only the page's rows are read. Returns 1 when
- * it answered, 0 when the SQL path must (no index, another sort, PostgreSQL), -1 on error. */
+/* A search by relevance: the matches are read without the catalog join (SQLite: from its
+ * full-text rows; PostgreSQL: from the search cache, caught up from the change feed), kept by
+ * the facet index's scope and filters, ordered by score (ties by the artifact's integer key,
+ * as the SQL path orders them) and only the page's rows are read. Returns 1 when it answered,
+ * 0 when the SQL path must (no index, another sort), -1 on error. */
 static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total, api_call *c,
                               store_tx *tx, const store_filter *f, store_sort sort,
                               const char *after_key, int want, err *e)
@@ -117,14 +119,21 @@ static int relevance_by_index(store_artifact **items, size_t *n, int64_t *total,
         return 0;
     store_fts_hit *hits;
     size_t nh;
-    bool supported;
+    bool supported, sorted = false;
     if (store_fts_hits(&hits, &nh, &supported, tx, f->search, c->a, e) < 0)
         return -1;
+    if (!supported && c->app->search) {
+        if (search_cache_hits(&hits, &nh, &supported, c->app->search, tx, f->search,
+                              api_known_rev(c), c->a, e) < 0)
+            return -1;
+        sorted = true; /* already in relevance order; filtering keeps it */
+    }
     if (!supported)
         return 0;
-    if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, e) < 0)
+    if (facet_index_filter_hits(hits, &nh, c->app->index, c->app->store, f, api_known_rev(c),
+                                e) < 0)
         return -1;
-    if (nh > 1)
+    if (nh > 1 && !sorted)
         qsort(hits, nh, sizeof(*hits), cmp_hit);
     *total = (int64_t)nh;
     long long off = after_key ? atoll(after_key) : 0;
@@ -181,7 +190,8 @@ static int list_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f,
         return -1;
     /* Without a search the facet index counts the matches (a COUNT(*) walks them all). */
     bool by_index = !fast && c->app->index && facet_index_covers(f) && !f->search;
-    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, &r->e) < 0)
+    if (by_index && facet_index_count(&total, c->app->index, c->app->store, f, api_known_rev(c),
+                                      &r->e) < 0)
         return -1;
     if (!fast && store_artifact_search(&items, &n, by_index ? NULL : &total, tx, f, sort,
                                        after_key, after_id, limit + 1, c->a, &r->e) < 0)
@@ -215,9 +225,24 @@ static int facets_reply(api_reply *r, api_call *c, store_tx *tx, store_filter *f
     store_facet_count *vals[STORE_FILTERS];
     size_t nvals[STORE_FILTERS];
     int64_t total, filtered;
-    if (c->app->index && facet_index_covers(f) && !f->search) {
+    /* With a search, the index counts over its matches, read as a relevance search reads
+     * them (SQLite's full-text rows, PostgreSQL's search cache). */
+    store_fts_hit *hits = NULL;
+    size_t nh = 0;
+    bool by_index = c->app->index && facet_index_covers(f);
+    if (by_index && f->search) {
+        bool supported;
+        if (store_fts_hits(&hits, &nh, &supported, tx, f->search, c->a, &r->e) < 0)
+            return -1;
+        if (!supported && c->app->search &&
+            search_cache_hits(&hits, &nh, &supported, c->app->search, tx, f->search,
+                              api_known_rev(c), c->a, &r->e) < 0)
+            return -1;
+        by_index = supported;
+    }
+    if (by_index) {
         if (facet_index_facets(vals, nvals, &total, &filtered, c->app->index, c->app->store, f,
-                               c->a, &r->e) < 0)
+                               hits, nh, c->a, api_known_rev(c), &r->e) < 0)
             return -1;
     } else if (store_facets(vals, nvals, &total, &filtered, tx, f, c->a, &r->e) < 0) {
         return -1;

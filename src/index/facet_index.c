@@ -118,7 +118,7 @@ struct facet_index {
     roaring_bitmap_t **org_bm;
     uint32_t norgs, cap_orgs;
     roaring_bitmap_t *kind_bm[2], *live_bm, *visible_bm;
-    uint32_t *by_rowid; /* SQLite rowid -> artifact number + 1 (0: none) */
+    uint32_t *by_rowid; /* integer key (SQLite rowid, PostgreSQL seq) -> number + 1 (0: none) */
     uint32_t cap_rowid;
     facet_values facet[STORE_FACETS];
 };
@@ -295,10 +295,27 @@ bool facet_index_covers(const store_filter *f)
     return true;
 }
 
-int facet_index_sync(facet_index *ix, store *s, err *e)
+/* store_changes' context: the write lock is taken at the first change, once the feed's rows
+ * have arrived, so counting goes on during the database round trip. */
+typedef struct sync_ctx {
+    facet_index *ix;
+    bool locked;
+} sync_ctx;
+
+static int apply_locked(void *ctx, const store_change *c)
 {
-    int64_t now;
-    if (store_catalog_revision(&now, s, e) < 0)
+    sync_ctx *sc = ctx;
+    if (!sc->locked) {
+        pthread_rwlock_wrlock(&sc->ix->lock);
+        sc->locked = true;
+    }
+    return apply(sc->ix, c);
+}
+
+int facet_index_sync_to(facet_index *ix, store *s, int64_t min_rev, err *e)
+{
+    int64_t now = min_rev;
+    if (now <= 0 && store_catalog_revision(&now, s, e) < 0)
         return -1;
     pthread_rwlock_rdlock(&ix->lock);
     bool current = ix->loaded && ix->rev >= now;
@@ -312,13 +329,16 @@ int facet_index_sync(facet_index *ix, store *s, err *e)
     int64_t since = ix->loaded ? ix->rev : -1;
     pthread_rwlock_unlock(&ix->lock);
     if (!current) {
-        /* Counting waits while the feed is applied: since the last revision that is a few
-         * rows (the first load reads the whole catalog once). */
-        pthread_rwlock_wrlock(&ix->lock);
+        /* Counting waits only while the feed is applied: since the last revision that is a
+         * few rows (the first load reads the whole catalog once). */
+        sync_ctx sc = {.ix = ix};
         int64_t rev = 0;
-        rc = store_changes(s, since, &rev, apply, ix, e);
+        rc = store_changes(s, since, &rev, apply_locked, &sc, e);
+        if (!sc.locked)
+            pthread_rwlock_wrlock(&ix->lock);
         if (rc == 0) {
-            ix->rev = rev;
+            if (!ix->loaded || rev > ix->rev)
+                ix->rev = rev;
             ix->loaded = true;
         } else {
             /* A half-applied feed is still a true state of some artifacts, but the
@@ -332,14 +352,21 @@ int facet_index_sync(facet_index *ix, store *s, err *e)
     return rc;
 }
 
+int facet_index_sync(facet_index *ix, store *s, err *e)
+{
+    return facet_index_sync_to(ix, s, 0, e);
+}
+
 bool facet_index_invalidate(facet_index *ix)
 {
     if (!ix)
         return false;
+    pthread_mutex_lock(&ix->sync_lock); /* not lost under a catch-up in progress */
     pthread_rwlock_wrlock(&ix->lock);
     bool had = ix->loaded;
     ix->loaded = false; /* the next sync re-reads and re-files every artifact */
     pthread_rwlock_unlock(&ix->lock);
+    pthread_mutex_unlock(&ix->sync_lock);
     return had;
 }
 
@@ -412,9 +439,9 @@ static roaring_bitmap_t *matching(const facet_index *ix, const store_filter *f)
 }
 
 int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, store *s,
-                            const store_filter *f, err *e)
+                            const store_filter *f, int64_t min_rev, err *e)
 {
-    if (facet_index_sync(ix, s, e) < 0)
+    if (facet_index_sync_to(ix, s, min_rev, e) < 0)
         return -1;
     pthread_rwlock_rdlock(&ix->lock);
     roaring_bitmap_t *all = matching(ix, f);
@@ -431,9 +458,10 @@ int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, sto
     return 0;
 }
 
-int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e)
+int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f,
+                      int64_t min_rev, err *e)
 {
-    if (facet_index_sync(ix, s, e) < 0)
+    if (facet_index_sync_to(ix, s, min_rev, e) < 0)
         return -1;
     pthread_rwlock_rdlock(&ix->lock);
     roaring_bitmap_t *all = matching(ix, f);
@@ -445,13 +473,26 @@ int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filte
 
 int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
                        int64_t *total, int64_t *filtered, facet_index *ix, store *s,
-                       const store_filter *f, arena *a, err *e)
+                       const store_filter *f, const store_fts_hit *hits, size_t nhits,
+                       arena *a, int64_t min_rev, err *e)
 {
-    if (facet_index_sync(ix, s, e) < 0)
+    if (facet_index_sync_to(ix, s, min_rev, e) < 0)
         return -1;
     pthread_rwlock_rdlock(&ix->lock);
     roaring_bitmap_t *scope = scope_of(ix, f);
     *total = (int64_t)roaring_bitmap_get_cardinality(scope);
+    if (f->search) { /* every count but the total is over the search's matches */
+        roaring_bitmap_t *matched = roaring_bitmap_create();
+        for (size_t i = 0; i < nhits; i++) {
+            int64_t r = hits[i].rowid;
+            uint32_t num = r > 0 && r < (int64_t)ix->cap_rowid ? ix->by_rowid[r] : 0;
+            if (num)
+                roaring_bitmap_add(matched, num - 1);
+        }
+        roaring_bitmap_and_inplace(matched, scope);
+        roaring_bitmap_free(scope);
+        scope = matched;
+    }
     roaring_bitmap_t *flt[STORE_FACETS] = {0};
     roaring_bitmap_t *all = roaring_bitmap_copy(scope);
     for (int i = 0; i < STORE_FACETS; i++) {

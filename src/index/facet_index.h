@@ -28,22 +28,30 @@ bool facet_index_covers(const store_filter *f);
 /* Brings ix up to the store's current catalog revision: everything on the first call, then
  * only the artifacts changed since. Thread-safe. */
 int facet_index_sync(facet_index *ix, store *s, err *e);
+/* The same when the index is behind min_rev, a revision the caller already read (0: unknown,
+ * then the store is asked for its revision): an index at min_rev or later is left as it is,
+ * without a round trip. */
+int facet_index_sync_to(facet_index *ix, store *s, int64_t min_rev, err *e);
 
-/* The counts store_facets() gives for f, for filters without a search (f->search must be
- * NULL): same values, same order (count descending, then value in byte order), at most 200 a
- * facet. Syncs first. Strings live in a. Thread-safe. */
+/* The counts store_facets() gives for f: same values, same order (count descending, then
+ * value in byte order), at most 200 a facet. With f->search, hits[0..nhits) are its full-text
+ * hits (store_fts_hits, search_cache_hits: any scope, any order). Syncs first
+ * (facet_index_sync_to min_rev). Strings live in a. Thread-safe. */
 int facet_index_facets(store_facet_count *out[STORE_FACETS], size_t nout[STORE_FACETS],
                        int64_t *total, int64_t *filtered, facet_index *ix, store *s,
-                       const store_filter *f, arena *a, err *e);
+                       const store_filter *f, const store_fts_hit *hits, size_t nhits,
+                       arena *a, int64_t min_rev, err *e);
 
 /* How many artifacts f (without a search) lists: what store_artifact_search's total counts.
- * Syncs first. Thread-safe. */
-int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f, err *e);
+ * Syncs first (facet_index_sync_to min_rev). Thread-safe. */
+int facet_index_count(int64_t *out, facet_index *ix, store *s, const store_filter *f,
+                      int64_t min_rev, err *e);
 
-/* Keeps, in order, the full-text hits (SQLite rowids) of artifacts f's scope and filters
- * cover, and sets *n to how many. Syncs first. Thread-safe. */
+/* Keeps, in order, the full-text hits (the artifacts' integer keys: SQLite rowids,
+ * PostgreSQL seqs) of artifacts f's scope and filters cover, and sets *n to how many. Syncs
+ * first (facet_index_sync_to min_rev). Thread-safe. */
 int facet_index_filter_hits(store_fts_hit *hits, size_t *n, facet_index *ix, store *s,
-                            const store_filter *f, err *e);
+                            const store_filter *f, int64_t min_rev, err *e);
 
 /* Makes the next sync re-read every artifact (after the store's facet rows were rebuilt);
  * returns whether the index was loaded. Accepts NULL. Thread-safe. */

@@ -163,6 +163,12 @@ const store_migration store_migrations[] = {
      " version_id TEXT NOT NULL, size_bytes BIGINT NOT NULL, PRIMARY KEY (artifact_id, digest));"
      "CREATE INDEX oci_tar_layers_file ON oci_tar_layers(artifact_id, storage_key, path);",
      NULL, NULL},
+    /* 12: PostgreSQL: a small integer key per artifact (SQLite's rowid plays that part), so
+     * the in-memory facet index can filter full-text hits and the search cache hold them
+     * (src/index/); existing rows are numbered as the column is added */
+    {NULL, NULL,
+     "ALTER TABLE artifacts ADD COLUMN seq BIGSERIAL;"
+     "CREATE UNIQUE INDEX artifacts_seq ON artifacts(seq);"},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

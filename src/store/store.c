@@ -109,6 +109,18 @@ static int conn_take(db **out, store *s, err *e)
     }
 }
 
+static void conn_give(store *s, db *d);
+
+int store_conn_take(db **out, store *s, err *e)
+{
+    return conn_take(out, s, e);
+}
+
+void store_conn_give(store *s, db *d)
+{
+    conn_give(s, d);
+}
+
 static void conn_give(store *s, db *d)
 {
     pthread_mutex_lock(&s->mu);

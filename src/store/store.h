@@ -246,7 +246,8 @@ typedef struct store_change {
     const char *id, *org_id, *kind;
     bool live;     /* not deleted */
     bool visible;  /* is_public and enabled: in the public catalog */
-    int64_t rowid; /* SQLite: the artifact's full-text row (store_fts_hits); 0 on PostgreSQL */
+    int64_t rowid; /* the artifact's integer key: SQLite's rowid (its full-text row too),
+                    * PostgreSQL's seq */
     size_t nfacets;
     const char *const *facets, *const *values; /* nfacets (facet name, value) pairs */
 } store_change;
@@ -257,10 +258,11 @@ typedef struct store_change {
 int store_changes(store *s, int64_t since, int64_t *rev,
                   int (*cb)(void *ctx, const store_change *c), void *ctx, err *e);
 
-/* ---- full-text matches without the catalog join (SQLite; the facet index filters them) */
+/* ---- full-text matches without the catalog join (the facet index filters them) */
 typedef struct store_fts_hit {
-    int64_t rowid; /* the artifact's, as store_change.rowid */
+    int64_t rowid; /* the artifact's integer key, as store_change.rowid */
     double score;  /* ascending is more relevant */
+    bool match;    /* store_fts_scan's catch-up: false if the changed artifact no longer matches */
 } store_fts_hit;
 
 /* Every artifact whose full-text row matches search, with its relevance, in no order, live
@@ -268,6 +270,14 @@ typedef struct store_fts_hit {
  * such rows (PostgreSQL). */
 int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx,
                    const char *search, arena *a, err *e);
+/* PostgreSQL: the hits of search like store_fts_hits (relevance -ts_rank, which depends on
+ * the artifact's own text only), read in one snapshot whose catalog revision is put in *rev.
+ * With since < 0 every match; with since >= 0 only the artifacts changed after revision since
+ * (change_rev), each once, matching or not (.match): applied to the hits of revision since,
+ * they give exactly the hits of *rev. *supported is false on SQLite, where bm25 depends on the
+ * whole corpus (a change moves every score), so hits cannot be caught up from changed rows. */
+int store_fts_scan(store_fts_hit **out, size_t *n, int64_t *rev, bool *supported, store_tx *tx,
+                   const char *search, int64_t since, arena *a, err *e);
 /* Reads the artifacts of rowids[0..k) (k <= 256) into out[0..k) in that order; *n counts the
  * rows found (a row purged meanwhile leaves its slot zeroed). */
 int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,

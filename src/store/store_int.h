@@ -60,6 +60,11 @@ int store_purge_edge(store_tx *tx, int64_t before, err *e);
 /* Doubles an arena array of *cap items of size sz (the old copy stays in the arena). */
 void *store_grow(void *items, size_t *cap, size_t sz, arena *a);
 
+/* A pooled connection outside any transaction, for a single statement (its own snapshot),
+ * given back with store_conn_give. */
+int store_conn_take(db **out, store *s, err *e);
+void store_conn_give(store *s, db *d);
+
 /* Copies a nullable column into the arena. */
 char *store_col_str(db_stmt *st, int i, arena *a);
 

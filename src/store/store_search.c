@@ -113,8 +113,8 @@ static void q_from(q *b, const store_filter *f, const char **match)
 {
     *match = f->search ? fts_query_of(f->search, b->a, b->pg) : NULL;
     if (*match && b->pg) {
-        q_add(b, " FROM (SELECT id AS rid, -ts_rank(fts, to_tsquery('simple', ?)) AS score"
-                 " FROM artifacts WHERE fts @@ to_tsquery('simple', ?)) s JOIN artifacts a"
+        q_add(b, " FROM (SELECT id AS rid, seq, -ts_rank(fts, to_tsquery('simple', ?)) AS"
+                 " score FROM artifacts WHERE fts @@ to_tsquery('simple', ?)) s JOIN artifacts a"
                  " ON a.id = s.rid JOIN orgs o ON o.id = a.org_id");
         q_t(b, *match);
         q_t(b, *match);
@@ -225,9 +225,9 @@ static int search(store_artifact **out, size_t *n, int64_t *total, store_tx *tx,
     switch (sort) {
     case STORE_SORT_NAME: q_add(&b, " ORDER BY a.name ASC, a.id ASC"); break;
     case STORE_SORT_RELEVANCE:
-        /* Dialect: ties in insertion order (SQLite's rowid, as store_fts_hits' callers
-         * sort), by id on PostgreSQL. */
-        q_add(&b, b.pg ? " ORDER BY s.score ASC, a.id ASC" : " ORDER BY s.score ASC, s.rid ASC");
+        /* Ties in insertion order: SQLite's rowid, PostgreSQL's seq (the hit order of
+         * store_fts_hits and store_fts_scan, which the facet index path keeps). */
+        q_add(&b, b.pg ? " ORDER BY s.score ASC, s.seq ASC" : " ORDER BY s.score ASC, s.rid ASC");
         break;
     default: {
         char buf[96];
@@ -534,35 +534,51 @@ int store_changes(store *s, int64_t since, int64_t *rev,
 {
     enum { MAXF = 512 };
     store_tx *tx = NULL;
+    db *d = NULL;
     db_stmt *st = NULL;
     int rc = -1;
     arena *a = arena_create();
     const char **facets = arena_array(a, const char *, MAXF);
     const char **values = arena_array(a, const char *, MAXF);
-    if (store_tx_begin(&tx, s, false, e) < 0)
+    if (store_conn_take(&d, s, e) < 0)
         goto out;
-    if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
-        db_step(st, e) != 1)
-        goto out;
-    *rev = db_col_int(st, 0);
-    db_done(st);
-    st = NULL;
-    /* Dialect: SQLite's rowid is also the artifact's full-text row (store_fts_hits). */
-    if (db_query(&st, tx->d,
-                 is_pg(tx->d)
-                     ? "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                       " f.facet, f.value, 0 FROM artifacts a LEFT JOIN artifact_facets f"
-                       " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
-                       " WHERE a.change_rev > ? ORDER BY a.change_rev, a.id"
-                     : "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
-                       " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
-                 " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
-                 " WHERE a.change_rev > ?"
-                 /* by change_rev first, so the artifacts_change index drives the scan (by
-                  * id alone SQLite walks the whole table); one artifact, one change_rev */
-                 " ORDER BY a.change_rev, a.id",
-                 e, "i", since) < 0)
-        goto out;
+    bool pg = is_pg(d);
+    if (pg) {
+        /* One statement, so one snapshot and one round trip (a transaction would cost four):
+         * the revision rides on every row, and on a single row of NULLs when nothing
+         * changed. The key is seq (store_fts_scan). */
+        if (db_query(&st, d,
+                     "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                     " f.facet, f.value, a.seq, r.rev FROM catalog_revision r LEFT JOIN"
+                     " (artifacts a LEFT JOIN artifact_facets f ON f.artifact_id = a.id AND"
+                     " f.facet IN (" INDEX_FACETS ")) ON a.change_rev > ? WHERE r.id = 1"
+                     " ORDER BY a.change_rev, a.id",
+                     e, "i", since) < 0)
+            goto out;
+    } else {
+        store_conn_give(s, d);
+        d = NULL;
+        if (store_tx_begin(&tx, s, false, e) < 0)
+            goto out;
+        if (db_query(&st, tx->d, "SELECT rev FROM catalog_revision WHERE id = 1", e, "") < 0 ||
+            db_step(st, e) != 1)
+            goto out;
+        *rev = db_col_int(st, 0);
+        db_done(st);
+        st = NULL;
+        /* The key is the rowid, also the artifact's full-text row (store_fts_hits). */
+        if (db_query(&st, tx->d,
+                     "SELECT a.id, a.org_id, a.kind, a.deleted_at, a.is_public, a.enabled,"
+                     " f.facet, f.value, a.rowid FROM artifacts a LEFT JOIN artifact_facets f"
+                     " ON f.artifact_id = a.id AND f.facet IN (" INDEX_FACETS ")"
+                     " WHERE a.change_rev > ?"
+                     /* by change_rev first, so the artifacts_change index drives the scan (by
+                      * id alone SQLite walks the whole table); one artifact, one change_rev */
+                     " ORDER BY a.change_rev, a.id",
+                     e, "i", since) < 0)
+            goto out;
+    }
+    bool first = true;
     store_change cur = {0};
     char *cur_id = NULL;
     int step;
@@ -570,6 +586,14 @@ int store_changes(store *s, int64_t since, int64_t *rev,
         step = db_step(st, e);
         if (step < 0)
             goto out;
+        if (pg && first) {
+            if (step != 1) {
+                err_set(e, ERR_SERVER, "catalog revision missing");
+                goto out;
+            }
+            *rev = db_col_int(st, 9);
+        }
+        first = false;
         const char *id = step == 1 ? db_col_text(st, 0) : NULL;
         if (cur_id && (!id || strcmp(id, cur_id) != 0)) {
             cur.facets = facets;
@@ -602,6 +626,8 @@ int store_changes(store *s, int64_t since, int64_t *rev,
     rc = 0;
 out:
     db_done(st);
+    if (d)
+        store_conn_give(s, d);
     if (store_tx_end(tx, false, e) < 0)
         rc = -1;
     arena_free(a);
@@ -633,6 +659,7 @@ int store_fts_hits(store_fts_hit **out, size_t *n, bool *supported, store_tx *tx
             hits = store_grow(hits, &cap, sizeof(*hits), a);
         hits[*n].rowid = db_col_int(st, 0);
         hits[*n].score = db_col_double(st, 1);
+        hits[*n].match = true;
         (*n)++;
     }
     db_done(st);
@@ -646,9 +673,12 @@ int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
     *n = 0;
     if (!k)
         return 0;
-    q b = {.a = a, .pg = false};
-    q_add(&b, "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
-              " a.org_id WHERE a.rowid IN (");
+    /* Dialect: the integer key is SQLite's rowid, PostgreSQL's seq. */
+    q b = {.a = a, .pg = is_pg(tx->d)};
+    q_add(&b, b.pg ? "SELECT " STORE_ART_COLS ", a.seq FROM artifacts a JOIN orgs o ON o.id ="
+                     " a.org_id WHERE a.seq IN ("
+                   : "SELECT " STORE_ART_COLS ", a.rowid FROM artifacts a JOIN orgs o ON o.id ="
+                     " a.org_id WHERE a.rowid IN (");
     for (size_t i = 0; i < k && i < MAX_ARGS; i++) {
         q_add(&b, i ? ", ?" : "?");
         q_i(&b, rowids[i]);
@@ -668,5 +698,56 @@ int store_artifacts_by_rowid(store_artifact *out, size_t *n, store_tx *tx,
             }
     }
     db_done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int store_fts_scan(store_fts_hit **out, size_t *n, int64_t *rev, bool *supported, store_tx *tx,
+                   const char *search, int64_t since, arena *a, err *e)
+{
+    *out = NULL;
+    *n = 0;
+    *supported = is_pg(tx->d);
+    if (!*supported)
+        return 0;
+    db_stmt *st = NULL;
+    const char *match = fts_query_of(search, a, true);
+    /* One statement, one round trip: the revision rides on every row (on a row of NULLs when
+     * nothing matched or changed), so the hits are exactly those of that revision. With no
+     * word the search matches nothing, whatever changes. */
+    int rc = !match ? db_query(&st, tx->d,
+                               "SELECT rev, NULL, NULL FROM catalog_revision WHERE id = 1", e, "")
+             : since < 0
+                 ? db_query(&st, tx->d,
+                            "SELECT r.rev, a.seq, -ts_rank(a.fts, to_tsquery('simple', ?)) FROM"
+                            " catalog_revision r LEFT JOIN artifacts a ON a.fts @@"
+                            " to_tsquery('simple', ?) WHERE r.id = 1",
+                            e, "tt", match, match)
+                 : db_query(&st, tx->d,
+                            "SELECT r.rev, a.seq, CASE WHEN a.fts @@ to_tsquery('simple', ?) THEN"
+                            " -ts_rank(a.fts, to_tsquery('simple', ?)) END FROM catalog_revision r"
+                            " LEFT JOIN artifacts a ON a.change_rev > ? WHERE r.id = 1",
+                            e, "tti", match, match, since);
+    if (rc < 0)
+        return -1;
+    size_t cap = 256;
+    store_fts_hit *hits = arena_array(a, store_fts_hit, cap);
+    bool first = true;
+    while ((rc = db_step(st, e)) == 1) {
+        if (first)
+            *rev = db_col_int(st, 0);
+        first = false;
+        if (db_col_null(st, 1))
+            continue;
+        if (*n == cap)
+            hits = store_grow(hits, &cap, sizeof(*hits), a);
+        hits[*n].rowid = db_col_int(st, 1);
+        hits[*n].match = !db_col_null(st, 2);
+        hits[*n].score = hits[*n].match ? db_col_double(st, 2) : 0;
+        (*n)++;
+    }
+    db_done(st);
+    if (rc == 0 && first)
+        return err_set(e, ERR_SERVER, "catalog revision missing");
+    *out = hits;
     return rc < 0 ? -1 : 0;
 }

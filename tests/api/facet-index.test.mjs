@@ -160,3 +160,72 @@ test('a restarted server rebuilds the index from the store with the same counts'
     await again.stop();
   }
 });
+
+// Relevance search on the index server reads its matches from the in-memory side (SQLite: the
+// FTS5 rows; PostgreSQL: the search cache, caught up from the change feed). A search repeated
+// after the text of its matches changed, written through the other server, gives the new
+// matches, with the same total, order and pages as SQL on the other server.
+test('a repeated search follows text changes made through another server', { timeout: 60_000 }, async () => {
+  const idx = await startServer({ keepDataDir: true });
+  let sql;
+  try {
+    sql = await startServer({ dataDir: idx.dataDir, keepDataDir: true, adminToken: idx.adminToken,
+      args: ['--facet-index', 'off'] });
+    const o = await mkOrgWithTokens(idx, uniq('fs'));
+    const word = `qz${Date.now().toString(36)}`;
+    const base = `/api/v1/org/${o.slug}/models`;
+    const mk = async (name, summary) => {
+      const r = await api(sql, 'POST', base, { token: o.writer, body: { name, summary, tags: ['chat'] } });
+      assert.equal(r.status, 201, r.text);
+    };
+    const patch = async (name, body) => {
+      const r = await api(sql, 'PATCH', `${base}/${name}`, { token: o.writer, body });
+      assert.equal(r.status, 200, r.text);
+    };
+    const n = { a: uniq('alpha'), b: `${word}-${uniq('beta')}`, c: uniq('gamma') };
+    await mk(n.a, `about ${word} things`);
+    await mk(n.b, 'named after it');
+    await mk(n.c, 'nothing to see');
+    const names = async (srv, q) => {
+      const r = await api(srv, 'GET', `${base}?${q}`, { token: o.reader });
+      assert.equal(r.status, 200, r.text);
+      return { total: r.json.total, names: r.json.items.map((i) => i.name.split('/').pop()), next: r.json.next_cursor };
+    };
+    // both servers, every page of one item: same matches, order and total
+    const check = async (want, ctx) => {
+      const a = await names(idx, `search=${word}`);
+      const b = await names(sql, `search=${word}`);
+      assert.deepEqual([...a.names].sort(), [...want].sort(), `matches, ${ctx}`);
+      assert.equal(a.total, want.length, `total, ${ctx}`);
+      assert.deepEqual(a, b, `index server = SQL server, ${ctx}`);
+      const paged = [];
+      let cursor = null;
+      do {
+        const p = await names(idx, `search=${word}&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        paged.push(...p.names);
+        cursor = p.next;
+      } while (cursor);
+      assert.deepEqual(paged, a.names, `pages, ${ctx}`);
+      const f = await names(idx, `search=${word}&tags=chat&framework=gguf`);
+      assert.equal(f.total, 0, `filtered by a facet nobody has, ${ctx}`);
+    };
+    await check([n.a, n.b], 'created');
+    await patch(n.c, { summary: `now ${word} too` });
+    await sleep(150); // another process's commits reach a SQLite server's revision within 100 ms
+    await check([n.a, n.b, n.c], 'a summary gained the word');
+    await patch(n.a, { summary: 'about other things' });
+    await sleep(150);
+    await check([n.b, n.c], 'a summary lost the word');
+    let r = await api(sql, 'DELETE', `${base}/${n.b}`, { token: o.admin });
+    assert.equal(r.status, 204, r.text);
+    await sleep(150);
+    await check([n.c], 'the name match deleted');
+    r = await api(sql, 'POST', `${base}/${n.b}/restore`, { token: o.admin });
+    assert.equal(r.status, 200, r.text);
+    await sleep(150);
+    await check([n.b, n.c], 'restored');
+  } finally {
+    if (sql) await sql.stop();
+    await idx.stop();
+  }
+});
