@@ -64,6 +64,12 @@ int db_begin(db *d, int mode, err *e);
 /* Returns rows changed by the last statement. */
 int64_t db_changes(db *d);
 
+/* Prefix of a write that cannot violate a unique index (it sets no column of one), so no
+ * caller can recover from its failure: PostgreSQL runs it without a savepoint in a
+ * transaction (a failure then fails the transaction's COMMIT). DELETE and INSERT ... ON
+ * CONFLICT DO NOTHING never need the mark. An SQL comment: SQLite ignores it. */
+#define DB_NO_UNIQUE "/*no-unique*/ "
+
 /* Prepares sql (drivers cache prepared statements by their text) and binds parameters
  * described by types, one char each: 't' const char * (NULL binds NULL), 'i' int64_t,
  * 'b' int (bool). Returns 0 or -1. Release the statement with db_done(). */

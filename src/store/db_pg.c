@@ -9,8 +9,12 @@
  * publish, alias moves, quota counting) stay serial across every cairnd on the database; read
  * transactions run at REPEATABLE READ so every statement sees one snapshot.
  * SQLite carries on after a failed statement (say a unique violation the store turns into a
- * 409 and recovers from); PostgreSQL would abort the whole transaction, so inside one every
- * writing statement runs under a savepoint that is rolled back if it fails.
+ * 409 and recovers from); PostgreSQL would abort the whole transaction, so inside one a write
+ * that can fail that way runs under a savepoint that is rolled back if it fails: an INSERT
+ * (unless ON CONFLICT DO NOTHING) and an UPDATE (unless the store marked it DB_NO_UNIQUE).
+ * A DELETE cannot violate a unique index; those writes run bare, and if one fails anyway the
+ * transaction is spoiled and its COMMIT fails (never a silent rollback reported as a commit).
+ * Moving the savepoint is pipelined with the statement: one round trip per write.
  * Every session has a statement timeout and a lock timeout. A connection that broke is reset
  * and its prepared statements forgotten; a statement that fails on a broken connection outside
  * a transaction is retried once on the new one.
@@ -51,7 +55,8 @@ typedef struct pg_stmt {
     int row, nrows;
     size_t slot;
     bool in_use, cached, executed;
-    bool writes; /* INSERT, UPDATE or DELETE: runs under a savepoint inside a transaction */
+    bool writes;    /* INSERT, UPDATE or DELETE */
+    bool savepoint; /* a write that may fail on a unique violation: under a savepoint in a tx */
 } pg_stmt;
 
 typedef struct pg_db {
@@ -61,11 +66,10 @@ typedef struct pg_db {
     int64_t changes;
     unsigned next_name;
     bool in_tx;
-    /* Write statements in a transaction run under the savepoint cairn_stmt, so a failed one
-     * is undone alone. sp_open: it is set; sp_fresh: and no write ran since (the next write
-     * needs no round trip to set it). A write transaction sets it with its BEGIN; later writes
-     * move it with one "RELEASE; SAVEPOINT" before they run: two round trips per write, not
-     * three. */
+    /* Writes that may fail on a unique violation run under the savepoint cairn_stmt, so a
+     * failed one is undone alone. sp_open: it is set; sp_fresh: and no write ran since (the
+     * next such write needs not move it). A write transaction sets it with its BEGIN; later
+     * writes move it with "RELEASE", "SAVEPOINT" pipelined with the statement itself. */
     bool sp_open, sp_fresh;
     pg_stmt *cache[CACHE_SLOTS];
 } pg_db;
@@ -189,6 +193,10 @@ static int pg_exec(db *base, const char *sql, err *e)
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_fail(d, r, "exec", e);
+    else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        /* The server ends a transaction a statement failed in with ROLLBACK. */
+        rc = err_set(e, ERR_DATABASE, "database error: the transaction failed and was rolled"
+                                      " back");
     else
         d->changes = parse_i64(PQcmdTuples(r));
     PQclear(r);
@@ -311,8 +319,12 @@ static int pg_prepare(db_stmt **out, db *base, const char *sql, err *e)
     }
     memset(s->kinds, 'n', (size_t)s->nparams);
     const char *w = sql + strspn(sql, " \t\n");
-    s->writes = strncasecmp(w, "INSERT", 6) == 0 || strncasecmp(w, "UPDATE", 6) == 0 ||
-                strncasecmp(w, "DELETE", 6) == 0;
+    bool marked = strncmp(w, DB_NO_UNIQUE, sizeof(DB_NO_UNIQUE) - 1) == 0;
+    if (marked)
+        w += sizeof(DB_NO_UNIQUE) - 1 + strspn(w + sizeof(DB_NO_UNIQUE) - 1, " \t\n");
+    bool ins = strncasecmp(w, "INSERT", 6) == 0, upd = strncasecmp(w, "UPDATE", 6) == 0;
+    s->writes = ins || upd || strncasecmp(w, "DELETE", 6) == 0;
+    s->savepoint = !marked && (upd || (ins && !strstr(w, "ON CONFLICT DO NOTHING")));
     if (!c) {
         s->cached = true;
         d->cache[slot] = s;
@@ -350,9 +362,78 @@ static int pg_bind_null(db_stmt *base, int i)
     return set_param((pg_stmt *)base, i, 'n', NULL);
 }
 
-/* Prepares s on the server with its current parameter types, unless it already is: text
+/* Runs the queries of a pipeline (the savepoint move before a write) and s in one round trip;
+ * returns s's result, or the first failure among them. */
+static PGresult *run_pipelined(pg_stmt *s, const char *const *pre, int npre, const Oid *oids,
+                               const char *prepare_as)
+{
+    pg_db *d = s->owner;
+    PGconn *c = d->c;
+    int n = s->nparams, sent = 0;
+    bool ok = PQenterPipelineMode(c) == 1;
+    for (int i = 0; ok && i < npre; i++, sent++)
+        ok = PQsendQueryParams(c, pre[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (ok && prepare_as) {
+        ok = PQsendPrepare(c, prepare_as, s->pg_sql, n, oids) == 1;
+        sent += ok;
+    }
+    if (ok) {
+        ok = prepare_as || s->name[0]
+                 ? PQsendQueryPrepared(c, prepare_as ? prepare_as : s->name, n,
+                                       (const char *const *)s->vals, NULL, NULL, 0) == 1
+                 : PQsendQueryParams(c, s->pg_sql, n, oids, (const char *const *)s->vals, NULL,
+                                     NULL, 0) == 1;
+        sent += ok;
+    }
+    if (ok)
+        ok = PQpipelineSync(c) == 1;
+    PGresult *keep = NULL;
+    bool prepared = false;
+    /* Each query's results end with a NULL; the sync point ends the pipeline. */
+    for (int i = 0; ok && i < sent; i++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            ok = false;
+            break;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (prepare_as && i == npre)
+            prepared = good;
+        if (!keep && (!good || i == sent - 1))
+            keep = r;
+        else
+            PQclear(r);
+        for (PGresult *x; (x = PQgetResult(c)) != NULL;)
+            PQclear(x);
+    }
+    if (ok) {
+        PGresult *r;
+        while ((r = PQgetResult(c)) != NULL) {
+            bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+            PQclear(r);
+            if (sync)
+                break;
+        }
+    }
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && PQexitPipelineMode(c) != 1)
+        log_error(NULL, "db.pipeline_exit", "s:s", "msg", PQerrorMessage(c));
+    if (prepared) {
+        memcpy(s->name, prepare_as, strlen(prepare_as) + 1);
+        memcpy(s->types, s->kinds, (size_t)n);
+        s->types[n] = '\0';
+    }
+    if (!ok && keep && PQresultStatus(keep) != PGRES_FATAL_ERROR) {
+        PQclear(keep);
+        keep = NULL;
+    }
+    return keep; /* NULL: the connection failed (pg_fail reads PQerrorMessage) */
+}
+
+/* Runs s, preceded in the same round trip by the parameterless queries pre (npre of them).
+ * Prepares s on the server with its current parameter types, unless it already is: text
  * (NULL included) is TEXT, integers INT8, bind_null's NULL is left for the server to type. */
-static PGresult *run(pg_stmt *s)
+static PGresult *run(pg_stmt *s, const char *const *pre, int npre)
 {
     pg_db *d = s->owner;
     char types[sizeof(s->types)];
@@ -370,10 +451,12 @@ static PGresult *run(pg_stmt *s)
         poids[i] = s->kinds[i] == 'i' ? OID_INT8 : s->kinds[i] == 't' ? OID_TEXT : 0;
     PGresult *r;
     if (!keyable || !s->cached) {
-        r = PQexecParams(d->c, s->pg_sql, n, poids, (const char *const *)s->vals, NULL, NULL, 0);
+        r = npre ? run_pipelined(s, pre, npre, poids, NULL)
+                 : PQexecParams(d->c, s->pg_sql, n, poids, (const char *const *)s->vals, NULL,
+                                NULL, 0);
     } else {
+        char name[16] = "";
         if (!s->name[0] || strcmp(s->types, types) != 0) {
-            char name[16];
             snprintf(name, sizeof(name), "c%u", d->next_name++);
             if (s->name[0]) {
                 char dealloc[48];
@@ -381,17 +464,23 @@ static PGresult *run(pg_stmt *s)
                 PQclear(PQexec(d->c, dealloc));
                 s->name[0] = '\0';
             }
-            PGresult *p = PQprepare(d->c, name, s->pg_sql, n, poids);
-            if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-                if (poids != oids)
-                    free(poids);
-                return p;
-            }
-            PQclear(p);
-            memcpy(s->name, name, sizeof(name));
-            memcpy(s->types, types, (size_t)n + 1);
         }
-        r = PQexecPrepared(d->c, s->name, n, (const char *const *)s->vals, NULL, NULL, 0);
+        if (npre) {
+            r = run_pipelined(s, pre, npre, poids, name[0] ? name : NULL);
+        } else {
+            if (name[0]) {
+                PGresult *p = PQprepare(d->c, name, s->pg_sql, n, poids);
+                if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                    if (poids != oids)
+                        free(poids);
+                    return p;
+                }
+                PQclear(p);
+                memcpy(s->name, name, sizeof(name));
+                memcpy(s->types, types, (size_t)n + 1);
+            }
+            r = PQexecPrepared(d->c, s->name, n, (const char *const *)s->vals, NULL, NULL, 0);
+        }
     }
     if (poids != oids)
         free(poids);
@@ -403,14 +492,20 @@ static int pg_step(db_stmt *base, err *e)
     pg_stmt *s = (pg_stmt *)base;
     pg_db *d = s->owner;
     if (!s->executed) {
-        bool sp = s->writes && d->in_tx;
-        if (sp && !d->sp_fresh)
-            PQclear(PQexec(d->c, d->sp_open ? "RELEASE SAVEPOINT cairn_stmt; SAVEPOINT cairn_stmt"
-                                            : "SAVEPOINT cairn_stmt"));
+        bool sp = s->savepoint && d->in_tx;
+        const char *pre[2];
+        int npre = 0;
+        if (sp && !d->sp_fresh) {
+            if (d->sp_open)
+                pre[npre++] = "RELEASE SAVEPOINT cairn_stmt";
+            pre[npre++] = "SAVEPOINT cairn_stmt";
+        }
         if (sp)
-            d->sp_open = true, d->sp_fresh = false;
+            d->sp_open = true;
+        if (s->writes && d->in_tx)
+            d->sp_fresh = false; /* a failure now would undo this write too */
         for (int attempt = 0;; attempt++) {
-            s->res = run(s);
+            s->res = run(s, pre, npre);
             ExecStatusType st = PQresultStatus(s->res);
             if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
                 s->executed = true;

@@ -408,13 +408,13 @@ int store_fts_refresh(db *d, const store_artifact *m, err *e)
     json_decref(arr);
     if (is_pg(d)) {
         if (m->deleted_at)
-            return db_run(d, "UPDATE artifacts SET fts = NULL WHERE id = ?", e, "t", m->id) < 0
+            return db_run(d, DB_NO_UNIQUE "UPDATE artifacts SET fts = NULL WHERE id = ?", e, "t", m->id) < 0
                        ? -1
                        : 0;
         arena *a = arena_create();
         int64_t rc = db_run(
             d,
-            "UPDATE artifacts SET fts = setweight(to_tsvector('simple', ?), 'A') ||"
+            DB_NO_UNIQUE "UPDATE artifacts SET fts = setweight(to_tsvector('simple', ?), 'A') ||"
             " setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?),"
             " 'C') || setweight(to_tsvector('simple', ?), 'D') WHERE id = ?",
             e, "ttttt", words_of(m->name, a), words_of(m->pretty_name, a),
