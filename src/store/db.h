@@ -32,6 +32,7 @@ typedef struct db_ops {
     void (*done)(db_stmt *st);
     int64_t (*changes)(db *d);
     int (*begin)(db *d, int mode, err *e); /* DB_READ, DB_WRITE, DB_WRITE_UNLOCKED */
+    void (*defer)(db_stmt *st); /* NULL: the driver runs every statement at once */
 } db_ops;
 
 extern const db_ops db_sqlite_ops;
@@ -82,6 +83,14 @@ typedef struct db_arg {
 } db_arg;
 /* Like db_query, with parameters from an array (for SQL built at run time). */
 int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n);
+/* Runs a write whose change count the caller does not need and that cannot fail on a unique
+ * violation (a DELETE, an INSERT ... ON CONFLICT DO NOTHING or a DB_NO_UNIQUE update). Inside
+ * a transaction PostgreSQL may send it without waiting for its answer, pipelined with the
+ * next statement: if it fails, that next statement or the COMMIT fails (and no caller could
+ * have recovered from its failure anyway). Returns 0 or -1. */
+int db_write(db *d, const char *sql, err *e, const char *types, ...);
+/* Like db_write, with parameters from an array (for SQL built at run time). */
+int db_write_v(db *d, const char *sql, err *e, const db_arg *args, size_t n);
 /* Returns the driver's name ("sqlite", "postgres"). */
 const char *db_driver(const db *d);
 

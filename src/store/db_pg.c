@@ -57,6 +57,7 @@ typedef struct pg_stmt {
     bool in_use, cached, executed;
     bool writes;    /* INSERT, UPDATE or DELETE */
     bool savepoint; /* a write that may fail on a unique violation: under a savepoint in a tx */
+    bool defer;     /* db_write: may be sent without waiting for its answer (pg_step) */
 } pg_stmt;
 
 typedef struct pg_db {
@@ -71,6 +72,11 @@ typedef struct pg_db {
      * next such write needs not move it). A write transaction sets it with its BEGIN; later
      * writes move it with "RELEASE", "SAVEPOINT" pipelined with the statement itself. */
     bool sp_open, sp_fresh;
+    /* Deferred writes (db_write) sent into the pipeline whose answers are not read yet: they
+     * are read in the round trip of the next statement. spoiled: a statement failed with no
+     * savepoint to roll back to, so the transaction cannot commit. */
+    int pending;
+    bool spoiled;
     pg_stmt *cache[CACHE_SLOTS];
 } pg_db;
 
@@ -138,9 +144,10 @@ static int pg_reconnect(pg_db *d)
 {
     if (PQstatus(d->c) == CONNECTION_OK)
         return 0;
-    PQreset(d->c);
+    PQreset(d->c); /* leaves pipeline mode too */
     cache_forget(d);
-    d->in_tx = d->sp_open = d->sp_fresh = false;
+    d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = false;
+    d->pending = 0;
     if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
         log_error(NULL, "db.reconnect_failed", "s:s", "msg", PQerrorMessage(d->c));
         return -1;
@@ -180,28 +187,39 @@ static void pg_close(db *base)
     free(d);
 }
 
-/* Runs parameterless SQL (one or more statements) with the simple protocol. */
+static int drain(pg_db *d, err *e);
+
+/* Runs parameterless SQL (one or more statements) with the simple protocol, after the
+ * deferred writes' answers. */
 static int pg_exec(db *base, const char *sql, err *e)
 {
     pg_db *d = (pg_db *)base;
     bool tx_control = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
+    bool commit = strcmp(sql, "COMMIT") == 0;
     if (tx_control && !d->in_tx)
-        return strcmp(sql, "ROLLBACK") == 0 ? 0 : err_set(e, ERR_UNAVAILABLE, "database "
-                                                          "connection lost, retry");
-    PGresult *r = PQexec(d->c, sql);
+        return !commit ? 0 : err_set(e, ERR_UNAVAILABLE, "database connection lost, retry");
+    err ignored = {0};
+    if (drain(d, commit ? e : &ignored) < 0 && commit) {
+        d->in_tx = false; /* the caller rolls back; nothing else may run in this one */
+        PQclear(PQexec(d->c, "ROLLBACK"));
+        d->sp_open = d->sp_fresh = d->spoiled = false;
+        return -1;
+    }
+    PGresult *r = PQexec(d->c, commit && d->spoiled ? "ROLLBACK" : sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_fail(d, r, "exec", e);
-    else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0)
-        /* The server ends a transaction a statement failed in with ROLLBACK. */
+    else if (commit && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        /* A statement failed with no savepoint to roll back to (the server ends such a
+         * transaction with ROLLBACK whatever it is asked). */
         rc = err_set(e, ERR_DATABASE, "database error: the transaction failed and was rolled"
                                       " back");
     else
         d->changes = parse_i64(PQcmdTuples(r));
     PQclear(r);
     if (tx_control)
-        d->in_tx = d->sp_open = d->sp_fresh = false;
+        d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = false;
     if (rc < 0 && PQstatus(d->c) == CONNECTION_BAD)
         pg_reconnect(d);
     return rc;
@@ -223,6 +241,7 @@ static int pg_begin(db *base, int mode, err *e)
             PQclear(r);
             d->in_tx = true;
             d->sp_open = d->sp_fresh = mode != DB_READ;
+            d->spoiled = false;
             return 0;
         }
         if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {
@@ -362,35 +381,16 @@ static int pg_bind_null(db_stmt *base, int i)
     return set_param((pg_stmt *)base, i, 'n', NULL);
 }
 
-/* Runs the queries of a pipeline (the savepoint move before a write) and s in one round trip;
- * returns s's result, or the first failure among them. */
-static PGresult *run_pipelined(pg_stmt *s, const char *const *pre, int npre, const Oid *oids,
-                               const char *prepare_as)
+/* Reads the answers of the n queries sent into the pipeline and its sync point, and leaves
+ * pipeline mode. Returns the answer of the last query (or the first failure, at *failed_at),
+ * NULL if the connection failed. */
+static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at)
 {
-    pg_db *d = s->owner;
     PGconn *c = d->c;
-    int n = s->nparams, sent = 0;
-    bool ok = PQenterPipelineMode(c) == 1;
-    for (int i = 0; ok && i < npre; i++, sent++)
-        ok = PQsendQueryParams(c, pre[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
-    if (ok && prepare_as) {
-        ok = PQsendPrepare(c, prepare_as, s->pg_sql, n, oids) == 1;
-        sent += ok;
-    }
-    if (ok) {
-        ok = prepare_as || s->name[0]
-                 ? PQsendQueryPrepared(c, prepare_as ? prepare_as : s->name, n,
-                                       (const char *const *)s->vals, NULL, NULL, 0) == 1
-                 : PQsendQueryParams(c, s->pg_sql, n, oids, (const char *const *)s->vals, NULL,
-                                     NULL, 0) == 1;
-        sent += ok;
-    }
-    if (ok)
-        ok = PQpipelineSync(c) == 1;
     PGresult *keep = NULL;
-    bool prepared = false;
-    /* Each query's results end with a NULL; the sync point ends the pipeline. */
-    for (int i = 0; ok && i < sent; i++) {
+    bool ok = PQpipelineSync(c) == 1;
+    *failed_at = -1;
+    for (int i = 0; ok && i < n; i++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
             ok = false;
@@ -398,90 +398,156 @@ static PGresult *run_pipelined(pg_stmt *s, const char *const *pre, int npre, con
         }
         ExecStatusType st = PQresultStatus(r);
         bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-        if (prepare_as && i == npre)
-            prepared = good;
-        if (!keep && (!good || i == sent - 1))
+        if (!good && *failed_at < 0)
+            *failed_at = i;
+        if (!keep && (!good || i == n - 1))
             keep = r;
         else
             PQclear(r);
-        for (PGresult *x; (x = PQgetResult(c)) != NULL;)
+        for (PGresult *x; (x = PQgetResult(c)) != NULL;) /* each answer ends with a NULL */
             PQclear(x);
     }
-    if (ok) {
-        PGresult *r;
-        while ((r = PQgetResult(c)) != NULL) {
-            bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-            PQclear(r);
-            if (sync)
-                break;
-        }
+    for (PGresult *r; ok && (r = PQgetResult(c)) != NULL;) {
+        bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync)
+            break;
     }
+    d->pending = 0;
     if (PQpipelineStatus(c) != PQ_PIPELINE_OFF && PQexitPipelineMode(c) != 1)
         log_error(NULL, "db.pipeline_exit", "s:s", "msg", PQerrorMessage(c));
-    if (prepared) {
-        memcpy(s->name, prepare_as, strlen(prepare_as) + 1);
-        memcpy(s->types, s->kinds, (size_t)n);
-        s->types[n] = '\0';
+    if (!ok) {
+        if (keep && PQresultStatus(keep) != PGRES_FATAL_ERROR) {
+            PQclear(keep);
+            keep = NULL;
+        }
+        if (*failed_at < 0)
+            *failed_at = n - 1;
     }
-    if (!ok && keep && PQresultStatus(keep) != PGRES_FATAL_ERROR) {
-        PQclear(keep);
-        keep = NULL;
-    }
-    return keep; /* NULL: the connection failed (pg_fail reads PQerrorMessage) */
+    return keep;
 }
 
-/* Runs s, preceded in the same round trip by the parameterless queries pre (npre of them).
- * Prepares s on the server with its current parameter types, unless it already is: text
- * (NULL included) is TEXT, integers INT8, bind_null's NULL is left for the server to type. */
-static PGresult *run(pg_stmt *s, const char *const *pre, int npre)
+/* Waits for the deferred writes sent so far. Returns 0, or -1 with their failure (the
+ * transaction is spoiled) in e. */
+static int drain(pg_db *d, err *e)
+{
+    if (d->pending == 0)
+        return 0;
+    int failed_at;
+    PGresult *r = pipeline_finish(d, d->pending, &failed_at);
+    if (failed_at < 0) {
+        PQclear(r);
+        return 0;
+    }
+    d->spoiled = true;
+    int rc = pg_fail(d, r, "deferred write", e);
+    PQclear(r);
+    return rc;
+}
+
+/* Makes sure s is prepared on the server for its current parameter types, unless it runs
+ * unnamed (not cached, or too many parameters to key). Fills oids. Returns 0, or -1 with the
+ * failure in *fail (NULL: out of memory or a failed deferred write, in e). */
+static int ensure_prepared(pg_stmt *s, Oid *oids, PGresult **fail, err *e)
 {
     pg_db *d = s->owner;
-    char types[sizeof(s->types)];
     int n = s->nparams;
-    bool keyable = n < (int)sizeof(types);
-    if (keyable) {
-        memcpy(types, s->kinds, (size_t)n);
-        types[n] = '\0';
+    *fail = NULL;
+    for (int i = 0; i < n; i++)
+        oids[i] = s->kinds[i] == 'i' ? OID_INT8 : s->kinds[i] == 't' ? OID_TEXT : 0;
+    if (n >= (int)sizeof(s->types) || !s->cached)
+        return 0;
+    if (s->name[0] && memcmp(s->types, s->kinds, (size_t)n) == 0 && s->types[n] == '\0')
+        return 0;
+    if (drain(d, e) < 0) /* preparing is a round trip of its own: not in a pipeline */
+        return -1;
+    if (s->name[0]) {
+        char dealloc[48];
+        snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", s->name);
+        PQclear(PQexec(d->c, dealloc));
+        s->name[0] = '\0';
     }
+    char name[16];
+    snprintf(name, sizeof(name), "c%u", d->next_name++);
+    PGresult *p = PQprepare(d->c, name, s->pg_sql, n, oids);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+        *fail = p;
+        return -1;
+    }
+    PQclear(p);
+    memcpy(s->name, name, sizeof(name));
+    memcpy(s->types, s->kinds, (size_t)n);
+    s->types[n] = '\0';
+    return 0;
+}
+
+static int send_query(pg_stmt *s, const Oid *oids)
+{
+    PGconn *c = s->owner->c;
+    return s->name[0] ? PQsendQueryPrepared(c, s->name, s->nparams,
+                                            (const char *const *)s->vals, NULL, NULL, 0)
+                      : PQsendQueryParams(c, s->pg_sql, s->nparams, oids,
+                                          (const char *const *)s->vals, NULL, NULL, 0);
+}
+
+/* Most deferred writes waiting in the pipeline before the driver reads their answers. */
+#define MAX_PENDING 256
+
+/* Runs s: alone, or in one round trip after the deferred writes waiting in the pipeline and
+ * the parameterless queries pre (the savepoint move); or, when deferred, sends it into the
+ * pipeline without waiting (*sent set, NULL returned). Returns s's result, or the first
+ * failure (*failed_here false when it was not s's own), NULL if the connection failed or a
+ * deferred write failed (then in e). */
+static PGresult *run(pg_stmt *s, const char *const *pre, int npre, bool defer, bool *sent,
+                     bool *failed_here, err *e)
+{
+    pg_db *d = s->owner;
+    PGconn *c = d->c;
+    int n = s->nparams;
+    *sent = false;
+    *failed_here = true;
     Oid oids[64];
     Oid *poids = n <= 64 ? oids : calloc((size_t)n, sizeof(Oid));
+    PGresult *r = NULL;
     if (!poids)
         return NULL;
-    for (int i = 0; i < n; i++)
-        poids[i] = s->kinds[i] == 'i' ? OID_INT8 : s->kinds[i] == 't' ? OID_TEXT : 0;
-    PGresult *r;
-    if (!keyable || !s->cached) {
-        r = npre ? run_pipelined(s, pre, npre, poids, NULL)
-                 : PQexecParams(d->c, s->pg_sql, n, poids, (const char *const *)s->vals, NULL,
-                                NULL, 0);
-    } else {
-        char name[16] = "";
-        if (!s->name[0] || strcmp(s->types, types) != 0) {
-            snprintf(name, sizeof(name), "c%u", d->next_name++);
-            if (s->name[0]) {
-                char dealloc[48];
-                snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", s->name);
-                PQclear(PQexec(d->c, dealloc));
-                s->name[0] = '\0';
-            }
-        }
-        if (npre) {
-            r = run_pipelined(s, pre, npre, poids, name[0] ? name : NULL);
-        } else {
-            if (name[0]) {
-                PGresult *p = PQprepare(d->c, name, s->pg_sql, n, poids);
-                if (PQresultStatus(p) != PGRES_COMMAND_OK) {
-                    if (poids != oids)
-                        free(poids);
-                    return p;
-                }
-                PQclear(p);
-                memcpy(s->name, name, sizeof(name));
-                memcpy(s->types, types, (size_t)n + 1);
-            }
-            r = PQexecPrepared(d->c, s->name, n, (const char *const *)s->vals, NULL, NULL, 0);
-        }
+    if (ensure_prepared(s, poids, &r, e) < 0) {
+        *failed_here = r != NULL;
+        goto out;
     }
+    if (defer) {
+        if ((d->pending > 0 || PQenterPipelineMode(c) == 1) && send_query(s, poids) == 1) {
+            d->pending++;
+            *sent = true;
+            if (d->pending >= MAX_PENDING && drain(d, e) < 0) {
+                *sent = false;
+                *failed_here = false;
+            }
+            goto out;
+        }
+        if (d->pending == 0 && PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+            PQexitPipelineMode(c);
+    }
+    if (d->pending == 0 && npre == 0) {
+        r = s->name[0] ? PQexecPrepared(c, s->name, n, (const char *const *)s->vals, NULL, NULL, 0)
+                       : PQexecParams(c, s->pg_sql, n, poids, (const char *const *)s->vals, NULL,
+                                      NULL, 0);
+        goto out;
+    }
+    int queued = d->pending;
+    bool ok = queued > 0 || PQenterPipelineMode(c) == 1;
+    for (int i = 0; ok && i < npre; i++, queued++)
+        ok = PQsendQueryParams(c, pre[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+    if (ok && (ok = send_query(s, poids) == 1))
+        queued++;
+    int failed_at;
+    r = pipeline_finish(d, queued, &failed_at);
+    if (!ok && failed_at < 0) {
+        PQclear(r);
+        r = NULL;
+    }
+    *failed_here = failed_at < 0 || failed_at == queued - 1;
+out:
     if (poids != oids)
         free(poids);
     return r;
@@ -493,6 +559,7 @@ static int pg_step(db_stmt *base, err *e)
     pg_db *d = s->owner;
     if (!s->executed) {
         bool sp = s->savepoint && d->in_tx;
+        bool defer = s->defer && s->writes && !s->savepoint && d->in_tx;
         const char *pre[2];
         int npre = 0;
         if (sp && !d->sp_fresh) {
@@ -505,9 +572,18 @@ static int pg_step(db_stmt *base, err *e)
         if (s->writes && d->in_tx)
             d->sp_fresh = false; /* a failure now would undo this write too */
         for (int attempt = 0;; attempt++) {
-            s->res = run(s, pre, npre);
+            bool sent, here;
+            err inner = {0};
+            s->res = run(s, pre, npre, defer, &sent, &here, &inner);
+            if (sent) { /* its answer is read with the next statement's */
+                s->executed = true;
+                s->nrows = 0;
+                s->row = -1;
+                d->changes = 0;
+                break;
+            }
             ExecStatusType st = PQresultStatus(s->res);
-            if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (s->res && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
                 s->executed = true;
                 s->nrows = st == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
                 s->row = -1;
@@ -521,12 +597,14 @@ static int pg_step(db_stmt *base, err *e)
                 s->res = NULL;
                 continue;
             }
-            int rc = pg_fail(d, s->res, s->sql, e);
+            int rc = inner.kind != ERR_NONE ? (*e = inner, -1) : pg_fail(d, s->res, s->sql, e);
             PQclear(s->res);
             s->res = NULL;
+            if (d->in_tx && (!sp || !here))
+                d->spoiled = true; /* nothing to roll back to: the transaction is lost */
             if (broken)
                 pg_reconnect(d);
-            else if (sp) {
+            else if (sp && !d->spoiled) {
                 PQclear(PQexec(d->c, "ROLLBACK TO SAVEPOINT cairn_stmt; RELEASE SAVEPOINT"
                                      " cairn_stmt"));
                 d->sp_open = false;
@@ -537,6 +615,11 @@ static int pg_step(db_stmt *base, err *e)
     if (++s->row < s->nrows)
         return 1;
     return 0;
+}
+
+static void pg_defer(db_stmt *base)
+{
+    ((pg_stmt *)base)->defer = true;
 }
 
 static const char *pg_col_text(db_stmt *base, int i)
@@ -575,6 +658,7 @@ static bool pg_col_null(db_stmt *base, int i)
 static void pg_done(db_stmt *base)
 {
     pg_stmt *s = (pg_stmt *)base;
+    s->defer = false;
     if (s->cached) {
         stmt_reset_result(s);
         for (int i = 0; i < s->nparams; i++) {
@@ -610,4 +694,5 @@ const db_ops db_pg_ops = {
     .done = pg_done,
     .changes = pg_changes,
     .begin = pg_begin,
+    .defer = pg_defer,
 };

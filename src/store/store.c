@@ -247,8 +247,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     err tmp = {0};
     if (commit) {
         if (tx->dirty &&
-            db_run(tx->d, DB_NO_UNIQUE "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1", e,
-                   "") < 0) {
+            db_write(tx->d, DB_NO_UNIQUE "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1",
+                     e, "") < 0) {
             db_exec(tx->d, "ROLLBACK", &tmp);
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);

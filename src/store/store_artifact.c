@@ -53,15 +53,9 @@ static int facet_flush(db *d, facet_rows *f, err *e)
         used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s(?, ?, ?, ?, ?, ?, ?)",
                                  i ? ", " : "");
     snprintf(sql + used, sizeof(sql) - used, " ON CONFLICT DO NOTHING");
-    db_stmt *st = NULL;
-    int rc = db_query_v(&st, d, sql, e, f->args, f->n * 7);
-    if (rc == 0) {
-        while ((rc = db_step(st, e)) == 1)
-            ;
-        db_done(st);
-    }
+    int rc = db_write_v(d, sql, e, f->args, f->n * 7);
     f->n = 0;
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 static int facet_add(db *d, facet_rows *f, const char *facet, const char *value, err *e)
@@ -97,7 +91,7 @@ static int facet_add_list(db *d, facet_rows *f, const char *facet, json_t *arr, 
  * written: the rows point into them. */
 static int facets_refresh(db *d, const store_artifact *m, bool fresh, err *e)
 {
-    if (!fresh && db_run(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
+    if (!fresh && db_write(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
         return -1;
     facet_rows *f = calloc(1, sizeof(*f));
     if (!f)
@@ -122,7 +116,8 @@ static int facets_refresh(db *d, const store_artifact *m, bool fresh, err *e)
             goto out;
     if (facet_flush(d, f, e) < 0)
         goto out;
-    rc = store_fts_refresh(d, m, e);
+    /* A new artifact's PostgreSQL vector came with its row. */
+    rc = fresh && strcmp(db_driver(d), "postgres") == 0 ? 0 : store_fts_refresh(d, m, e);
 out:
     json_decref(tags);
     json_decref(tasks);
@@ -140,24 +135,36 @@ static const char *or_json(const char *v, const char *dflt)
 int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
 {
     STORE_TOUCH(tx);
-    /* ON CONFLICT DO NOTHING: a taken name inserts nothing, so PostgreSQL needs no savepoint. */
+    /* ON CONFLICT DO NOTHING: a taken name inserts nothing, so PostgreSQL needs no savepoint.
+     * PostgreSQL's full-text vector goes in with the row (no second version of it). */
+#define ART_INSERT(fts_col, fts_val)                                                               \
+    "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"            \
+    " license, task, architecture, base_model, framework, framework_set,"                          \
+    " size_category, tags, language, task_categories, keywords, components, origin,"               \
+    " attributes, is_public, enabled, revision, created_at, updated_at, relations,"                \
+    " change_rev" fts_col ")"                                                                      \
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"            \
+    " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1)" fts_val ")"                    \
+    " ON CONFLICT DO NOTHING"
+    bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
+    arena *a = arena_create();
+    const char *t[4] = {NULL, NULL, NULL, NULL};
+    if (pg)
+        store_fts_texts(t, m, a);
     int64_t n = db_run(tx->d,
-               "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
-               " license, task, architecture, base_model, framework, framework_set,"
-               " size_category, tags, language, task_categories, keywords, components, origin,"
-               " attributes, is_public, enabled, revision, created_at, updated_at, relations,"
-               " change_rev)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
-               " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1))"
-               " ON CONFLICT DO NOTHING",
-               e, "ttttttttttttbttttttttbbiit", m->id, m->org_id, m->kind, m->name,
-               m->pretty_name, m->summary, m->description, m->license, m->task,
-               m->architecture, m->base_model, m->framework, (int)m->framework_set,
-               m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
-               or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
-               or_json(m->components, "[]"), or_json(m->origin, "{}"),
-               or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled, m->created_at,
-               m->updated_at, or_json(m->relations, "{}"));
+                       pg ? ART_INSERT(", fts", ", " STORE_FTS_VALUE) : ART_INSERT("", ""), e,
+                       pg ? "ttttttttttttbttttttttbbiittttt" : "ttttttttttttbttttttttbbiit",
+                       m->id, m->org_id, m->kind, m->name, m->pretty_name, m->summary,
+                       m->description, m->license, m->task, m->architecture, m->base_model,
+                       m->framework, (int)m->framework_set, m->size_category,
+                       or_json(m->tags, "[]"), or_json(m->language, "[]"),
+                       or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
+                       or_json(m->components, "[]"), or_json(m->origin, "{}"),
+                       or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled,
+                       m->created_at, m->updated_at, or_json(m->relations, "{}"), t[0], t[1],
+                       t[2], t[3]);
+#undef ART_INSERT
+    arena_free(a);
     if (n < 0 && e->kind != ERR_EXISTS)
         return -1;
     if (n <= 0)
@@ -245,7 +252,7 @@ int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, e
     " updated_at = CASE WHEN updated_at >= ?2 THEN updated_at + 1 ELSE ?2 END, " STORE_CHANGE_REV \
     " WHERE id = ?1"
     bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
-    int64_t n = db_run(
+    int rc = db_write(
         tx->d,
         pg ? REFRESH("COALESCE((SELECT '[' || string_agg(to_json(alias)::text, ',' ORDER BY alias)"
                      " || ']' FROM aliases WHERE artifact_id = ?1), '[]')")
@@ -254,7 +261,7 @@ int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, e
         e, "ti", artifact_id, now);
 #undef REFRESH
 #undef LATEST
-    return n < 0 ? -1 : 0;
+    return rc;
 }
 
 /* ---- aliases ---- */
