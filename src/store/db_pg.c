@@ -30,6 +30,8 @@
 #include "util/log.h"
 
 #define CACHE_SLOTS 256
+/* Most deferred writes waiting in the pipeline before the driver reads their answers. */
+#define MAX_PENDING 256
 #define MAX_PARAMS 4096
 /* pg_advisory_xact_lock key of the write lock ("cairn" in ASCII). */
 #define WRITE_LOCK_KEY "6513249646958"
@@ -57,7 +59,7 @@ typedef struct pg_stmt {
     bool in_use, cached, executed;
     bool writes;    /* INSERT, UPDATE or DELETE */
     bool savepoint; /* a write that may fail on a unique violation: under a savepoint in a tx */
-    bool defer;     /* db_write: may be sent without waiting for its answer (pg_step) */
+    int defer;      /* DB_DEFER_*: may be sent without waiting for its answer (pg_step) */
 } pg_stmt;
 
 typedef struct pg_db {
@@ -77,6 +79,10 @@ typedef struct pg_db {
      * savepoint to roll back to, so the transaction cannot commit. */
     int pending;
     bool spoiled;
+    /* bulk: a DB_WRITE_BULK transaction (db_insert deferred too); expect[i]: the i-th pending
+     * write must insert its row; conflict: one did not. */
+    bool bulk, conflict;
+    unsigned char expect[MAX_PENDING];
     pg_stmt *cache[CACHE_SLOTS];
 } pg_db;
 
@@ -146,7 +152,7 @@ static int pg_reconnect(pg_db *d)
         return 0;
     PQreset(d->c); /* leaves pipeline mode too */
     cache_forget(d);
-    d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = false;
+    d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = d->conflict = false;
     d->pending = 0;
     if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
         log_error(NULL, "db.reconnect_failed", "s:s", "msg", PQerrorMessage(d->c));
@@ -202,7 +208,7 @@ static int pg_exec(db *base, const char *sql, err *e)
     if (drain(d, commit ? e : &ignored) < 0 && commit) {
         d->in_tx = false; /* the caller rolls back; nothing else may run in this one */
         PQclear(PQexec(d->c, "ROLLBACK"));
-        d->sp_open = d->sp_fresh = d->spoiled = false;
+        d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
         return -1;
     }
     PGresult *r = PQexec(d->c, commit && d->spoiled ? "ROLLBACK" : sql);
@@ -219,7 +225,7 @@ static int pg_exec(db *base, const char *sql, err *e)
         d->changes = parse_i64(PQcmdTuples(r));
     PQclear(r);
     if (tx_control)
-        d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = false;
+        d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
     if (rc < 0 && PQstatus(d->c) == CONNECTION_BAD)
         pg_reconnect(d);
     return rc;
@@ -230,7 +236,7 @@ static int pg_begin(db *base, int mode, err *e)
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql = mode == DB_WRITE ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
+    const char *sql = mode == DB_WRITE || mode == DB_WRITE_BULK ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
                                          " SAVEPOINT cairn_stmt"
                       : mode == DB_WRITE_UNLOCKED ? "BEGIN; SAVEPOINT cairn_stmt"
                                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ";
@@ -241,7 +247,8 @@ static int pg_begin(db *base, int mode, err *e)
             PQclear(r);
             d->in_tx = true;
             d->sp_open = d->sp_fresh = mode != DB_READ;
-            d->spoiled = false;
+            d->spoiled = d->conflict = false;
+            d->bulk = mode == DB_WRITE_BULK;
             return 0;
         }
         if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {
@@ -388,6 +395,7 @@ static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at)
 {
     PGconn *c = d->c;
     PGresult *keep = NULL;
+    int npend = d->pending;
     bool ok = PQpipelineSync(c) == 1;
     *failed_at = -1;
     for (int i = 0; ok && i < n; i++) {
@@ -400,6 +408,11 @@ static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at)
         bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
         if (!good && *failed_at < 0)
             *failed_at = i;
+        if (good && i < npend && d->expect[i] && strcmp(PQcmdTuples(r), "0") == 0 &&
+            *failed_at < 0) {
+            *failed_at = i; /* a bulk insert that found its row taken */
+            d->conflict = true;
+        }
         if (!keep && (!good || i == n - 1))
             keep = r;
         else
@@ -440,7 +453,9 @@ static int drain(pg_db *d, err *e)
         return 0;
     }
     d->spoiled = true;
-    int rc = pg_fail(d, r, "deferred write", e);
+    int rc = d->conflict ? err_set(e, ERR_EXISTS, "a row of this bulk load already exists")
+                         : pg_fail(d, r, "deferred write", e);
+    d->conflict = false;
     PQclear(r);
     return rc;
 }
@@ -490,8 +505,6 @@ static int send_query(pg_stmt *s, const Oid *oids)
                                           (const char *const *)s->vals, NULL, NULL, 0);
 }
 
-/* Most deferred writes waiting in the pipeline before the driver reads their answers. */
-#define MAX_PENDING 256
 
 /* Runs s: alone, or in one round trip after the deferred writes waiting in the pipeline and
  * the parameterless queries pre (the savepoint move); or, when deferred, sends it into the
@@ -517,7 +530,7 @@ static PGresult *run(pg_stmt *s, const char *const *pre, int npre, bool defer, b
     }
     if (defer) {
         if ((d->pending > 0 || PQenterPipelineMode(c) == 1) && send_query(s, poids) == 1) {
-            d->pending++;
+            d->expect[d->pending++] = s->defer == DB_DEFER_BULK_ROW;
             *sent = true;
             if (d->pending >= MAX_PENDING && drain(d, e) < 0) {
                 *sent = false;
@@ -547,6 +560,13 @@ static PGresult *run(pg_stmt *s, const char *const *pre, int npre, bool defer, b
         r = NULL;
     }
     *failed_here = failed_at < 0 || failed_at == queued - 1;
+    if (d->conflict) {
+        d->conflict = false;
+        PQclear(r);
+        r = NULL;
+        *failed_here = false;
+        err_set(e, ERR_EXISTS, "a row of this bulk load already exists");
+    }
 out:
     if (poids != oids)
         free(poids);
@@ -559,7 +579,8 @@ static int pg_step(db_stmt *base, err *e)
     pg_db *d = s->owner;
     if (!s->executed) {
         bool sp = s->savepoint && d->in_tx;
-        bool defer = s->defer && s->writes && !s->savepoint && d->in_tx;
+        bool defer = d->in_tx && ((s->defer == DB_DEFER_ANY && s->writes && !s->savepoint) ||
+                                  (s->defer == DB_DEFER_BULK_ROW && d->bulk));
         const char *pre[2];
         int npre = 0;
         if (sp && !d->sp_fresh) {
@@ -579,7 +600,7 @@ static int pg_step(db_stmt *base, err *e)
                 s->executed = true;
                 s->nrows = 0;
                 s->row = -1;
-                d->changes = 0;
+                d->changes = s->defer == DB_DEFER_BULK_ROW; /* checked when its answer comes */
                 break;
             }
             ExecStatusType st = PQresultStatus(s->res);
@@ -617,9 +638,9 @@ static int pg_step(db_stmt *base, err *e)
     return 0;
 }
 
-static void pg_defer(db_stmt *base)
+static void pg_defer(db_stmt *base, int how)
 {
-    ((pg_stmt *)base)->defer = true;
+    ((pg_stmt *)base)->defer = how;
 }
 
 static const char *pg_col_text(db_stmt *base, int i)
@@ -658,7 +679,7 @@ static bool pg_col_null(db_stmt *base, int i)
 static void pg_done(db_stmt *base)
 {
     pg_stmt *s = (pg_stmt *)base;
-    s->defer = false;
+    s->defer = 0;
     if (s->cached) {
         stmt_reset_result(s);
         for (int i = 0; i < s->nparams; i++) {

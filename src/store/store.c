@@ -211,7 +211,19 @@ bool store_ping(store *s)
     return ok;
 }
 
+static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e);
+
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
+{
+    return tx_begin(out, s, write, false, e);
+}
+
+int store_tx_begin_bulk(store_tx **out, store *s, err *e)
+{
+    return tx_begin(out, s, true, true, e);
+}
+
+static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
 {
     db *d = NULL;
     bool queued = write && s->unlocked && s->sqlite;
@@ -219,7 +231,10 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e)
         return -1;
     if (queued)
         pthread_mutex_lock(&s->wmu);
-    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : DB_WRITE, e) < 0) {
+    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED
+                                       : bulk          ? DB_WRITE_BULK
+                                                       : DB_WRITE,
+                 e) < 0) {
         if (queued)
             pthread_mutex_unlock(&s->wmu);
         conn_give(s, d);

@@ -151,7 +151,7 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
     const char *t[4] = {NULL, NULL, NULL, NULL};
     if (pg)
         store_fts_texts(t, m, a);
-    int64_t n = db_run(tx->d,
+    int64_t n = db_insert(tx->d,
                        pg ? ART_INSERT(", fts", ", " STORE_FTS_VALUE) : ART_INSERT("", ""), e,
                        pg ? "ttttttttttttbttttttttbbiittttt" : "ttttttttttttbttttttttbbiit",
                        m->id, m->org_id, m->kind, m->name, m->pretty_name, m->summary,

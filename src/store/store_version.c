@@ -34,7 +34,7 @@ int store_version_insert(store_tx *tx, const store_version *v, err *e)
     STORE_TOUCH(tx);
     /* ON CONFLICT DO NOTHING: a taken version inserts nothing, so PostgreSQL needs no
      * savepoint around it. */
-    int64_t n = db_run(tx->d,
+    int64_t n = db_insert(tx->d,
                        "INSERT INTO versions (id, artifact_id, version, sort_key, lifecycle,"
                        " summary, changelog, framework, architecture, base_model, metadata,"
                        " parameter_count, created_at, updated_at)"
