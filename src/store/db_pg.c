@@ -194,6 +194,7 @@ static void pg_close(db *base)
 }
 
 static int drain(pg_db *d, err *e);
+static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at);
 
 /* Runs parameterless SQL (one or more statements) with the simple protocol, after the
  * deferred writes' answers. */
@@ -205,13 +206,37 @@ static int pg_exec(db *base, const char *sql, err *e)
     if (tx_control && !d->in_tx)
         return !commit ? 0 : err_set(e, ERR_UNAVAILABLE, "database connection lost, retry");
     err ignored = {0};
-    if (drain(d, commit ? e : &ignored) < 0 && commit) {
+    PGresult *r = NULL;
+    bool checked = false; /* a pending bulk insert is checked by the client: not behind COMMIT */
+    for (int i = 0; i < d->pending; i++)
+        checked = checked || d->expect[i];
+    if (commit && d->pending > 0 && !d->spoiled && !checked) {
+        /* The COMMIT rides in the pipeline behind the deferred writes: one round trip. */
+        int queued = d->pending, failed_at;
+        if (PQsendQueryParams(d->c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1)
+            queued++;
+        r = pipeline_finish(d, queued, &failed_at);
+        if (failed_at >= 0 && failed_at < queued - 1) { /* a deferred write failed */
+            int rc = d->conflict ? err_set(e, ERR_EXISTS, "a row of this bulk load already"
+                                                          " exists")
+                                 : pg_fail(d, r, "deferred write", e);
+            PQclear(r);
+            d->conflict = false;
+            d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
+            if (PQstatus(d->c) == CONNECTION_BAD)
+                pg_reconnect(d);
+            else
+                PQclear(PQexec(d->c, "ROLLBACK")); /* the COMMIT was skipped */
+            return rc;
+        }
+    } else if (drain(d, commit ? e : &ignored) < 0 && commit) {
         d->in_tx = false; /* the caller rolls back; nothing else may run in this one */
         PQclear(PQexec(d->c, "ROLLBACK"));
         d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
         return -1;
     }
-    PGresult *r = PQexec(d->c, commit && d->spoiled ? "ROLLBACK" : sql);
+    if (!r)
+        r = PQexec(d->c, commit && d->spoiled ? "ROLLBACK" : sql);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
@@ -236,10 +261,11 @@ static int pg_begin(db *base, int mode, err *e)
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql = mode == DB_WRITE || mode == DB_WRITE_BULK ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ");"
-                                         " SAVEPOINT cairn_stmt"
-                      : mode == DB_WRITE_UNLOCKED ? "BEGIN; SAVEPOINT cairn_stmt"
-                                                  : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+    const char *sql =
+        mode == DB_WRITE || mode == DB_WRITE_BULK
+            ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY "); SAVEPOINT cairn_stmt"
+        : mode == DB_WRITE_UNLOCKED ? "BEGIN; SAVEPOINT cairn_stmt"
+                                    : "BEGIN ISOLATION LEVEL REPEATABLE READ";
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *r = PQexec(d->c, sql);
         ExecStatusType st = PQresultStatus(r);
