@@ -7,12 +7,14 @@
 # Every answer must be 201 (wrk's non-2xx count fails the run); at the end the number of
 # versions in the database must equal the seeded ones plus every 201 counted.
 # Backend: --db postgres (default here; a throwaway local cluster), --db sqlite (one instance).
+# CAIRND=path measures another build of cairnd (say the one before a change) on the same setup.
 DB=${DB:-postgres}
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
 MODELS=${MODELS:-1000}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-4}
+CAIRND=${CAIRND:-$ROOT/build/cairnd}
 INSTANCES=${INSTANCES:-"1 2"}
 [ "$DB" = postgres ] || INSTANCES=1
 need wrk wrk
@@ -48,7 +50,7 @@ function request()
 end
 LUA
 start_cairnd() { # start_cairnd PORT
-  env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$ROOT/build/cairnd" serve --listen 127.0.0.1:$1 \
+  env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$CAIRND" serve --listen 127.0.0.1:$1 \
     --db "$DB_URL" --blobs "$BLOBS_URL" --threads "$THREADS" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
   wait_http "http://127.0.0.1:$1/healthz"
 }
@@ -80,6 +82,7 @@ load() {
   done
   echo "$rps $p50 $p99"
 }
+echo "cairnd: $CAIRND"
 echo "db=$DB models=$MODELS connections=$CONNS (split across instances) cairnd --threads $THREADS," \
   "$RUNS runs of ${DUR}s, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-12s %-22s %-10s %-10s %s\n' instances "versions/s min/med/max" "p50 ms" "p99 ms" "vs one instance"
