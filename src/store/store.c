@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 #include "util/crypto.h"
@@ -28,6 +29,10 @@ struct store {
     bool unlocked; /* a telemetry store: writes take no catalog lock */
     bool sqlite;
     pthread_mutex_t wmu; /* telemetry on SQLite: writers queue here, not in SQLite's busy sleep */
+    /* Catalog writes on PostgreSQL queue here before taking the cluster-wide advisory lock:
+     * one transaction per process waits on (or holds) it, the others wait on this mutex, so
+     * the lock changes hands between at most one backend per instance. */
+    pthread_mutex_t cmu;
 };
 
 /* A telemetry connection trades the last moments of durability for throughput: on a power
@@ -162,6 +167,7 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
+    pthread_mutex_init(&s->cmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
      * turns); the telemetry store's own writes take none after that. */
@@ -190,6 +196,7 @@ void store_close(store *s)
         db_close(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->wmu);
+    pthread_mutex_destroy(&s->cmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
     free(s->url);
@@ -223,12 +230,31 @@ int store_tx_begin_bulk(store_tx **out, store *s, err *e)
     return tx_begin(out, s, true, true, e);
 }
 
+/* Takes the process's catalog write mutex, waiting at most as long as PostgreSQL's
+ * lock_timeout would for the advisory lock (a transaction that never ends fails the others
+ * with a retryable 503, not a hang). */
+static int catalog_queue(store *s, err *e)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    if (pthread_mutex_timedlock(&s->cmu, &until) != 0)
+        return err_set(e, ERR_UNAVAILABLE, "database busy, retry");
+    return 0;
+}
+
 static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
 {
     db *d = NULL;
     bool queued = write && s->unlocked && s->sqlite;
-    if (conn_take(&d, s, e) < 0)
+    bool serial = write && !s->unlocked && !s->sqlite;
+    if (serial && catalog_queue(s, e) < 0)
         return -1;
+    if (conn_take(&d, s, e) < 0) {
+        if (serial)
+            pthread_mutex_unlock(&s->cmu);
+        return -1;
+    }
     if (queued)
         pthread_mutex_lock(&s->wmu);
     if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED
@@ -237,17 +263,24 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
                  e) < 0) {
         if (queued)
             pthread_mutex_unlock(&s->wmu);
+        if (serial)
+            pthread_mutex_unlock(&s->cmu);
         conn_give(s, d);
         return -1;
     }
     store_tx *tx = malloc(sizeof(*tx));
     if (!tx) {
         db_exec(d, "ROLLBACK", e);
+        if (queued)
+            pthread_mutex_unlock(&s->wmu);
+        if (serial)
+            pthread_mutex_unlock(&s->cmu);
         conn_give(s, d);
         return err_set(e, ERR_SERVER, "out of memory");
     }
     tx->s = s;
     tx->d = d;
+    tx->serial = serial;
     tx->write = write;
     tx->dirty = false;
     *out = tx;
@@ -267,6 +300,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
             db_exec(tx->d, "ROLLBACK", &tmp);
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);
+            if (tx->serial)
+                pthread_mutex_unlock(&tx->s->cmu);
             conn_give(tx->s, tx->d);
             free(tx);
             return -1;
@@ -282,6 +317,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     }
     if (tx->write && tx->s->unlocked && tx->s->sqlite)
         pthread_mutex_unlock(&tx->s->wmu);
+    if (tx->serial)
+        pthread_mutex_unlock(&tx->s->cmu);
     conn_give(tx->s, tx->d);
     free(tx);
     return rc;
