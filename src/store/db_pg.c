@@ -83,6 +83,10 @@ typedef struct pg_db {
      * write must insert its row; conflict: one did not. */
     bool bulk, conflict;
     unsigned char expect[MAX_PENDING];
+    /* begin_pending: db_begin returned without a round trip; the BEGIN (and the write lock)
+     * go into the pipeline ahead of the transaction's first statement. */
+    bool begin_pending;
+    int begin_mode;
     pg_stmt *cache[CACHE_SLOTS];
 } pg_db;
 
@@ -153,6 +157,7 @@ static int pg_reconnect(pg_db *d)
     PQreset(d->c); /* leaves pipeline mode too */
     cache_forget(d);
     d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = d->conflict = false;
+    d->begin_pending = false;
     d->pending = 0;
     if (PQstatus(d->c) != CONNECTION_OK || session_setup(d) < 0) {
         log_error(NULL, "db.reconnect_failed", "s:s", "msg", PQerrorMessage(d->c));
@@ -194,6 +199,8 @@ static void pg_close(db *base)
 }
 
 static int drain(pg_db *d, err *e);
+static int begin_now(pg_db *d, err *e);
+static void begin_state(pg_db *d, int mode);
 static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at);
 
 /* Runs parameterless SQL (one or more statements) with the simple protocol, after the
@@ -205,6 +212,13 @@ static int pg_exec(db *base, const char *sql, err *e)
     bool commit = strcmp(sql, "COMMIT") == 0;
     if (tx_control && !d->in_tx)
         return !commit ? 0 : err_set(e, ERR_UNAVAILABLE, "database connection lost, retry");
+    if (tx_control && d->begin_pending) { /* nothing ran: nothing to end */
+        d->begin_pending = false;
+        d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
+        return 0;
+    }
+    if (d->begin_pending && begin_now(d, e) < 0)
+        return -1;
     err ignored = {0};
     PGresult *r = NULL;
     bool checked = false; /* a pending bulk insert is checked by the client: not behind COMMIT */
@@ -256,38 +270,63 @@ static int pg_exec(db *base, const char *sql, err *e)
     return rc;
 }
 
+/* The queries that begin a transaction in mode (one each, for the pipeline). */
+static int begin_queries(const char **q, int mode)
+{
+    if (mode == DB_READ) {
+        q[0] = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+        return 1;
+    }
+    int n = 0;
+    q[n++] = "BEGIN";
+    if (mode != DB_WRITE_UNLOCKED)
+        q[n++] = "SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")";
+    q[n++] = "SAVEPOINT cairn_stmt";
+    return n;
+}
+
+static void begin_state(pg_db *d, int mode)
+{
+    d->in_tx = true;
+    d->sp_open = d->sp_fresh = mode != DB_READ;
+    d->spoiled = d->conflict = false;
+    d->bulk = mode == DB_WRITE_BULK;
+}
+
+/* Begins the transaction now (its first command is not a statement of the pipeline). */
+static int begin_now(pg_db *d, err *e)
+{
+    const char *q[3];
+    int n = begin_queries(q, d->begin_mode);
+    char sql[160] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), "%s%s", i ? "; " : "", q[i]);
+    d->begin_pending = false;
+    PGresult *r = PQexec(d->c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return 0;
+    }
+    int rc = pg_fail(d, r, "begin", e);
+    PQclear(r);
+    d->spoiled = true;
+    if (PQstatus(d->c) == CONNECTION_BAD)
+        pg_reconnect(d);
+    return rc;
+}
+
+/* Begins lazily: the BEGIN rides in the pipeline of the first statement (one round trip less
+ * per transaction; a write transaction's wait for the lock happens there). */
 static int pg_begin(db *base, int mode, err *e)
 {
     pg_db *d = (pg_db *)base;
     if (PQstatus(d->c) != CONNECTION_OK && pg_reconnect(d) < 0)
         return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
-    const char *sql =
-        mode == DB_WRITE || mode == DB_WRITE_BULK
-            ? "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY "); SAVEPOINT cairn_stmt"
-        : mode == DB_WRITE_UNLOCKED ? "BEGIN; SAVEPOINT cairn_stmt"
-                                    : "BEGIN ISOLATION LEVEL REPEATABLE READ";
-    for (int attempt = 0; attempt < 2; attempt++) {
-        PGresult *r = PQexec(d->c, sql);
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-            PQclear(r);
-            d->in_tx = true;
-            d->sp_open = d->sp_fresh = mode != DB_READ;
-            d->spoiled = d->conflict = false;
-            d->bulk = mode == DB_WRITE_BULK;
-            return 0;
-        }
-        if (PQstatus(d->c) == CONNECTION_BAD && attempt == 0 && pg_reconnect(d) == 0) {
-            PQclear(r);
-            continue;
-        }
-        int rc = pg_fail(d, r, "begin", e);
-        PQclear(r);
-        PGresult *rb = PQexec(d->c, "ROLLBACK");
-        PQclear(rb);
-        return rc;
-    }
-    return err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
+    begin_state(d, mode);
+    d->begin_pending = true;
+    d->begin_mode = mode;
+    return 0;
 }
 
 static size_t slot_of(const char *sql)
@@ -554,6 +593,24 @@ static PGresult *run(pg_stmt *s, const char *const *pre, int npre, bool defer, b
         *failed_here = r != NULL;
         goto out;
     }
+    if (d->begin_pending) { /* the BEGIN goes first in the pipeline, like a deferred write */
+        const char *q[3];
+        int nq = begin_queries(q, d->begin_mode);
+        d->begin_pending = false;
+        if (d->pending == 0 && PQenterPipelineMode(c) != 1) {
+            d->begin_pending = true;
+            if (begin_now(d, e) < 0) {
+                *failed_here = false;
+                goto out;
+            }
+        } else {
+            for (int i = 0; i < nq; i++) {
+                if (PQsendQueryParams(c, q[i], 0, NULL, NULL, NULL, NULL, 0) != 1)
+                    break;
+                d->expect[d->pending++] = 0;
+            }
+        }
+    }
     if (defer) {
         if ((d->pending > 0 || PQenterPipelineMode(c) == 1) && send_query(s, poids) == 1) {
             d->expect[d->pending++] = s->defer == DB_DEFER_BULK_ROW;
@@ -618,6 +675,7 @@ static int pg_step(db_stmt *base, err *e)
             d->sp_open = true;
         if (s->writes && d->in_tx)
             d->sp_fresh = false; /* a failure now would undo this write too */
+        bool fresh = d->begin_pending; /* nothing of the transaction ran yet */
         for (int attempt = 0;; attempt++) {
             bool sent, here;
             err inner = {0};
@@ -639,9 +697,13 @@ static int pg_step(db_stmt *base, err *e)
             }
             bool broken = PQstatus(d->c) == CONNECTION_BAD;
             bool was_in_tx = d->in_tx;
-            if (broken && attempt == 0 && !was_in_tx && pg_reconnect(d) == 0) {
+            if (broken && attempt == 0 && (!was_in_tx || fresh) && pg_reconnect(d) == 0) {
                 PQclear(s->res);
                 s->res = NULL;
+                if (fresh) { /* begin again on the new connection */
+                    begin_state(d, d->begin_mode);
+                    d->begin_pending = true;
+                }
                 continue;
             }
             int rc = inner.kind != ERR_NONE ? (*e = inner, -1) : pg_fail(d, s->res, s->sql, e);
