@@ -3,7 +3,9 @@
  */
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,10 @@
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+
+/* Catalog write transactions of one process in the database at once (PostgreSQL): one holding
+ * the write lock, one waiting for it. */
+#define CATALOG_WRITERS 2
 
 struct store {
     _Atomic int64_t local_gen;   /* +1 per commit of a catalog change by this process */
@@ -30,9 +36,10 @@ struct store {
     bool sqlite;
     pthread_mutex_t wmu; /* telemetry on SQLite: writers queue here, not in SQLite's busy sleep */
     /* Catalog writes on PostgreSQL queue here before taking the cluster-wide advisory lock:
-     * one transaction per process waits on (or holds) it, the others wait on this mutex, so
-     * the lock changes hands between at most one backend per instance. */
-    pthread_mutex_t cmu;
+     * CATALOG_WRITERS transactions per process hold it or wait for it in the database (so it
+     * is handed over there, without a round trip), the others wait on this semaphore, so
+     * few backends per instance contend for it. */
+    sem_t cmu;
 };
 
 /* A telemetry connection trades the last moments of durability for throughput: on a power
@@ -167,7 +174,7 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     s->idle = calloc((size_t)s->max, sizeof(db *));
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
-    pthread_mutex_init(&s->cmu, NULL);
+    sem_init(&s->cmu, 0, CATALOG_WRITERS);
     pthread_cond_init(&s->cv, NULL);
     /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
      * turns); the telemetry store's own writes take none after that. */
@@ -196,7 +203,7 @@ void store_close(store *s)
         db_close(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->wmu);
-    pthread_mutex_destroy(&s->cmu);
+    sem_destroy(&s->cmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
     free(s->url);
@@ -230,7 +237,7 @@ int store_tx_begin_bulk(store_tx **out, store *s, err *e)
     return tx_begin(out, s, true, true, e);
 }
 
-/* Takes the process's catalog write mutex, waiting at most as long as PostgreSQL's
+/* Takes a place in the process's catalog write queue, waiting at most as long as PostgreSQL's
  * lock_timeout would for the advisory lock (a transaction that never ends fails the others
  * with a retryable 503, not a hang). */
 static int catalog_queue(store *s, err *e)
@@ -238,7 +245,10 @@ static int catalog_queue(store *s, err *e)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 20;
-    if (pthread_mutex_timedlock(&s->cmu, &until) != 0)
+    int rc;
+    while ((rc = sem_timedwait(&s->cmu, &until)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0)
         return err_set(e, ERR_UNAVAILABLE, "database busy, retry");
     return 0;
 }
@@ -252,7 +262,7 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
         return -1;
     if (conn_take(&d, s, e) < 0) {
         if (serial)
-            pthread_mutex_unlock(&s->cmu);
+            sem_post(&s->cmu);
         return -1;
     }
     if (queued)
@@ -264,7 +274,7 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
         if (queued)
             pthread_mutex_unlock(&s->wmu);
         if (serial)
-            pthread_mutex_unlock(&s->cmu);
+            sem_post(&s->cmu);
         conn_give(s, d);
         return -1;
     }
@@ -274,7 +284,7 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
         if (queued)
             pthread_mutex_unlock(&s->wmu);
         if (serial)
-            pthread_mutex_unlock(&s->cmu);
+            sem_post(&s->cmu);
         conn_give(s, d);
         return err_set(e, ERR_SERVER, "out of memory");
     }
@@ -301,7 +311,7 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);
             if (tx->serial)
-                pthread_mutex_unlock(&tx->s->cmu);
+                sem_post(&tx->s->cmu);
             conn_give(tx->s, tx->d);
             free(tx);
             return -1;
@@ -318,7 +328,7 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     if (tx->write && tx->s->unlocked && tx->s->sqlite)
         pthread_mutex_unlock(&tx->s->wmu);
     if (tx->serial)
-        pthread_mutex_unlock(&tx->s->cmu);
+        sem_post(&tx->s->cmu);
     conn_give(tx->s, tx->d);
     free(tx);
     return rc;

@@ -21,7 +21,7 @@ struct store_tx {
     store *s;
     db *d;
     bool write;
-    bool serial; /* holds the store's catalog write mutex (store.c) */
+    bool serial; /* holds a place in the store's catalog write queue (store.c) */
     bool dirty; /* the catalog changed: bump catalog_revision on commit */
 };
 
