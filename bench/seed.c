@@ -128,13 +128,16 @@ int main(int argc, char **argv)
             break;
     }
 fail:
+    if (e.kind == ERR_NONE) { /* commit the last batch (a failed commit fills e) */
+        store_tx_end(tx, true, &e);
+        tx = NULL;
+    }
     if (e.kind != ERR_NONE) {
         fprintf(stderr, "seed: %s\n", e.detail);
         store_tx_end(tx, false, &e);
-        return 1;
-    }
-    if (store_tx_end(tx, true, &e) < 0) {
-        fprintf(stderr, "seed: %s\n", e.detail);
+        arena_free(a);
+        arena_free(keep);
+        store_close(s);
         return 1;
     }
     printf("seeded %ld models x %ld versions in %.1f s\n", nmodels, nver,
