@@ -91,7 +91,8 @@ static int facet_add_list(db *d, facet_rows *f, const char *facet, json_t *arr, 
  * written: the rows point into them. */
 static int facets_refresh(db *d, const store_artifact *m, bool fresh, err *e)
 {
-    if (!fresh && db_write(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
+    if (!fresh &&
+        db_write(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
         return -1;
     facet_rows *f = calloc(1, sizeof(*f));
     if (!f)
@@ -248,7 +249,8 @@ int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, e
 #define REFRESH(aliases)                                                                           \
     DB_NO_UNIQUE "UPDATE artifacts SET latest_version = " LATEST("version") ","                    \
     " latest_version_id = " LATEST("id") ", version_count = (SELECT COUNT(*) FROM versions"        \
-    " WHERE artifact_id = ?1 AND deleted_at = 0 AND lifecycle <> 'draft'), aliases = " aliases ","  \
+    " WHERE artifact_id = ?1 AND deleted_at = 0 AND lifecycle <> 'draft'),"                       \
+    " aliases = " aliases ","                                                                      \
     " updated_at = CASE WHEN updated_at >= ?2 THEN updated_at + 1 ELSE ?2 END, " STORE_CHANGE_REV \
     " WHERE id = ?1"
     bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
