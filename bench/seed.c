@@ -1,7 +1,10 @@
 /*
  * seed.c: fills a cairn database with N models of M versions each, through the store API
  * (the same code paths as the server), for bench/catalog. Deterministic.
- * usage: cairn-bench-seed DB_URL MODELS VERSIONS_PER_MODEL
+ * usage: cairn-bench-seed DB_URL MODELS VERSIONS_PER_MODEL [--wait]
+ * Writes go in transactions of 2,000 models begun with store_tx_begin_bulk (on PostgreSQL the
+ * inserts are pipelined: a duplicate fails the batch at its commit); --wait begins them with
+ * store_tx_begin, so each insert waits for its answer as a request's do.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +45,9 @@ static size_t pick(size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s DB_URL MODELS VERSIONS_PER_MODEL\n", argv[0]);
+    bool wait = argc == 5 && strcmp(argv[4], "--wait") == 0;
+    if (argc != 4 && !wait) {
+        fprintf(stderr, "usage: %s DB_URL MODELS VERSIONS_PER_MODEL [--wait]\n", argv[0]);
         return 2;
     }
     long nmodels = atol(argv[2]), nver = atol(argv[3]);
@@ -72,11 +76,13 @@ int main(int argc, char **argv)
     int64_t t0 = time_mono_us(), now = time_now_ms();
     for (long i = 0; i < nmodels; i++) {
         if (i % 2000 == 0) {
-            if (tx && store_tx_end(tx, true, &e) < 0)
+            int ended = tx ? store_tx_end(tx, true, &e) : 0;
+            tx = NULL;
+            if (ended < 0)
                 break;
             arena_free(a);
             a = arena_create();
-            if (store_tx_begin(&tx, s, true, &e) < 0)
+            if ((wait ? store_tx_begin(&tx, s, true, &e) : store_tx_begin_bulk(&tx, s, &e)) < 0)
                 break;
         }
         char id[37];
@@ -122,12 +128,18 @@ int main(int argc, char **argv)
             break;
     }
 fail:
+    if (e.kind == ERR_NONE) { /* commit the last batch (a failed commit fills e) */
+        store_tx_end(tx, true, &e);
+        tx = NULL;
+    }
     if (e.kind != ERR_NONE) {
         fprintf(stderr, "seed: %s\n", e.detail);
         store_tx_end(tx, false, &e);
+        arena_free(a);
+        arena_free(keep);
+        store_close(s);
         return 1;
     }
-    store_tx_end(tx, true, &e);
     printf("seeded %ld models x %ld versions in %.1f s\n", nmodels, nver,
            (double)(time_mono_us() - t0) / 1e6);
     arena_free(a);

@@ -127,6 +127,62 @@ out:
     return changed;
 }
 
+static int write_run(db_stmt *st, err *e)
+{
+    if (st->ops->defer)
+        st->ops->defer(st, DB_DEFER_ANY);
+    int rc;
+    while ((rc = st->ops->step(st, e)) == 1)
+        ;
+    st->ops->done(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int db_write(db *d, const char *sql, err *e, const char *types, ...)
+{
+    db_stmt *st = NULL;
+    if (d->ops->prepare(&st, d, sql, e) < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, types);
+    int rc = bind_va(st, types, ap);
+    va_end(ap);
+    if (rc < 0) {
+        st->ops->done(st);
+        return err_set(e, ERR_DATABASE, "database error");
+    }
+    return write_run(st, e);
+}
+
+int64_t db_insert(db *d, const char *sql, err *e, const char *types, ...)
+{
+    db_stmt *st = NULL;
+    if (d->ops->prepare(&st, d, sql, e) < 0)
+        return -1;
+    va_list ap;
+    va_start(ap, types);
+    int rc = bind_va(st, types, ap);
+    va_end(ap);
+    if (rc < 0) {
+        st->ops->done(st);
+        return err_set(e, ERR_DATABASE, "database error");
+    }
+    if (st->ops->defer)
+        st->ops->defer(st, DB_DEFER_BULK_ROW);
+    while ((rc = st->ops->step(st, e)) == 1)
+        ;
+    st->ops->done(st);
+    return rc < 0 ? -1 : d->ops->changes(d) > 0;
+}
+
+int db_write_v(db *d, const char *sql, err *e, const db_arg *args, size_t n)
+{
+    db_stmt *st = NULL;
+    if (db_query_v(&st, d, sql, e, args, n) < 0)
+        return -1;
+    return write_run(st, e);
+}
+
 int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n)
 {
     db_stmt *st = NULL;

@@ -32,6 +32,7 @@ typedef struct db_ops {
     void (*done)(db_stmt *st);
     int64_t (*changes)(db *d);
     int (*begin)(db *d, int mode, err *e); /* DB_READ, DB_WRITE, DB_WRITE_UNLOCKED */
+    void (*defer)(db_stmt *st, int how); /* DB_DEFER_*; NULL: every statement runs at once */
 } db_ops;
 
 extern const db_ops db_sqlite_ops;
@@ -59,10 +60,24 @@ int db_exec(db *d, const char *sql, err *e);
 #define DB_READ 0
 #define DB_WRITE 1
 #define DB_WRITE_UNLOCKED 2
+/* A catalog write for bulk loads, where any failure aborts the whole load: on PostgreSQL the
+ * row inserts of db_insert are pipelined too (see db_insert). */
+#define DB_WRITE_BULK 3
+
+/* How a statement may be deferred (db_ops.defer): a write whose answer nobody waits for
+ * (db_write); an insert of one row deferred in a bulk transaction only (db_insert). */
+#define DB_DEFER_ANY 1
+#define DB_DEFER_BULK_ROW 2
 /* Begins a transaction in mode. */
 int db_begin(db *d, int mode, err *e);
 /* Returns rows changed by the last statement. */
 int64_t db_changes(db *d);
+
+/* Prefix of a write that cannot violate a unique index (it sets no column of one), so no
+ * caller can recover from its failure: PostgreSQL runs it without a savepoint in a
+ * transaction (a failure then fails the transaction's COMMIT). DELETE and INSERT ... ON
+ * CONFLICT DO NOTHING never need the mark. An SQL comment: SQLite ignores it. */
+#define DB_NO_UNIQUE "/*no-unique*/ "
 
 /* Prepares sql (drivers cache prepared statements by their text) and binds parameters
  * described by types, one char each: 't' const char * (NULL binds NULL), 'i' int64_t,
@@ -76,6 +91,19 @@ typedef struct db_arg {
 } db_arg;
 /* Like db_query, with parameters from an array (for SQL built at run time). */
 int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n);
+/* Runs a write whose change count the caller does not need and that cannot fail on a unique
+ * violation (a DELETE, an INSERT ... ON CONFLICT DO NOTHING or a DB_NO_UNIQUE update). Inside
+ * a transaction PostgreSQL may send it without waiting for its answer, pipelined with the
+ * next statement: if it fails, that next statement or the COMMIT fails (and no caller could
+ * have recovered from its failure anyway). Returns 0 or -1. */
+int db_write(db *d, const char *sql, err *e, const char *types, ...);
+/* Runs an INSERT ... ON CONFLICT DO NOTHING of one row: returns 1 if the row went in, 0 if it
+ * conflicted with an existing one, -1 on error. In a DB_WRITE_BULK transaction PostgreSQL
+ * pipelines it and returns 1 at once: a conflict then fails a later statement or the COMMIT
+ * with ERR_EXISTS (the whole load is rolled back). */
+int64_t db_insert(db *d, const char *sql, err *e, const char *types, ...);
+/* Like db_write, with parameters from an array (for SQL built at run time). */
+int db_write_v(db *d, const char *sql, err *e, const db_arg *args, size_t n);
 /* Returns the driver's name ("sqlite", "postgres"). */
 const char *db_driver(const db *d);
 

@@ -3,17 +3,24 @@
  */
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/listen_pg.h"
 #include "store/store_int.h"
 #include "util/crypto.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+
+/* Catalog write transactions of one process in the database at once (PostgreSQL): one holding
+ * the write lock, one waiting for it. */
+#define CATALOG_WRITERS 2
 
 struct store {
     _Atomic int64_t local_gen;   /* +1 per commit of a catalog change by this process */
@@ -40,6 +47,11 @@ struct store {
     _Atomic int64_t notified, reads_pushed, reads_db;
     pthread_mutex_t tmu;         /* token_cache */
     struct token_slot *token_cache; /* TOKEN_SLOTS, notify mode only */
+    /* Catalog writes on PostgreSQL queue here before taking the cluster-wide advisory lock:
+     * CATALOG_WRITERS transactions per process hold it or wait for it in the database (so it
+     * is handed over there, without a round trip), the others wait on this semaphore, so
+     * few backends per instance contend for it. */
+    sem_t cmu;
 };
 
 /* The catalog revision the calling thread's last committing transaction made (0: none since
@@ -203,6 +215,7 @@ static int store_open_set(store **out, const char *url, int pool_size, bool tele
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_mutex_init(&s->tmu, NULL);
+    sem_init(&s->cmu, 0, CATALOG_WRITERS);
     pthread_cond_init(&s->cv, NULL);
     /* Migrations run under the catalog lock (instances starting together on PostgreSQL take
      * turns); the telemetry store's own writes take none after that. */
@@ -372,6 +385,7 @@ void store_close(store *s)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->wmu);
+    sem_destroy(&s->cmu);
     pthread_cond_destroy(&s->cv);
     free(s->idle);
     free(s->url);
@@ -406,29 +420,72 @@ int store_telemetry_maintain(store *s, bool compacted, err *e)
     conn_give(s, d);
     return rc < 0 ? -1 : 0;
 }
+static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e);
 
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
 {
+    return tx_begin(out, s, write, false, e);
+}
+
+int store_tx_begin_bulk(store_tx **out, store *s, err *e)
+{
+    return tx_begin(out, s, true, true, e);
+}
+
+/* Takes a place in the process's catalog write queue, waiting at most as long as PostgreSQL's
+ * lock_timeout would for the advisory lock (a transaction that never ends fails the others
+ * with a retryable 503, not a hang). */
+static int catalog_queue(store *s, err *e)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    int rc;
+    while ((rc = sem_timedwait(&s->cmu, &until)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0)
+        return err_set(e, ERR_UNAVAILABLE, "database busy, retry");
+    return 0;
+}
+
+static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
+{
     db *d = NULL;
     bool queued = write && s->unlocked && s->sqlite;
-    if (conn_take(&d, s, e) < 0)
+    bool serial = write && !s->unlocked && !s->sqlite;
+    if (serial && catalog_queue(s, e) < 0)
         return -1;
+    if (conn_take(&d, s, e) < 0) {
+        if (serial)
+            sem_post(&s->cmu);
+        return -1;
+    }
     if (queued)
         pthread_mutex_lock(&s->wmu);
-    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : DB_WRITE, e) < 0) {
+    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED
+                                       : bulk          ? DB_WRITE_BULK
+                                                       : DB_WRITE,
+                 e) < 0) {
         if (queued)
             pthread_mutex_unlock(&s->wmu);
+        if (serial)
+            sem_post(&s->cmu);
         conn_give(s, d);
         return -1;
     }
     store_tx *tx = malloc(sizeof(*tx));
     if (!tx) {
         db_exec(d, "ROLLBACK", e);
+        if (queued)
+            pthread_mutex_unlock(&s->wmu);
+        if (serial)
+            sem_post(&s->cmu);
         conn_give(s, d);
         return err_set(e, ERR_SERVER, "out of memory");
     }
     tx->s = s;
     tx->d = d;
+    tx->serial = serial;
     tx->write = write;
     tx->dirty = false;
     tx->auth_dirty = false;
@@ -481,6 +538,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
             db_exec(tx->d, "ROLLBACK", &tmp);
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);
+            if (tx->serial)
+                sem_post(&tx->s->cmu);
             conn_give(tx->s, tx->d);
             free(tx);
             return -1;
@@ -503,6 +562,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     }
     if (tx->write && tx->s->unlocked && tx->s->sqlite)
         pthread_mutex_unlock(&tx->s->wmu);
+    if (tx->serial)
+        sem_post(&tx->s->cmu);
     conn_give(tx->s, tx->d);
     free(tx);
     return rc;

@@ -27,6 +27,12 @@ void store_close(store *s);
 bool store_ping(store *s);
 /* Takes a pooled connection and begins a transaction (write: take the write lock now). */
 int store_tx_begin(store_tx **out, store *s, bool write, err *e);
+/* Begins a write transaction for bulk loads (seeding, imports), where any failure aborts the
+ * whole load: on PostgreSQL store_artifact_insert and store_version_insert are pipelined like
+ * the writes nobody waits for, so a taken name or version is reported by a later call or by
+ * the COMMIT (ERR_EXISTS, everything rolled back), not by the insert itself. On SQLite it is
+ * store_tx_begin(write=true). */
+int store_tx_begin_bulk(store_tx **out, store *s, err *e);
 /* Commits (commit=true) or rolls back, and returns the connection; accepts NULL. Returns -1
  * if the commit failed (e filled), 0 otherwise. */
 int store_tx_end(store_tx *tx, bool commit, err *e);

@@ -33,67 +33,99 @@ void store_art_read(store_artifact *m, db_stmt *st, arena *a)
     m->relations = store_col_str(st, i++, a);
 }
 
-static int facet_add(db *d, const store_artifact *m, const char *facet, const char *value,
-                     err *e)
+/* Facet rows of one artifact, inserted FACET_BATCH at a time (one statement, one round trip). */
+#define FACET_BATCH 64
+typedef struct facet_rows {
+    const store_artifact *m;
+    db_arg args[FACET_BATCH * 7];
+    size_t n; /* rows pending */
+} facet_rows;
+
+static int facet_flush(db *d, facet_rows *f, err *e)
+{
+    if (f->n == 0)
+        return 0;
+    char sql[128 + FACET_BATCH * 24];
+    size_t used = (size_t)snprintf(sql, sizeof(sql),
+                                   "INSERT INTO artifact_facets (artifact_id, facet, value,"
+                                   " org_id, kind, live, public) VALUES ");
+    for (size_t i = 0; i < f->n; i++)
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, "%s(?, ?, ?, ?, ?, ?, ?)",
+                                 i ? ", " : "");
+    snprintf(sql + used, sizeof(sql) - used, " ON CONFLICT DO NOTHING");
+    int rc = db_write_v(d, sql, e, f->args, f->n * 7);
+    f->n = 0;
+    return rc;
+}
+
+static int facet_add(db *d, facet_rows *f, const char *facet, const char *value, err *e)
 {
     if (!value || !*value)
         return 0;
-    return db_run(d,
-                  "INSERT INTO artifact_facets (artifact_id, facet, value, org_id, kind, live,"
-                  " public) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                  e, "tttttbb", m->id, facet, value, m->org_id, m->kind, (int)(m->deleted_at == 0),
-                  (int)(m->is_public && m->enabled)) < 0
-               ? -1
-               : 0;
+    const store_artifact *m = f->m;
+    db_arg *a = &f->args[f->n * 7];
+    a[0] = (db_arg){.type = 't', .t = m->id};
+    a[1] = (db_arg){.type = 't', .t = facet};
+    a[2] = (db_arg){.type = 't', .t = value};
+    a[3] = (db_arg){.type = 't', .t = m->org_id};
+    a[4] = (db_arg){.type = 't', .t = m->kind};
+    a[5] = (db_arg){.type = 'i', .i = m->deleted_at == 0};
+    a[6] = (db_arg){.type = 'i', .i = m->is_public && m->enabled};
+    return ++f->n == FACET_BATCH ? facet_flush(d, f, e) : 0;
 }
 
-static int facet_add_list(db *d, const store_artifact *m, const char *facet, const char *json,
-                          err *e)
+static int facet_add_list(db *d, facet_rows *f, const char *facet, json_t *arr, err *e)
 {
-    json_t *arr = json ? json_loads(json, 0, NULL) : NULL;
-    int rc = 0;
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v)
     {
-        if (json_is_string(v) && facet_add(d, m, facet, json_string_value(v), e) < 0) {
-            rc = -1;
-            break;
-        }
+        if (json_is_string(v) && facet_add(d, f, facet, json_string_value(v), e) < 0)
+            return -1;
     }
-    json_decref(arr);
-    return rc;
+    return 0;
 }
 
-/* Facet rows mirror the filterable fields so facet counts are GROUP BY over an index. */
-static int facets_refresh(db *d, const store_artifact *m, err *e)
+/* Facet rows mirror the filterable fields so facet counts are GROUP BY over an index. A new
+ * artifact (fresh) has none to delete. The JSON documents stay parsed until the rows are
+ * written: the rows point into them. */
+static int facets_refresh(db *d, const store_artifact *m, bool fresh, err *e)
 {
-    if (db_run(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
+    if (!fresh &&
+        db_write(d, "DELETE FROM artifact_facets WHERE artifact_id = ?", e, "t", m->id) < 0)
         return -1;
-    if (facet_add_list(d, m, "tags", m->tags, e) < 0 ||
-        facet_add_list(d, m, "task_categories", m->task_categories, e) < 0 ||
-        facet_add_list(d, m, "language", m->language, e) < 0 ||
-        facet_add(d, m, "license", m->license, e) < 0 ||
-        facet_add(d, m, "framework", m->framework, e) < 0 ||
-        facet_add(d, m, "size_category", m->size_category, e) < 0)
-        return -1;
-    /* Relation id sets: one facet row per id, the facet named after its list. */
+    facet_rows *f = calloc(1, sizeof(*f));
+    if (!f)
+        return err_set(e, ERR_SERVER, "out of memory");
+    f->m = m;
+    json_t *tags = m->tags ? json_loads(m->tags, 0, NULL) : NULL;
+    json_t *tasks = m->task_categories ? json_loads(m->task_categories, 0, NULL) : NULL;
+    json_t *langs = m->language ? json_loads(m->language, 0, NULL) : NULL;
     json_t *rel = m->relations ? json_loads(m->relations, 0, NULL) : NULL;
-    for (int i = STORE_FACETS; i < STORE_FILTERS; i++) {
-        json_t *ids = json_object_get(rel, store_facet_names[i]);
-        size_t k;
-        json_t *v;
-        json_array_foreach(ids, k, v)
-        {
-            if (json_is_string(v) && facet_add(d, m, store_facet_names[i], json_string_value(v),
-                                               e) < 0) {
-                json_decref(rel);
-                return -1;
-            }
-        }
-    }
+    int rc = -1;
+    if (facet_add_list(d, f, "tags", tags, e) < 0 ||
+        facet_add_list(d, f, "task_categories", tasks, e) < 0 ||
+        facet_add_list(d, f, "language", langs, e) < 0 ||
+        facet_add(d, f, "license", m->license, e) < 0 ||
+        facet_add(d, f, "framework", m->framework, e) < 0 ||
+        facet_add(d, f, "size_category", m->size_category, e) < 0)
+        goto out;
+    /* Relation id sets: one facet row per id, the facet named after its list. */
+    for (int i = STORE_FACETS; i < STORE_FILTERS; i++)
+        if (facet_add_list(d, f, store_facet_names[i],
+                           json_object_get(rel, store_facet_names[i]), e) < 0)
+            goto out;
+    if (facet_flush(d, f, e) < 0)
+        goto out;
+    /* A new artifact's PostgreSQL vector came with its row. */
+    rc = fresh && strcmp(db_driver(d), "postgres") == 0 ? 0 : store_fts_refresh(d, m, e);
+out:
+    json_decref(tags);
+    json_decref(tasks);
+    json_decref(langs);
     json_decref(rel);
-    return store_fts_refresh(d, m, e);
+    free(f);
+    return rc;
 }
 
 static const char *or_json(const char *v, const char *dflt)
@@ -104,29 +136,43 @@ static const char *or_json(const char *v, const char *dflt)
 int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
 {
     STORE_TOUCH(tx);
-    if (db_run(tx->d,
-               "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"
-               " license, task, architecture, base_model, framework, framework_set,"
-               " size_category, tags, language, task_categories, keywords, components, origin,"
-               " attributes, is_public, enabled, revision, created_at, updated_at, relations,"
-               " change_rev)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"
-               " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1))",
-               e, "ttttttttttttbttttttttbbiit", m->id, m->org_id, m->kind, m->name,
-               m->pretty_name, m->summary, m->description, m->license, m->task,
-               m->architecture, m->base_model, m->framework, (int)m->framework_set,
-               m->size_category, or_json(m->tags, "[]"), or_json(m->language, "[]"),
-               or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
-               or_json(m->components, "[]"), or_json(m->origin, "{}"),
-               or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled, m->created_at,
-               m->updated_at, or_json(m->relations, "{}")) < 0) {
-        if (e->kind == ERR_EXISTS)
-            err_set(e, ERR_EXISTS, "%s '%s/%s' already exists",
-                    strcmp(m->kind, "models") == 0 ? "model" : "capability", m->org_slug,
-                    m->name);
+    /* ON CONFLICT DO NOTHING: a taken name inserts nothing, so PostgreSQL needs no savepoint.
+     * PostgreSQL's full-text vector goes in with the row (no second version of it). */
+#define ART_INSERT(fts_col, fts_val)                                                               \
+    "INSERT INTO artifacts (id, org_id, kind, name, pretty_name, summary, description,"            \
+    " license, task, architecture, base_model, framework, framework_set,"                          \
+    " size_category, tags, language, task_categories, keywords, components, origin,"               \
+    " attributes, is_public, enabled, revision, created_at, updated_at, relations,"                \
+    " change_rev" fts_col ")"                                                                      \
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"            \
+    " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1)" fts_val ")"                    \
+    " ON CONFLICT DO NOTHING"
+    bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
+    arena *a = arena_create();
+    const char *t[4] = {NULL, NULL, NULL, NULL};
+    if (pg)
+        store_fts_texts(t, m, a);
+    int64_t n = db_insert(tx->d,
+                       pg ? ART_INSERT(", fts", ", " STORE_FTS_VALUE) : ART_INSERT("", ""), e,
+                       pg ? "ttttttttttttbttttttttbbiittttt" : "ttttttttttttbttttttttbbiit",
+                       m->id, m->org_id, m->kind, m->name, m->pretty_name, m->summary,
+                       m->description, m->license, m->task, m->architecture, m->base_model,
+                       m->framework, (int)m->framework_set, m->size_category,
+                       or_json(m->tags, "[]"), or_json(m->language, "[]"),
+                       or_json(m->task_categories, "[]"), or_json(m->keywords, "[]"),
+                       or_json(m->components, "[]"), or_json(m->origin, "{}"),
+                       or_json(m->attributes, "{}"), (int)m->is_public, (int)m->enabled,
+                       m->created_at, m->updated_at, or_json(m->relations, "{}"), t[0], t[1],
+                       t[2], t[3]);
+#undef ART_INSERT
+    arena_free(a);
+    if (n < 0 && e->kind != ERR_EXISTS)
         return -1;
-    }
-    return facets_refresh(tx->d, m, e);
+    if (n <= 0)
+        return err_set(e, ERR_EXISTS, "%s '%s/%s' already exists",
+                       strcmp(m->kind, "models") == 0 ? "model" : "capability", m->org_slug,
+                       m->name);
+    return facets_refresh(tx->d, m, true, e);
 }
 
 int store_artifact_get(store_artifact *out, store_tx *tx, const char *org_id, const char *kind,
@@ -172,7 +218,7 @@ int store_artifact_update(store_tx *tx, const store_artifact *m, int64_t now, er
         return -1;
     if (n == 0)
         return err_set(e, ERR_CONFLICT, "revision mismatch: the artifact changed meanwhile");
-    return facets_refresh(tx->d, m, e);
+    return facets_refresh(tx->d, m, false, e);
 }
 
 int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
@@ -193,61 +239,30 @@ int store_artifact_delete(store_tx *tx, const char *id, int64_t now, err *e)
     return n == 0 ? err_set(e, ERR_NOT_FOUND, "artifact not found") : 0;
 }
 
+/* One statement: the published head, the count and the alias list from their tables. */
 int store_artifact_refresh(store_tx *tx, const char *artifact_id, int64_t now, err *e)
 {
     STORE_TOUCH(tx);
-    db_stmt *st = NULL;
-    char *latest = NULL, *latest_id = NULL;
-    int64_t count = 0;
-    json_t *aliases = json_array();
-    char *aliases_text = NULL;
-    int rc = -1, r;
-    arena *a = arena_create();
-
-    if (db_query(&st, tx->d,
-                 "SELECT id, version FROM versions WHERE artifact_id = ? AND deleted_at = 0"
-                 " AND lifecycle = 'published' ORDER BY sort_key DESC LIMIT 1",
-                 e, "t", artifact_id) < 0)
-        goto out;
-    if ((r = db_step(st, e)) < 0)
-        goto out;
-    if (r == 1) {
-        latest_id = store_col_str(st, 0, a);
-        latest = store_col_str(st, 1, a);
-    }
-    db_done(st);
-    st = NULL;
-    if (db_query(&st, tx->d,
-                 "SELECT COUNT(*) FROM versions WHERE artifact_id = ? AND deleted_at = 0"
-                 " AND lifecycle <> 'draft'",
-                 e, "t", artifact_id) < 0 ||
-        db_step(st, e) < 0)
-        goto out;
-    count = db_col_int(st, 0);
-    db_done(st);
-    st = NULL;
-    if (db_query(&st, tx->d, "SELECT alias FROM aliases WHERE artifact_id = ? ORDER BY alias", e,
-                 "t", artifact_id) < 0)
-        goto out;
-    while ((r = db_step(st, e)) == 1)
-        json_array_append_new(aliases, json_string(db_col_text(st, 0)));
-    if (r < 0)
-        goto out;
-    db_done(st);
-    st = NULL;
-    aliases_text = json_dumps(aliases, JSON_COMPACT);
-    if (db_run(tx->d,
-               "UPDATE artifacts SET latest_version = ?, latest_version_id = ?,"
-               " version_count = ?, aliases = ?, " STORE_BUMP_UPDATED " WHERE id = ?",
-               e, "ttitiit", latest, latest_id, count, aliases_text ? aliases_text : "[]", now,
-               now, artifact_id) < 0)
-        goto out;
-    rc = 0;
-out:
-    db_done(st);
-    free(aliases_text);
-    json_decref(aliases);
-    arena_free(a);
+#define LATEST(col)                                                                                \
+    "(SELECT " col " FROM versions WHERE artifact_id = ?1 AND deleted_at = 0"                      \
+    " AND lifecycle = 'published' ORDER BY sort_key DESC LIMIT 1)"
+#define REFRESH(aliases)                                                                           \
+    DB_NO_UNIQUE "UPDATE artifacts SET latest_version = " LATEST("version") ","                    \
+    " latest_version_id = " LATEST("id") ", version_count = (SELECT COUNT(*) FROM versions"        \
+    " WHERE artifact_id = ?1 AND deleted_at = 0 AND lifecycle <> 'draft'),"                       \
+    " aliases = " aliases ","                                                                      \
+    " updated_at = CASE WHEN updated_at >= ?2 THEN updated_at + 1 ELSE ?2 END, " STORE_CHANGE_REV \
+    " WHERE id = ?1"
+    bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
+    int rc = db_write(
+        tx->d,
+        pg ? REFRESH("COALESCE((SELECT '[' || string_agg(to_json(alias)::text, ',' ORDER BY alias)"
+                     " || ']' FROM aliases WHERE artifact_id = ?1), '[]')")
+           : REFRESH("(SELECT json_group_array(alias) FROM (SELECT alias FROM aliases"
+                     " WHERE artifact_id = ?1 ORDER BY alias))"),
+        e, "ti", artifact_id, now);
+#undef REFRESH
+#undef LATEST
     return rc;
 }
 
@@ -420,7 +435,7 @@ int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t 
             db_done(st);
         }
         for (size_t i = 0; r >= 0 && i < n; i++)
-            if (facets_refresh(tx->d, &items[i], e) < 0)
+            if (facets_refresh(tx->d, &items[i], false, e) < 0)
                 r = -1;
         if (r >= 0 && n > 0) {
             free(after);

@@ -21,6 +21,7 @@ struct store_tx {
     store *s;
     db *d;
     bool write;
+    bool serial; /* holds a place in the store's catalog write queue (store.c) */
     bool dirty; /* the catalog changed: bump catalog_revision on commit */
     bool auth_dirty; /* a credential changed: tell the other instances on commit */
 };
@@ -49,6 +50,13 @@ struct store_tx {
 
 /* Reads a row selected with STORE_ART_COLS. */
 void store_art_read(store_artifact *m, db_stmt *st, arena *a);
+/* PostgreSQL's weighted tsvector of an artifact from the four texts of store_fts_texts (four
+ * parameters): name A, pretty name B, summary and tags C, description D. */
+#define STORE_FTS_VALUE                                                                            \
+    "setweight(to_tsvector('simple', ?), 'A') || setweight(to_tsvector('simple', ?), 'B') ||"    \
+    " setweight(to_tsvector('simple', ?), 'C') || setweight(to_tsvector('simple', ?), 'D')"
+/* The four texts of the artifact's full-text entry, in the arena. */
+void store_fts_texts(const char *out[4], const store_artifact *m, arena *a);
 /* Dialect: refreshes the artifact's full-text index row. */
 int store_fts_refresh(db *d, const store_artifact *m, err *e);
 /* Dialect: drops the full-text rows of artifacts deleted before `before`. */

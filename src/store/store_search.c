@@ -388,38 +388,51 @@ static const char *words_of(const char *s, arena *a)
     return out;
 }
 
-/* Dialect: keeps the artifact's full-text entry current: SQLite's FTS5 row (rowid = the
- * artifact's rowid), or PostgreSQL's weighted tsvector (name A, pretty name B, summary and
- * tags C, description D). A deleted artifact has none. */
-int store_fts_refresh(db *d, const store_artifact *m, err *e)
+/* The tags of a JSON list joined by spaces, for the full-text entry. */
+static void tag_words(char *tags, size_t cap, const char *json)
 {
-    char tags[4096] = "";
-    json_t *arr = m->tags ? json_loads(m->tags, 0, NULL) : NULL;
+    json_t *arr = json ? json_loads(json, 0, NULL) : NULL;
     size_t i, used = 0;
     json_t *v;
+    tags[0] = '\0';
     json_array_foreach(arr, i, v)
     {
-        int w = snprintf(tags + used, sizeof(tags) - used, "%s%s", used ? " " : "",
+        int w = snprintf(tags + used, cap - used, "%s%s", used ? " " : "",
                          json_string_value(v) ? json_string_value(v) : "");
-        if (w < 0 || (size_t)w >= sizeof(tags) - used)
+        if (w < 0 || (size_t)w >= cap - used)
             break;
         used += (size_t)w;
     }
     json_decref(arr);
+}
+
+void store_fts_texts(const char *out[4], const store_artifact *m, arena *a)
+{
+    char tags[4096];
+    tag_words(tags, sizeof(tags), m->tags);
+    out[0] = words_of(m->name, a);
+    out[1] = words_of(m->pretty_name, a);
+    out[2] = arena_printf(a, "%s %s", words_of(m->summary, a), words_of(tags, a));
+    out[3] = words_of(m->description, a);
+}
+
+/* Dialect: keeps the artifact's full-text entry current: SQLite's FTS5 row (rowid = the
+ * artifact's rowid), or PostgreSQL's weighted tsvector (STORE_FTS_VALUE). A deleted artifact
+ * has none. */
+int store_fts_refresh(db *d, const store_artifact *m, err *e)
+{
+    char tags[4096];
+    tag_words(tags, sizeof(tags), m->tags);
     if (is_pg(d)) {
         if (m->deleted_at)
-            return db_run(d, "UPDATE artifacts SET fts = NULL WHERE id = ?", e, "t", m->id) < 0
-                       ? -1
-                       : 0;
+            return db_write(d, DB_NO_UNIQUE "UPDATE artifacts SET fts = NULL WHERE id = ?", e,
+                            "t", m->id);
         arena *a = arena_create();
-        int64_t rc = db_run(
-            d,
-            "UPDATE artifacts SET fts = setweight(to_tsvector('simple', ?), 'A') ||"
-            " setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('simple', ?),"
-            " 'C') || setweight(to_tsvector('simple', ?), 'D') WHERE id = ?",
-            e, "ttttt", words_of(m->name, a), words_of(m->pretty_name, a),
-            arena_printf(a, "%s %s", words_of(m->summary, a), words_of(tags, a)),
-            words_of(m->description, a), m->id);
+        const char *t[4];
+        store_fts_texts(t, m, a);
+        int rc = db_write(d, DB_NO_UNIQUE "UPDATE artifacts SET fts = " STORE_FTS_VALUE
+                             " WHERE id = ?",
+                          e, "ttttt", t[0], t[1], t[2], t[3], m->id);
         arena_free(a);
         return rc < 0 ? -1 : 0;
     }

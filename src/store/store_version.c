@@ -32,18 +32,21 @@ static void ver_read(store_version *v, db_stmt *st, arena *a)
 int store_version_insert(store_tx *tx, const store_version *v, err *e)
 {
     STORE_TOUCH(tx);
-    if (db_run(tx->d,
-               "INSERT INTO versions (id, artifact_id, version, sort_key, lifecycle, summary,"
-               " changelog, framework, architecture, base_model, metadata, parameter_count,"
-               " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               e, "tttttttttttiii", v->id, v->artifact_id, v->version, v->sort_key,
-               v->lifecycle, v->summary, v->changelog, v->framework, v->architecture,
-               v->base_model, v->metadata ? v->metadata : "{}", v->parameter_count,
-               v->created_at, v->updated_at) < 0) {
-        if (e->kind == ERR_EXISTS)
-            err_set(e, ERR_EXISTS, "version '%s' already exists", v->version);
+    /* ON CONFLICT DO NOTHING: a taken version inserts nothing, so PostgreSQL needs no
+     * savepoint around it. */
+    int64_t n = db_insert(tx->d,
+                       "INSERT INTO versions (id, artifact_id, version, sort_key, lifecycle,"
+                       " summary, changelog, framework, architecture, base_model, metadata,"
+                       " parameter_count, created_at, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                       e, "tttttttttttiii", v->id, v->artifact_id, v->version, v->sort_key,
+                       v->lifecycle, v->summary, v->changelog, v->framework, v->architecture,
+                       v->base_model, v->metadata ? v->metadata : "{}", v->parameter_count,
+                       v->created_at, v->updated_at);
+    if (n < 0 && e->kind != ERR_EXISTS)
         return -1;
-    }
+    if (n <= 0)
+        return err_set(e, ERR_EXISTS, "version '%s' already exists", v->version);
     return 0;
 }
 
