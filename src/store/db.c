@@ -54,22 +54,39 @@ static int bind_va(db_stmt *st, const char *types, va_list ap)
     return 0;
 }
 
-int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, ...)
+/* Prepares sql and binds the parameters of ap (db_query's types): the one body behind every
+ * varargs entry point. */
+static int prepare_va(db_stmt **out, db *d, const char *sql, err *e, const char *types,
+                      va_list ap)
 {
     db_stmt *st = NULL;
     if (d->ops->prepare(&st, d, sql, e) < 0)
         return -1;
-    va_list ap;
-    va_start(ap, types);
-    int rc = bind_va(st, types, ap);
-    va_end(ap);
-    if (rc < 0) {
+    if (bind_va(st, types, ap) < 0) {
         st->ops->done(st);
         log_error(NULL, "db.bind_failed", "s:s", "sql", sql);
         return err_set(e, ERR_DATABASE, "database error");
     }
     *out = st;
     return 0;
+}
+
+/* Steps st to its end; returns the last step's result (0, or -1 with e set). */
+static int step_all(db_stmt *st, err *e)
+{
+    int rc;
+    while ((rc = st->ops->step(st, e)) == 1)
+        ;
+    return rc;
+}
+
+int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = prepare_va(out, d, sql, e, types, ap);
+    va_end(ap);
+    return rc;
 }
 
 int db_step(db_stmt *st, err *e)
@@ -106,23 +123,14 @@ void db_done(db_stmt *st)
 int64_t db_run(db *d, const char *sql, err *e, const char *types, ...)
 {
     db_stmt *st = NULL;
-    if (d->ops->prepare(&st, d, sql, e) < 0)
-        return -1;
     va_list ap;
     va_start(ap, types);
-    int rc = bind_va(st, types, ap);
+    int rc = prepare_va(&st, d, sql, e, types, ap);
     va_end(ap);
-    int64_t changed = -1;
-    if (rc < 0) {
-        err_set(e, ERR_DATABASE, "database error");
-        goto out;
-    }
-    while ((rc = st->ops->step(st, e)) == 1)
-        ;
     if (rc < 0)
-        goto out;
-    changed = d->ops->changes(d);
-out:
+        return -1;
+    rc = step_all(st, e);
+    int64_t changed = rc < 0 ? -1 : d->ops->changes(d);
     st->ops->done(st);
     return changed;
 }
@@ -131,9 +139,7 @@ static int write_run(db_stmt *st, err *e)
 {
     if (st->ops->defer)
         st->ops->defer(st, DB_DEFER_ANY);
-    int rc;
-    while ((rc = st->ops->step(st, e)) == 1)
-        ;
+    int rc = step_all(st, e);
     st->ops->done(st);
     return rc < 0 ? -1 : 0;
 }
@@ -141,36 +147,25 @@ static int write_run(db_stmt *st, err *e)
 int db_write(db *d, const char *sql, err *e, const char *types, ...)
 {
     db_stmt *st = NULL;
-    if (d->ops->prepare(&st, d, sql, e) < 0)
-        return -1;
     va_list ap;
     va_start(ap, types);
-    int rc = bind_va(st, types, ap);
+    int rc = prepare_va(&st, d, sql, e, types, ap);
     va_end(ap);
-    if (rc < 0) {
-        st->ops->done(st);
-        return err_set(e, ERR_DATABASE, "database error");
-    }
-    return write_run(st, e);
+    return rc < 0 ? -1 : write_run(st, e);
 }
 
 int64_t db_insert(db *d, const char *sql, err *e, const char *types, ...)
 {
     db_stmt *st = NULL;
-    if (d->ops->prepare(&st, d, sql, e) < 0)
-        return -1;
     va_list ap;
     va_start(ap, types);
-    int rc = bind_va(st, types, ap);
+    int rc = prepare_va(&st, d, sql, e, types, ap);
     va_end(ap);
-    if (rc < 0) {
-        st->ops->done(st);
-        return err_set(e, ERR_DATABASE, "database error");
-    }
+    if (rc < 0)
+        return -1;
     if (st->ops->defer)
         st->ops->defer(st, DB_DEFER_BULK_ROW);
-    while ((rc = st->ops->step(st, e)) == 1)
-        ;
+    rc = step_all(st, e);
     st->ops->done(st);
     return rc < 0 ? -1 : d->ops->changes(d) > 0;
 }
