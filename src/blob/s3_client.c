@@ -160,7 +160,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         snprintf(c->etag, sizeof(c->etag), "%s", v);
     } else if (header_is(line, k, "last-modified", &v)) {
         time_t t = curl_getdate(v, NULL);
-        c->mtime_ms = t > 0 ? (int64_t)t * 1000 : 0;
+        /* a far-future date (year 300,000,000) would overflow the multiplication */
+        c->mtime_ms = t > 0 && (int64_t)t <= INT64_MAX / 1000 ? (int64_t)t * 1000 : 0;
     }
     return n;
 }
