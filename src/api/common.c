@@ -646,6 +646,17 @@ int api_in_tx(api_reply *r, api_call *c, bool write,
     return rc;
 }
 
+int api_in_shared_tx(api_reply *r, api_call *c, int (*fn)(api_reply *, api_call *, store_tx *))
+{
+    store_tx *tx = NULL;
+    if (store_tx_begin_shared(&tx, c->app->store, &r->e) < 0)
+        return -1;
+    int rc = fn(r, c, tx);
+    if (store_tx_end(tx, rc == 0, &r->e) < 0)
+        rc = -1;
+    return rc;
+}
+
 /* The key and revision of the pending cache fill of a request (in its arena). */
 typedef struct cache_fill {
     const char *key;
@@ -723,7 +734,8 @@ int api_version_quota(api_reply *r, api_call *c, store_tx *tx, const store_org *
     if (quota < 0 || adding <= 0)
         return 0;
     int64_t used = 0, t = time_now_ms();
-    if (store_versions_created_since(&used, tx, o->id, time_month_start_ms(t), &r->e) < 0)
+    if (store_tx_lock(tx, STORE_LOCK_ORG, o->id, &r->e) < 0 || /* a shared write's count */
+        store_versions_created_since(&used, tx, o->id, time_month_start_ms(t), &r->e) < 0)
         return -1;
     if (used + adding <= quota)
         return 0;

@@ -135,5 +135,8 @@ int64_t api_known_rev(const api_call *c);
 /* Runs fn inside a transaction and ends it (commit on success). */
 int api_in_tx(api_reply *r, api_call *c, bool write, int (*fn)(api_reply *, api_call *,
                                                                  store_tx *));
+/* Runs fn inside a write transaction that shares the catalog write lock with others of its
+ * kind (store_tx_begin_shared): fn must store_tx_lock what it changes before reading it. */
+int api_in_shared_tx(api_reply *r, api_call *c, int (*fn)(api_reply *, api_call *, store_tx *));
 
 #endif

@@ -112,6 +112,12 @@ int api_version_list(api_reply *r, api_call *c)
     return api_in_tx_cached(r, c, "versions", do_list);
 }
 
+/* In a shared write (api_in_shared_tx), versions of different artifacts are created side by
+ * side: the artifact's lock is taken before anything of it is read (its versions, the
+ * published head and count store_artifact_refresh recomputes), the name's before a missing
+ * artifact is created, the org's before its monthly quota is counted. Whatever else the
+ * lookups read cannot change meanwhile: every other catalog write holds the catalog lock
+ * alone. */
 static int do_create(api_reply *r, api_call *c, store_tx *tx)
 {
     store_org o;
@@ -124,9 +130,20 @@ static int do_create(api_reply *r, api_call *c, store_tx *tx)
             return -1;
         err_clear(&r->e);
         if (api_org_access(&o, c, tx, ROLE_WRITER, &r->e) < 0 ||
-            api_artifact_create_in(&m, c, tx, &o, name, false, &r->e) < 0)
+            store_tx_lock(tx, STORE_LOCK_NAME, arena_printf(c->a, "%s/%s", o.id, name),
+                          &r->e) < 0)
             return -1;
+        /* created by the writer this one waited for? */
+        if (api_artifact_access(&o, &m, c, tx, ROLE_WRITER, &r->e) < 0) {
+            if (r->e.kind != ERR_NOT_FOUND)
+                return -1;
+            err_clear(&r->e);
+            if (api_artifact_create_in(&m, c, tx, &o, name, false, &r->e) < 0)
+                return -1;
+        }
     }
+    if (store_tx_lock(tx, STORE_LOCK_ARTIFACT, m.id, &r->e) < 0)
+        return -1;
     if (api_version_quota(r, c, tx, &o, 1) < 0)
         return -1;
     const char *vs = api_body_str(c, "version");
@@ -170,7 +187,7 @@ int api_version_create(api_reply *r, api_call *c)
     if (!semver_is_valid(vs, strlen(vs)))
         return err_field_add(&r->e, "body", "version", "value_error",
                              "'%.64s' is not a valid SemVer 2.0.0 version", vs);
-    return api_in_tx(r, c, true, do_create);
+    return api_in_shared_tx(r, c, do_create);
 }
 
 static int do_get(api_reply *r, api_call *c, store_tx *tx)

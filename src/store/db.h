@@ -63,6 +63,11 @@ int db_exec(db *d, const char *sql, err *e);
 /* A catalog write for bulk loads, where any failure aborts the whole load: on PostgreSQL the
  * row inserts of db_insert are pipelined too (see db_insert). */
 #define DB_WRITE_BULK 3
+/* A catalog write that holds the catalog's write lock shared with others of its kind and
+ * takes finer locks of its own (store_tx_lock): SQLite BEGIN IMMEDIATE as for DB_WRITE (its
+ * writes are serial anyway), PostgreSQL the advisory lock in shared mode, so writes to
+ * different artifacts run side by side while every DB_WRITE still runs alone. */
+#define DB_WRITE_SHARED 4
 
 /* How a statement may be deferred (db_ops.defer): a write whose answer nobody waits for
  * (db_write); an insert of one row deferred in a bulk transaction only (db_insert). */

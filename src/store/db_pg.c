@@ -5,9 +5,12 @@
  * the result rows as SQLite does.
  *
  * Transactions: a write transaction takes one cluster-wide advisory lock right after BEGIN,
- * the equivalent of SQLite's BEGIN IMMEDIATE, so read-check-write sequences (version creation,
- * publish, alias moves, quota counting) stay serial across every cairnd on the database; read
- * transactions run at REPEATABLE READ so every statement sees one snapshot.
+ * the equivalent of SQLite's BEGIN IMMEDIATE, so read-check-write sequences (publish, alias
+ * moves, quota counting) stay serial across every cairnd on the database. A DB_WRITE_SHARED
+ * transaction (version creation) takes the same lock in shared mode and then the locks of
+ * what it changes (store_tx_lock: an artifact, an org), so such writes to different
+ * artifacts run side by side, and never beside an exclusive one. Read transactions run at
+ * REPEATABLE READ so every statement sees one snapshot.
  * SQLite carries on after a failed statement (say a unique violation the store turns into a
  * 409 and recovers from); PostgreSQL would abort the whole transaction, so inside one a write
  * that can fail that way runs under a savepoint that is rolled back if it fails: an INSERT
@@ -279,7 +282,9 @@ static int begin_queries(const char **q, int mode)
     }
     int n = 0;
     q[n++] = "BEGIN";
-    if (mode != DB_WRITE_UNLOCKED)
+    if (mode == DB_WRITE_SHARED)
+        q[n++] = "SELECT pg_advisory_xact_lock_shared(" WRITE_LOCK_KEY ")";
+    else if (mode != DB_WRITE_UNLOCKED)
         q[n++] = "SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")";
     q[n++] = "SAVEPOINT cairn_stmt";
     return n;

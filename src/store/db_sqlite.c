@@ -56,6 +56,13 @@ static const char *path_of(const char *url)
     return url;
 }
 
+static void tx_mark(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_result_int64(ctx, -1);
+}
+
 static int sq_open(db **out, const char *url, err *e)
 {
     sq_db *d = calloc(1, sizeof(*d));
@@ -78,6 +85,14 @@ static int sq_open(db **out, const char *url, err *e)
     if (sqlite3_exec(d->h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
         log_error(NULL, "db.open_failed", "s:s", "msg", msg ? msg : "");
         sqlite3_free(msg);
+        sqlite3_close(d->h);
+        free(d);
+        return err_set(e, ERR_DATABASE, "cannot configure the database");
+    }
+    /* The change-feed mark (store_int.h): SQLite writes are serial, so one value serves. */
+    if (sqlite3_create_function(d->h, "cairn_tx_mark", 0, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                NULL, tx_mark, NULL, NULL) != SQLITE_OK) {
+        log_error(NULL, "db.open_failed", "s:s", "msg", sqlite3_errmsg(d->h));
         sqlite3_close(d->h);
         free(d);
         return err_set(e, ERR_DATABASE, "cannot configure the database");

@@ -169,6 +169,11 @@ const store_migration store_migrations[] = {
     {NULL, NULL,
      "ALTER TABLE artifacts ADD COLUMN seq BIGSERIAL;"
      "CREATE UNIQUE INDEX artifacts_seq ON artifacts(seq);"},
+    /* 13: PostgreSQL: the change-feed mark of a transaction's session (store_int.h,
+     * STORE_TX_MARK); SQLite's driver defines the function on each connection */
+    {NULL, NULL,
+     "CREATE FUNCTION cairn_tx_mark() RETURNS BIGINT LANGUAGE sql STABLE PARALLEL SAFE"
+     " AS 'SELECT -CAST(pg_backend_pid() AS BIGINT)';"},
 };
 
 const int store_migration_count = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));

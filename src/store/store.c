@@ -420,16 +420,47 @@ int store_telemetry_maintain(store *s, bool compacted, err *e)
     conn_give(s, d);
     return rc < 0 ? -1 : 0;
 }
-static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e);
+static int tx_begin(store_tx **out, store *s, bool write, int mode, err *e);
 
 int store_tx_begin(store_tx **out, store *s, bool write, err *e)
 {
-    return tx_begin(out, s, write, false, e);
+    return tx_begin(out, s, write, write ? DB_WRITE : DB_READ, e);
 }
 
 int store_tx_begin_bulk(store_tx **out, store *s, err *e)
 {
-    return tx_begin(out, s, true, true, e);
+    return tx_begin(out, s, true, DB_WRITE_BULK, e);
+}
+
+int store_tx_begin_shared(store_tx **out, store *s, err *e)
+{
+    return tx_begin(out, s, true, DB_WRITE_SHARED, e);
+}
+
+/* FNV-1a, folded to PostgreSQL's int4 advisory-lock key. */
+static int32_t lock_key(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) * 16777619u;
+    return (int32_t)h;
+}
+
+int store_tx_lock(store_tx *tx, int what, const char *key, err *e)
+{
+    if (!tx->shared || tx->s->sqlite)
+        return 0;
+    /* The two-int4 form of the advisory locks: its keys never meet the catalog's bigint one;
+     * the first names what is locked ("cai" + 1..3), the second is the key's hash (two keys
+     * that share it only wait for each other). */
+    db_stmt *st = NULL;
+    int rc = db_query(&st, tx->d, "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER),"
+                                  " CAST(? AS INTEGER))",
+                      e, "ii", (int64_t)(0x63616900 + what), (int64_t)lock_key(key));
+    if (rc == 0)
+        rc = db_step(st, e);
+    db_done(st);
+    return rc < 0 ? -1 : 0;
 }
 
 /* Takes a place in the process's catalog write queue, waiting at most as long as PostgreSQL's
@@ -448,11 +479,12 @@ static int catalog_queue(store *s, err *e)
     return 0;
 }
 
-static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
+static int tx_begin(store_tx **out, store *s, bool write, int mode, err *e)
 {
     db *d = NULL;
     bool queued = write && s->unlocked && s->sqlite;
-    bool serial = write && !s->unlocked && !s->sqlite;
+    /* shared writes skip the queue: they wait for the rows they change, not for each other */
+    bool serial = write && !s->unlocked && !s->sqlite && mode != DB_WRITE_SHARED;
     if (serial && catalog_queue(s, e) < 0)
         return -1;
     if (conn_take(&d, s, e) < 0) {
@@ -462,10 +494,7 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
     }
     if (queued)
         pthread_mutex_lock(&s->wmu);
-    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED
-                                       : bulk          ? DB_WRITE_BULK
-                                                       : DB_WRITE,
-                 e) < 0) {
+    if (db_begin(d, !write ? DB_READ : s->unlocked ? DB_WRITE_UNLOCKED : mode, e) < 0) {
         if (queued)
             pthread_mutex_unlock(&s->wmu);
         if (serial)
@@ -486,6 +515,7 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
     tx->s = s;
     tx->d = d;
     tx->serial = serial;
+    tx->shared = write && !s->unlocked && mode == DB_WRITE_SHARED;
     tx->write = write;
     tx->dirty = false;
     tx->auth_dirty = false;
@@ -493,18 +523,28 @@ static int tx_begin(store_tx **out, store *s, bool write, bool bulk, err *e)
     return 0;
 }
 
-/* Moves the catalog revision on, as the last statement of tx, into *rev; on PostgreSQL the
+/* Moves the catalog revision on, as the last statement of tx, into *rev, and stamps the
+ * artifacts tx marked with it (the change feed: store_int.h, STORE_TX_MARK); on PostgreSQL the
  * same statement notifies every listening instance (delivered when tx commits). */
 static int bump_revision(int64_t *rev, store_tx *tx, err *e)
 {
     db_stmt *st = NULL;
     int rc = tx->s->sqlite
+                 ? db_write(tx->d,
+                            DB_NO_UNIQUE "UPDATE artifacts SET change_rev = (SELECT rev + 1 FROM"
+                            " catalog_revision WHERE id = 1) WHERE change_rev = " STORE_TX_MARK,
+                            e, "")
+                 : 0;
+    if (rc == 0)
+        rc = tx->s->sqlite
                  ? db_query(&st, tx->d,
                             "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev",
                             e, "")
                  : db_query(&st, tx->d,
                             "WITH u AS (UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1"
-                            " RETURNING rev) SELECT rev, pg_notify('cairn_catalog', CAST(rev AS"
+                            " RETURNING rev), m AS (UPDATE artifacts SET change_rev ="
+                            " (SELECT rev FROM u) WHERE change_rev = " STORE_TX_MARK ")"
+                            " SELECT rev, pg_notify('cairn_catalog', CAST(rev AS"
                             " TEXT) || ':' || CAST(? AS TEXT)) FROM u",
                             e, "i", time_now_ms());
     if (rc == 0)

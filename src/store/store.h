@@ -33,6 +33,22 @@ int store_tx_begin(store_tx **out, store *s, bool write, err *e);
  * the COMMIT (ERR_EXISTS, everything rolled back), not by the insert itself. On SQLite it is
  * store_tx_begin(write=true). */
 int store_tx_begin_bulk(store_tx **out, store *s, err *e);
+/* Begins a catalog write that shares the catalog write lock with others of its kind and must
+ * take, with store_tx_lock and before it reads what it will change, the lock of each thing it
+ * changes (version creation: the artifact, the org when a quota counts). On PostgreSQL such
+ * writes to different artifacts commit side by side, from any number of instances; every
+ * store_tx_begin(write=true) still runs alone. On SQLite it is store_tx_begin(write=true). */
+int store_tx_begin_shared(store_tx **out, store *s, err *e);
+/* What store_tx_lock locks: a name about to be created in an org (key "ORG_ID/NAME", any
+ * case), an existing artifact (its id), an org (its id). */
+#define STORE_LOCK_NAME 1
+#define STORE_LOCK_ARTIFACT 2
+#define STORE_LOCK_ORG 3
+/* In a store_tx_begin_shared transaction on PostgreSQL, waits for and takes the lock of one
+ * thing until the transaction ends (later statements see what its last holder committed);
+ * otherwise does nothing (the transaction already runs alone). Take them in the order NAME,
+ * ARTIFACT, ORG, at most one of each. Returns 0 or -1. */
+int store_tx_lock(store_tx *tx, int what, const char *key, err *e);
 /* Commits (commit=true) or rolls back, and returns the connection; accepts NULL. Returns -1
  * if the commit failed (e filled), 0 otherwise. */
 int store_tx_end(store_tx *tx, bool commit, err *e);

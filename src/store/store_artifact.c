@@ -145,7 +145,7 @@ int store_artifact_insert(store_tx *tx, const store_artifact *m, err *e)
     " attributes, is_public, enabled, revision, created_at, updated_at, relations,"                \
     " change_rev" fts_col ")"                                                                      \
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1,"            \
-    " ?, ?, ?, (SELECT rev + 1 FROM catalog_revision WHERE id = 1)" fts_val ")"                    \
+    " ?, ?, ?, " STORE_TX_MARK fts_val ")"                                                         \
     " ON CONFLICT DO NOTHING"
     bool pg = strcmp(db_driver(tx->d), "postgres") == 0;
     arena *a = arena_create();

@@ -22,6 +22,7 @@ struct store_tx {
     db *d;
     bool write;
     bool serial; /* holds a place in the store's catalog write queue (store.c) */
+    bool shared; /* holds the catalog write lock shared (store_tx_begin_shared) */
     bool dirty; /* the catalog changed: bump catalog_revision on commit */
     bool auth_dirty; /* a credential changed: tell the other instances on commit */
 };
@@ -31,9 +32,16 @@ struct store_tx {
 #define STORE_BUMP_UPDATED                                                                  \
     "updated_at = CASE WHEN updated_at >= ? THEN updated_at + 1 ELSE ? END, " STORE_CHANGE_REV
 
-/* SET clause stamping the artifact with the catalog revision this transaction commits as
- * (write transactions are serial, so that is the current one + 1): the change feed. */
-#define STORE_CHANGE_REV "change_rev = (SELECT rev + 1 FROM catalog_revision WHERE id = 1)"
+/* The change feed: each artifact's change_rev is the catalog revision its last change
+ * committed as. A write marks the artifacts it changes with STORE_TX_MARK (a negative number
+ * owned by its database session: -1 on SQLite, minus the backend's pid on PostgreSQL) and the
+ * revision bump, the transaction's last statement, turns its marks into the revision it takes
+ * (store.c, bump_revision). The bump locks the revision row until COMMIT, so transactions
+ * commit in revision order even when they ran side by side (store_tx_begin_shared): a reader
+ * that sees revision N sees every change stamped N or lower, and no mark is ever committed. */
+#define STORE_TX_MARK "cairn_tx_mark()"
+/* SET clause marking the artifact as changed by this transaction. */
+#define STORE_CHANGE_REV "change_rev = " STORE_TX_MARK
 
 /* Marks the transaction as changing what catalogs, facets and the manifest show. */
 #define STORE_TOUCH(tx) ((tx)->dirty = true)

@@ -307,6 +307,102 @@ static void versions_order_and_latest(void **state)
     store_tx_end(tx, true, &e);
 }
 
+/* store_changes callback: records which of the two artifacts changed. */
+static int saw_change(void *ctx, const store_change *c)
+{
+    int *seen = ctx;
+    if (strcmp(c->id, "00000000-0000-7000-8000-0000000000e1") == 0)
+        seen[0]++;
+    else if (strcmp(c->id, "00000000-0000-7000-8000-0000000000e2") == 0)
+        seen[1]++;
+    else
+        seen[2]++;
+    return 0;
+}
+
+static int64_t changes_since(fixture *f, int64_t since, int seen[3])
+{
+    err e = {0};
+    int64_t rev = 0;
+    seen[0] = seen[1] = seen[2] = 0;
+    assert_int_equal(store_changes(f->s, since, &rev, saw_change, seen, &e), 0);
+    return rev;
+}
+
+/* The change feed stays exact when shared writes (store_tx_begin_shared) run side by side
+ * and commit out of the order they started in: each artifact is stamped with the revision
+ * its transaction committed as, so a reader caught up to revision N never misses a change
+ * committed later (PostgreSQL; on SQLite, whose writes are serial, one after the other). */
+static void shared_writes_keep_the_change_feed_exact(void **state)
+{
+    fixture *f = *state;
+    err e = {0};
+    store_org o;
+    const char *a1 = "00000000-0000-7000-8000-0000000000e1";
+    const char *a2 = "00000000-0000-7000-8000-0000000000e2";
+    store_tx *tx = begin(f);
+    assert_int_equal(store_org_create(&o, tx, "feed", NULL, f->a, &e), 0);
+    store_artifact m1 = new_artifact(&o, a1, "one"), m2 = new_artifact(&o, a2, "two");
+    assert_int_equal(store_artifact_insert(tx, &m1, &e), 0);
+    assert_int_equal(store_artifact_insert(tx, &m2, &e), 0);
+    assert_int_equal(store_tx_end(tx, true, &e), 0);
+    int seen[3];
+    int64_t rev0 = changes_since(f, -1, seen);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(changes_since(f, rev0 - 1, seen), rev0); /* stamped with its commit */
+    assert_int_equal(seen[0] + seen[1], 2);
+
+    bool pg = getenv("CAIRN_TEST_PG") && *getenv("CAIRN_TEST_PG");
+    store_tx *t1 = NULL, *t2 = NULL;
+    assert_int_equal(store_tx_begin_shared(&t1, f->s, &e), 0);
+    assert_int_equal(store_tx_lock(t1, STORE_LOCK_ARTIFACT, a1, &e), 0);
+    add_version(t1, a1, "00000000-0000-7000-8000-0000000000f1", "1.0.0", "published");
+    assert_int_equal(store_artifact_refresh(t1, a1, 7000, &e), 0);
+    store_artifact got; /* reading it back makes t1's writes run now, before t2's */
+    assert_int_equal(store_artifact_get(&got, t1, o.id, "models", a1, true, f->a, &e), 0);
+    assert_string_equal(got.latest_version, "1.0.0");
+    if (!pg) /* SQLite: one writer at a time */
+        assert_int_equal(store_tx_end(t1, true, &e), 0);
+    assert_int_equal(store_tx_begin_shared(&t2, f->s, &e), 0);
+    assert_int_equal(store_tx_lock(t2, STORE_LOCK_ARTIFACT, a2, &e), 0);
+    add_version(t2, a2, "00000000-0000-7000-8000-0000000000f2", "1.0.0", "published");
+    assert_int_equal(store_artifact_refresh(t2, a2, 7000, &e), 0);
+    assert_int_equal(store_tx_end(t2, true, &e), 0);
+    int64_t rev1 = changes_since(f, rev0, seen);
+    if (pg) {
+        /* t2 started second and committed first: only its artifact is in revision rev0 + 1 */
+        assert_int_equal(rev1, rev0 + 1);
+        assert_int_equal(seen[0], 0);
+        assert_int_equal(seen[1], 1);
+        assert_int_equal(store_tx_end(t1, true, &e), 0);
+        /* t1's change, committed as rev0 + 2, is not lost to a reader caught up to rev1 */
+        assert_int_equal(changes_since(f, rev1, seen), rev0 + 2);
+        assert_int_equal(seen[0], 1);
+        assert_int_equal(seen[1], 0);
+    } else {
+        assert_int_equal(rev1, rev0 + 2);
+        assert_int_equal(seen[0], 1);
+        assert_int_equal(seen[1], 1);
+        assert_int_equal(changes_since(f, rev0 + 1, seen), rev0 + 2);
+        assert_int_equal(seen[0], 0);
+        assert_int_equal(seen[1], 1);
+    }
+    assert_int_equal(seen[2], 0);
+    /* every artifact carries a committed revision, none a transaction's mark */
+    assert_int_equal(changes_since(f, -1, seen), rev0 + 2);
+    assert_int_equal(seen[0] + seen[1], 2);
+    assert_int_equal(changes_since(f, 0, seen), rev0 + 2);
+    assert_int_equal(seen[0] + seen[1], 2);
+    /* a rolled-back shared write leaves neither its change nor its mark */
+    assert_int_equal(store_tx_begin_shared(&t1, f->s, &e), 0);
+    assert_int_equal(store_tx_lock(t1, STORE_LOCK_ARTIFACT, a1, &e), 0);
+    assert_int_equal(store_artifact_refresh(t1, a1, 8000, &e), 0);
+    assert_int_equal(store_tx_end(t1, false, &e), 0);
+    assert_int_equal(changes_since(f, rev0 + 2, seen), rev0 + 2);
+    assert_int_equal(seen[0] + seen[1] + seen[2], 0);
+}
+
 /* A bulk load: what it wrote reads back inside it and after its commit; a duplicate in it is
  * reported, by the insert (SQLite) or by the COMMIT, which then keeps nothing of the load
  * (PostgreSQL pipelines the inserts). */
@@ -541,6 +637,7 @@ int main(void)
         cmocka_unit_test(artifact_revision_conflict),
         cmocka_unit_test(artifact_id_not_shadowed_by_name),
         cmocka_unit_test(versions_order_and_latest),
+        cmocka_unit_test(shared_writes_keep_the_change_feed_exact),
         cmocka_unit_test(bulk_load_reads_back_and_fails_whole_on_duplicate),
         cmocka_unit_test(relations_filters_and_refresh),
         cmocka_unit_test(drafts_are_per_token_and_versioned),
