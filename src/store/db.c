@@ -89,6 +89,31 @@ int db_query(db_stmt **out, db *d, const char *sql, err *e, const char *types, .
     return rc;
 }
 
+int db_commit_int(db *d, int64_t *out, err *e, const char *sql, const char *types, ...)
+{
+    db_stmt *st = NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = prepare_va(&st, d, sql, e, types, ap);
+    va_end(ap);
+    if (rc < 0)
+        return -1;
+    if (d->ops->commit_int) {
+        rc = d->ops->commit_int(st, out, e);
+        st->ops->done(st);
+        return rc;
+    }
+    rc = st->ops->step(st, e);
+    if (rc == 1)
+        *out = st->ops->col_int(st, 0);
+    if (rc == 1 && (rc = step_all(st, e)) == 0)
+        rc = 1;
+    st->ops->done(st);
+    if (rc == 0)
+        rc = err_set(e, ERR_DATABASE, "database error: no row before the commit");
+    return rc < 0 ? -1 : d->ops->exec(d, "COMMIT", e);
+}
+
 int db_step(db_stmt *st, err *e)
 {
     return st->ops->step(st, e);

@@ -33,6 +33,9 @@ typedef struct db_ops {
     int64_t (*changes)(db *d);
     int (*begin)(db *d, int mode, err *e); /* DB_READ, DB_WRITE, DB_WRITE_UNLOCKED */
     void (*defer)(db_stmt *st, int how); /* DB_DEFER_*; NULL: every statement runs at once */
+    /* Steps st (one row: an integer first) and commits (db_commit_int); NULL: one, then the
+     * other. */
+    int (*commit_int)(db_stmt *st, int64_t *out, err *e);
 } db_ops;
 
 extern const db_ops db_sqlite_ops;
@@ -109,6 +112,13 @@ int db_write(db *d, const char *sql, err *e, const char *types, ...);
 int64_t db_insert(db *d, const char *sql, err *e, const char *types, ...);
 /* Like db_write, with parameters from an array (for SQL built at run time). */
 int db_write_v(db *d, const char *sql, err *e, const db_arg *args, size_t n);
+/* Runs sql, the transaction's last statement, which answers one row with an integer first
+ * (into *out), and commits the transaction. PostgreSQL sends both in one round trip (behind
+ * the deferred writes), so a row lock the statement takes is held only while the server runs
+ * it and the COMMIT, not across a round trip to the client and back. Returns 0, or -1 with e
+ * set; after -1 the transaction is over (rolled back) or must be rolled back by the caller
+ * (a ROLLBACK after the end is harmless). */
+int db_commit_int(db *d, int64_t *out, err *e, const char *sql, const char *types, ...);
 /* Returns the driver's name ("sqlite", "postgres"). */
 const char *db_driver(const db *d);
 

@@ -461,13 +461,26 @@ static int pg_bind_null(db_stmt *base, int i)
 /* Reads the answers of the n queries sent into the pipeline and its sync point, and leaves
  * pipeline mode. Returns the answer of the last query (or the first failure, at *failed_at),
  * NULL if the connection failed. */
+static PGresult *pipeline_collect(pg_db *d, int n, int want, int *failed_at, char *last_cmd,
+                                  size_t last_cap);
+
 static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at)
+{
+    return pipeline_collect(d, n, n - 1, failed_at, NULL, 0);
+}
+
+/* pipeline_finish keeping the answer of query want (not the last) when none failed up to the
+ * end; the command status of the last answer goes into last_cmd (if not NULL). */
+static PGresult *pipeline_collect(pg_db *d, int n, int want, int *failed_at, char *last_cmd,
+                                  size_t last_cap)
 {
     PGconn *c = d->c;
     PGresult *keep = NULL;
     int npend = d->pending;
     bool ok = PQpipelineSync(c) == 1;
     *failed_at = -1;
+    if (last_cmd && last_cap)
+        last_cmd[0] = '\0';
     for (int i = 0; ok && i < n; i++) {
         PGresult *r = PQgetResult(c);
         if (!r) {
@@ -483,7 +496,13 @@ static PGresult *pipeline_finish(pg_db *d, int n, int *failed_at)
             *failed_at = i; /* a bulk insert that found its row taken */
             d->conflict = true;
         }
-        if (!keep && (!good || i == n - 1))
+        if (i == n - 1 && good && last_cmd)
+            snprintf(last_cmd, last_cap, "%s", PQcmdStatus(r));
+        if (!good && keep && *failed_at == i) { /* a failure after the wanted answer wins */
+            PQclear(keep);
+            keep = NULL;
+        }
+        if (!keep && (!good || i == want))
             keep = r;
         else
             PQclear(r);
@@ -731,6 +750,68 @@ static int pg_step(db_stmt *base, err *e)
     return 0;
 }
 
+static int64_t pg_col_int(db_stmt *base, int i);
+
+/* db_commit_int: the statement and the COMMIT in one pipeline behind the deferred writes (the
+ * general path when the transaction has not begun yet, is spoiled or has bulk rows whose
+ * answers the client checks). */
+static int pg_commit_int(db_stmt *base, int64_t *out, err *e)
+{
+    pg_stmt *s = (pg_stmt *)base;
+    pg_db *d = s->owner;
+    PGconn *c = d->c;
+    bool checked = false;
+    for (int i = 0; i < d->pending; i++)
+        checked = checked || d->expect[i];
+    if (!d->in_tx || d->begin_pending || d->spoiled || checked || s->nparams > 64) {
+        int rc = pg_step(base, e);
+        if (rc == 1)
+            *out = pg_col_int(base, 0);
+        if (rc == 0)
+            rc = err_set(e, ERR_DATABASE, "database error: no row before the commit");
+        return rc < 0 ? -1 : pg_exec(&d->base, "COMMIT", e);
+    }
+    Oid oids[64];
+    PGresult *r = NULL;
+    if (ensure_prepared(s, oids, &r, e) < 0) {
+        PQclear(r);
+        return -1;
+    }
+    int queued = d->pending, failed_at;
+    bool ok = queued > 0 || PQenterPipelineMode(c) == 1;
+    if (ok && (ok = send_query(s, oids) == 1))
+        queued++;
+    if (ok && (ok = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1))
+        queued++;
+    int npend = d->pending;
+    char status[16];
+    r = pipeline_collect(d, queued, queued - 2, &failed_at, status, sizeof(status));
+    int rc = 0;
+    if (ok && failed_at < 0 && r && PQntuples(r) > 0 && strcmp(status, "COMMIT") == 0) {
+        *out = parse_i64(PQgetvalue(r, 0, 0));
+    } else if (!ok || !r) {
+        rc = err_set(e, ERR_UNAVAILABLE, "database unavailable, retry");
+    } else if (failed_at >= 0 && failed_at < npend && d->conflict) {
+        rc = err_set(e, ERR_EXISTS, "a row of this bulk load already exists");
+    } else if (failed_at >= 0) {
+        rc = pg_fail(d, r, failed_at < npend ? "deferred write" : s->sql, e);
+    } else {
+        rc = err_set(e, ERR_DATABASE, "database error: the transaction failed and was rolled"
+                                      " back");
+    }
+    PQclear(r);
+    d->conflict = false;
+    /* the COMMIT ran (committed, or ended a failed transaction) unless an earlier query of the
+     * pipeline failed: then the server skipped it and the transaction waits for a ROLLBACK */
+    bool ended = ok && (failed_at < 0 || failed_at == queued - 1);
+    d->in_tx = d->sp_open = d->sp_fresh = d->spoiled = d->bulk = false;
+    if (PQstatus(c) == CONNECTION_BAD)
+        pg_reconnect(d);
+    else if (!ended)
+        PQclear(PQexec(c, "ROLLBACK"));
+    return rc;
+}
+
 static void pg_defer(db_stmt *base, int how)
 {
     ((pg_stmt *)base)->defer = how;
@@ -809,4 +890,5 @@ const db_ops db_pg_ops = {
     .changes = pg_changes,
     .begin = pg_begin,
     .defer = pg_defer,
+    .commit_int = pg_commit_int,
 };

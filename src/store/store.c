@@ -523,38 +523,31 @@ static int tx_begin(store_tx **out, store *s, bool write, int mode, err *e)
     return 0;
 }
 
-/* Moves the catalog revision on, as the last statement of tx, into *rev, and stamps the
- * artifacts tx marked with it (the change feed: store_int.h, STORE_TX_MARK); on PostgreSQL the
- * same statement notifies every listening instance (delivered when tx commits). */
-static int bump_revision(int64_t *rev, store_tx *tx, err *e)
+/* Moves the catalog revision on, as the last statement of tx, into *rev, stamps the artifacts
+ * tx marked with it (the change feed: store_int.h, STORE_TX_MARK) and commits; on PostgreSQL
+ * the same statement notifies every listening instance (delivered at the commit) and rides
+ * in one round trip with the COMMIT, so the revision row, which orders every catalog commit,
+ * is held only while the server runs the two. */
+static int bump_and_commit(int64_t *rev, store_tx *tx, err *e)
 {
-    db_stmt *st = NULL;
-    int rc = tx->s->sqlite
-                 ? db_write(tx->d,
-                            DB_NO_UNIQUE "UPDATE artifacts SET change_rev = (SELECT rev + 1 FROM"
-                            " catalog_revision WHERE id = 1) WHERE change_rev = " STORE_TX_MARK,
-                            e, "")
-                 : 0;
-    if (rc == 0)
-        rc = tx->s->sqlite
-                 ? db_query(&st, tx->d,
-                            "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1 RETURNING rev",
-                            e, "")
-                 : db_query(&st, tx->d,
-                            "WITH u AS (UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1"
-                            " RETURNING rev), m AS (UPDATE artifacts SET change_rev ="
-                            " (SELECT rev FROM u) WHERE change_rev = " STORE_TX_MARK ")"
-                            " SELECT rev, pg_notify('cairn_catalog', CAST(rev AS"
-                            " TEXT) || ':' || CAST(? AS TEXT)) FROM u",
-                            e, "i", time_now_ms());
-    if (rc == 0)
-        rc = db_step(st, e);
-    if (rc == 1)
-        *rev = db_col_int(st, 0);
-    db_done(st);
-    if (rc == 0)
-        return err_set(e, ERR_DATABASE, "catalog revision row missing");
-    return rc < 0 ? -1 : 0;
+    if (tx->s->sqlite)
+        return db_write(tx->d,
+                        DB_NO_UNIQUE "UPDATE artifacts SET change_rev = (SELECT rev + 1 FROM"
+                        " catalog_revision WHERE id = 1) WHERE change_rev = " STORE_TX_MARK,
+                        e, "") < 0 ||
+                       db_commit_int(tx->d, rev, e,
+                                     "UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1"
+                                     " RETURNING rev",
+                                     "") < 0
+                   ? -1
+                   : 0;
+    return db_commit_int(tx->d, rev, e,
+                         "WITH u AS (UPDATE catalog_revision SET rev = rev + 1 WHERE id = 1"
+                         " RETURNING rev), m AS (UPDATE artifacts SET change_rev ="
+                         " (SELECT rev FROM u) WHERE change_rev = " STORE_TX_MARK ")"
+                         " SELECT rev, pg_notify('cairn_catalog', CAST(rev AS"
+                         " TEXT) || ':' || CAST(? AS TEXT)) FROM u",
+                         "i", time_now_ms());
 }
 
 int64_t store_take_commit_rev(void)
@@ -572,9 +565,8 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
     err tmp = {0};
     if (commit) {
         int64_t rev = 0;
-        if ((tx->dirty && bump_revision(&rev, tx, e) < 0) ||
-            (tx->auth_dirty && !tx->s->sqlite &&
-             db_exec(tx->d, "SELECT pg_notify('cairn_auth', '')", e) < 0)) {
+        if (tx->auth_dirty && !tx->s->sqlite &&
+            db_exec(tx->d, "SELECT pg_notify('cairn_auth', '')", e) < 0) {
             db_exec(tx->d, "ROLLBACK", &tmp);
             if (tx->write && tx->s->unlocked && tx->s->sqlite)
                 pthread_mutex_unlock(&tx->s->wmu);
@@ -584,7 +576,7 @@ int store_tx_end(store_tx *tx, bool commit, err *e)
             free(tx);
             return -1;
         }
-        if (db_exec(tx->d, "COMMIT", e) < 0) {
+        if (tx->dirty ? bump_and_commit(&rev, tx, e) < 0 : db_exec(tx->d, "COMMIT", e) < 0) {
             rc = -1;
             db_exec(tx->d, "ROLLBACK", &tmp);
         } else {
