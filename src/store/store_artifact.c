@@ -437,6 +437,13 @@ int store_refresh_views(const char **names, size_t cap, size_t *nnames, int64_t 
         for (size_t i = 0; r >= 0 && i < n; i++)
             if (facets_refresh(tx->d, &items[i], false, e) < 0)
                 r = -1;
+        /* Into the change feed, so every instance's in-memory indexes re-read them too. */
+        if (r >= 0 && n > 0 &&
+            db_write(tx->d,
+                     DB_NO_UNIQUE "UPDATE artifacts SET " STORE_CHANGE_REV
+                                  " WHERE id > ? AND id <= ?",
+                     e, "tt", after, items[n - 1].id) < 0)
+            r = -1;
         if (r >= 0 && n > 0) {
             free(after);
             after = strdup(items[n - 1].id);

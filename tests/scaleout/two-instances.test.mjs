@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   startServer, api, mkOrg, mkToken, assertError, uniq, rnd, dropBackend,
 } from '../api/harness.mjs';
@@ -40,6 +41,14 @@ after(async () => {
   }
 });
 
+// Runs one SQL statement on the instances' database, behind cairn's back.
+const sql = (srv, stmt) => {
+  const r = srv.dbUrl.startsWith('postgres')
+    ? spawnSync('psql', ['-qtA', srv.dbUrl, '-c', stmt], { encoding: 'utf8' })
+    : spawnSync('sqlite3', [srv.dbUrl.replace(/^sqlite:\/\//, ''), stmt], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${stmt}: ${r.stderr}`);
+  return r.stdout;
+};
 const ok = (r, code = 200) => { assert.equal(r.status, code, `${r.status} ${r.text?.slice(0, 300)}`); return r.json; };
 const createModel = (srv, name, extra = {}) => api(srv, 'POST', `/api/v1/org/${o.slug}/models`, { token: o.writer, body: { name, ...extra } });
 const putBytes = (srv, name, v, p, buf) => api(srv, 'PUT', `${verBase(o, 'models', name, v)}/files/${p}`, {
@@ -91,6 +100,22 @@ describe('a write on one instance is read on the other at once', () => {
     ok(await api(B, 'POST', `${verBase(o, 'models', name, '1.0.0')}/deprecate`, { token: o.writer }));
     const m2 = ok(await api(A, 'GET', '/api/v1/manifest'));
     assert.deepEqual(m2.models[`${o.slug}/${name}`].versions.map((v) => [v.version, v.deprecated]), [['1.0.0', true]]);
+  });
+
+  test('an admin refresh on A repairs B\'s facet index too (the refreshed artifacts go into the change feed)', async () => {
+    const name = uniq('drift');
+    const fw = `fw${rnd(3)}`, fixed = `fw${rnd(3)}`;
+    ok(await createModel(A, name, { framework: fw }), 201);
+    const facets = () => api(B, 'GET', `/api/v1/org/${o.slug}/models/facets`, { token: o.reader });
+    assert.ok(ok(await facets()).frameworks.includes(fw), 'B\'s index counts the model');
+    // The artifact row changed behind cairn's back (a manual repair in the database): its
+    // facet rows, and every instance's index, still say fw until a refresh.
+    sql(A, `UPDATE artifacts SET framework = '${fixed}' WHERE name = '${name}'`);
+    const rep = ok(await api(A, 'POST', '/api/v1/admin/refresh', { token: adminToken, body: {} }));
+    assert.ok(rep.artifacts >= 1, JSON.stringify(rep));
+    const after = ok(await facets()).frameworks;
+    assert.ok(after.includes(fixed), `B's facets after A's refresh: ${JSON.stringify(after)}`);
+    assert.ok(!after.includes(fw), `B's facets still count the old value: ${JSON.stringify(after)}`);
   });
 
   test('a presigned download URL issued by one instance works through the other', async () => {
