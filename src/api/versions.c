@@ -173,10 +173,11 @@ static int do_create(api_reply *r, api_call *c, store_tx *tx)
                     m.name);
         return -1;
     }
-    if (store_artifact_refresh(tx, m.id, now, &r->e) < 0 ||
-        store_version_by_id(&v, tx, m.id, id, c->a, &r->e) < 0)
+    if (store_artifact_refresh(tx, m.id, now, &r->e) < 0)
         return -1;
-    return reply_version(r, c, tx, &v, 201);
+    /* The version as stored (nothing in it is computed by the database) and no packages yet:
+     * no reading back, so the refresh rides to the database with the COMMIT. */
+    return api_json(r, 201, api_version_json(&v, json_array()));
 }
 
 int api_version_create(api_reply *r, api_call *c)

@@ -100,7 +100,8 @@ typedef struct db_arg {
 /* Like db_query, with parameters from an array (for SQL built at run time). */
 int db_query_v(db_stmt **out, db *d, const char *sql, err *e, const db_arg *args, size_t n);
 /* Runs a write whose change count the caller does not need and that cannot fail on a unique
- * violation (a DELETE, an INSERT ... ON CONFLICT DO NOTHING or a DB_NO_UNIQUE update). Inside
+ * violation (a DELETE, an INSERT ... ON CONFLICT DO NOTHING or a DB_NO_UNIQUE update), or a
+ * `SELECT pg_advisory_xact_lock(...)` (the statements after it run once it holds). Inside
  * a transaction PostgreSQL may send it without waiting for its answer, pipelined with the
  * next statement: if it fails, that next statement or the COMMIT fails (and no caller could
  * have recovered from its failure anyway). Returns 0 or -1. */

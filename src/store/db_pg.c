@@ -32,7 +32,8 @@
 
 #include "util/log.h"
 
-#define CACHE_SLOTS 256
+#define CACHE_SLOTS 512
+#define CACHE_PROBE 4 /* a statement may sit in any of 4 slots from its hash */
 /* Most deferred writes waiting in the pipeline before the driver reads their answers. */
 #define MAX_PENDING 256
 #define MAX_PARAMS 4096
@@ -61,6 +62,7 @@ typedef struct pg_stmt {
     size_t slot;
     bool in_use, cached, executed;
     bool writes;    /* INSERT, UPDATE or DELETE */
+    bool locks;     /* SELECT pg_advisory_xact_lock(...): deferrable like a write */
     bool savepoint; /* a write that may fail on a unique violation: under a savepoint in a tx */
     int defer;      /* DB_DEFER_*: may be sent without waiting for its answer (pg_step) */
 } pg_stmt;
@@ -389,19 +391,29 @@ static char *rewrite(const char *sql, int *nparams)
 static int pg_prepare(db_stmt **out, db *base, const char *sql, err *e)
 {
     pg_db *d = (pg_db *)base;
-    size_t slot = slot_of(sql);
-    pg_stmt *c = d->cache[slot];
-    if (c && !c->in_use && strcmp(c->sql, sql) == 0) {
-        c->in_use = true;
-        *out = &c->base;
-        return 0;
+    /* A statement that finds no slot is prepared by the server on every use (unnamed): the
+     * slots are many and probed so the store's statements all find one. */
+    size_t slot = slot_of(sql), free_slot = CACHE_SLOTS;
+    for (size_t k = 0; k < CACHE_PROBE; k++) {
+        size_t i = (slot + k) % CACHE_SLOTS;
+        pg_stmt *c = d->cache[i];
+        if (!c) {
+            if (free_slot == CACHE_SLOTS)
+                free_slot = i;
+            continue;
+        }
+        if (!c->in_use && strcmp(c->sql, sql) == 0) {
+            c->in_use = true;
+            *out = &c->base;
+            return 0;
+        }
     }
     pg_stmt *s = calloc(1, sizeof(*s));
     if (!s)
         return err_set(e, ERR_SERVER, "out of memory");
     s->base.ops = &db_pg_ops;
     s->owner = d;
-    s->slot = slot;
+    s->slot = free_slot;
     s->in_use = true;
     s->sql = strdup(sql);
     s->pg_sql = rewrite(sql, &s->nparams);
@@ -420,10 +432,11 @@ static int pg_prepare(db_stmt **out, db *base, const char *sql, err *e)
         w += sizeof(DB_NO_UNIQUE) - 1 + strspn(w + sizeof(DB_NO_UNIQUE) - 1, " \t\n");
     bool ins = strncasecmp(w, "INSERT", 6) == 0, upd = strncasecmp(w, "UPDATE", 6) == 0;
     s->writes = ins || upd || strncasecmp(w, "DELETE", 6) == 0;
+    s->locks = strncmp(w, "SELECT pg_advisory_xact_lock(", 29) == 0;
     s->savepoint = !marked && (upd || (ins && !strstr(w, "ON CONFLICT DO NOTHING")));
-    if (!c) {
+    if (free_slot < CACHE_SLOTS) {
         s->cached = true;
-        d->cache[slot] = s;
+        d->cache[free_slot] = s;
     }
     *out = &s->base;
     return 0;
@@ -686,7 +699,8 @@ static int pg_step(db_stmt *base, err *e)
     pg_db *d = s->owner;
     if (!s->executed) {
         bool sp = s->savepoint && d->in_tx;
-        bool defer = d->in_tx && ((s->defer == DB_DEFER_ANY && s->writes && !s->savepoint) ||
+        bool defer = d->in_tx && ((s->defer == DB_DEFER_ANY && (s->writes || s->locks) &&
+                                   !s->savepoint) ||
                                   (s->defer == DB_DEFER_BULK_ROW && d->bulk));
         const char *pre[2];
         int npre = 0;

@@ -453,14 +453,10 @@ int store_tx_lock(store_tx *tx, int what, const char *key, err *e)
     /* The two-int4 form of the advisory locks: its keys never meet the catalog's bigint one;
      * the first names what is locked ("cai" + 1..3), the second is the key's hash (two keys
      * that share it only wait for each other). */
-    db_stmt *st = NULL;
-    int rc = db_query(&st, tx->d, "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER),"
-                                  " CAST(? AS INTEGER))",
-                      e, "ii", (int64_t)(0x63616900 + what), (int64_t)lock_key(key));
-    if (rc == 0)
-        rc = db_step(st, e);
-    db_done(st);
-    return rc < 0 ? -1 : 0;
+    /* Sent with the next statement (db_write): the server runs that one once the lock holds;
+     * a lock timeout fails it or the COMMIT. */
+    return db_write(tx->d, "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+                    e, "ii", (int64_t)(0x63616900 + what), (int64_t)lock_key(key));
 }
 
 /* Takes a place in the process's catalog write queue, waiting at most as long as PostgreSQL's
