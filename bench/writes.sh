@@ -8,6 +8,12 @@
 # versions in the database must equal the seeded ones plus every 201 counted.
 # Backend: --db postgres (default here; a throwaway local cluster), --db sqlite (one instance).
 # CAIRND=path measures another build of cairnd (say the one before a change) on the same setup.
+# CPU_CAP=PCT gives each cairnd its own cgroup capped at PCT% of one core, as instances in
+# containers with a CPU limit: on this 2-core machine, where PostgreSQL, wrk and the instances
+# share the cores, uncapped instances are bound by the cores themselves, and the cap shows what
+# one more instance adds when instances are the limit, not the database.
+# On PostgreSQL the run also samples pg_stat_activity every 100 ms and prints how many of the
+# samples of cairnd's busy backends (in a transaction or running) waited for a lock.
 DB=${DB:-postgres}
 source "$(dirname "$0")/lib.sh"
 parse_backend_flags "$@"
@@ -20,7 +26,7 @@ INSTANCES=${INSTANCES:-"1 2"}
 need wrk wrk
 make -C "$ROOT" build >/dev/null
 D=$(mktemp -d /tmp/cairn-bench-XXXXXX)
-trap 'backend_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$D"' EXIT
+trap 'backend_cleanup; for g in "${CGROUPS[@]}"; do rmdir "$g" 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$D"' EXIT
 backend_setup "$D"
 "$ROOT/build/cairn-bench-seed" "$DB_URL" "$MODELS" 1 >/dev/null 2>&1
 if [ "$DB" = postgres ]; then psql -q "$DB_URL" -c ANALYZE >/dev/null; fi
@@ -49,13 +55,41 @@ function request()
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tok}, body)
 end
 LUA
-start_cairnd() { # start_cairnd PORT
+CPU_CAP=${CPU_CAP:-}
+CGROUPS=()
+# cap_cpu PID NAME: the process into a cgroup of its own capped at CPU_CAP% of one core.
+cap_cpu() {
+  [ -n "$CPU_CAP" ] || return 0
+  local quota=$((CPU_CAP * 1000)) g
+  if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then # cgroup v1
+    g=/sys/fs/cgroup/cpu/cairn-bench-$2
+    mkdir -p "$g" && echo 100000 >"$g/cpu.cfs_period_us" && echo "$quota" >"$g/cpu.cfs_quota_us"
+  elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then # cgroup v2
+    g=/sys/fs/cgroup/cairn-bench-$2
+    echo +cpu >/sys/fs/cgroup/cgroup.subtree_control && mkdir -p "$g" && echo "$quota 100000" >"$g/cpu.max"
+  else
+    echo "bench: CPU_CAP needs a cgroup cpu controller" >&2; exit 1
+  fi
+  echo "$1" >"$g/cgroup.procs" || { echo "bench: cannot move cairnd into $g" >&2; exit 1; }
+  CGROUPS+=("$g")
+}
+start_cairnd() { # start_cairnd PORT NAME
   env "${BACKEND_ENV[@]}" CAIRN_ADMIN_TOKEN=$TOK "$CAIRND" serve --listen 127.0.0.1:$1 \
     --db "$DB_URL" --blobs "$BLOBS_URL" --threads "$THREADS" >/dev/null 2>>"$D/cairnd.log" & PIDS+=($!)
+  cap_cpu "$!" "$2"
   wait_http "http://127.0.0.1:$1/healthz"
 }
+# Lock waits of cairnd's busy backends, sampled while the load runs (PostgreSQL).
+sample_waits() { # sample_waits FILE: until killed
+  while :; do
+    psql -qtA "$DB_URL" -c "SELECT coalesce(wait_event_type, 'CPU') FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()
+      AND state IN ('active', 'idle in transaction')" >>"$1" 2>/dev/null
+    sleep 0.1
+  done
+}
 P1=$(free_port); P2=$(free_port)
-start_cairnd "$P1"
+start_cairnd "$P1" 1
 # load runs in subshells: the version prefix (unique per wrk process) and the counts of
 # answered requests (201s) and of wrk runs live in files.
 echo 10 >"$D/prefix"; : >"$D/created"
@@ -85,20 +119,28 @@ load() {
 echo "cairnd: $CAIRND"
 echo "db=$DB models=$MODELS connections=$CONNS (split across instances) cairnd --threads $THREADS," \
   "$RUNS runs of ${DUR}s, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-12s %-22s %-10s %-10s %s\n' instances "versions/s min/med/max" "p50 ms" "p99 ms" "vs one instance"
+[ -n "$CPU_CAP" ] && echo "each cairnd capped at ${CPU_CAP}% of one core (cgroup cpu quota)"
+printf '%-12s %-22s %-10s %-10s %-16s %s\n' instances "versions/s min/med/max" "p50 ms" "p99 ms" \
+  "lock waits" "vs one instance"
 declare -A MED
 for n in $INSTANCES; do
-  [ "$n" = 2 ] && start_cairnd "$P2"
+  [ "$n" = 2 ] && start_cairnd "$P2" 2
   load "$n" >/dev/null # warm-up: connections, prepared statements
   rs=""; p50s=""; p99s=""
+  : >"$D/waits.$n"
+  SP=""
+  if [ "$DB" = postgres ]; then sample_waits "$D/waits.$n" & SP=$!; fi
   for _ in $(seq 1 "$RUNS"); do
     read -r rps p50 p99 < <(load "$n")
     rs="$rs $rps"; p50s="$p50s $p50"; p99s="$p99s $p99"
   done
+  if [ -n "$SP" ]; then kill "$SP"; wait "$SP" 2>/dev/null || true; fi
+  waits=$(awk '{ n++ } $1 == "Lock" { l++ } END { if (n) printf "%.1f%% of %d", 100 * l / n, n; else print "-" }' "$D/waits.$n")
   MED[$n]=$(median "$rs")
   vs=""
   [ "$n" = 2 ] && vs=$(awk -v a="${MED[2]}" -v b="${MED[1]}" 'BEGIN {printf "%.0f%%", 100 * a / b}')
-  printf '%-12s %-22s %-10s %-10s %s\n' "$n" "$(stats "$rs")" "$(median "$p50s")" "$(median "$p99s")" "$vs"
+  printf '%-12s %-22s %-10s %-10s %-16s %s\n' "$n" "$(stats "$rs")" "$(median "$p50s")" \
+    "$(median "$p99s")" "$waits" "$vs"
 done
 # Every 201 is a version in the database; beyond them at most the requests still in flight
 # when each wrk stopped (CONNS per load).
