@@ -452,9 +452,8 @@ int store_tx_lock(store_tx *tx, int what, const char *key, err *e)
         return 0;
     /* The two-int4 form of the advisory locks: its keys never meet the catalog's bigint one;
      * the first names what is locked ("cai" + 1..3), the second is the key's hash (two keys
-     * that share it only wait for each other). */
-    /* Sent with the next statement (db_write): the server runs that one once the lock holds;
-     * a lock timeout fails it or the COMMIT. */
+     * that share it only wait for each other). Sent with the next statement (db_write): the
+     * server runs that one once the lock holds; a lock timeout fails it or the COMMIT. */
     return db_write(tx->d, "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
                     e, "ii", (int64_t)(0x63616900 + what), (int64_t)lock_key(key));
 }
