@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,9 +30,11 @@
 /* One open connection, for the header deadline (--header-timeout): from when it opened, or
  * its previous request ended, a connection has that long to deliver a request's headers. The
  * MHD timeout alone is about inactivity, so a client dripping a byte now and then kept a
- * connection forever. Entries live from MHD's STARTED to its CLOSED notification, in the
- * server's list under its lock; MHD closes the socket only after CLOSED, so the sweeper may
- * shutdown() the fd of a listed entry without racing a reuse of the number. */
+ * connection forever. The deadline is the client's: time the server spends busy does not count
+ * (see on_completed and sweep_main). Entries live from MHD's STARTED to its CLOSED
+ * notification, in the server's list under its lock; MHD closes the socket only after CLOSED,
+ * so the sweeper may shutdown() or ioctl() the fd of a listed entry without racing a reuse of
+ * the number. */
 typedef struct conn_entry {
     struct conn_entry *prev, *next;
     int fd;
@@ -763,7 +766,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 }
 
 /* Every 200 ms: shuts down connections that have not delivered a request's headers within
- * --header-timeout; MHD then sees the end of the stream and closes them. */
+ * --header-timeout; MHD then sees the end of the stream and closes them. A connection with
+ * bytes waiting unread in its socket is spared: the client has sent, and it is the server's
+ * thread that has not read them yet (an MHD thread serves many connections, and one of them
+ * may hold it, say a download count waiting for the database); cutting it would drop,
+ * unanswered, a request its client sent in time. The deadline is checked again at the next
+ * sweep: once MHD has read the bytes, a dripper is as late as it was. */
 static void *sweep_main(void *arg)
 {
     server *s = arg;
@@ -781,6 +789,9 @@ static void *sweep_main(void *arg)
         int64_t now = time_mono_us() / 1000;
         for (conn_entry *ce = s->conns; ce; ce = ce->next) {
             if (ce->in_request || ce->cut || now - ce->since_ms < limit_ms)
+                continue;
+            int unread = 0;
+            if (ioctl(ce->fd, FIONREAD, &unread) == 0 && unread > 0)
                 continue;
             ce->cut = true;
             shutdown(ce->fd, SHUT_RDWR);
@@ -907,7 +918,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req *r = *con_cls;
     if (!r)
         return;
-    conn_mark(cls, conn, false); /* the next request's headers are due from now */
     double ms = (double)(time_mono_us() - r->started_us) / 1000.0;
     metrics_request(r->rt ? (int)(r->rt - router_routes) : -1, r->status, ms, r->bytes_in,
                     r->bytes_out);
@@ -929,6 +939,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->body);
     arena_free(r->a);
     *con_cls = NULL;
+    /* The next request's headers are due from now, not from before the work above: done.fn
+     * (a download count) may wait seconds for the database while this thread reads nothing. */
+    conn_mark(cls, conn, false);
 }
 
 static int hexdigit(char c)

@@ -100,9 +100,29 @@ export async function publish(srv, o, kind, name, version) {
 export async function fetchBuf(url, init = {}) {
   const r = await fetch(url, { redirect: 'manual', ...init });
   const buf = Buffer.from(await r.arrayBuffer());
+  // text and json are decoded on first use only. Decoding every body, twice, held the event
+  // loop ~1.3 s per 32 MiB download (5 s for four, far more on a loaded machine): fetch could
+  // then neither expire its idle keep-alive connections (4 s) nor see the server close them
+  // (--header-timeout, 10 s), and the next request went out on a closed one: "fetch failed".
+  let text;
   let json;
-  try { json = JSON.parse(buf.toString('utf8')); } catch { json = undefined; }
-  return { status: r.status, headers: r.headers, buf, json, text: buf.toString('utf8') };
+  let parsed = false;
+  return {
+    status: r.status,
+    headers: r.headers,
+    buf,
+    get text() {
+      if (text === undefined) text = buf.toString('utf8');
+      return text;
+    },
+    get json() {
+      if (!parsed) {
+        parsed = true;
+        try { json = JSON.parse(this.text); } catch { json = undefined; }
+      }
+      return json;
+    },
+  };
 }
 
 /** fetch that hashes the body as it streams (for large downloads). */

@@ -2,10 +2,11 @@
 // monthly version quota, retention window for restore.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { startServer, api, mkOrgWithTokens, assertError, uniq, rawRequest } from './harness.mjs';
-import { rss } from './files-lib.mjs';
+import { rss, mkArtifact, mkVersion, putFileOk, publish, verBase, artBase } from './files-lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,6 +45,40 @@ function dripper(srv, from) {
       timer = setInterval(() => { if (!sock.destroyed) sock.write(`X-Drip-${i++}: y\r\n`); }, 200);
       resolve(d);
     });
+  });
+}
+
+/**
+ * Holds the catalog's write lock from outside the server (sqlite3 or psql on its database) until
+ * release() is called: writes of the server wait for it. Resolves once the lock is held.
+ */
+function holdWriteLock(srv) {
+  const pg = /^postgres:\/\//.test(srv.dbUrl);
+  let cmd;
+  let args;
+  let lockSql;
+  if (pg) {
+    const u = new URL(srv.dbUrl);
+    cmd = 'psql';
+    args = ['-qtA', '-h', u.hostname, '-p', u.port, '-U', u.username || 'postgres', '-d', u.pathname.slice(1)];
+    lockSql = "BEGIN; LOCK TABLE versions IN EXCLUSIVE MODE; SELECT 'locked';\n";
+  } else {
+    cmd = 'sqlite3';
+    args = [srv.dbUrl.replace(/^sqlite:\/\//, '')];
+    lockSql = "BEGIN IMMEDIATE; SELECT 'locked';\n";
+  }
+  const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => p.on('exit', r));
+  let out = '';
+  let errText = '';
+  p.stderr.on('data', (d) => { errText += d; });
+  return new Promise((resolve, reject) => {
+    p.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('locked')) resolve({ release: async () => { p.stdin.end('COMMIT;\n'); await exited; } });
+    });
+    exited.then((code) => reject(new Error(`${cmd} exited (${code}) before taking the lock: ${errText}`)));
+    p.stdin.write(lockSql);
   });
 }
 
@@ -239,6 +274,51 @@ describe('one client cannot exhaust the server (--max-connections-per-ip 8 --hea
     assert.ok(closedAt, 'the second, dripped request was cut');
     assert.ok(closedAt - t0 <= 4500, `held ${closedAt - t0} ms`);
     sock.destroy();
+  });
+
+  test('a request sent in time is answered even when the server was busy past the deadline (a download count waiting for the database)', async () => {
+    // The count of a full GET is written once its answer went out, on the thread that serves the
+    // connection; while that write waits for the database, the next request on the kept-alive
+    // connection sits unread. It was sent in time: the deadline must not cut it.
+    const o = await mkOrgWithTokens(srv);
+    const { name } = await mkArtifact(srv, o, 'models');
+    await mkVersion(srv, o, 'models', name, '1.0.0');
+    const body = Buffer.alloc(1000, 7);
+    await putFileOk(srv, o, 'models', name, '1.0.0', 'w.bin', body);
+    await publish(srv, o, 'models', name, '1.0.0');
+    // The reader token's first use is a write (last_used_at): make it now, not under the lock.
+    assert.equal((await api(srv, 'GET', artBase(o, 'models', name), { token: o.reader })).status, 200);
+    const sock = net.connect({ port: srv.port, host: '127.0.0.1' });
+    let data = Buffer.alloc(0);
+    let closedAt = 0;
+    sock.on('data', (b) => { data = Buffer.concat([data, b]); });
+    const closed = new Promise((r) => sock.on('close', () => { closedAt = Date.now(); r(); }));
+    sock.on('error', () => {});
+    await new Promise((r) => sock.on('connect', r));
+    const lock = await holdWriteLock(srv);
+    let released = false;
+    try {
+      sock.write(`GET ${verBase(o, 'models', name, '1.0.0')}/files/w.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${o.reader}\r\n\r\n`);
+      const whole = () => { const h = data.indexOf('\r\n\r\n'); return h >= 0 && data.length >= h + 4 + body.length; };
+      await until(whole, 5000, 'the full GET\'s answer');
+      assert.match(data.toString('latin1'), /^HTTP\/1\.1 200 /);
+      const first = data.length;
+      const t0 = Date.now();
+      sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      // The count now waits for the lock; keep it waiting well past the 2 s deadline.
+      await Promise.race([closed, sleep(3500)]);
+      assert.equal(closedAt, 0, `the connection was cut ${closedAt - t0} ms after its request was sent, unanswered`);
+      await lock.release();
+      released = true;
+      await until(() => data.subarray(first).includes('{"status":"ok"}') || closedAt, 5000, 'the second answer');
+      assert.match(data.subarray(first).toString('latin1'), /^HTTP\/1\.1 200 /, 'the request sent in time is answered');
+    } finally {
+      if (!released) await lock.release();
+      sock.destroy();
+    }
+    // and the count was not lost
+    await until(async () => (await api(srv, 'GET', verBase(o, 'models', name, '1.0.0'), { token: o.reader })).json.download_count === 1,
+      5000, 'the download to be counted');
   });
 });
 
