@@ -98,8 +98,7 @@ int db_commit_int(db *d, int64_t *out, err *e, const char *sql, const char *type
     va_end(ap);
     if (rc < 0)
         return -1;
-    if (d->ops->commit_int) {
-        rc = d->ops->commit_int(st, out, e);
+    if (d->ops->commit_int && (rc = d->ops->commit_int(st, out, e)) <= 0) {
         st->ops->done(st);
         return rc;
     }

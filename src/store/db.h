@@ -33,8 +33,9 @@ typedef struct db_ops {
     int64_t (*changes)(db *d);
     int (*begin)(db *d, int mode, err *e); /* DB_READ, DB_WRITE, DB_WRITE_UNLOCKED */
     void (*defer)(db_stmt *st, int how); /* DB_DEFER_*; NULL: every statement runs at once */
-    /* Steps st (one row: an integer first) and commits (db_commit_int); NULL: one, then the
-     * other. */
+    /* Steps st (one row: an integer first) and commits at once (db_commit_int): 0, -1, or 1
+     * when it cannot here and it is to be done the plain way; NULL: always the plain way
+     * (the statement, then COMMIT). */
     int (*commit_int)(db_stmt *st, int64_t *out, err *e);
 } db_ops;
 

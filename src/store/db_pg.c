@@ -764,11 +764,9 @@ static int pg_step(db_stmt *base, err *e)
     return 0;
 }
 
-static int64_t pg_col_int(db_stmt *base, int i);
-
-/* db_commit_int: the statement and the COMMIT in one pipeline behind the deferred writes (the
- * general path when the transaction has not begun yet, is spoiled or has bulk rows whose
- * answers the client checks). */
+/* db_commit_int: the statement and the COMMIT in one pipeline behind the deferred writes;
+ * 1 (the plain way) when the transaction has not begun yet, is spoiled or has bulk rows whose
+ * answers the client checks. */
 static int pg_commit_int(db_stmt *base, int64_t *out, err *e)
 {
     pg_stmt *s = (pg_stmt *)base;
@@ -777,14 +775,8 @@ static int pg_commit_int(db_stmt *base, int64_t *out, err *e)
     bool checked = false;
     for (int i = 0; i < d->pending; i++)
         checked = checked || d->expect[i];
-    if (!d->in_tx || d->begin_pending || d->spoiled || checked || s->nparams > 64) {
-        int rc = pg_step(base, e);
-        if (rc == 1)
-            *out = pg_col_int(base, 0);
-        if (rc == 0)
-            rc = err_set(e, ERR_DATABASE, "database error: no row before the commit");
-        return rc < 0 ? -1 : pg_exec(&d->base, "COMMIT", e);
-    }
+    if (!d->in_tx || d->begin_pending || d->spoiled || checked || s->nparams > 64)
+        return 1; /* db_commit_int's plain way */
     Oid oids[64];
     PGresult *r = NULL;
     if (ensure_prepared(s, oids, &r, e) < 0) {
